@@ -1,0 +1,165 @@
+"""Everything computed from a workspace, each artifact fetched from the store or computed
+once and stored under the key of what produced it. The dashboard reads through this class;
+the model and the data set are loaded only on a cache miss."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from nnvis.capture import capture, input_activations
+from nnvis.datasets import ImageDataset, load_dataset
+from nnvis.errors import NNVisError
+from nnvis.layers import INPUT_LAYER
+from nnvis.metrics import accuracy, discriminative_scores, neighborhood_hit
+from nnvis.models import LoadedModel, build_model
+from nnvis.progress import Progress, no_progress
+from nnvis.projections import check_method, neuron_projection, project
+from nnvis.store import Arrays, ArtifactKey
+from nnvis.workspace import Workspace, resolve_device
+
+
+def subset_indices(n_test: int, subset: int, seed: int) -> np.ndarray:
+    """The observations of the test split shown in every view: a seeded random sample."""
+    if subset > n_test:
+        raise NNVisError(f"--subset {subset} is larger than the test split ({n_test} observations); "
+                         f"allowed: 1..{n_test}")
+    return np.sort(np.random.default_rng(seed).permutation(n_test)[:subset])
+
+
+class Analysis:
+    """Cached computations over one workspace (create one per job or request; holds no
+    state shared between processes)."""
+
+    def __init__(self, workspace: Workspace, *, dataset: ImageDataset | None = None,
+                 progress: Progress = no_progress, device: str | None = None):
+        self.workspace = workspace
+        self.manifest = workspace.manifest()
+        self.config = workspace.config()
+        self.store = workspace.store
+        self.progress = progress
+        self.device = resolve_device(device or self.config.device)
+        self._dataset = dataset
+        self._models: dict[int, LoadedModel] = {}
+
+    # ---- what the manifest says
+    @property
+    def epochs(self) -> list[int]:
+        return [int(e) for e in self.manifest["epochs"]]
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.manifest["layers"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest["classes"])
+
+    def weights(self, epoch: int) -> str:
+        try:
+            return self.manifest["weights"][str(epoch)]
+        except KeyError:
+            raise NNVisError(f"no snapshot for epoch {epoch}; allowed: {self.epochs}") from None
+
+    def check_layer(self, layer: str) -> str:
+        if layer != INPUT_LAYER and layer not in self.layers:
+            raise NNVisError(f"layer '{layer}' was not captured; allowed: {', '.join([INPUT_LAYER] + self.layers)}")
+        return layer
+
+    def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
+        """The store key of an artifact of this workspace's data subset."""
+        weights = self.weights(epoch) if epoch >= 0 else ""
+        subset = f"test-{self.config.subset}-seed{self.config.seed}"
+        base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
+        return base.with_params(**params) if params else base
+
+    # ---- lazily loaded inputs (cache misses only)
+    @property
+    def dataset(self) -> ImageDataset:
+        if self._dataset is None:
+            self._dataset = load_dataset(self.config.dataset, self.config.data_dir, seed=self.config.seed)
+        return self._dataset
+
+    def model(self, epoch: int) -> LoadedModel:
+        """The model with the weights of `epoch`, built once per Analysis."""
+        if epoch not in self._models:
+            torch.manual_seed(self.config.seed)
+            loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
+                                 n_classes=len(self.classes))
+            loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
+            self._models[epoch] = loaded
+        return self._models[epoch]
+
+    # ---- artifacts
+    def subset(self) -> Arrays:
+        """The subset's images (uint8), labels and indices into the test split."""
+        def compute() -> Arrays:
+            index = subset_indices(len(self.dataset.test_labels), self.config.subset, self.config.seed)
+            return {"images": self.dataset.test_images[index], "labels": self.dataset.test_labels[index],
+                    "index": index}
+        return self.store.get_or_compute(self.key("subset"), compute)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.subset()["labels"]
+
+    def activations(self, layer: str, epoch: int) -> np.ndarray:
+        """Activations (float16, observations x units) of the subset at `layer` and `epoch`."""
+        self.check_layer(layer)
+        if layer == INPUT_LAYER:
+            key = self.key("activations", layer=INPUT_LAYER)
+            return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
+        found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+        if found is None:
+            self.capture_epoch(epoch)
+            found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+        return found["x"]
+
+    def capture_epoch(self, epoch: int) -> None:
+        """One forward pass of the subset storing every captured layer and the probabilities."""
+        acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                                      device=self.device, progress=self.progress)
+        for layer, x in acts.items():
+            self.store.put(self.key("activations", layer=layer, epoch=epoch), {"x": x})
+        self.store.put(self.key("probabilities", epoch=epoch), {"p": probabilities})
+
+    def probabilities(self, epoch: int) -> np.ndarray:
+        """Class probabilities (float32) of the subset at `epoch`."""
+        key = self.key("probabilities", epoch=epoch)
+        if key not in self.store:
+            self.capture_epoch(epoch)
+        return self.store.get(key)["p"]
+
+    def test_accuracy(self, epoch: int) -> float:
+        """Top-1 accuracy on the full test split at `epoch`."""
+        def compute() -> Arrays:
+            _, p = capture(self.model(epoch), self.dataset.test_images, [], device=self.device,
+                           batch_size=1024, progress=self.progress)
+            return {"accuracy": np.float64(accuracy(p, self.dataset.test_labels))}
+        return float(self.store.get_or_compute(self.key("accuracy", epoch=epoch), compute)["accuracy"])
+
+    def projection(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
+        """2-D points of the subset at `layer`/`epoch` and the per-point neighborhood hit (k=6)."""
+        method = check_method(method or self.config.projection)
+        epoch = -1 if layer == INPUT_LAYER else epoch
+        key = self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method, seed=self.config.seed)
+
+        def compute() -> Arrays:
+            points = project(self.activations(layer, epoch), method, seed=self.config.seed)
+            return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
+        return self.store.get_or_compute(key, compute)
+
+    def neighborhood_hit(self, layer: str, epoch: int, method: str | None = None) -> float:
+        return float(self.projection(layer, epoch, method)["nh"].mean())
+
+    def neuron_map(self, layer: str, epoch: int) -> Arrays:
+        """Neuron positions (MDS over 1 - |r|) and discriminative scores S(c, j) at `layer`/`epoch`."""
+        key = self.key("neuron_map", layer=self.check_layer(layer), epoch=epoch, seed=self.config.seed)
+
+        def compute() -> Arrays:
+            x = self.activations(layer, epoch)
+            return {"positions": neuron_projection(x, seed=self.config.seed),
+                    "scores": discriminative_scores(x, self.labels, len(self.classes), seed=self.config.seed)}
+        return self.store.get_or_compute(key, compute)

@@ -1,0 +1,134 @@
+"""The `nnvis` command line: run, summary, layers, serve. Bad input prints one line and
+exits with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from nnvis.datasets import DATASETS
+from nnvis.errors import NNVisError
+from nnvis.projections import PROJECTIONS
+from nnvis.workspace import DEVICES, RunConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnvis", description="See inside neural networks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="train or load a model, capture, project and measure")
+    run.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    run.add_argument("--data-dir", help="folder (or .npz file) holding the data set")
+    run.add_argument("--download", action="store_true", help="download the data set (needs internet)")
+    add_model_arguments(run)
+    run.add_argument("--epochs", type=int, default=3)
+    run.add_argument("--snapshot-every", type=int, default=1)
+    run.add_argument("--subset", type=int, help="test observations to project (default: all, at most 2000)")
+    run.add_argument("--layers", default="all", help="'all' or module paths separated by commas")
+    run.add_argument("--projection", default="tsne", help=f"one of: {', '.join(PROJECTIONS)}")
+    run.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)}")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--batch-size", type=int, default=128)
+    run.add_argument("--learning-rate", type=float, default=1e-3)
+    run.add_argument("--workspace", required=True, help="folder for snapshots and the artifact store")
+
+    summary = commands.add_parser("summary", help="print a workspace's figures")
+    summary.add_argument("--workspace", required=True)
+    summary.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    layers = commands.add_parser("layers", help="list a model's layers by module path")
+    add_model_arguments(layers)
+    layers.add_argument("--dataset", default="digits", help="data set whose image shape the model takes")
+    layers.add_argument("--data-dir")
+
+    serve = commands.add_parser("serve", help="start the dashboard on a workspace")
+    serve.add_argument("--workspace", action="append", required=True, help="may be given several times")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True,
+                        help="mlp, cnn, a torchvision name, a TorchScript file, or module:function")
+    parser.add_argument("--weights", help="state_dict file to load into the model")
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from nnvis.pipeline import run, summary
+    from nnvis.progress import TqdmProgress
+    from nnvis.workspace import Workspace
+
+    config = RunConfig(dataset=args.dataset, model=args.model, data_dir=args.data_dir, weights=args.weights,
+                       epochs=args.epochs, subset=args.subset, layers=args.layers, projection=args.projection,
+                       device=args.device, seed=args.seed, snapshot_every=args.snapshot_every,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate, download=args.download)
+    progress = TqdmProgress(file=sys.stderr, leave=False)
+    try:
+        workspace = run(config, args.workspace, progress)
+    finally:
+        progress.close()
+    print_summary(summary(Workspace(workspace.path)))
+
+
+def print_summary(figures: dict) -> None:
+    """A human-readable table of accuracy and NH per layer and epoch."""
+    print(f"{figures['dataset']} / {figures['model']}, {figures['subset']} test observations, "
+          f"{figures['projection']} projections")
+    print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
+    for layer, by_epoch in figures["nh"].items():
+        print(f"NH {layer}: " + ", ".join(f"epoch {e}: {v:.4f}" for e, v in by_epoch.items()))
+
+
+def command_summary(args: argparse.Namespace) -> None:
+    from nnvis.pipeline import summary
+    from nnvis.workspace import Workspace
+
+    figures = summary(Workspace(args.workspace))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_summary(figures)
+
+
+def command_layers(args: argparse.Namespace) -> None:
+    from nnvis.datasets import load_dataset
+    from nnvis.layers import INPUT_LAYER, default_layers, list_layers
+    from nnvis.models import build_model
+
+    dataset = load_dataset(args.dataset, args.data_dir)
+    module = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
+                         weights=args.weights).module
+    hidden = set(default_layers(module))
+    print(INPUT_LAYER + "  (raw pixels)")
+    for name in list_layers(module):
+        print(f"{name}  {type(dict(module.named_modules())[name]).__name__}{'  [default]' if name in hidden else ''}")
+
+
+def command_serve(args: argparse.Namespace) -> None:
+    from app import create_app
+    from nnvis.settings import Settings
+
+    settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
+    create_app(settings).run(host=settings.host, port=settings.port, debug=False)
+
+
+COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except NNVisError as error:
+        print(f"nnvis {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nnvis {args.command}: interrupted; finished results are kept in the store", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""The one exception type for bad user input."""
+
+
+class NNVisError(ValueError):
+    """Bad input from a user: the message says what was given and what is allowed.
+
+    The CLI prints it on one line and exits with status 2; the dashboard shows it.
+    """

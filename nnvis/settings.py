@@ -1,0 +1,41 @@
+"""Settings in one typed object, read from NNVIS_* environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_WORKSPACE = Path("nnvis-workspace") / "digits-mlp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the dashboard runs. Environment: NNVIS_WORKSPACES (paths separated by ':'),
+    NNVIS_HOST, NNVIS_PORT, NNVIS_READ_ONLY (1/true), NNVIS_JOB_CACHE (folder for jobs)."""
+
+    workspaces: tuple[Path, ...] = (DEFAULT_WORKSPACE,)
+    host: str = "127.0.0.1"
+    port: int = 8050
+    read_only: bool = False
+    job_cache: Path = field(default=Path("nnvis-workspace") / ".jobs")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from NNVIS_* variables, then `overrides` (CLI flags) on top."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        if env.get("NNVIS_WORKSPACES"):
+            settings = replace(settings, workspaces=tuple(Path(p) for p in env["NNVIS_WORKSPACES"].split(":") if p))
+        if env.get("NNVIS_HOST"):
+            settings = replace(settings, host=env["NNVIS_HOST"])
+        if env.get("NNVIS_PORT"):
+            settings = replace(settings, port=int(env["NNVIS_PORT"]))
+        if env.get("NNVIS_READ_ONLY"):
+            settings = replace(settings, read_only=env["NNVIS_READ_ONLY"].lower() in ("1", "true", "yes"))
+        if env.get("NNVIS_JOB_CACHE"):
+            settings = replace(settings, job_cache=Path(env["NNVIS_JOB_CACHE"]))
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if "workspaces" in overrides:
+            overrides["workspaces"] = tuple(Path(p) for p in overrides["workspaces"])
+        return replace(settings, **overrides)

@@ -1,0 +1,92 @@
+"""Content-addressed artifact store on diskcache: every artifact is keyed by what made it.
+
+Values are dicts of numpy arrays serialised as uncompressed .npz bytes (loaded with
+allow_pickle=False), so a shared store never unpickles anything. A diskcache `set` is one
+SQLite transaction: a killed writer leaves no partial artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import diskcache
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ArtifactKey:
+    """What produced an artifact: its kind, the data, the weights and the method with its parameters."""
+
+    kind: str
+    dataset: str
+    subset: str = ""
+    weights: str = ""
+    layer: str = ""
+    epoch: int = -1
+    method: str = ""
+    params: tuple[tuple[str, Any], ...] = field(default=())
+
+    def digest(self) -> str:
+        """Stable sha256 of the key's fields, used as the diskcache key."""
+        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_params(self, **params: Any) -> "ArtifactKey":
+        """The same key with `params` (sorted, so argument order never changes the key)."""
+        return ArtifactKey(**{**asdict(self), "params": tuple(sorted(params.items()))})
+
+
+def pack(arrays: Arrays) -> bytes:
+    """Serialise named arrays to .npz bytes without pickling."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> Arrays:
+    """Inverse of `pack`; refuses object arrays."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+class Store:
+    """Artifacts on disk, shared by every process that opens the same directory."""
+
+    def __init__(self, directory: str | Path, size_limit_gb: float = 64.0):
+        self.directory = Path(directory)
+        self.cache = diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: ArtifactKey) -> Arrays | None:
+        """The artifact for `key`, or None when it was never computed."""
+        blob = self.cache.get(key.digest())
+        return None if blob is None else unpack(blob)
+
+    def put(self, key: ArtifactKey, arrays: Arrays) -> None:
+        """Store `arrays` under `key` (atomically)."""
+        self.cache.set(key.digest(), pack(arrays), tag=key.kind)
+
+    def __contains__(self, key: ArtifactKey) -> bool:
+        return key.digest() in self.cache
+
+    def get_or_compute(self, key: ArtifactKey, compute: Callable[[], Arrays]) -> Arrays:
+        """The stored artifact, or compute, store and return it."""
+        found = self.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
+        self.misses += 1
+        arrays = compute()
+        self.put(key, arrays)
+        return arrays
+
+    def close(self) -> None:
+        self.cache.close()

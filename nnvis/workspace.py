@@ -1,0 +1,130 @@
+"""A workspace folder: the run's manifest (workspace.json), weight snapshots and the store.
+
+    workspace.json     what was run and what it produced (ids and hashes, no arrays)
+    snapshots/         state_dicts per epoch, read back with weights_only=True
+    store/             the content-addressed artifact store (diskcache)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nnvis.datasets import DATASETS
+from nnvis.errors import NNVisError
+from nnvis.models import read_state_dict
+from nnvis.projections import PROJECTIONS
+from nnvis.store import Store
+
+MANIFEST = "workspace.json"
+DEFAULT_SUBSET = 2000
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything `nnvis run` was asked to do."""
+
+    dataset: str
+    model: str
+    data_dir: str | None = None
+    weights: str | None = None
+    epochs: int = 3
+    subset: int | None = None  # None: every test observation, up to DEFAULT_SUBSET
+    layers: str = "all"
+    projection: str = "tsne"
+    device: str = "auto"
+    seed: int = 0
+    snapshot_every: int = 1
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    download: bool = False
+
+    def validate(self) -> "RunConfig":
+        """Raise NNVisError for a value outside what is allowed; return self otherwise."""
+        if self.dataset not in DATASETS:
+            raise NNVisError(f"unknown dataset '{self.dataset}'; allowed: {', '.join(DATASETS)}")
+        if self.projection not in PROJECTIONS:
+            raise NNVisError(f"unknown projection '{self.projection}'; allowed: {', '.join(PROJECTIONS)}")
+        if self.device not in DEVICES:
+            raise NNVisError(f"unknown device '{self.device}'; allowed: {', '.join(DEVICES)}")
+        for name in ("epochs", "subset", "snapshot_every", "batch_size"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            minimum = 0 if name == "epochs" else 1
+            if value < minimum:
+                raise NNVisError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+        if not self.learning_rate > 0:
+            raise NNVisError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes cuda when a GPU is visible, else cpu; cuda without a GPU is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise NNVisError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    return device
+
+
+class Workspace:
+    """An existing or new workspace folder."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._store: Store | None = None
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> dict:
+        """The parsed workspace.json; NNVisError when the folder is not a workspace."""
+        if not self.exists():
+            raise NNVisError(f"{self.path} is not an nnvis workspace (no {MANIFEST}); create one with `nnvis run`")
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict) -> None:
+        """Replace workspace.json atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        os.replace(tmp, self.manifest_path)
+
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(self.manifest()["config"])
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.path / "store")
+        return self._store
+
+    def snapshot_path(self, epoch: int) -> Path:
+        return self.path / "snapshots" / f"epoch_{epoch:04d}.pt"
+
+    def save_snapshot(self, epoch: int, module: nn.Module) -> None:
+        """Write the module's state_dict for `epoch` (atomically)."""
+        path = self.snapshot_path(epoch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+
+    def load_snapshot(self, epoch: int) -> dict[str, torch.Tensor]:
+        return read_state_dict(self.snapshot_path(epoch))
