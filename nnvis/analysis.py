@@ -12,6 +12,7 @@ import torch
 from nnvis.capture import capture, input_activations
 from nnvis.datasets import ImageDataset, load_dataset
 from nnvis.errors import NNVisError
+from nnvis.images import to_png
 from nnvis.layers import INPUT_LAYER
 from nnvis.metrics import accuracy, discriminative_scores, neighborhood_hit
 from nnvis.models import LoadedModel, build_model
@@ -101,6 +102,18 @@ class Analysis:
                     "index": index}
         return self.store.get_or_compute(self.key("subset"), compute)
 
+    def predictions(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted class and its probability for every subset observation at `epoch`."""
+        p = self.probabilities(epoch)
+        return p.argmax(axis=1), p.max(axis=1)
+
+    def thumbnail(self, index: int, size: int = 96) -> bytes:
+        """PNG of subset observation `index`, upscaled with crisp pixels; cached in the store."""
+        if not 0 <= index < self.config.subset:
+            raise NNVisError(f"observation {index} is outside the subset (0..{self.config.subset - 1})")
+        key = self.key("thumbnail", index=int(index), size=int(size))
+        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset()["images"][index], size))
+
     @cached_property
     def labels(self) -> np.ndarray:
         return self.subset()["labels"]
@@ -140,11 +153,20 @@ class Analysis:
             return {"accuracy": np.float64(accuracy(p, self.dataset.test_labels))}
         return float(self.store.get_or_compute(self.key("accuracy", epoch=epoch), compute)["accuracy"])
 
+    def projection_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
+        method = check_method(method or self.config.projection)
+        epoch = -1 if layer == INPUT_LAYER else epoch
+        return self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method, seed=self.config.seed)
+
+    def has_projection(self, layer: str, epoch: int, method: str | None = None) -> bool:
+        """Whether the projection is already in the store (so showing it costs no computation)."""
+        return self.projection_key(layer, epoch, method) in self.store
+
     def projection(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
         """2-D points of the subset at `layer`/`epoch` and the per-point neighborhood hit (k=6)."""
         method = check_method(method or self.config.projection)
         epoch = -1 if layer == INPUT_LAYER else epoch
-        key = self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method, seed=self.config.seed)
+        key = self.projection_key(layer, epoch, method)
 
         def compute() -> Arrays:
             points = project(self.activations(layer, epoch), method, seed=self.config.seed)
@@ -154,9 +176,12 @@ class Analysis:
     def neighborhood_hit(self, layer: str, epoch: int, method: str | None = None) -> float:
         return float(self.projection(layer, epoch, method)["nh"].mean())
 
+    def neuron_map_key(self, layer: str, epoch: int) -> ArtifactKey:
+        return self.key("neuron_map", layer=self.check_layer(layer), epoch=epoch, method="mds-live", seed=self.config.seed)
+
     def neuron_map(self, layer: str, epoch: int) -> Arrays:
         """Neuron positions (MDS over 1 - |r|) and discriminative scores S(c, j) at `layer`/`epoch`."""
-        key = self.key("neuron_map", layer=self.check_layer(layer), epoch=epoch, seed=self.config.seed)
+        key = self.neuron_map_key(layer, epoch)
 
         def compute() -> Arrays:
             x = self.activations(layer, epoch)

@@ -81,12 +81,19 @@ def neuron_dissimilarity(activations: np.ndarray) -> np.ndarray:
 
 
 def neuron_projection(activations: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """Metric MDS of the neurons over 1 - |Pearson r|, initialised by classical MDS; (units, 2)."""
+    """Metric MDS of the neurons over 1 - |Pearson r|, initialised by classical MDS; (units, 2).
+    Neurons that never vary over the observations (dead ReLUs) have no correlation to place them
+    by: their rows are NaN."""
     from sklearn.manifold import MDS
 
-    d = neuron_dissimilarity(activations)
+    a = np.asarray(activations, dtype=np.float32)
+    live = a.std(axis=0) > 0
+    positions = np.full((a.shape[1], 2), np.nan, np.float32)
+    d = neuron_dissimilarity(a[:, live])
     if len(d) < 3:
-        return np.zeros((len(d), 2), np.float32) if len(d) < 2 else np.array([[-1, 0], [1, 0]], np.float32)
+        positions[live] = np.array([[-1, 0], [1, 0]], np.float32)[:len(d)]
+        return positions
     mds = MDS(n_components=2, metric_mds=True, metric="precomputed", init="classical_mds",
               max_iter=100, random_state=seed, normalized_stress="auto")
-    return normalise(mds.fit_transform(d).astype(np.float32))
+    positions[live] = normalise(mds.fit_transform(d).astype(np.float32))
+    return positions

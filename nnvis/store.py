@@ -88,5 +88,13 @@ class Store:
         self.put(key, arrays)
         return arrays
 
+    def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
+        """Like get_or_compute for a raw blob (a PNG, say), stored as is."""
+        blob = self.cache.get(key.digest())
+        if blob is None:
+            blob = compute()
+            self.cache.set(key.digest(), blob, tag=key.kind)
+        return blob
+
     def close(self) -> None:
         self.cache.close()

@@ -1,0 +1,67 @@
+"""nnvis dashboard. `create_app(settings)` builds the Dash app; `server` is for gunicorn
+(`gunicorn app:server`); `python app.py` prepares the embedded default and serves it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dash
+import diskcache
+
+from nnvis.settings import DEFAULT_WORKSPACE, Settings
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
+    from callbacks import explore  # noqa: F401  registers the page's callbacks
+    from callbacks.context import SETTINGS_KEY
+    from callbacks.routes import register_routes
+
+    settings = settings or Settings.from_env()
+    # background jobs run in other processes: they read the workspaces from the environment
+    os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in settings.workspaces)
+    settings.job_cache.mkdir(parents=True, exist_ok=True)
+    manager = dash.DiskcacheManager(diskcache.Cache(str(settings.job_cache)))
+    app = dash.Dash(__name__, use_pages=True, pages_folder=str(ROOT / "layouts"), assets_folder=str(ROOT / "assets"),
+                    background_callback_manager=manager, title="nnvis", update_title=None,
+                    suppress_callback_exceptions=True)
+    app.server.config[SETTINGS_KEY] = settings
+    register_routes(app.server)
+    app.layout = dash.html.Div(dash.page_container)
+    return app
+
+
+def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
+    """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there."""
+    from nnvis.pipeline import run
+    from nnvis.progress import TqdmProgress
+    from nnvis.workspace import RunConfig, Workspace
+
+    if Workspace(path).exists():
+        return
+    print(f"nnvis: preparing the default workspace in {path} (digits, MLP, 6 epochs)…", file=sys.stderr)
+    progress = TqdmProgress(file=sys.stderr, leave=False)
+    config = RunConfig(dataset="digits", model="mlp", epochs=6, snapshot_every=3, device="cpu")
+    try:
+        run(config, path, progress)
+    finally:
+        progress.close()
+
+
+def __getattr__(name: str):
+    """`app.server` for gunicorn, built on first use (no app at import time)."""
+    if name == "server":
+        return create_app().server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    settings = Settings.from_env()
+    if settings.workspaces == (DEFAULT_WORKSPACE,):
+        prepare_default()
+    print(f"nnvis: serving on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    create_app(settings).run(host=settings.host, port=settings.port, debug=False)

@@ -1,0 +1,47 @@
+"""Where callbacks find the server's settings and workspaces: the Flask app's config in a
+request, the NNVIS_* environment in a background job. No module-level state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask
+
+from nnvis.analysis import Analysis
+from nnvis.errors import NNVisError
+from nnvis.settings import Settings
+from nnvis.workspace import Workspace
+
+SETTINGS_KEY = "NNVIS_SETTINGS"
+
+
+def current_settings() -> Settings:
+    """The settings of the app serving this request (or of the environment, in a job)."""
+    if flask.has_app_context() and SETTINGS_KEY in flask.current_app.config:
+        return flask.current_app.config[SETTINGS_KEY]
+    return Settings.from_env()
+
+
+def workspace_path(ws: int | str | None) -> Path:
+    """The folder of workspace number `ws` in the server's list; NNVisError otherwise."""
+    paths = current_settings().workspaces
+    try:
+        return paths[int(ws)]
+    except (TypeError, ValueError, IndexError):
+        raise NNVisError(f"unknown workspace {ws!r}; this server has {len(paths)}") from None
+
+
+def open_analysis(ws: int | str | None) -> Analysis:
+    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store)."""
+    return Analysis(Workspace(workspace_path(ws)))
+
+
+def workspace_options() -> list[dict]:
+    """Dropdown options for the workspaces this server knows that hold a finished run."""
+    options = []
+    for number, path in enumerate(current_settings().workspaces):
+        workspace = Workspace(path)
+        if workspace.exists():
+            config = workspace.config()
+            options.append({"label": f"{path.name}: {config.dataset} / {config.model}", "value": number})
+    return options

@@ -1,0 +1,123 @@
+"""Callbacks of the explore page. Thin: read the controls, call callbacks.views, return."""
+
+from __future__ import annotations
+
+
+from dash import Input, Output, State, callback, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks import views
+from callbacks.context import open_analysis, workspace_path
+from layouts.components import epoch_options, layer_options, neuron_colour_options
+from layouts.figures import message_figure
+from nnvis.analysis import Analysis
+from nnvis.errors import NNVisError
+from nnvis.workspace import Workspace
+
+VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
+VIEW_STATE = [State("workspace-select", "value"), State("layer-select", "value"), State("epoch-select", "value")]
+
+
+@callback(Output("layer-select", "options"), Output("layer-select", "value"), Output("epoch-select", "options"),
+          Output("epoch-select", "value"), Output("neuron-colour", "options"), Output("neuron-colour", "value"),
+          Input("workspace-select", "value"), prevent_initial_call=True)
+def switch_workspace(ws):
+    analysis = open_analysis(ws)
+    return (layer_options(analysis.layers), analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1],
+            neuron_colour_options(analysis.classes), "best")
+
+
+@callback(Output("obs-projection", "figure"), Output("nh-value", "children"), Output("job-request", "data"),
+          Output("drawn-grouping", "data"),
+          *VIEW, Input("projection-select", "value"), Input("color-by", "value"), Input("insets-toggle", "value"),
+          Input("job-version", "data"), State("selected-neuron", "data"))
+def render_projection(ws, layer, epoch, method, color_by, insets, _version, neuron):
+    if ctx.triggered_id == "color-by" and color_by == "neuron":
+        raise PreventUpdate  # colour_by_neuron patches the colours in place
+    try:
+        return views.projection_view(ws, layer, epoch, method, color_by, insets, neuron)
+    except NNVisError as error:
+        return message_figure(str(error)), str(error), None, no_update
+
+
+@callback(Output("job-version", "data"), Input("job-request", "data"), State("job-version", "data"),
+          background=True, prevent_initial_call=True,
+          running=[(Output("job-status", "children"), "computing in the background…", "")])
+def run_projection_job(request, version):
+    if not request:
+        raise PreventUpdate
+    Analysis(Workspace(workspace_path(request["ws"]))).projection(request["layer"], request["epoch"],
+                                                                  request["method"])
+    return (version or 0) + 1
+
+
+@callback(Output("selected-neuron", "data"), Output("color-by", "value"), Input("neuron-map", "clickData"),
+          prevent_initial_call=True)
+def select_neuron(click):
+    if not click or "customdata" not in click["points"][0]:
+        raise PreventUpdate
+    return int(click["points"][0]["customdata"]), "neuron"
+
+
+@callback(Output("obs-projection", "figure", allow_duplicate=True), Input("selected-neuron", "data"),
+          Input("color-by", "value"), *VIEW_STATE, State("drawn-grouping", "data"), prevent_initial_call=True)
+def colour_by_neuron(neuron, color_by, ws, layer, epoch, grouping):
+    if color_by != "neuron" or neuron is None or layer == "input" or not grouping:
+        raise PreventUpdate
+    return views.neuron_colour_patch(ws, layer, epoch, neuron, grouping)
+
+
+@callback(Output("selected-neuron", "data", allow_duplicate=True),
+          Output("selection-ranking", "data", allow_duplicate=True), Output("neuron-ranking", "children"),
+          Input("workspace-select", "value"), Input("layer-select", "value"), prevent_initial_call=True)
+def forget_neurons_of_other_layers(_ws, _layer):
+    return None, None, None
+
+
+@callback(Output("neuron-map", "figure"), *VIEW, Input("neuron-colour", "value"),
+          Input("selection-ranking", "data"), Input("selected-neuron", "data"))
+def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
+    try:
+        return views.neuron_map_view(ws, layer, epoch, colour, ranking, neuron)
+    except NNVisError as error:
+        return message_figure(str(error))
+
+
+@callback(Output("obs-hover", "children"), Input("obs-projection", "hoverData"), State("workspace-select", "value"),
+          State("epoch-select", "value"), prevent_initial_call=True)
+def show_hovered(hover, ws, epoch):
+    index = point_index(hover)
+    return views.observation_details(ws, epoch, index)
+
+
+@callback(Output("obs-pinned", "children"), Input("obs-projection", "clickData"), *VIEW_STATE,
+          prevent_initial_call=True)
+def pin_clicked(click, ws, layer, epoch):
+    return views.observation_details(ws, epoch, point_index(click), layer)
+
+
+@callback(Output("selection-ranking", "data"), Output("neuron-ranking", "children", allow_duplicate=True),
+          Input("obs-projection", "selectedData"), *VIEW_STATE, prevent_initial_call=True)
+def rank_selected(selected, ws, layer, epoch):
+    indices = [int(p["customdata"]) for p in (selected or {}).get("points", []) if "customdata" in p]
+    if not indices or layer == "input":
+        return None, None
+    try:
+        return views.selection_ranking(ws, layer, epoch, indices)
+    except NNVisError as error:
+        return None, str(error)
+
+
+@callback(Output("csv-download", "data"), Input("export-csv", "n_clicks"), *VIEW_STATE,
+          State("projection-select", "value"), prevent_initial_call=True)
+def export_csv(_clicks, ws, layer, epoch, method):
+    return views.export_table(ws, layer, epoch, method)
+
+
+def point_index(event: dict | None) -> int:
+    """The observation index of the first point of a hover/click event (from customdata)."""
+    if not event or not event.get("points") or "customdata" not in event["points"][0]:
+        raise PreventUpdate
+    return int(event["points"][0]["customdata"])
+
+

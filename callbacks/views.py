@@ -1,0 +1,121 @@
+"""The work behind the explore page's callbacks, as plain functions (tested without a browser):
+inputs are control values, outputs are figures, Patches and components."""
+
+from __future__ import annotations
+
+import numpy as np
+from dash import Patch, html
+
+from callbacks.context import open_analysis
+from callbacks.routes import thumbnail_url
+from layouts.components import observation_card
+from layouts.figures import (inset_images, message_figure, neuron_map_figure, neuron_marker, observation_groups,
+                             projection_figure)
+from nnvis.analysis import Analysis
+from nnvis.export import projection_csv
+from nnvis.layers import INPUT_LAYER
+from nnvis.selection import rank_neurons, representatives, top_units
+
+METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+
+
+def version_of(analysis: Analysis) -> str:
+    return analysis.key("subset").digest()[:12]
+
+
+def neuron_values(analysis: Analysis, layer: str, epoch: int, neuron: int | None) -> np.ndarray | None:
+    """The activations of `neuron` at `layer`/`epoch` over the subset, or None when it does not exist there."""
+    if neuron is None:
+        return None
+    acts = analysis.activations(layer, epoch)
+    return acts[:, int(neuron)].astype(np.float32) if 0 <= int(neuron) < acts.shape[1] else None
+
+
+def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, insets: list, neuron: int | None):
+    """(figure, NH text, job request, drawn grouping) for the observation projection; when the
+    projection is not in the store yet, a 'computing' figure and the job that will make it."""
+    analysis = open_analysis(ws)
+    if not analysis.has_projection(layer, epoch, method):
+        text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
+        return message_figure(text), text, {"ws": ws, "layer": layer, "epoch": epoch, "method": method}, color_by
+    projection = analysis.projection(layer, epoch, method)
+    points, nh = projection["points"], projection["nh"]
+    predictions, _ = analysis.predictions(epoch)
+    values = neuron_values(analysis, layer, epoch, neuron) if color_by == "neuron" else None
+    figure = projection_figure(points, analysis.labels, predictions, analysis.classes, color_by=color_by,
+                               neuron_values=values, neuron_name=f"neuron {neuron}",
+                               uirevision=f"{ws}-{layer}-{epoch}-{method}")
+    if insets:
+        chosen = representatives(points, len(analysis.classes))
+        figure.update_layout(images=inset_images(points, chosen, [thumbnail_url(ws, i, version_of(analysis))
+                                                                  for i in chosen]))
+    text = (f"NH {nh.mean():.4f} · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
+            f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
+    return figure, text, None, color_by
+
+
+def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str) -> Patch:
+    """A Patch recolouring every trace of the drawn projection by `neuron`'s activation."""
+    analysis = open_analysis(ws)
+    values = neuron_values(analysis, layer, epoch, neuron)
+    if values is None:
+        raise ValueError(f"neuron {neuron} does not exist at layer {layer}")
+    predictions, _ = analysis.predictions(epoch)
+    patch = Patch()
+    groups = observation_groups(analysis.labels, predictions, analysis.classes, drawn_grouping)
+    for trace, (_, index, _) in enumerate(groups):
+        marker = neuron_marker(values[index], values, f"neuron {neuron}", first=trace == 0)
+        for name, value in marker.items():
+            patch["data"][trace]["marker"][name] = value.tolist() if isinstance(value, np.ndarray) else value
+    return patch
+
+
+def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None):
+    """The neuron map figure for `layer`/`epoch` (a message for the input pseudo-layer)."""
+    if layer == INPUT_LAYER:
+        return message_figure("Pick a hidden layer to see its neurons.")
+    analysis = open_analysis(ws)
+    neurons = analysis.neuron_map(layer, epoch)
+    target = None if colour in (None, "best") else int(colour)
+    highlight = ranking["neurons"] if ranking and ranking.get("layer") == layer else None
+    return neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
+                             highlight=highlight, selected=neuron)
+
+
+def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:
+    """The hover/pinned card of observation `index`; with `layer`, its top neurons there."""
+    analysis = open_analysis(ws)
+    predictions, confidence = analysis.predictions(epoch)
+    labels = analysis.labels
+    extra = None
+    if layer is not None:
+        units, values = top_units(analysis.activations(layer, epoch)[index])
+        extra = html.Div([html.Div(f"top units at {layer}:", className="muted")] +
+                         [html.Div(f"{'pixel' if layer == INPUT_LAYER else 'neuron'} {u}: {v:.3f}")
+                          for u, v in zip(units, values)], className="top-units")
+    return observation_card(thumbnail_url(ws, index, version_of(analysis)), index,
+                            analysis.classes[labels[index]], analysis.classes[predictions[index]],
+                            float(confidence[index]), extra)
+
+
+def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
+    """(ranking data, list component) of the neurons responding most to the selected observations."""
+    acts = open_analysis(ws).activations(layer, epoch)
+    order, scores = rank_neurons(acts, np.unique(indices), top=10)
+    selected = np.zeros(len(acts), bool)
+    selected[np.unique(indices)] = True
+    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {acts[selected, n].astype(float).mean():.3f} vs "
+                    f"{acts[~selected, n].astype(float).mean():.3f})") for n, s in zip(order, scores)]
+    data = {"layer": layer, "epoch": epoch, "neurons": order.tolist(), "scores": np.round(scores, 4).tolist()}
+    return data, [html.Div(f"Top neurons for {int(selected.sum())} selected observations", className="muted"),
+                  html.Ol(rows)]
+
+
+def export_table(ws, layer: str, epoch: int, method: str) -> dict:
+    """The dcc.Download payload of the shown projection as CSV."""
+    analysis = open_analysis(ws)
+    projection = analysis.projection(layer, epoch, method)
+    predictions, _ = analysis.predictions(epoch)
+    content = projection_csv(analysis.subset()["index"], projection["points"], analysis.labels, predictions,
+                             projection["nh"], analysis.classes)
+    return {"content": content, "filename": f"nnvis-{layer}-epoch{epoch}-{method}.csv", "type": "text/csv"}

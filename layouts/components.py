@@ -1,0 +1,98 @@
+"""Building blocks of the pages, as pure functions of their options."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+COLOR_BY = [
+    {"label": "True class", "value": "true"},
+    {"label": "Predicted class", "value": "predicted"},
+    {"label": "Correct / misclassified", "value": "correct"},
+    {"label": "Neuron activation (click a neuron)", "value": "neuron"},
+]
+PROJECTION_OPTIONS = [{"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "value": "umap"},
+                      {"label": "PCA", "value": "pca"}]
+
+
+def labelled(label: str, control, width: str | None = None) -> html.Div:
+    """A control with its label above it."""
+    return html.Div([html.Label(label, className="control-label"), control], className="control",
+                    style={"width": width} if width else None)
+
+
+def layer_options(layers: list[str]) -> list[dict]:
+    return [{"label": "input (raw pixels)", "value": "input"}] + [{"label": name, "value": name} for name in layers]
+
+
+def epoch_options(epochs: list[int]) -> list[dict]:
+    return [{"label": f"epoch {e}" + (" (untrained)" if e == 0 else ""), "value": e} for e in epochs]
+
+
+def neuron_colour_options(classes: list[str]) -> list[dict]:
+    return [{"label": "Best class (opacity = score)", "value": "best"}] + [
+        {"label": f"Class {name} vs rest", "value": str(i)} for i, name in enumerate(classes)]
+
+
+def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: list[int], classes: list[str]) -> html.Div:
+    """The control bar: workspace, layer, epoch, projection, colouring, insets, export."""
+    return html.Div([
+        labelled("Workspace", dcc.Dropdown(id="workspace-select", options=workspaces, value=state["ws"],
+                                           clearable=False), "260px"),
+        labelled("Layer", dcc.Dropdown(id="layer-select", options=layer_options(layers), value=state["layer"],
+                                       clearable=False), "170px"),
+        labelled("Epoch", dcc.Dropdown(id="epoch-select", options=epoch_options(epochs), value=state["epoch"],
+                                       clearable=False), "170px"),
+        labelled("Projection", dcc.RadioItems(id="projection-select", options=PROJECTION_OPTIONS,
+                                              value=state["method"], inline=True, className="radio")),
+        labelled("Colour by", dcc.Dropdown(id="color-by", options=COLOR_BY, value=state["color"],
+                                           clearable=False), "250px"),
+        labelled("Insets", dcc.Checklist(id="insets-toggle", options=[{"label": " thumbnails", "value": "on"}],
+                                         value=[], className="radio")),
+        html.Div([html.Button("Export CSV", id="export-csv", className="button"), dcc.Download(id="csv-download")],
+                 className="control control-end"),
+    ], className="controls")
+
+
+def projection_panel() -> html.Div:
+    return html.Div([
+        html.Div([html.H2("Observations", className="panel-title"),
+                  html.Span(id="nh-value", className="metric"), html.Span(id="job-status", className="job-status")],
+                 className="panel-head"),
+        dcc.Loading(dcc.Graph(id="obs-projection", className="graph-main",
+                              config={"displaylogo": False, "scrollZoom": True,
+                                      "toImageButtonOptions": {"format": "svg", "filename": "nnvis-projection"}}),
+                    type="circle", delay_show=400),
+    ], className="panel panel-main")
+
+
+def neuron_panel(classes: list[str]) -> html.Div:
+    return html.Div([
+        html.Div([html.H2("Neurons", className="panel-title"),
+                  dcc.Dropdown(id="neuron-colour", options=neuron_colour_options(classes), value="best",
+                               clearable=False, className="inline-dropdown")], className="panel-head"),
+        dcc.Loading(dcc.Graph(id="neuron-map", className="graph-side",
+                              config={"displaylogo": False, "scrollZoom": True,
+                                      "toImageButtonOptions": {"format": "svg", "filename": "nnvis-neurons"}}),
+                    type="circle", delay_show=400),
+        html.Div(id="neuron-ranking", className="ranking"),
+    ], className="panel")
+
+
+def detail_panel() -> html.Div:
+    return html.Div([
+        html.Div([html.H3("Hover"), html.Div("Hover a point to see its image.", id="obs-hover", className="card")],
+                 className="detail"),
+        html.Div([html.H3("Pinned"), html.Div("Click a point to pin it.", id="obs-pinned", className="card")],
+                 className="detail"),
+    ], className="details")
+
+
+def observation_card(src: str, index: int, true_name: str, predicted_name: str, confidence: float,
+                     extra=None) -> list:
+    """An observation's image with its true and predicted class and confidence."""
+    verdict = "correct" if true_name == predicted_name else "misclassified"
+    return [html.Img(src=src, className="thumb", alt=f"observation {index}"),
+            html.Div([html.Div(f"#{index}", className="obs-id"),
+                      html.Div(["true ", html.B(true_name)]),
+                      html.Div(["predicted ", html.B(predicted_name), f" ({confidence:.1%})"], className=verdict),
+                      extra], className="obs-text")]

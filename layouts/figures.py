@@ -1,0 +1,129 @@
+"""Figures as pure functions: arrays in, go.Figure out. No Dash, no I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+NEURON_SCALE = "Viridis"
+CORRECT_COLOURS = {"correct": "#4c78a8", "misclassified": "#e45756"}
+FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13, color="#1f2933")
+
+
+def class_colours(n: int) -> list[str]:
+    """A categorical palette with one colour per class (Tableau 10, then Alphabet)."""
+    palette = qualitative.T10 if n <= 10 else qualitative.Alphabet
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def marker_size(n_points: int) -> int:
+    return 7 if n_points <= 1000 else 5 if n_points <= 5000 else 4 if n_points <= 20000 else 2
+
+
+def observation_groups(labels: np.ndarray, predictions: np.ndarray, classes: list[str],
+                       color_by: str) -> list[tuple[str, np.ndarray, str]]:
+    """(legend name, observation indices, colour) per trace: by true class (also for neuron
+    colouring), by predicted class, or correct vs misclassified."""
+    if color_by == "correct":
+        right = labels == predictions
+        return [(name, np.flatnonzero(mask), CORRECT_COLOURS[name])
+                for name, mask in (("correct", right), ("misclassified", ~right)) if mask.any()]
+    key = predictions if color_by == "predicted" else labels
+    colours = class_colours(len(classes))
+    return [(classes[c], np.flatnonzero(key == c), colours[c]) for c in range(len(classes)) if (key == c).any()]
+
+
+def base_layout(**extra) -> dict:
+    """A clean, paper-like layout with no axes (projection coordinates carry no meaning)."""
+    axis = dict(visible=False, showgrid=False, zeroline=False)
+    layout = dict(template="plotly_white", font=FONT, margin=dict(l=10, r=10, t=10, b=10), xaxis=axis,
+                  yaxis={**axis, "scaleanchor": "x", "scaleratio": 1}, dragmode="lasso", hovermode="closest",
+                  legend=dict(itemsizing="constant", bgcolor="rgba(255,255,255,0.8)", font=dict(size=12)),
+                  uirevision="keep")
+    layout.update(extra)
+    return layout
+
+
+def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.ndarray, classes: list[str], *,
+                      color_by: str = "true", neuron_values: np.ndarray | None = None, neuron_name: str = "",
+                      uirevision: str = "keep") -> go.Figure:
+    """The observation projection: one WebGL trace per group (customdata = observation index),
+    misclassified observations ringed; with `neuron_values`, points coloured by that neuron."""
+    size = marker_size(len(points))
+    figure = go.Figure()
+    for name, index, colour in observation_groups(labels, predictions, classes, color_by):
+        marker = dict(size=size, color=colour, line=dict(width=0))
+        if neuron_values is not None:
+            marker.update(neuron_marker(neuron_values[index], neuron_values, neuron_name, first=not figure.data))
+        figure.add_trace(go.Scattergl(x=points[index, 0], y=points[index, 1], mode="markers", name=name,
+                                      customdata=index, marker=marker, hoverinfo="none"))
+    wrong = np.flatnonzero(labels != predictions)
+    figure.add_trace(go.Scattergl(x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified (ring)",
+                                  customdata=wrong, hoverinfo="none",
+                                  marker=dict(size=size + 4, color="rgba(0,0,0,0)", line=dict(width=1.2, color="#222"))))
+    figure.update_layout(**base_layout(uirevision=uirevision))
+    return figure
+
+
+def neuron_marker(values: np.ndarray, all_values: np.ndarray, neuron_name: str, first: bool) -> dict:
+    """Marker settings colouring points by a neuron's activation on one shared colour scale."""
+    low, high = float(np.min(all_values)), float(np.max(all_values))
+    return dict(color=np.round(values, 4), colorscale=NEURON_SCALE, cmin=low, cmax=high if high > low else low + 1,
+                showscale=first, colorbar=dict(title=dict(text=neuron_name, side="right"), thickness=12, len=0.8))
+
+
+def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[str], *, target_class: int | None = None,
+                      highlight: list[int] | None = None, selected: int | None = None) -> go.Figure:
+    """The neuron map: MDS positions coloured by best class with opacity by its score S(c*, j),
+    or by S(c, j) for one `target_class`; `highlight` rings neurons, `selected` marks one."""
+    live = ~np.isnan(positions[:, 0])
+    units = np.flatnonzero(live)
+    positions, scores = positions[live], scores[:, live]
+    best = scores.argmax(axis=0)
+    best_score = scores.max(axis=0)
+    size = 8 if len(positions) <= 600 else 6
+    if target_class is None:
+        colours = class_colours(len(classes))
+        alpha = 0.15 + 0.85 * best_score / max(float(best_score.max()), 1e-12)
+        marker = dict(size=size, color=[rgba(colours[b], a) for b, a in zip(best, alpha)], line=dict(width=0))
+    else:
+        marker = dict(size=size, color=np.round(scores[target_class], 5), colorscale=NEURON_SCALE, showscale=True,
+                      colorbar=dict(title=dict(text=f"S({classes[target_class]}, j)", side="right"), thickness=12))
+    text = [f"neuron {u}<br>best class {classes[b]}<br>score {s:.4f}" for u, b, s in zip(units, best, best_score)]
+    figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units,
+                                    marker=marker, text=text, hovertemplate="%{text}<extra></extra>", name="neurons"))
+    row_of = {int(u): row for row, u in enumerate(units)}
+    for name, ids, style in (("top for selection", highlight, dict(color="#111", width=2)),
+                             ("selected", [selected] if selected is not None else None, dict(color="#e45756", width=3))):
+        ids = np.array([row_of[int(i)] for i in ids or [] if int(i) in row_of], dtype=int)
+        if len(ids):
+            figure.add_trace(go.Scattergl(x=positions[ids, 0], y=positions[ids, 1], mode="markers", name=name,
+                                          customdata=units[ids], hoverinfo="skip",
+                                          marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=style)))
+    dead = int((~live).sum())
+    note = [dict(text=f"{dead} neurons never active here (not shown)", showarrow=False, x=0, y=0, xref="paper",
+                 yref="paper", xanchor="left", yanchor="bottom", font=dict(size=11, color="#52606d"))] if dead else []
+    figure.update_layout(**base_layout(dragmode="pan", showlegend=False, annotations=note))
+    return figure
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    """'#rrggbb' and an opacity to an 'rgba(...)' string."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.3f})"
+
+
+def inset_images(points: np.ndarray, indices: np.ndarray, urls: list[str], size: float = 0.14) -> list[dict]:
+    """Layout images placing thumbnails `urls` at the points of `indices` (the paper's insets)."""
+    return [dict(source=url, xref="x", yref="y", x=float(points[i, 0]), y=float(points[i, 1]), sizex=size,
+                 sizey=size, xanchor="center", yanchor="middle", layer="above", sizing="contain", opacity=0.95)
+            for i, url in zip(indices, urls)]
+
+
+def message_figure(text: str) -> go.Figure:
+    """An empty figure that says what is happening (loading, computing, nothing to show)."""
+    figure = go.Figure()
+    figure.update_layout(**base_layout(annotations=[dict(text=text, showarrow=False, font=dict(size=15, color="#52606d"),
+                                                         x=0.5, y=0.5, xref="paper", yref="paper")]))
+    return figure
