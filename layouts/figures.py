@@ -45,6 +45,8 @@ def base_layout(**extra) -> dict:
     return layout
 
 
+# customdata goes as plain lists: Dash reads event customdata from the un-decoded trace data,
+# so base64-encoded arrays would reach callbacks without it.
 def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.ndarray, classes: list[str], *,
                       color_by: str = "true", neuron_values: np.ndarray | None = None, neuron_name: str = "",
                       uirevision: str = "keep") -> go.Figure:
@@ -57,10 +59,10 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.nd
         if neuron_values is not None:
             marker.update(neuron_marker(neuron_values[index], neuron_values, neuron_name, first=not figure.data))
         figure.add_trace(go.Scattergl(x=points[index, 0], y=points[index, 1], mode="markers", name=name,
-                                      customdata=index, marker=marker, hoverinfo="none"))
+                                      customdata=index.tolist(), marker=marker, hoverinfo="none"))
     wrong = np.flatnonzero(labels != predictions)
     figure.add_trace(go.Scattergl(x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified (ring)",
-                                  customdata=wrong, hoverinfo="none",
+                                  customdata=wrong.tolist(), hoverinfo="none",
                                   marker=dict(size=size + 4, color="rgba(0,0,0,0)", line=dict(width=1.2, color="#222"))))
     figure.update_layout(**base_layout(uirevision=uirevision))
     return figure
@@ -91,7 +93,7 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
         marker = dict(size=size, color=np.round(scores[target_class], 5), colorscale=NEURON_SCALE, showscale=True,
                       colorbar=dict(title=dict(text=f"S({classes[target_class]}, j)", side="right"), thickness=12))
     text = [f"neuron {u}<br>best class {classes[b]}<br>score {s:.4f}" for u, b, s in zip(units, best, best_score)]
-    figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units,
+    figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units.tolist(),
                                     marker=marker, text=text, hovertemplate="%{text}<extra></extra>", name="neurons"))
     row_of = {int(u): row for row, u in enumerate(units)}
     for name, ids, style in (("top for selection", highlight, dict(color="#111", width=2)),
@@ -99,7 +101,7 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
         ids = np.array([row_of[int(i)] for i in ids or [] if int(i) in row_of], dtype=int)
         if len(ids):
             figure.add_trace(go.Scattergl(x=positions[ids, 0], y=positions[ids, 1], mode="markers", name=name,
-                                          customdata=units[ids], hoverinfo="skip",
+                                          customdata=units[ids].tolist(), hoverinfo="skip",
                                           marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=style)))
     dead = int((~live).sum())
     note = [dict(text=f"{dead} neurons never active here (not shown)", showarrow=False, x=0, y=0, xref="paper",

@@ -46,3 +46,66 @@ def digits_workspace(tmp_path_factory):
     path = tmp_path_factory.mktemp("ws") / "digits"
     config = RunConfig(dataset="digits", model="mlp", epochs=2, subset=300, projection="pca", device="cpu")
     return run(config, path)
+
+
+@pytest.fixture(scope="session")
+def mnist_small_workspace(mnist_dir, tmp_path_factory):
+    """A real MNIST run for the browser: MLP, 1 epoch, 600 test observations, PCA projections."""
+    from nnvis.pipeline import run
+    from nnvis.workspace import RunConfig
+
+    path = tmp_path_factory.mktemp("ws") / "mnist"
+    config = RunConfig(dataset="mnist", data_dir=str(mnist_dir), model="mlp", epochs=1, subset=600,
+                       projection="pca", layers="hidden2,hidden4", device="cpu")
+    return run(config, path)
+
+
+@pytest.fixture(scope="session")
+def dashboard(digits_workspace, mnist_small_workspace, tmp_path_factory):
+    """The real app served by werkzeug on a free loopback port, over both workspaces."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from nnvis.settings import Settings
+
+    settings = Settings(workspaces=(digits_workspace.path, mnist_small_workspace.path),
+                        job_cache=tmp_path_factory.mktemp("jobs"))
+    server = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("chromium is not installed: run ./setup.sh (apt-get install chromium chromium-driver)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh 1280x800 page that records console errors in `page.console_errors`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    new_page = context.new_page()
+    new_page.console_errors = []
+    new_page.on("console", lambda m: new_page.console_errors.append(m.text) if m.type == "error" else None)
+    new_page.on("pageerror", lambda e: new_page.console_errors.append(str(e)))
+    yield new_page
+    context.close()

@@ -1,0 +1,133 @@
+"""The explore page in headless Chromium on real workspaces (digits and an MNIST subset)."""
+
+import numpy as np
+import pytest
+
+from nnvis.analysis import Analysis
+from nnvis.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+
+# plotly.py sends arrays base64-encoded; plotly.js decodes them into _fullData
+GRAPH_DATA = """id => document.querySelector('#' + id + ' .js-plotly-plot')._fullData.map(t => ({
+  name: t.name, x: Array.from(t.x), y: Array.from(t.y), customdata: Array.from(t.customdata || []),
+  color: (t.marker.color && typeof t.marker.color !== 'string') ? Array.from(t.marker.color) : t.marker.color,
+  selectedpoints: t.selectedpoints ? Array.from(t.selectedpoints) : null}))"""
+POINT_PIXEL = """([id, trace, i]) => {
+  const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const t = gd._fullData[trace];
+  return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), t.customdata[i]];
+}"""
+
+
+def open_view(page, url, query=""):
+    page.goto(url + "/" + query)
+    wait_for_points(page, "obs-projection")
+    wait_for_points(page, "neuron-map")
+
+
+def wait_for_points(page, graph_id):
+    page.wait_for_function(f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot');"
+                           " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x"
+                           " && g._fullData[0].x.length > 0; }", timeout=60000)
+
+
+def observation_traces(page):
+    """The projection's traces without the misclassified-ring overlay."""
+    return [t for t in page.evaluate(GRAPH_DATA, "obs-projection") if not t["name"].startswith("misclassified (ring)")]
+
+
+def test_page_shows_one_point_per_observation(page, dashboard, mnist_small_workspace):
+    open_view(page, dashboard, "?ws=1")
+    traces = observation_traces(page)
+    ids = sorted(i for t in traces for i in t["customdata"])
+    assert ids == list(range(600))
+    nh = Analysis(Workspace(mnist_small_workspace.path)).neighborhood_hit("hidden4", 1, "pca")
+    assert f"NH {nh:.4f}" in page.inner_text("#nh-value")
+    assert page.console_errors == []
+
+
+def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
+    open_view(page, dashboard, "?ws=0")
+    x, y, index = page.evaluate(POINT_PIXEL, ["obs-projection", 0, 3])
+    page.mouse.move(x, y)
+    image = page.wait_for_selector("#obs-hover img", timeout=15000)
+    src = image.get_attribute("src")
+    assert src.startswith(f"/thumbs/0/") and ".png" in src
+    response = page.request.get(dashboard + src)
+    assert response.status == 200 and response.headers["content-type"] == "image/png"
+    assert "max-age" in response.headers["cache-control"]
+    assert page.evaluate("() => document.querySelector('#obs-hover img').naturalWidth") > 0
+    assert page.console_errors == []
+
+
+def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboard, digits_workspace):
+    open_view(page, dashboard, "?ws=0&layer=hidden3&epoch=2")
+    x, y, neuron = page.evaluate(POINT_PIXEL, ["neuron-map", 0, 10])
+    page.mouse.click(x, y)
+    page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
+                           "._fullData[0].marker.color !== 'string'", timeout=20000)
+    activations = Analysis(Workspace(digits_workspace.path)).activations("hidden3", 2)[:, neuron].astype(np.float32)
+    for trace in observation_traces(page):
+        np.testing.assert_allclose(trace["color"], np.round(activations[trace["customdata"]], 4), atol=1e-4)
+    assert "Neuron activation" in page.inner_text("#color-by")
+    assert page.console_errors == []
+
+
+def choose(page, dropdown_id, option_text):
+    """Pick an option of a dcc.Dropdown by its visible label."""
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=option_text, exact=True).click()
+
+
+def test_changing_layer_and_epoch_changes_projection_and_nh(page, dashboard):
+    open_view(page, dashboard, "?ws=0&layer=hidden4&epoch=2")
+    before_points = observation_traces(page)[0]["x"]
+    before_text = page.inner_text("#nh-value")
+    choose(page, "layer-select", "hidden1")
+    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=before_text, timeout=30000)
+    assert "hidden1, epoch 2" in page.inner_text("#nh-value")
+    wait_for_points(page, "obs-projection")
+    assert observation_traces(page)[0]["x"] != before_points
+    middle_text = page.inner_text("#nh-value")
+    choose(page, "epoch-select", "epoch 0 (untrained)")
+    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=middle_text, timeout=30000)
+    assert "hidden1, epoch 0" in page.inner_text("#nh-value")
+    assert page.inner_text("#nh-value").split(" · ")[0] != middle_text.split(" · ")[0]
+    assert page.console_errors == []
+
+
+def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digits_workspace):
+    open_view(page, dashboard, "?ws=0&layer=hidden4&epoch=2")
+    box = page.evaluate("() => { const gd = document.querySelector('#obs-projection .js-plotly-plot');"
+                        " const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();"
+                        " return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }")
+    left, top, width, height = box
+    corners = [(0.05, 0.05), (0.5, 0.05), (0.5, 0.5), (0.05, 0.5), (0.05, 0.06)]  # a lasso over the upper-left quarter
+    page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height)
+    page.mouse.down()
+    for fx, fy in corners[1:]:
+        page.mouse.move(left + fx * width, top + fy * height, steps=8)
+    page.mouse.up()
+    page.wait_for_selector("#neuron-ranking li", timeout=20000)
+    selected = [t["customdata"][i] for t in observation_traces(page) for i in (t.get("selectedpoints") or [])]
+    assert selected, "the lasso selected no points"
+    ranked = [int(line.split(":")[0].split()[1]) for line in page.locator("#neuron-ranking li").all_inner_texts()]
+    activations = Analysis(Workspace(digits_workspace.path)).activations("hidden4", 2).astype(np.float64)
+    mask = np.zeros(len(activations), bool)
+    mask[selected] = True
+    assert len(ranked) == 10
+    for neuron in ranked:
+        assert activations[mask, neuron].mean() > activations[~mask, neuron].mean()
+    assert page.console_errors == []
+
+
+def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_workspace):
+    analysis = Analysis(Workspace(digits_workspace.path))
+    assert not analysis.has_projection("hidden2", 1, "tsne")
+    open_view(page, dashboard, "?ws=0&layer=hidden2&epoch=1&method=tsne")
+    page.wait_for_function("() => document.querySelector('#nh-value').innerText.startsWith('NH ')", timeout=120000)
+    assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
+    assert analysis.has_projection("hidden2", 1, "tsne")
+    assert page.console_errors == []
