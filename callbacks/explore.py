@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from dash import Input, Output, State, callback, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -27,11 +26,14 @@ def switch_workspace(ws):
             neuron_colour_options(analysis.classes), "best")
 
 
-@callback(Output("obs-projection", "figure"), Output("nh-value", "children"), Output("job-request", "data"),
-          Output("drawn-grouping", "data"),
-          *VIEW, Input("projection-select", "value"), Input("color-by", "value"), Input("insets-toggle", "value"),
-          Input("job-version", "data"), State("selected-neuron", "data"))
-def render_projection(ws, layer, epoch, method, color_by, insets, _version, neuron):
+PROJECTION_CONTROLS = [*VIEW, Input("projection-select", "value"), Input("color-by", "value"),
+                       Input("insets-toggle", "value")]
+PROJECTION_OUTPUTS = [Output("obs-projection", "figure"), Output("nh-value", "children"),
+                      Output("job-request", "data"), Output("drawn-grouping", "data")]
+
+
+@callback(*PROJECTION_OUTPUTS, *PROJECTION_CONTROLS, State("selected-neuron", "data"))
+def render_projection(ws, layer, epoch, method, color_by, insets, neuron):
     if ctx.triggered_id == "color-by" and color_by == "neuron":
         raise PreventUpdate  # colour_by_neuron patches the colours in place
     try:
@@ -40,15 +42,19 @@ def render_projection(ws, layer, epoch, method, color_by, insets, _version, neur
         return message_figure(str(error)), str(error), None, no_update
 
 
-@callback(Output("job-version", "data"), Input("job-request", "data"), State("job-version", "data"),
-          background=True, prevent_initial_call=True,
+@callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in PROJECTION_OUTPUTS],
+          Input("job-request", "data"), *[State(i.component_id, i.component_property) for i in PROJECTION_CONTROLS],
+          State("selected-neuron", "data"), background=True, prevent_initial_call=True,
           running=[(Output("job-status", "children"), "computing in the background…", "")])
-def run_projection_job(request, version):
+def run_projection_job(request, *view):
+    """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
     Analysis(Workspace(workspace_path(request["ws"]))).projection(request["layer"], request["epoch"],
                                                                   request["method"])
-    return (version or 0) + 1
+    if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
+        raise PreventUpdate  # the user moved on; the result waits in the store
+    return views.projection_view(*view)
 
 
 @callback(Output("selected-neuron", "data"), Output("color-by", "value"), Input("neuron-map", "clickData"),

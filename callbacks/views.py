@@ -9,8 +9,14 @@ from dash import Patch, html
 from callbacks.context import open_analysis
 from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
-from layouts.figures import (inset_images, message_figure, neuron_map_figure, neuron_marker, observation_groups,
-                             projection_figure)
+from layouts.figures import (
+    inset_images,
+    message_figure,
+    neuron_map_figure,
+    neuron_marker,
+    observation_groups,
+    projection_figure,
+)
 from nnvis.analysis import Analysis
 from nnvis.export import projection_csv
 from nnvis.layers import INPUT_LAYER

@@ -63,7 +63,8 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.nd
     wrong = np.flatnonzero(labels != predictions)
     figure.add_trace(go.Scattergl(x=points[wrong, 0], y=points[wrong, 1], mode="markers", name="misclassified (ring)",
                                   customdata=wrong.tolist(), hoverinfo="none",
-                                  marker=dict(size=size + 4, color="rgba(0,0,0,0)", line=dict(width=1.2, color="#222"))))
+                                  marker=dict(size=size + 4, color="rgba(0,0,0,0)",
+                                              line=dict(width=1.2, color="#222"))))
     figure.update_layout(**base_layout(uirevision=uirevision))
     return figure
 
@@ -96,8 +97,9 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
     figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units.tolist(),
                                     marker=marker, text=text, hovertemplate="%{text}<extra></extra>", name="neurons"))
     row_of = {int(u): row for row, u in enumerate(units)}
+    chosen = [selected] if selected is not None else None
     for name, ids, style in (("top for selection", highlight, dict(color="#111", width=2)),
-                             ("selected", [selected] if selected is not None else None, dict(color="#e45756", width=3))):
+                             ("selected", chosen, dict(color="#e45756", width=3))):
         ids = np.array([row_of[int(i)] for i in ids or [] if int(i) in row_of], dtype=int)
         if len(ids):
             figure.add_trace(go.Scattergl(x=positions[ids, 0], y=positions[ids, 1], mode="markers", name=name,
@@ -126,6 +128,7 @@ def inset_images(points: np.ndarray, indices: np.ndarray, urls: list[str], size:
 def message_figure(text: str) -> go.Figure:
     """An empty figure that says what is happening (loading, computing, nothing to show)."""
     figure = go.Figure()
-    figure.update_layout(**base_layout(annotations=[dict(text=text, showarrow=False, font=dict(size=15, color="#52606d"),
-                                                         x=0.5, y=0.5, xref="paper", yref="paper")]))
+    note = dict(text=text, showarrow=False, font=dict(size=15, color="#52606d"), x=0.5, y=0.5, xref="paper",
+                yref="paper")
+    figure.update_layout(**base_layout(annotations=[note]))
     return figure

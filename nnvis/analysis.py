@@ -177,7 +177,8 @@ class Analysis:
         return float(self.projection(layer, epoch, method)["nh"].mean())
 
     def neuron_map_key(self, layer: str, epoch: int) -> ArtifactKey:
-        return self.key("neuron_map", layer=self.check_layer(layer), epoch=epoch, method="mds-live", seed=self.config.seed)
+        layer = self.check_layer(layer)
+        return self.key("neuron_map", layer=layer, epoch=epoch, method="mds-live", seed=self.config.seed)
 
     def neuron_map(self, layer: str, epoch: int) -> Arrays:
         """Neuron positions (MDS over 1 - |r|) and discriminative scores S(c, j) at `layer`/`epoch`."""

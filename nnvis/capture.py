@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
 from nnvis.layers import get_module
 from nnvis.models import LoadedModel, images_to_tensor
 from nnvis.progress import Progress, no_progress

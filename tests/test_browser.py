@@ -54,7 +54,7 @@ def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
     page.mouse.move(x, y)
     image = page.wait_for_selector("#obs-hover img", timeout=15000)
     src = image.get_attribute("src")
-    assert src.startswith(f"/thumbs/0/") and ".png" in src
+    assert src.startswith("/thumbs/0/") and ".png" in src
     response = page.request.get(dashboard + src)
     assert response.status == 200 and response.headers["content-type"] == "image/png"
     assert "max-age" in response.headers["cache-control"]
@@ -126,7 +126,9 @@ def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digi
 def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_workspace):
     analysis = Analysis(Workspace(digits_workspace.path))
     assert not analysis.has_projection("hidden2", 1, "tsne")
-    open_view(page, dashboard, "?ws=0&layer=hidden2&epoch=1&method=tsne")
+    page.goto(dashboard + "/?ws=0&layer=hidden2&epoch=1&method=tsne")
+    page.wait_for_function("() => document.querySelector('#nh-value').innerText.startsWith('Computing t-SNE')",
+                           timeout=30000)
     page.wait_for_function("() => document.querySelector('#nh-value').innerText.startsWith('NH ')", timeout=120000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")

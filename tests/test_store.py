@@ -9,7 +9,8 @@ from nnvis.store import ArtifactKey, Store, pack, unpack
 def test_key_depends_on_every_field_and_not_on_param_order():
     key = ArtifactKey("projection", "digits-abc", "test-300", "w1", "hidden1", 2, "tsne")
     assert key.with_params(a=1, b=2).digest() == key.with_params(b=2, a=1).digest()
-    variants = [key, key.with_params(a=1), ArtifactKey("projection", "digits-abc", "test-300", "w2", "hidden1", 2, "tsne"),
+    variants = [key, key.with_params(a=1),
+                ArtifactKey("projection", "digits-abc", "test-300", "w2", "hidden1", 2, "tsne"),
                 ArtifactKey("projection", "digits-abc", "test-300", "w1", "hidden2", 2, "tsne"),
                 ArtifactKey("projection", "digits-abc", "test-300", "w1", "hidden1", 2, "umap")]
     assert len({v.digest() for v in variants}) == len(variants)

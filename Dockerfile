@@ -1,0 +1,24 @@
+# nnvis dashboard, CPU image served by gunicorn.
+#   docker build -t nnvis .
+#   docker run -p 8050:8050 -v $PWD/workspaces:/data nnvis          (serves /data/* workspaces)
+# GPU variant: build FROM an nvidia/cuda runtime image with Python 3.11 instead of python:3.11-slim
+# and run with `--gpus all`; torch 2.14.1 from PyPI is a CUDA build, so nothing else changes.
+FROM python:3.11-slim
+
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY nnvis ./nnvis
+COPY callbacks ./callbacks
+COPY layouts ./layouts
+COPY assets ./assets
+COPY app.py ./
+RUN pip install --no-cache-dir .
+
+ENV NNVIS_WORKSPACES=/data/digits-mlp \
+    NNVIS_JOB_CACHE=/data/.jobs \
+    NNVIS_THREADS=2
+VOLUME /data
+EXPOSE 8050
+# prepare the embedded default when /data is empty, then serve with 4 workers
+CMD ["sh", "-c", "[ -f /data/digits-mlp/workspace.json ] || nnvis run --dataset digits --model mlp --epochs 6 --snapshot-every 3 --workspace /data/digits-mlp; exec gunicorn --workers 4 --timeout 120 --bind 0.0.0.0:8050 app:server"]
