@@ -47,7 +47,7 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     progress = TqdmProgress(file=sys.stderr, leave=False)
     config = RunConfig(dataset="digits", model="mlp", epochs=6, snapshot_every=3, device="cpu")
     try:
-        run(config, path, progress)
+        run(config, path, progress, neuron_maps="last")
     finally:
         progress.close()
 

@@ -48,13 +48,25 @@ def machine() -> dict:
     return {"processor": platform.processor() or platform.machine(), "cpu_model": model,
             "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "gpu": gpu, "python": platform.python_version(), "platform": platform.platform(),
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "source": source_digest()}
+
+
+def source_digest() -> str:
+    """A short sha256 of the code under test (app.py, nnvis/, callbacks/, layouts/): which
+    version of the code the figures belong to, without asking git."""
+    import hashlib
+
+    files = [ROOT / "app.py", *sorted(p for d in ("nnvis", "callbacks", "layouts") for p in (ROOT / d).glob("*.py"))]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def machine_line(info: dict) -> str:
     return (f"{info['processor']} ({info['cpu_model'] or 'unknown model'}), {info['cpu_count']} CPUs, "
             f"torch {info['torch']} ({info['torch_threads']} threads), {info['gpu']}, Python {info['python']}, "
-            f"{info['date']}")
+            f"{info['date']}, code {info['source']}")
 
 
 def load() -> list[float]:

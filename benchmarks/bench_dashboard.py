@@ -175,7 +175,8 @@ def bench_thumbnails_http(app, indices) -> dict:
         server.shutdown()
         thread.join()
     cached = stats(samples)
-    return {"n": len(samples), "cached": cached, "warmup_excluded": 1, "meets_target": cached["p95_ms"] < THUMB_TARGET_MS}
+    return {"n": len(samples), "cached": cached, "warmup_excluded": 1,
+            "meets_target": cached["p95_ms"] < THUMB_TARGET_MS}
 
 
 # ---- (c) projection view ----------------------------------------------------------------------
@@ -229,7 +230,8 @@ def report(results: dict) -> None:
         header, timing_row("test client, first (encode + store)", thumbs["miss"]),
         timing_row("test client, cached", thumbs["cached"]), timing_row("real HTTP (urllib), cached", http["cached"]),
     ])
-    print(f"  all 200 image/png: {thumbs['status_200_png']}; cached bytes equal first: {thumbs['cached_equals_first']}; "
+    print(f"  every response 200 image/png: {thumbs['status_200_png']}; "
+          f"cached bytes equal first: {thumbs['cached_equals_first']}; "
           f"test client: {verdict(thumbs['meets_target'])}, HTTP: {verdict(http['meets_target'])} "
           f"(p95 < {THUMB_TARGET_MS:.0f} ms)")
     print_table(f"(c) projection_view({LAYER}, epoch {EPOCH}, pca), 10,000 points, for reference", [
@@ -248,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neurons", type=int, default=20, help="neurons clicked (default 20)")
     parser.add_argument("--thumbnails", type=int, default=200, help="thumbnail indices (default 200)")
     parser.add_argument("--repeats", type=int, default=5, help="projection_view calls timed (default 5)")
-    parser.add_argument("--json", type=Path, help="where to write the results (default benchmarks/results-dashboard.json)")
+    parser.add_argument("--json", type=Path,
+                        help="where to write the results (default benchmarks/results-dashboard.json)")
     args = parser.parse_args(argv)
 
     results = {"benchmark": "dashboard", "machine": machine(), "versions": versions()}

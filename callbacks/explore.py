@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import views
@@ -71,6 +71,10 @@ def colour_by_neuron(neuron, color_by, ws, layer, epoch, grouping):
     if color_by != "neuron" or neuron is None or layer == "input" or not grouping:
         raise PreventUpdate
     return views.neuron_colour_patch(ws, layer, epoch, neuron, grouping)
+
+
+clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
+                    Input("obs-projection", "figure"), prevent_initial_call=True)
 
 
 @callback(Output("selected-neuron", "data", allow_duplicate=True),

@@ -11,6 +11,7 @@ from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
 from layouts.figures import (
     inset_images,
+    marker_size,
     message_figure,
     neuron_map_figure,
     neuron_marker,
@@ -69,10 +70,13 @@ def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping:
     predictions, _ = analysis.predictions(epoch)
     patch = Patch()
     groups = observation_groups(analysis.labels, predictions, analysis.classes, drawn_grouping)
+    size = marker_size(len(values))
     for trace, (_, index, _) in enumerate(groups):
         marker = neuron_marker(values[index], values, f"neuron {neuron}", first=trace == 0)
-        for name, value in marker.items():
-            patch["data"][trace]["marker"][name] = value.tolist() if isinstance(value, np.ndarray) else value
+        marker["color"] = marker["color"].tolist()
+        patch["data"][trace]["marker"] = {**marker, "size": size, "line": {"width": 0}}  # whole marker: scattergl
+    patch["layout"]["showlegend"] = False  # the colour bar takes the legend's place
+    patch["layout"]["datarevision"] = f"neuron-{neuron}"  # makes scattergl recompute every trace's colours
     return patch
 
 

@@ -39,7 +39,7 @@ def layout(**query) -> html.Div:
     analysis = state.pop("analysis")
     return html.Div([
         dcc.Store(id="selected-neuron"), dcc.Store(id="selection-ranking"), dcc.Store(id="job-request"),
-        dcc.Store(id="drawn-grouping"),
+        dcc.Store(id="drawn-grouping"), dcc.Store(id="drawn-revision"),
         html.Header([html.H1("nnvis"), html.Span("hidden activity of neural networks", className="subtitle")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
         html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes), detail_panel()], className="side")],

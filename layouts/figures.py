@@ -65,7 +65,7 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.nd
                                   customdata=wrong.tolist(), hoverinfo="none",
                                   marker=dict(size=size + 4, color="rgba(0,0,0,0)",
                                               line=dict(width=1.2, color="#222"))))
-    figure.update_layout(**base_layout(uirevision=uirevision))
+    figure.update_layout(**base_layout(uirevision=uirevision, showlegend=neuron_values is None))
     return figure
 
 

@@ -66,9 +66,11 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     return dataset
 
 
-def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_progress) -> Workspace:
-    """Prepare the workspace, then compute accuracy, projections, NH and neuron maps for
-    every snapshot and layer (and the `input` pseudo-layer once)."""
+def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_progress, *,
+        neuron_maps: str = "all") -> Workspace:
+    """Prepare the workspace, then compute accuracy, projections and NH for every snapshot and
+    layer (and the `input` pseudo-layer once), and the neuron maps of every epoch (`all`) or
+    of the last one only (`last`; the others are computed when first asked for)."""
     workspace = Workspace(workspace_dir)
     dataset = prepare(config, workspace, progress)
     analysis = Analysis(workspace, dataset=dataset, progress=progress)
@@ -77,7 +79,8 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
     for done, (epoch, layer) in enumerate(jobs, start=1):
         analysis.test_accuracy(epoch)
         analysis.projection(layer, epoch)
-        analysis.neuron_map(layer, epoch)
+        if neuron_maps == "all" or epoch == analysis.epochs[-1]:
+            analysis.neuron_map(layer, epoch)
         progress("project", done, len(jobs))
     return workspace
 
