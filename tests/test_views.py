@@ -1,0 +1,111 @@
+"""The dashboard's callbacks as plain functions, figures as pure functions, and the Flask routes."""
+
+import json
+
+import numpy as np
+import plotly
+import pytest
+
+from nnvis.analysis import Analysis
+from nnvis.workspace import Workspace
+
+
+@pytest.fixture
+def served(digits_workspace, monkeypatch):
+    """The digits workspace as workspace 0 of the server's settings (read from the environment)."""
+    monkeypatch.setenv("NNVIS_WORKSPACES", str(digits_workspace.path))
+    return Analysis(Workspace(digits_workspace.path))
+
+
+def test_projection_view_draws_every_observation_once(served):
+    from callbacks.views import projection_view
+
+    figure, text, job, grouping = projection_view(0, "hidden4", 2, "pca", "true", [], None)
+    traces = [t for t in figure.data if not t.name.startswith("misclassified")]
+    assert sorted(i for t in traces for i in t.customdata) == list(range(300))
+    assert job is None and grouping == "true"
+    assert text.startswith(f"NH {served.neighborhood_hit('hidden4', 2, 'pca'):.4f}")
+    ring = figure.data[-1]
+    predictions, _ = served.predictions(2)
+    assert sorted(ring.customdata) == np.flatnonzero(predictions != served.labels).tolist()
+
+
+def test_missing_projection_becomes_a_job(served):
+    from callbacks.views import projection_view
+
+    figure, text, job, _ = projection_view(0, "hidden1", 0, "umap", "true", [], None)
+    assert job == {"ws": 0, "layer": "hidden1", "epoch": 0, "method": "umap"}
+    assert text.startswith("Computing UMAP") and not served.has_projection("hidden1", 0, "umap")
+
+
+def test_neuron_patch_carries_that_neurons_activations(served):
+    from callbacks.views import neuron_colour_patch, projection_view
+
+    figure, *_ = projection_view(0, "hidden3", 1, "pca", "predicted", [], None)
+    patch = neuron_colour_patch(0, "hidden3", 1, 7, "predicted").to_plotly_json()
+    values = served.activations("hidden3", 1)[:, 7].astype(np.float32)
+    colours = {op["location"][1]: op["params"]["value"]["color"] for op in patch["operations"]
+               if op["location"][:1] == ["data"]}
+    for number, trace in enumerate(t for t in figure.data if not t.name.startswith("misclassified")):
+        np.testing.assert_allclose(colours[number], np.round(values[list(trace.customdata)], 4), atol=1e-4)
+    assert len(json.dumps(patch, cls=plotly.utils.PlotlyJSONEncoder)) < 300_000
+
+
+def test_selection_ranking_prefers_neurons_of_the_selection(served):
+    from callbacks.views import selection_ranking
+
+    selected = np.flatnonzero(served.labels == 3)
+    data, _ = selection_ranking(0, "hidden4", 2, selected.tolist())
+    acts = served.activations("hidden4", 2).astype(np.float64)
+    rest = np.setdiff1d(np.arange(len(acts)), selected)
+    assert data["layer"] == "hidden4" and len(data["neurons"]) == 10
+    for neuron in data["neurons"]:
+        assert acts[selected, neuron].mean() > acts[rest, neuron].mean()
+
+
+def test_export_csv_rows_match_the_projection(served):
+    from callbacks.views import export_table
+
+    table = export_table(0, "hidden2", 1, "pca")
+    lines = table["content"].splitlines()
+    projection = served.projection("hidden2", 1, "pca")
+    assert lines[0] == f"# neighborhood_hit_mean={projection['nh'].mean():.6f}"
+    assert lines[1].startswith("test_index,x,y,true_class,predicted_class")
+    assert len(lines) == 2 + 300
+    first = lines[2].split(",")
+    assert int(first[0]) == served.subset()["index"][0] and float(first[1]) == pytest.approx(projection["points"][0, 0],
+                                                                                              abs=1e-5)
+
+
+def test_neuron_map_figure_hides_dead_neurons_and_rings_highlights():
+    from layouts.figures import neuron_map_figure
+
+    positions = np.array([[0, 0], [np.nan, np.nan], [1, 1], [2, 0]], np.float32)
+    scores = np.array([[0.5, 0, 0.1, 0.2], [0.1, 0, 0.6, 0.3]], np.float32)
+    figure = neuron_map_figure(positions, scores, ["a", "b"], highlight=[1, 2], selected=3)
+    assert list(figure.data[0].customdata) == [0, 2, 3]
+    assert list(figure.data[1].customdata) == [2]  # the dead neuron 1 cannot be ringed
+    assert list(figure.data[2].customdata) == [3]
+    assert "1 neurons never active" in figure.layout.annotations[0].text
+
+
+def test_thumbnail_route_and_health(digits_workspace, tmp_path):
+    from app import create_app
+    from nnvis.settings import Settings
+
+    client = create_app(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")).server.test_client()
+    response = client.get("/thumbs/0/5.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert "immutable" in response.headers["Cache-Control"]
+    import io
+
+    from PIL import Image
+
+    picture = np.asarray(Image.open(io.BytesIO(response.data)))
+    image = Analysis(Workspace(digits_workspace.path)).subset()["images"][5]
+    np.testing.assert_array_equal(picture[::12, ::12], image)  # 8x8 digits upscaled 12x with crisp pixels
+    assert client.get("/thumbs/0/300.png").status_code == 404
+    assert client.get("/thumbs/7/1.png").status_code == 404
+    traversal = client.get("/thumbs/0/..%2F..%2Fetc%2Fpasswd.png")  # not a thumbnail: the page shell at most
+    assert traversal.mimetype == "text/html" and b"root:" not in traversal.data
+    assert client.get("/health").get_json() == {"status": "ok"}
