@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import explore  # noqa: F401  registers the page's callbacks
+    from callbacks import evolution, explore  # noqa: F401  registers the pages' callbacks
     from callbacks.context import SETTINGS_KEY
     from callbacks.routes import register_routes
 

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -47,7 +48,8 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return {"processor": platform.processor() or platform.machine(), "cpu_model": model,
             "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "gpu": gpu, "python": platform.python_version(), "platform": platform.platform(),
+            "gpu": gpu, "nnvis_threads": os.environ.get("NNVIS_THREADS", f"unset: {os.cpu_count()}"),
+            "python": platform.python_version(), "platform": platform.platform(),
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "source": source_digest()}
 
 
@@ -65,13 +67,32 @@ def source_digest() -> str:
 
 def machine_line(info: dict) -> str:
     return (f"{info['processor']} ({info['cpu_model'] or 'unknown model'}), {info['cpu_count']} CPUs, "
-            f"torch {info['torch']} ({info['torch_threads']} threads), {info['gpu']}, Python {info['python']}, "
+            f"torch {info['torch']} ({info['torch_threads']} threads), {info['gpu']}, "
+            f"projection threads (NNVIS_THREADS) {info['nnvis_threads']}, Python {info['python']}, "
             f"{info['date']}, code {info['source']}")
 
 
-def load() -> list[float]:
-    """The 1/5/15-minute load averages: other work on the machine slows every figure."""
-    return [round(x, 2) for x in os.getloadavg()]
+def load() -> dict:
+    """How busy the machine is, since other work slows every figure: the 1/5/15-minute load
+    averages and, where the kernel has it, CPU pressure (/proc/pressure/cpu 'some': the share
+    of the last 10 and 60 s in which some runnable task waited for a CPU)."""
+    state = {"loadavg": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        fields = dict(item.split("=") for item in some[1:])
+        state["cpu_pressure_pct"] = [float(fields["avg10"]), float(fields["avg60"])]
+    except (OSError, IndexError, KeyError, ValueError):
+        pass
+    return state
+
+
+def load_text(before: dict, after: dict) -> str:
+    """'load average before/after ...; CPU pressure ...' for the report."""
+    text = f"load average before/after: {before['loadavg']} / {after['loadavg']}"
+    if "cpu_pressure_pct" in before and "cpu_pressure_pct" in after:
+        text += (f"; CPU pressure (10 s, 60 s) before/after: {before['cpu_pressure_pct']}% / "
+                 f"{after['cpu_pressure_pct']}%")
+    return text
 
 
 def stats(samples_s: list[float]) -> dict:
@@ -216,7 +237,7 @@ def report(results: dict) -> None:
         ("cold / cached", f"{run['speedup']:.1f}x  ({verdict(run['meets_target'])} >= {COLD_TARGET:.0f}x)"),
         ("cached runs recomputed nothing", str(run["cached_recomputed_nothing"])),
     ])
-    print(f"  load average before/after: {run['load_before']} / {run['load_after']}")
+    print(f"  {load_text(run['load_before'], run['load_after'])}")
     print_table(f"(b) store: projection {store['method']} of {store['layer']} at epoch {store['epoch']}, "
                 f"{store['points']} points ({store['artifact_bytes']:,} bytes stored)", [
         ("", "n", "median ms", "p95 ms", "min ms"),
@@ -225,7 +246,7 @@ def report(results: dict) -> None:
         ("miss / hit", "", f"{store['speedup']:.0f}x", "", ""),
     ])
     print(f"  hit returns the computed arrays: {store['hit_equals_computed']}; "
-          f"load average before/after: {store['load_before']} / {store['load_after']}")
+          f"{load_text(store['load_before'], store['load_after'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hits", type=int, default=30, help="projection hits timed (default 30)")
     parser.add_argument("--json", type=Path, help="where to write the results (default benchmarks/results-core.json)")
     args = parser.parse_args(argv)
+    # on SIGTERM (e.g. from `timeout`) exit through Python, so that subprocess.run kills the running `nnvis run`
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     mode = "quick" if args.quick else "full"
     workspace = args.workdir / f"core-{mode}"

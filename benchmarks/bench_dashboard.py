@@ -27,6 +27,7 @@ from bench_core import (
     ROOT,
     WORKDIR,
     load,
+    load_text,
     machine,
     machine_line,
     print_table,
@@ -238,7 +239,7 @@ def report(results: dict) -> None:
         header, timing_row("callback", view["callback"]), timing_row("JSON encode", view["encode"]),
         ("figure JSON size", "", f"{view['json_bytes']:,} B", "", ""),
     ])
-    print(f"\nload average before/after: {results['load_before']} / {results['load_after']}")
+    print(f"\n{load_text(results['load_before'], results['load_after'])}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,13 @@ def epoch_options(epochs: list[int]) -> list[dict]:
     return [{"label": f"epoch {e}" + (" (untrained)" if e == 0 else ""), "value": e} for e in epochs]
 
 
+def anchor_options(analysis, kind: str) -> list[dict]:
+    """Epochs to fix for a sequence across layers, or layers to fix for one across epochs."""
+    if kind == "layers":
+        return [{"label": f"epoch {e}", "value": e} for e in analysis.epochs]
+    return [{"label": name, "value": name} for name in analysis.layers]
+
+
 def neuron_colour_options(classes: list[str]) -> list[dict]:
     return [{"label": "Best class (opacity = score)", "value": "best"}] + [
         {"label": f"Class {name} vs rest", "value": str(i)} for i, name in enumerate(classes)]

@@ -40,7 +40,9 @@ def layout(**query) -> html.Div:
     return html.Div([
         dcc.Store(id="selected-neuron"), dcc.Store(id="selection-ranking"), dcc.Store(id="job-request"),
         dcc.Store(id="drawn-grouping"), dcc.Store(id="drawn-revision"),
-        html.Header([html.H1("nnvis"), html.Span("hidden activity of neural networks", className="subtitle")]),
+        html.Header([html.H1("nnvis"), html.Span("hidden activity of neural networks", className="subtitle"),
+                     dcc.Link("evolution: trails across layers and epochs →", href=f"/evolution?ws={state['ws']}",
+                              className="nav-link")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
         html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes), detail_panel()], className="side")],
                  className="main-grid"),

@@ -1,0 +1,76 @@
+"""Callbacks of the evolution page. Thin: read the controls, call callbacks.evolution_views."""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks import evolution_views as views
+from callbacks.context import open_analysis
+from layouts.components import anchor_options
+
+CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
+            Input("evo-method", "value"), Input("class-filter", "value")]
+OUTPUTS = [Output("trails-graph", "figure"), Output("evo-status", "children"), Output("frame-slider", "max"),
+           Output("frame-slider", "marks"), Output("evo-job", "data")]
+
+
+@callback(Output("sequence-anchor", "options"), Output("sequence-anchor", "value"), Input("sequence-kind", "value"),
+          State("evo-ws", "value"), prevent_initial_call=True)
+def switch_sequence(kind, ws):
+    analysis = open_analysis(ws)
+    return anchor_options(analysis, kind), analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
+
+
+@callback(*OUTPUTS, *CONTROLS)
+def render_trails(ws, kind, anchor, method, classes):
+    if ctx.triggered_id == "sequence-kind":
+        raise PreventUpdate  # the anchor changes next and triggers the render
+    return views.trails_view(ws, kind, anchor, method, classes)
+
+
+@callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
+          Input("evo-job", "data"), *[State(i.component_id, i.component_property) for i in CONTROLS],
+          background=True, prevent_initial_call=True,
+          running=[(Output("evo-job-status", "children"), "computing in the background…", "")])
+def run_sequence_job(request, *view):
+    """Align and bundle a sequence away from the web workers, then show it if still wanted."""
+    if not request:
+        raise PreventUpdate
+    views.compute_sequence(request)
+    if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]]:
+        raise PreventUpdate
+    return views.trails_view(*view)
+
+
+@callback(Output("frame-graph", "figure"), Input("frame-slider", "value"), Input("evo-status", "children"),
+          *[State(i.component_id, i.component_property) for i in CONTROLS])
+def render_frame(frame, _status, ws, kind, anchor, method, classes):
+    return views.frame_view(ws, kind, anchor, method, classes, frame)
+
+
+@callback(Output("nh-curves", "figure"), *CONTROLS[:4])
+def render_curves(ws, kind, anchor, method):
+    return views.curves_view(ws, kind, anchor, method)
+
+
+@callback(Output("player-interval", "disabled"), Output("play-button", "children"), Input("play-button", "n_clicks"),
+          State("player-interval", "disabled"), prevent_initial_call=True)
+def toggle_player(_clicks, disabled):
+    return (False, "❚❚ pause") if disabled else (True, "▶ play")
+
+
+@callback(Output("frame-slider", "value"), Input("player-interval", "n_intervals"), State("frame-slider", "value"),
+          State("frame-slider", "max"), prevent_initial_call=True)
+def advance_frame(_ticks, frame, last):
+    return 0 if (frame or 0) >= (last or 0) else (frame or 0) + 1
+
+
+@callback(Output("evo-location", "href"), Input("nh-curves", "clickData"), State("evo-ws", "value"),
+          State("evo-method", "value"), prevent_initial_call=True)
+def open_projection(click, ws, method):
+    """Clicking a point of an NH curve opens that layer and epoch in the projection view."""
+    if not click or "customdata" not in click["points"][0]:
+        return no_update
+    layer, epoch = click["points"][0]["customdata"]
+    return f"/?ws={ws}&layer={layer}&epoch={epoch}&method={method}"

@@ -1,0 +1,74 @@
+"""The work behind the evolution page's callbacks, as plain functions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callbacks.context import open_analysis
+from layouts.figures import message_figure
+from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
+from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
+
+METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+
+
+def shown_observations(labels: np.ndarray, classes: list[int] | None) -> np.ndarray:
+    """Indices of the observations whose class is ticked in the class filter."""
+    return np.flatnonzero(np.isin(labels, classes or []))
+
+
+def describe(kind: str, anchor) -> str:
+    return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
+
+
+def trails_view(ws, kind: str, anchor, method: str, classes: list[int]):
+    """(trails figure, status, slider max, slider marks, job request): a job request and a
+    'computing' message when the sequence or its bundling is not in the store yet."""
+    analysis = open_analysis(ws)
+    names = frame_names(analysis, kind)
+    marks = {i: name for i, name in enumerate(names)}
+    if not has_sequence(analysis, kind, anchor, method, bundled=True):
+        text = f"Aligning {METHOD_NAMES[method]} frames of the {describe(kind, anchor)} and bundling trails…"
+        return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
+                                                                   "method": method}
+    paths = bundled_trails(analysis, kind, anchor, method)["paths"]
+    shown = shown_observations(analysis.labels, classes)
+    nh = sequence(analysis, kind, anchor, method)["nh"]
+    status = f"{len(shown):,} trails · {describe(kind, anchor)} · NH along the trail: " + \
+             " → ".join(f"{v:.3f}" for v in nh)
+    if not len(shown):
+        return message_figure("Tick at least one class."), status, len(names) - 1, marks, None
+    return trails_figure(paths, analysis.labels, analysis.classes, shown), status, len(names) - 1, marks, None
+
+
+def compute_sequence(request: dict) -> None:
+    """The job: align the frames and bundle the trails of `request`'s sequence into the store."""
+    bundled_trails(open_analysis(request["ws"]), request["kind"], request["anchor"], request["method"])
+
+
+def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int):
+    """The aligned projection of frame `frame` of the sequence, or a message while it is computed."""
+    analysis = open_analysis(ws)
+    if not has_sequence(analysis, kind, anchor, method):
+        return message_figure("Waiting for the aligned frames…")
+    data = sequence(analysis, kind, anchor, method)
+    frame = int(min(max(frame or 0, 0), len(data["frames"]) - 1))
+    name = frame_names(analysis, kind)[frame]
+    title = f"{name} · NH {data['nh'][frame]:.3f}"
+    return frame_figure(data["frames"][frame], analysis.labels, analysis.classes,
+                        shown_observations(analysis.labels, classes), title)
+
+
+def curves_view(ws, kind: str, anchor, method: str):
+    """NH per layer and per epoch from the stored projections (None where not computed) and
+    test accuracy per epoch."""
+    analysis = open_analysis(ws)
+    epoch = int(anchor) if kind == "layers" else analysis.epochs[-1]
+    layer = str(anchor) if kind == "epochs" else analysis.layers[-1]
+
+    def nh(layer_name: str, e: int) -> float | None:
+        return analysis.neighborhood_hit(layer_name, e, method) if analysis.has_projection(layer_name, e, method) \
+            else None
+    accuracy = [analysis.test_accuracy(e) for e in analysis.epochs]
+    return nh_curves_figure(analysis.layers, [nh(name, epoch) for name in analysis.layers], epoch, analysis.epochs,
+                            [nh(layer, e) for e in analysis.epochs], accuracy, layer)

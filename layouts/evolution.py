@@ -1,0 +1,63 @@
+"""The evolution page: trails across layers or epochs, the frame player and NH curves."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from callbacks.context import open_analysis, workspace_options
+from layouts.components import PROJECTION_OPTIONS, anchor_options, labelled
+
+dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
+
+
+def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_query) -> html.Div:
+    """The page for workspace `ws`; by default the paper's first sequence: the hidden layers
+    after training."""
+    workspaces = workspace_options()
+    if not workspaces:
+        return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
+    number = int(ws) if str(ws).isdigit() and int(ws) in [o["value"] for o in workspaces] else workspaces[0]["value"]
+    analysis = open_analysis(number)
+    kind = kind if kind in ("layers", "epochs") else "layers"
+    anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
+    classes = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
+    return html.Div([
+        dcc.Store(id="evo-job"), dcc.Location(id="evo-location", refresh=True),
+        html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
+                     dcc.Link("← projection and neurons", href=f"/?ws={number}", className="nav-link")]),
+        html.Div([
+            labelled("Workspace", dcc.Dropdown(id="evo-ws", options=workspaces, value=number, clearable=False),
+                     "240px"),
+            labelled("Sequence", dcc.RadioItems(id="sequence-kind", inline=True, className="radio", value=kind,
+                                                options=[{"label": "across layers", "value": "layers"},
+                                                         {"label": "across epochs", "value": "epochs"}])),
+            labelled("At", dcc.Dropdown(id="sequence-anchor", options=anchor_options(analysis, kind), value=anchor,
+                                        clearable=False), "160px"),
+            labelled("Projection", dcc.RadioItems(id="evo-method", options=PROJECTION_OPTIONS, inline=True,
+                                                  className="radio",
+                                                  value=method if method in ("tsne", "umap", "pca")
+                                                  else analysis.config.projection)),
+            labelled("Classes", dcc.Checklist(id="class-filter", options=classes, inline=True, className="radio",
+                                              value=list(range(len(analysis.classes))))),
+        ], className="controls"),
+        html.Div([
+            html.Div([html.Div([html.H2("Trails", className="panel-title"),
+                                html.Span(id="evo-status", className="metric"),
+                                html.Span(id="evo-job-status", className="job-status")], className="panel-head"),
+                      dcc.Loading(dcc.Graph(id="trails-graph", className="graph-main",
+                                            config={"displaylogo": False, "scrollZoom": True}), delay_show=400)],
+                     className="panel panel-main"),
+            html.Div([
+                html.Div([html.Div([html.H2("Player", className="panel-title"),
+                                    html.Button("▶ play", id="play-button", className="button")],
+                                   className="panel-head"),
+                          dcc.Graph(id="frame-graph", className="graph-side", animate=True,
+                                    config={"displaylogo": False}),
+                          dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=0, marks=None),
+                          dcc.Interval(id="player-interval", interval=1200, disabled=True)], className="panel"),
+                html.Div([html.H2("Neighborhood hit", className="panel-title"),
+                          dcc.Graph(id="nh-curves", config={"displaylogo": False})], className="panel"),
+            ], className="side"),
+        ], className="main-grid"),
+    ], className="page")

@@ -1,0 +1,79 @@
+"""Figures of the evolution page as pure functions: trails, the frame player, NH curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from layouts.figures import base_layout, class_colours, marker_size, rgba
+
+
+def polylines(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of many polylines (K, P, 2) joined with NaN gaps, for one line trace."""
+    gap = np.full((len(paths), 1, 2), np.nan, np.float32)
+    joined = np.concatenate([paths, gap], axis=1).reshape(-1, 2)
+    return joined[:, 0], joined[:, 1]
+
+
+def trails_figure(paths: np.ndarray, labels: np.ndarray, classes: list[str], shown: np.ndarray) -> go.Figure:
+    """One trail per shown observation: its segments (bundled paths (N, S, P, 2)) in its class
+    colour, brighter along the trail (later layer or epoch), its last position a point."""
+    colours = class_colours(len(classes))
+    n_segments = paths.shape[1]
+    figure = go.Figure()
+    for c in np.unique(labels[shown]):
+        members = shown[labels[shown] == c]
+        for s in range(n_segments):
+            x, y = polylines(paths[members, s])
+            opacity = 0.12 + 0.68 * (s + 1) / n_segments
+            figure.add_trace(go.Scattergl(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
+                                          name=f"{classes[c]} segment {s + 1}", legendgroup=classes[c],
+                                          line=dict(width=1, color=rgba(colours[c], opacity))))
+    for c in np.unique(labels[shown]):
+        members = shown[labels[shown] == c]
+        end = paths[members, -1, -1]
+        figure.add_trace(go.Scattergl(x=end[:, 0], y=end[:, 1], mode="markers", name=classes[c],
+                                      legendgroup=classes[c], customdata=members.tolist(), hoverinfo="none",
+                                      marker=dict(size=marker_size(len(shown)), color=colours[c])))
+    figure.update_layout(**base_layout(dragmode="pan", plot_bgcolor="#0f1419", paper_bgcolor="#0f1419",
+                                       legend=dict(font=dict(color="#e4e7eb"), bgcolor="rgba(0,0,0,0)")))
+    return figure
+
+
+def frame_figure(frame: np.ndarray, labels: np.ndarray, classes: list[str], shown: np.ndarray,
+                 title: str) -> go.Figure:
+    """The aligned projection of one frame (SVG scatter, so positions animate between frames)."""
+    colours = class_colours(len(classes))
+    figure = go.Figure()
+    for c in range(len(classes)):
+        members = shown[labels[shown] == c]
+        figure.add_trace(go.Scatter(x=frame[members, 0], y=frame[members, 1], mode="markers", name=classes[c],
+                                    customdata=members.tolist(), hoverinfo="none",
+                                    marker=dict(size=5, color=colours[c])))
+    limits = [float(np.nanmin(frame)) - 0.05, float(np.nanmax(frame)) + 0.05]
+    figure.update_layout(**base_layout(dragmode="pan", showlegend=False, title=dict(text=title, x=0.02, y=0.98)))
+    figure.update_xaxes(range=[-1.1, 1.1] if limits[1] - limits[0] < 2.3 else limits)
+    figure.update_yaxes(range=[-1.1, 1.1] if limits[1] - limits[0] < 2.3 else limits)
+    return figure
+
+
+def nh_curves_figure(layers: list[str], nh_by_layer: list[float | None], epoch: int, epochs: list[int],
+                     nh_by_epoch: list[float | None], accuracy: list[float], layer: str) -> go.Figure:
+    """NH per layer (at `epoch`) and NH and test accuracy per epoch (at `layer`); points carry
+    customdata [layer, epoch] so that a click opens that projection."""
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                           subplot_titles=(f"per layer (epoch {epoch})", f"per epoch ({layer})"))
+    figure.add_trace(go.Scatter(x=layers, y=nh_by_layer, mode="lines+markers", name="NH per layer",
+                                customdata=[[name, epoch] for name in layers], line=dict(color="#3366cc")), 1, 1)
+    figure.add_trace(go.Scatter(x=epochs, y=nh_by_epoch, mode="lines+markers", name=f"NH of {layer}",
+                                customdata=[[layer, e] for e in epochs], line=dict(color="#3366cc")), 1, 2)
+    figure.add_trace(go.Scatter(x=epochs, y=accuracy, mode="lines+markers", name="test accuracy",
+                                customdata=[[layer, e] for e in epochs], line=dict(color="#e45756", dash="dot")),
+                     1, 2)
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
+                         legend=dict(orientation="h", y=-0.3), font=dict(size=12))
+    figure.update_annotations(font_size=12)
+    figure.update_yaxes(title_text="NH (k = 6)", row=1, col=1)
+    figure.update_xaxes(title_text="epoch", row=1, col=2, dtick=1)
+    return figure

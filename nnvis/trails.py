@@ -1,0 +1,94 @@
+"""Trails (Rauber et al.): an observation's positions across a sequence of layers or epochs.
+
+Frames are made comparable by *aligned* projection: each frame starts from the previous
+frame's layout (openTSNE / UMAP initialisation), then is rotated onto it by orthogonal
+Procrustes (which also fixes PCA's sign flips). Independent projections land in arbitrary
+orientations; alignment costs the later frames a little of their own optimum (they start from
+the previous layout instead of PCA) and buys trails that mean something.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnvis.projections import check_method, default_jobs, normalise, pca_2d, project
+
+
+def procrustes_onto(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`points` rotated (or reflected) and scaled about their centre to best match `reference`."""
+    from scipy.linalg import orthogonal_procrustes
+
+    a = points - points.mean(axis=0)
+    b = reference - reference.mean(axis=0)
+    rotation, scale = orthogonal_procrustes(a, b)
+    return (a @ rotation * (scale / max(float((a ** 2).sum()), 1e-12))).astype(np.float32) + reference.mean(axis=0)
+
+
+def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Project `x` starting from the layout `previous` (t-SNE and UMAP), aligned onto it."""
+    x = np.asarray(x, dtype=np.float32)
+    if method == "tsne":
+        from openTSNE import TSNE
+        from openTSNE.initialization import rescale
+
+        perplexity = min(30.0, (len(x) - 1) / 3)
+        points = np.asarray(TSNE(perplexity=perplexity, initialization=rescale(previous.astype(np.float64)),
+                                 n_jobs=default_jobs(), random_state=seed,
+                                 negative_gradient_method="bh" if len(x) < 5000 else "fft").fit(x))
+    elif method == "umap":
+        import umap
+
+        points = umap.UMAP(n_neighbors=min(15, len(x) - 1), init=previous, random_state=seed,
+                           n_jobs=1).fit_transform(x)
+    else:
+        points = pca_2d(x)
+    return normalise(procrustes_onto(normalise(points.astype(np.float32)), previous))
+
+
+def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0) -> np.ndarray:
+    """One 2-D frame per activation matrix in `xs` (same observations, any widths), each
+    initialised from and aligned onto the one before; shape (frames, N, 2)."""
+    check_method(method)
+    frames = [project(xs[0], method, seed=seed)]
+    for x in xs[1:]:
+        frames.append(project_from(x, method, frames[-1], seed=seed))
+    return np.stack(frames)
+
+
+def mean_displacement(frames: np.ndarray) -> float:
+    """Mean distance a point moves between consecutive frames (frames normalised to unit spread)."""
+    return float(np.linalg.norm(np.diff(frames, axis=0), axis=2).mean())
+
+
+def bundle_trails(frames: np.ndarray, *, points_per_segment: int = 12, accuracy: int = 200,
+                  iterations: int = 3) -> np.ndarray:
+    """Edge-bundle every observation's trail with datashader's hammer_bundle: segment i of
+    observation j joins its frame-i and frame-(i+1) positions. Returns (N, segments,
+    points_per_segment, 2) polylines, each resampled to a fixed number of points."""
+    import pandas as pd
+    from datashader.bundling import hammer_bundle
+
+    n_frames, n, _ = frames.shape
+    nodes = pd.DataFrame(frames.reshape(-1, 2).astype(np.float64), columns=["x", "y"])
+    source = np.arange((n_frames - 1) * n)
+    edges = pd.DataFrame({"edge_id": source, "source": source, "target": source + n})
+    paths = hammer_bundle(nodes, edges, include_edge_id=True, accuracy=accuracy, iterations=iterations)
+    table = paths[["x", "y", "edge_id"]].to_numpy()
+    breaks = np.flatnonzero(np.isnan(table[:, 0]))
+    result = np.empty((len(source), points_per_segment, 2), np.float32)
+    for path in np.split(table, breaks + 1):
+        path = path[~np.isnan(path[:, 0])]
+        if len(path):
+            result[int(path[0, 2])] = resample(path[:, :2], points_per_segment)
+    # edge e = segment (e // n) of observation (e % n)
+    return result.reshape(n_frames - 1, n, points_per_segment, 2).transpose(1, 0, 2, 3)
+
+
+def resample(path: np.ndarray, count: int) -> np.ndarray:
+    """`count` points evenly spaced along the polyline `path` (by arc length)."""
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    if along[-1] == 0:
+        return np.repeat(path[:1], count, axis=0)
+    targets = np.linspace(0.0, along[-1], count)
+    return np.column_stack([np.interp(targets, along, path[:, 0]), np.interp(targets, along, path[:, 1])])
