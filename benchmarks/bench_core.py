@@ -2,8 +2,12 @@
 artifact already in the store), and one projection artifact computed (store miss) against
 read back (store hit).
 
-    python benchmarks/bench_core.py            # MNIST, MLP, 3 epochs, 2000 points (~7 min cold on 2 CPU cores)
-    python benchmarks/bench_core.py --quick    # scikit-learn digits, 2 epochs (about a minute)
+    python benchmarks/bench_core.py            # MNIST, MLP, 3 epochs, 2000 points
+    python benchmarks/bench_core.py --quick    # scikit-learn digits, 2 epochs, 540 points
+
+On a busy 2-CPU machine without a GPU the full benchmark took 7.5 min (cold run 5.4 min)
+and the quick one 4-7 min: most of a cold run is the t-SNE projections and neuron maps,
+not training, and t-SNE slows down sharply when another process takes a core.
 
 Prints a table and writes the figures as JSON (`--json OUT`). Times are wall-clock
 (`time.perf_counter`); ratios are taken within one run of this script, absolute times only

@@ -21,8 +21,9 @@ import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # importing the sibling script leaves no __pycache__ in benchmarks/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (
+from bench_core import (  # noqa: E402
     MNIST_DIR,
     ROOT,
     WORKDIR,
@@ -145,7 +146,8 @@ def bench_thumbnails_client(app, indices) -> dict:
     cached = stats([s for s, _ in second])
     return {"n": len(indices), "miss": stats([s for s, _ in first]), "cached": cached,
             "png_bytes_median": sorted(len(b) for _, b in second)[len(second) // 2],
-            "status_200_png": True, "cached_equals_first": same, "warmup_excluded": 1,
+            "status_200_png": True,  # get_thumbnail exits on any other response
+            "cached_equals_first": same, "warmup_excluded": 1,
             "meets_target": cached["p95_ms"] < THUMB_TARGET_MS}
 
 
@@ -262,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     assert os.environ["NNVIS_WORKSPACES"] == str(args.workspace)
     results["load_before"] = load()
     results["click"] = bench_neuron_click(args.neurons)
+    # below 9000, so that the warm-up index (largest + 1) is in the subset and not among them
     indices = np.sort(np.random.default_rng(1).choice(9000, size=args.thumbnails, replace=False))
     results["thumbs"] = bench_thumbnails_client(app, indices)
     results["http"] = bench_thumbnails_http(app, indices)

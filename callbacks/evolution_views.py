@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks.context import open_analysis
+from callbacks.context import open_analysis, workspace_path
 from layouts.figures import message_figure
 from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
+from nnvis.jobs import launch
 
 METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 
@@ -43,7 +44,8 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int]):
 
 def compute_sequence(request: dict) -> None:
     """The job: align the frames and bundle the trails of `request`'s sequence into the store."""
-    bundled_trails(open_analysis(request["ws"]), request["kind"], request["anchor"], request["method"])
+    launch({"job": "sequence", "workspace": str(workspace_path(request["ws"])), "kind": request["kind"],
+            "anchor": request["anchor"], "method": request["method"]})
 
 
 def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int):

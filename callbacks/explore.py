@@ -9,9 +9,8 @@ from callbacks import views
 from callbacks.context import open_analysis, workspace_path
 from layouts.components import epoch_options, layer_options, neuron_colour_options
 from layouts.figures import message_figure
-from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
-from nnvis.workspace import Workspace
+from nnvis.jobs import launch
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
 VIEW_STATE = [State("workspace-select", "value"), State("layer-select", "value"), State("epoch-select", "value")]
@@ -50,8 +49,8 @@ def run_projection_job(request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    Analysis(Workspace(workspace_path(request["ws"]))).projection(request["layer"], request["epoch"],
-                                                                  request["method"])
+    launch({"job": "projection", "workspace": str(workspace_path(request["ws"])), "layer": request["layer"],
+            "epoch": request["epoch"], "method": request["method"]})
     if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
         raise PreventUpdate  # the user moved on; the result waits in the store
     return views.projection_view(*view)

@@ -109,3 +109,17 @@ def page(browser):
     new_page.on("pageerror", lambda e: new_page.console_errors.append(str(e)))
     yield new_page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def mnist_paper_workspace(mnist_dir, tmp_path_factory):
+    """The paper's MNIST run made by the CLI, exactly as the README gives it: its workspace path."""
+    import subprocess
+    import sys
+
+    workspace = tmp_path_factory.mktemp("mnist-paper") / "ws"
+    run = subprocess.run([sys.executable, "-m", "nnvis.cli", "run", "--dataset", "mnist", "--data-dir", str(mnist_dir),
+                          "--model", "mlp", "--epochs", "3", "--subset", "2000", "--device", "cpu",
+                          "--workspace", str(workspace)], capture_output=True, text=True, cwd=ROOT, timeout=1500)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return workspace

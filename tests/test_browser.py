@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.analysis import Analysis
 from nnvis.workspace import Workspace
@@ -21,10 +22,16 @@ POINT_PIXEL = """([id, trace, i]) => {
 }"""
 
 
+def TEXT(element_id):
+    """JavaScript for an element's text that is '' while the element is not on the page yet."""
+    return f"(document.querySelector('#{element_id}') || {{innerText: ''}}).innerText"
+
+
 def open_view(page, url, query=""):
     page.goto(url + "/" + query)
     wait_for_points(page, "obs-projection")
     wait_for_points(page, "neuron-map")
+    page.wait_for_load_state("networkidle")  # every callback of the first render has answered
 
 
 def wait_for_points(page, graph_id):
@@ -51,7 +58,8 @@ def test_page_shows_one_point_per_observation(page, dashboard, mnist_small_works
 def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
     open_view(page, dashboard, "?ws=0")
     x, y, index = page.evaluate(POINT_PIXEL, ["obs-projection", 0, 3])
-    page.mouse.move(x, y)
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=6)  # plotly hovers on mouse movement over the plot, as a user's pointer moves
     image = page.wait_for_selector("#obs-hover img", timeout=15000)
     src = image.get_attribute("src")
     assert src.startswith("/thumbs/0/") and ".png" in src
@@ -105,12 +113,18 @@ def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digi
                         " return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }")
     left, top, width, height = box
     corners = [(0.05, 0.05), (0.5, 0.05), (0.5, 0.5), (0.05, 0.5), (0.05, 0.06)]  # a lasso over the upper-left quarter
-    page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height)
-    page.mouse.down()
-    for fx, fy in corners[1:]:
-        page.mouse.move(left + fx * width, top + fy * height, steps=8)
-    page.mouse.up()
-    page.wait_for_selector("#neuron-ranking li", timeout=20000)
+    for _attempt in range(3):  # a gesture can land while plotly is still settling in headless Chromium
+        page.mouse.move(left + corners[0][0] * width - 20, top + corners[0][1] * height - 20)
+        page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height, steps=4)
+        page.mouse.down()
+        for fx, fy in corners[1:]:
+            page.mouse.move(left + fx * width, top + fy * height, steps=8)
+        page.mouse.up()
+        try:
+            page.wait_for_selector("#neuron-ranking li", timeout=10000)
+            break
+        except PlaywrightTimeout:
+            continue
     selected = [t["customdata"][i] for t in observation_traces(page) for i in (t.get("selectedpoints") or [])]
     assert selected, "the lasso selected no points"
     ranked = [int(line.split(":")[0].split()[1]) for line in page.locator("#neuron-ranking li").all_inner_texts()]
@@ -127,9 +141,38 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     analysis = Analysis(Workspace(digits_workspace.path))
     assert not analysis.has_projection("hidden2", 1, "tsne")
     page.goto(dashboard + "/?ws=0&layer=hidden2&epoch=1&method=tsne")
-    page.wait_for_function("() => document.querySelector('#nh-value').innerText.startsWith('Computing t-SNE')",
-                           timeout=30000)
-    page.wait_for_function("() => document.querySelector('#nh-value').innerText.startsWith('NH ')", timeout=120000)
+    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('Computing t-SNE')", timeout=30000)
+    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=120000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")
+    assert page.console_errors == []
+
+
+def trails_count(page):
+    """(trails drawn in the first segment's traces, end points drawn) on the trails graph."""
+    return page.evaluate("""() => {
+      const data = document.querySelector('#trails-graph .js-plotly-plot')._fullData;
+      let trails = 0, points = 0;
+      for (const t of data) {
+        if (t.mode === 'lines' && t.name.endsWith('segment 1')) {
+          trails += Array.from(t.x).filter(v => v === null || Number.isNaN(v)).length;
+        } else if (t.mode === 'markers') { points += t.x.length; }
+      }
+      return [trails, points]; }""")
+
+
+def test_evolution_trails_player_and_class_filter(page, dashboard, digits_workspace):
+    page.goto(dashboard + "/evolution?ws=0&method=pca")
+    page.wait_for_function(f"() => {TEXT('evo-status')}.includes('trails ·')", timeout=180000)
+    assert trails_count(page) == [300, 300]
+    labels = Analysis(Workspace(digits_workspace.path)).labels
+    page.locator("#class-filter input").nth(3).uncheck()
+    shown = int((labels != 3).sum())
+    page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('{shown} trails')", timeout=30000)
+    assert trails_count(page) == [shown, shown]
+    first_x = "() => document.querySelector('#frame-graph .js-plotly-plot')._fullData[0].x[0]"
+    start = page.evaluate(first_x)
+    page.click("#play-button")  # the player moves to the next frame: points take their next aligned positions
+    page.wait_for_function(f"x => ({first_x})() !== x", arg=start, timeout=30000)
+    assert page.inner_text("#play-button").startswith("❚❚")
     assert page.console_errors == []
