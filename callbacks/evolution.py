@@ -10,7 +10,7 @@ from callbacks.context import open_analysis
 from layouts.components import anchor_options
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
-            Input("evo-method", "value"), Input("class-filter", "value")]
+            Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data")]
 OUTPUTS = [Output("trails-graph", "figure"), Output("evo-status", "children"), Output("frame-slider", "max"),
            Output("frame-slider", "marks"), Output("evo-job", "data")]
 
@@ -23,10 +23,10 @@ def switch_sequence(kind, ws):
 
 
 @callback(*OUTPUTS, *CONTROLS)
-def render_trails(ws, kind, anchor, method, classes):
+def render_trails(ws, kind, anchor, method, classes, selected):
     if ctx.triggered_id == "sequence-kind":
         raise PreventUpdate  # the anchor changes next and triggers the render
-    return views.trails_view(ws, kind, anchor, method, classes)
+    return views.trails_view(ws, kind, anchor, method, classes, selected)
 
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
@@ -45,8 +45,24 @@ def run_sequence_job(request, *view):
 
 @callback(Output("frame-graph", "figure"), Input("frame-slider", "value"), Input("evo-status", "children"),
           *[State(i.component_id, i.component_property) for i in CONTROLS])
-def render_frame(frame, _status, ws, kind, anchor, method, classes):
+def render_frame(frame, _status, ws, kind, anchor, method, classes, _selected):
     return views.frame_view(ws, kind, anchor, method, classes, frame)
+
+
+@callback(Output("trail-selection", "data"), Input("frame-graph", "selectedData"), prevent_initial_call=True)
+def select_trails(selected):
+    """Lasso observations in the player to keep only their trails (an empty lasso shows all)."""
+    indices = [int(p["customdata"]) for p in (selected or {}).get("points", []) if "customdata" in p]
+    return sorted(set(indices)) or None
+
+
+@callback(Output("trails-hover", "children"), Input("trails-graph", "hoverData"), State("evo-ws", "value"),
+          State("sequence-kind", "value"), State("sequence-anchor", "value"), prevent_initial_call=True)
+def show_hovered_trail(hover, ws, kind, anchor):
+    points = (hover or {}).get("points") or [{}]
+    if "customdata" not in points[0]:
+        raise PreventUpdate
+    return views.hovered_observation(ws, kind, anchor, int(points[0]["customdata"]))
 
 
 @callback(Output("nh-curves", "figure"), *CONTROLS[:4])

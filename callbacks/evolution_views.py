@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from callbacks.context import open_analysis, workspace_path
+from callbacks.views import observation_details
 from layouts.figures import message_figure
 from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
@@ -13,16 +14,20 @@ from nnvis.jobs import launch
 METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 
 
-def shown_observations(labels: np.ndarray, classes: list[int] | None) -> np.ndarray:
-    """Indices of the observations whose class is ticked in the class filter."""
-    return np.flatnonzero(np.isin(labels, classes or []))
+def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:
+    """Indices of the observations whose class is ticked in the class filter and, when some
+    observations are lasso-selected in the player, among them."""
+    shown = np.isin(labels, classes or [])
+    if selected:
+        shown &= np.isin(np.arange(len(labels)), selected)
+    return np.flatnonzero(shown)
 
 
 def describe(kind: str, anchor) -> str:
     return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
 
 
-def trails_view(ws, kind: str, anchor, method: str, classes: list[int]):
+def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None):
     """(trails figure, status, slider max, slider marks, job request): a job request and a
     'computing' message when the sequence or its bundling is not in the store yet."""
     analysis = open_analysis(ws)
@@ -33,13 +38,13 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int]):
         return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
                                                                    "method": method}
     paths = bundled_trails(analysis, kind, anchor, method)["paths"]
-    shown = shown_observations(analysis.labels, classes)
+    shown = shown_observations(analysis.labels, classes, selected)
     nh = sequence(analysis, kind, anchor, method)["nh"]
     status = f"{len(shown):,} trails · {describe(kind, anchor)} · NH along the trail: " + \
              " → ".join(f"{v:.3f}" for v in nh)
-    if not len(shown):
-        return message_figure("Tick at least one class."), status, len(names) - 1, marks, None
-    return trails_figure(paths, analysis.labels, analysis.classes, shown), status, len(names) - 1, marks, None
+    figure = trails_figure(paths, analysis.labels, analysis.classes, shown) if len(shown) else \
+        message_figure("No observation passes the class and selection filters.")
+    return figure, status, len(names) - 1, marks, None
 
 
 def compute_sequence(request: dict) -> None:
@@ -59,6 +64,13 @@ def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: in
     title = f"{name} · NH {data['nh'][frame]:.3f}"
     return frame_figure(data["frames"][frame], analysis.labels, analysis.classes,
                         shown_observations(analysis.labels, classes), title)
+
+
+def hovered_observation(ws, kind: str, anchor, index: int) -> list:
+    """The card of a hovered trail's observation, with its prediction at the sequence's epoch."""
+    analysis = open_analysis(ws)
+    epoch = int(anchor) if kind == "layers" else analysis.epochs[-1]
+    return observation_details(ws, epoch, index)
 
 
 def curves_view(ws, kind: str, anchor, method: str):

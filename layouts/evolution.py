@@ -23,7 +23,7 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
     anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
     classes = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
     return html.Div([
-        dcc.Store(id="evo-job"), dcc.Location(id="evo-location", refresh=True),
+        dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
         html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
                      dcc.Link("← projection and neurons", href=f"/?ws={number}", className="nav-link")]),
         html.Div([
@@ -55,7 +55,10 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
                           dcc.Graph(id="frame-graph", className="graph-side", animate=True,
                                     config={"displaylogo": False}),
                           dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=0, marks=None),
+                          html.Div("Lasso points here to keep only their trails.", className="muted"),
                           dcc.Interval(id="player-interval", interval=1200, disabled=True)], className="panel"),
+                html.Div([html.H3("Hovered trail"), html.Div("Hover a trail's end point to see its image.",
+                                                             id="trails-hover", className="card")], className="detail"),
                 html.Div([html.H2("Neighborhood hit", className="panel-title"),
                           dcc.Graph(id="nh-curves", config={"displaylogo": False})], className="panel"),
             ], className="side"),

@@ -52,7 +52,7 @@ def frame_figure(frame: np.ndarray, labels: np.ndarray, classes: list[str], show
                                     customdata=members.tolist(), hoverinfo="none",
                                     marker=dict(size=5, color=colours[c])))
     limits = [float(np.nanmin(frame)) - 0.05, float(np.nanmax(frame)) + 0.05]
-    figure.update_layout(**base_layout(dragmode="pan", showlegend=False, title=dict(text=title, x=0.02, y=0.98)))
+    figure.update_layout(**base_layout(dragmode="lasso", showlegend=False, title=dict(text=title, x=0.02, y=0.98)))
     figure.update_xaxes(range=[-1.1, 1.1] if limits[1] - limits[0] < 2.3 else limits)
     figure.update_yaxes(range=[-1.1, 1.1] if limits[1] - limits[0] < 2.3 else limits)
     return figure

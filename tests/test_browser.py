@@ -148,6 +148,9 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     assert page.console_errors == []
 
 
+TRAILS_DATA = "() => document.querySelector('#trails-graph .js-plotly-plot')._fullData.map(t => t.mode)"
+
+
 def trails_count(page):
     """(trails drawn in the first segment's traces, end points drawn) on the trails graph."""
     return page.evaluate("""() => {
@@ -170,6 +173,11 @@ def test_evolution_trails_player_and_class_filter(page, dashboard, digits_worksp
     shown = int((labels != 3).sum())
     page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('{shown} trails')", timeout=30000)
     assert trails_count(page) == [shown, shown]
+    end_points = [i for i, t in enumerate(page.evaluate(TRAILS_DATA)) if t == "markers"]
+    x, y, index = page.evaluate(POINT_PIXEL, ["trails-graph", end_points[0], 0])
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=6)
+    assert page.wait_for_selector("#trails-hover img", timeout=15000).get_attribute("alt") == f"observation {index}"
     first_x = "() => document.querySelector('#frame-graph .js-plotly-plot')._fullData[0].x[0]"
     start = page.evaluate(first_x)
     page.click("#play-button")  # the player moves to the next frame: points take their next aligned positions

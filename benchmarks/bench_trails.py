@@ -1,0 +1,59 @@
+"""Bundling benchmark: 2,000 trails of 4 segments with datashader's hammer_bundle, cold (first
+call in the process: numba compiles) and warm, then a cached read from the store.
+
+    .venv/bin/python benchmarks/bench_trails.py [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+from nnvis.store import ArtifactKey, Store
+from nnvis.trails import bundle_trails
+
+
+def synthetic_frames(n: int = 2000, frames: int = 5, classes: int = 10, seed: int = 0) -> np.ndarray:
+    """Ten drifting Gaussian clusters, `frames` frames of `n` points (trails of frames-1 segments)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    centres = rng.normal(0, 1, (frames, classes, 2))
+    return np.stack([centres[f][labels] + rng.normal(0, 0.1, (n, 2)) for f in range(frames)]).astype(np.float32)
+
+
+def timed(function) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default="benchmarks/results-trails.json")
+    args = parser.parse_args()
+    frames = synthetic_frames()
+    cold, _ = timed(lambda: bundle_trails(frames))
+    warm = sorted(timed(lambda: bundle_trails(frames))[0] for _ in range(3))
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(folder)
+        key = ArtifactKey("bundled-trails", "synthetic")
+        store.put(key, {"paths": bundle_trails(frames)})
+        cached = sorted(timed(lambda: store.get(key))[0] for _ in range(10))
+    result = {"machine": f"{platform.processor()} {os.cpu_count()} CPUs, no GPU", "trails": 2000, "segments": 4,
+              "cold_s": cold, "warm_median_s": warm[1], "cached_median_s": cached[5],
+              "warm_over_cached": warm[1] / cached[5], "load_1min": os.getloadavg()[0]}
+    print(f"machine: {result['machine']}, load {result['load_1min']:.2f}")
+    print(f"bundle 2000 trails x 4 segments: cold {cold:.2f} s (numba compiles), warm median {warm[1]:.2f} s, "
+          f"cached read {cached[5] * 1000:.1f} ms ({result['warm_over_cached']:.0f}x faster than bundling)")
+    with open(args.json, "w") as out:
+        json.dump(result, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
