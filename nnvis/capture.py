@@ -54,9 +54,3 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
 def input_activations(images: np.ndarray) -> np.ndarray:
     """The pseudo-layer `input`: raw pixels in [0, 1], flattened, float16."""
     return (images.reshape(len(images), -1).astype(np.float32) / 255.0).astype(np.float16)
-
-
-@torch.no_grad()
-def predict(model: LoadedModel, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512) -> np.ndarray:
-    """Predicted class of every image (int64)."""
-    return capture(model, images, [], device=device, batch_size=batch_size)[1].argmax(axis=1)

@@ -6,13 +6,9 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    """Called as `progress(stage, done, total)`; raising Cancelled from it stops the job."""
+    """Called as `progress(stage, done, total)`."""
 
     def __call__(self, stage: str, done: int, total: int) -> None: ...
-
-
-class Cancelled(Exception):
-    """Raised by a progress hook to stop the job that calls it."""
 
 
 def no_progress(stage: str, done: int, total: int) -> None:
