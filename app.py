@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import evolution, explore  # noqa: F401  registers the pages' callbacks
+    from callbacks import evolution, explore  # noqa: F401  declares the pages' callbacks
     from callbacks.context import SETTINGS_KEY
+    from callbacks.registry import register
     from callbacks.routes import register_routes
 
     settings = settings or Settings.from_env()
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                     background_callback_manager=manager, title="nnvis", update_title=None,
                     suppress_callback_exceptions=True)
     app.server.config[SETTINGS_KEY] = settings
+    register(app)
     register_routes(app.server)
     app.layout = dash.html.Div(dash.page_container)
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
 from callbacks.context import open_analysis
+from callbacks.registry import callback
 from layouts.components import anchor_options
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),

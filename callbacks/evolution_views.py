@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from dash import no_update
 
 from callbacks.context import open_analysis, workspace_path
-from callbacks.views import observation_details
+from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
 from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
 from nnvis.jobs import launch
-
-METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 
 
 def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:
@@ -44,7 +43,7 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
              " → ".join(f"{v:.3f}" for v in nh)
     figure = trails_figure(paths, analysis.labels, analysis.classes, shown) if len(shown) else \
         message_figure("No observation passes the class and selection filters.")
-    return figure, status, len(names) - 1, marks, None
+    return figure, status, len(names) - 1, marks, no_update  # no job to start
 
 
 def compute_sequence(request: dict) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import views
 from callbacks.context import open_analysis, workspace_path
+from callbacks.registry import callback, clientside_callback
 from layouts.components import epoch_options, layer_options, neuron_colour_options
 from layouts.figures import message_figure
 from nnvis.errors import NNVisError

@@ -4,7 +4,7 @@ inputs are control values, outputs are figures, Patches and components."""
 from __future__ import annotations
 
 import numpy as np
-from dash import Patch, html
+from dash import Patch, html, no_update
 
 from callbacks.context import open_analysis
 from callbacks.routes import thumbnail_url
@@ -58,7 +58,7 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
                                                                   for i in chosen]))
     text = (f"NH {nh.mean():.4f} · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
             f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
-    return figure, text, None, color_by
+    return figure, text, no_update, color_by  # no job: the background callback is not started
 
 
 def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str) -> Patch:

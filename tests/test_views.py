@@ -5,6 +5,7 @@ import json
 import numpy as np
 import plotly
 import pytest
+from dash import no_update
 
 from nnvis.analysis import Analysis
 from nnvis.workspace import Workspace
@@ -23,7 +24,7 @@ def test_projection_view_draws_every_observation_once(served):
     figure, text, job, grouping = projection_view(0, "hidden4", 2, "pca", "true", [], None)
     traces = [t for t in figure.data if not t.name.startswith("misclassified")]
     assert sorted(i for t in traces for i in t.customdata) == list(range(300))
-    assert job is None and grouping == "true"
+    assert job is no_update and grouping == "true"  # no background job is started
     assert text.startswith(f"NH {served.neighborhood_hit('hidden4', 2, 'pca'):.4f}")
     ring = figure.data[-1]
     predictions, _ = served.predictions(2)
@@ -109,3 +110,31 @@ def test_thumbnail_route_and_health(digits_workspace, tmp_path):
     traversal = client.get("/thumbs/0/..%2F..%2Fetc%2Fpasswd.png")  # not a thumbnail: the page shell at most
     assert traversal.mimetype == "text/html" and b"root:" not in traversal.data
     assert client.get("/health").get_json() == {"status": "ok"}
+
+
+def test_every_app_answers_every_callback(digits_workspace, tmp_path):
+    """dash.callback gives its callbacks to the first app only; each app built here has them all
+    and answers one (the hover details of observation 4) through Dash's own endpoint."""
+    from app import create_app
+    from callbacks.registry import DECLARED
+    from nnvis.settings import Settings
+
+    settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")
+    answered = []
+    for _ in range(2):
+        client = create_app(settings).server.test_client()
+        client.get("/")  # the first request sets the app's server up
+        dependencies = client.get("/_dash-dependencies").get_json()
+        answered.append(sorted(d["output"] for d in dependencies))
+        assert len(dependencies) >= len(DECLARED)  # ours, and dash.pages' own
+        hover = next(d for d in dependencies if d["output"] == "obs-hover.children")
+        body = {"output": hover["output"], "outputs": {"id": "obs-hover", "property": "children"},
+                "inputs": [{"id": "obs-projection", "property": "hoverData",
+                            "value": {"points": [{"customdata": 4}]}}],
+                "state": [{"id": "workspace-select", "property": "value", "value": 0},
+                          {"id": "epoch-select", "property": "value", "value": 2}],
+                "changedPropIds": ["obs-projection.hoverData"]}
+        answer = client.post("/_dash-update-component", json=body)
+        assert answer.status_code == 200
+        assert "/thumbs/0/4.png" in json.dumps(answer.get_json())
+    assert answered[0] == answered[1]
