@@ -1,5 +1,6 @@
 """nnvis dashboard. `create_app(settings)` builds the Dash app; `server` is for gunicorn
-(`gunicorn app:server`); `python app.py` prepares the embedded default and serves it."""
+(`gunicorn app:server`); `celery_app` is for Celery workers when REDIS_URL is set
+(`celery -A app:celery_app worker`); `python app.py` prepares the embedded default and serves it."""
 
 from __future__ import annotations
 
@@ -25,16 +26,32 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     # background jobs run in other processes: they read the workspaces from the environment
     os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in settings.workspaces)
-    settings.job_cache.mkdir(parents=True, exist_ok=True)
-    manager = dash.DiskcacheManager(diskcache.Cache(str(settings.job_cache)))
     app = dash.Dash(__name__, use_pages=True, pages_folder=str(ROOT / "layouts"), assets_folder=str(ROOT / "assets"),
-                    background_callback_manager=manager, title="nnvis", update_title=None,
+                    background_callback_manager=background_manager(settings), title="nnvis", update_title=None,
                     suppress_callback_exceptions=True)
     app.server.config[SETTINGS_KEY] = settings
     register(app)
     register_routes(app.server)
     app.layout = dash.html.Div(dash.page_container)
     return app
+
+
+def background_manager(settings: Settings):
+    """Where background callbacks run: Celery workers through Redis when `settings.redis_url`
+    is set (several machines), else processes of this machine tracked in a diskcache."""
+    if settings.redis_url:
+        from celery import Celery
+        from celery.signals import worker_process_init
+
+        from nnvis.trails import warm_up_bundling
+
+        celery = Celery("nnvis", broker=settings.redis_url, backend=settings.redis_url)
+        celery.conf.update(worker_prefetch_multiplier=1, broker_connection_retry_on_startup=True,
+                           result_expires=24 * 3600)
+        worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
+        return dash.CeleryManager(celery)
+    settings.job_cache.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(settings.job_cache)))
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
@@ -55,9 +72,15 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
 
 
 def __getattr__(name: str):
-    """`app.server` for gunicorn, built on first use (no app at import time)."""
+    """`app.server` for gunicorn and `app.celery_app` for Celery workers, built on first use
+    (no app at import time)."""
     if name == "server":
         return create_app().server
+    if name == "celery_app":
+        settings = Settings.from_env()
+        if not settings.redis_url:
+            raise RuntimeError("celery_app needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+        return create_app(settings)._background_manager.handle
     raise AttributeError(name)
 
 

@@ -7,8 +7,11 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
 from callbacks.context import open_analysis
+from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback
 from layouts.components import anchor_options
+from layouts.figures import message_figure
+from nnvis.errors import NNVisError
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
             Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data")]
@@ -32,13 +35,15 @@ def render_trails(ws, kind, anchor, method, classes, selected):
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("evo-job", "data"), *[State(i.component_id, i.component_property) for i in CONTROLS],
-          background=True, prevent_initial_call=True,
-          running=[(Output("evo-job-status", "children"), "computing in the background…", "")])
-def run_sequence_job(request, *view):
+          **background_options("evo-job"))
+def run_sequence_job(set_progress, request, *view):
     """Align and bundle a sequence away from the web workers, then show it if still wanted."""
     if not request:
         raise PreventUpdate
-    views.compute_sequence(request)
+    try:
+        run_request(set_progress, {"job": "sequence", **request})
+    except NNVisError as error:
+        return message_figure(str(error)), str(error), no_update, no_update, None
     if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]]:
         raise PreventUpdate
     return views.trails_view(*view)

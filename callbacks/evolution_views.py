@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from dash import no_update
 
-from callbacks.context import open_analysis, workspace_path
+from callbacks.context import current_settings, open_analysis
+from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
 from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
-from nnvis.jobs import launch
 
 
 def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:
@@ -33,6 +33,8 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     names = frame_names(analysis, kind)
     marks = {i: name for i, name in enumerate(names)}
     if not has_sequence(analysis, kind, anchor, method, bundled=True):
+        if current_settings().read_only:
+            return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, len(names) - 1, marks, no_update
         text = f"Aligning {METHOD_NAMES[method]} frames of the {describe(kind, anchor)} and bundling trails…"
         return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
                                                                    "method": method}
@@ -44,12 +46,6 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     figure = trails_figure(paths, analysis.labels, analysis.classes, shown) if len(shown) else \
         message_figure("No observation passes the class and selection filters.")
     return figure, status, len(names) - 1, marks, no_update  # no job to start
-
-
-def compute_sequence(request: dict) -> None:
-    """The job: align the frames and bundle the trails of `request`'s sequence into the store."""
-    launch({"job": "sequence", "workspace": str(workspace_path(request["ws"])), "kind": request["kind"],
-            "anchor": request["anchor"], "method": request["method"]})
 
 
 def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int):

@@ -6,12 +6,12 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import views
-from callbacks.context import open_analysis, workspace_path
+from callbacks.context import open_analysis
+from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback, clientside_callback
 from layouts.components import epoch_options, layer_options, neuron_colour_options
 from layouts.figures import message_figure
 from nnvis.errors import NNVisError
-from nnvis.jobs import launch
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
 VIEW_STATE = [State("workspace-select", "value"), State("layer-select", "value"), State("epoch-select", "value")]
@@ -44,14 +44,15 @@ def render_projection(ws, layer, epoch, method, color_by, insets, neuron):
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in PROJECTION_OUTPUTS],
           Input("job-request", "data"), *[State(i.component_id, i.component_property) for i in PROJECTION_CONTROLS],
-          State("selected-neuron", "data"), background=True, prevent_initial_call=True,
-          running=[(Output("job-status", "children"), "computing in the background…", "")])
-def run_projection_job(request, *view):
+          State("selected-neuron", "data"), **background_options("job"))
+def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    launch({"job": "projection", "workspace": str(workspace_path(request["ws"])), "layer": request["layer"],
-            "epoch": request["epoch"], "method": request["method"]})
+    try:
+        run_request(set_progress, {"job": "projection", **request})
+    except NNVisError as error:
+        return message_figure(str(error)), str(error), None, no_update
     if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
         raise PreventUpdate  # the user moved on; the result waits in the store
     return views.projection_view(*view)

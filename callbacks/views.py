@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from dash import Patch, html, no_update
 
-from callbacks.context import open_analysis
+from callbacks.context import current_settings, open_analysis
+from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
 from layouts.figures import (
@@ -43,6 +44,8 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
     projection is not in the store yet, a 'computing' figure and the job that will make it."""
     analysis = open_analysis(ws)
     if not analysis.has_projection(layer, epoch, method):
+        if current_settings().read_only:
+            return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
         text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
         return message_figure(text), text, {"ws": ws, "layer": layer, "epoch": epoch, "method": method}, color_by
     projection = analysis.projection(layer, epoch, method)
@@ -85,6 +88,8 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
     if layer == INPUT_LAYER:
         return message_figure("Pick a hidden layer to see its neurons.")
     analysis = open_analysis(ws)
+    if current_settings().read_only and analysis.neuron_map_key(layer, epoch) not in analysis.store:
+        return message_figure(READ_ONLY_MESSAGE)
     neurons = analysis.neuron_map(layer, epoch)
     target = None if colour in (None, "best") else int(colour)
     highlight = ranking["neurons"] if ranking and ranking.get("layer") == layer else None

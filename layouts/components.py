@@ -60,10 +60,17 @@ def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: lis
     ], className="controls")
 
 
+def job_indicator(prefix: str) -> html.Span:
+    """A background job's stage, progress bar and cancel button; shown only while a job runs."""
+    return html.Span([html.Span(id=f"{prefix}-stage"), html.Progress(id=f"{prefix}-progress", value="0", max="1"),
+                      html.Button("Cancel", id=f"{prefix}-cancel", className="button button-small")],
+                     id=f"{prefix}-indicator", className="job-status", style={"display": "none"})
+
+
 def projection_panel() -> html.Div:
     return html.Div([
         html.Div([html.H2("Observations", className="panel-title"),
-                  html.Span(id="nh-value", className="metric"), html.Span(id="job-status", className="job-status")],
+                  html.Span(id="nh-value", className="metric"), job_indicator("job")],
                  className="panel-head"),
         dcc.Loading(dcc.Graph(id="obs-projection", className="graph-main",
                               config={"displaylogo": False, "scrollZoom": True,

@@ -6,7 +6,7 @@ import dash
 from dash import dcc, html
 
 from callbacks.context import open_analysis, workspace_options
-from layouts.components import PROJECTION_OPTIONS, anchor_options, labelled
+from layouts.components import PROJECTION_OPTIONS, anchor_options, job_indicator, labelled
 
 dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
 
@@ -44,7 +44,7 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
         html.Div([
             html.Div([html.Div([html.H2("Trails", className="panel-title"),
                                 html.Span(id="evo-status", className="metric"),
-                                html.Span(id="evo-job-status", className="job-status")], className="panel-head"),
+                                job_indicator("evo-job")], className="panel-head"),
                       dcc.Loading(dcc.Graph(id="trails-graph", className="graph-main",
                                             config={"displaylogo": False, "scrollZoom": True}), delay_show=400)],
                      className="panel panel-main"),

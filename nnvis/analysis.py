@@ -169,7 +169,10 @@ class Analysis:
         key = self.projection_key(layer, epoch, method)
 
         def compute() -> Arrays:
-            points = project(self.activations(layer, epoch), method, seed=self.config.seed)
+            x = self.activations(layer, epoch)
+            self.progress(f"{method} of {layer}", 0, 1)
+            points = project(x, method, seed=self.config.seed)
+            self.progress(f"{method} of {layer}", 1, 1)
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)
 

@@ -1,4 +1,5 @@
-"""The `nnvis` command line: run, summary, layers, serve. Bad input prints one line and
+"""The `nnvis` command line: run, summary, layers, serve, and the unit lab (topk, select,
+cosine, ablate, sparsity, perturb, actmax, strip). Bad input prints one line and
 exits with status 2."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ import argparse
 import json
 import sys
 
+from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
+from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
 from nnvis.projections import PROJECTIONS
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workspace", action="append", required=True, help="may be given several times")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050)
+    add_unit_commands(commands)
+    add_image_commands(commands)
     return parser
 
 
@@ -114,7 +119,8 @@ def command_serve(args: argparse.Namespace) -> None:
     create_app(settings).run(host=settings.host, port=settings.port, debug=False)
 
 
-COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve}
+COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
+            **UNIT_COMMANDS, **IMAGE_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ def sequence(analysis: Analysis, kind: str, anchor: str | int, method: str) -> A
             xs = [analysis.activations(layer, int(anchor)) for layer in analysis.layers]
         else:
             xs = [analysis.activations(str(anchor), epoch) for epoch in analysis.epochs]
-        frames = aligned_frames(xs, method, seed=analysis.config.seed)
+        frames = aligned_frames(xs, method, seed=analysis.config.seed, progress=analysis.progress)
         nh = np.array([neighborhood_hit(f, analysis.labels).mean() for f in frames], np.float32)
         return {"frames": frames, "nh": nh}
     return analysis.store.get_or_compute(sequence_key(analysis, kind, anchor, method), compute)
@@ -53,5 +53,10 @@ def bundle_key(key: ArtifactKey) -> ArtifactKey:
 def bundled_trails(analysis: Analysis, kind: str, anchor: str | int, method: str) -> Arrays:
     """The sequence's trails edge-bundled by hammer_bundle: (N, segments, points, 2)."""
     key = bundle_key(sequence_key(analysis, kind, anchor, method))
-    return analysis.store.get_or_compute(
-        key, lambda: {"paths": bundle_trails(sequence(analysis, kind, anchor, method)["frames"])})
+    def compute() -> Arrays:
+        frames = sequence(analysis, kind, anchor, method)["frames"]
+        analysis.progress("bundled trails", 0, 1)
+        paths = bundle_trails(frames)
+        analysis.progress("bundled trails", 1, 1)
+        return {"paths": paths}
+    return analysis.store.get_or_compute(key, compute)

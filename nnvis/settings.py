@@ -12,13 +12,15 @@ DEFAULT_WORKSPACE = Path("nnvis-workspace") / "digits-mlp"
 @dataclass(frozen=True)
 class Settings:
     """How the dashboard runs. Environment: NNVIS_WORKSPACES (paths separated by ':'),
-    NNVIS_HOST, NNVIS_PORT, NNVIS_READ_ONLY (1/true), NNVIS_JOB_CACHE (folder for jobs)."""
+    NNVIS_HOST, NNVIS_PORT, NNVIS_READ_ONLY (1/true), NNVIS_JOB_CACHE (folder for jobs),
+    REDIS_URL (run background jobs on Celery workers through this Redis)."""
 
     workspaces: tuple[Path, ...] = (DEFAULT_WORKSPACE,)
     host: str = "127.0.0.1"
     port: int = 8050
     read_only: bool = False
     job_cache: Path = field(default=Path("nnvis-workspace") / ".jobs")
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -35,6 +37,8 @@ class Settings:
             settings = replace(settings, read_only=env["NNVIS_READ_ONLY"].lower() in ("1", "true", "yes"))
         if env.get("NNVIS_JOB_CACHE"):
             settings = replace(settings, job_cache=Path(env["NNVIS_JOB_CACHE"]))
+        if env.get("REDIS_URL"):
+            settings = replace(settings, redis_url=env["REDIS_URL"])
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if "workspaces" in overrides:
             overrides["workspaces"] = tuple(Path(p) for p in overrides["workspaces"])

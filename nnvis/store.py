@@ -3,16 +3,23 @@
 Values are dicts of numpy arrays serialised as uncompressed .npz bytes (loaded with
 allow_pickle=False), so a shared store never unpickles anything. A diskcache `set` is one
 SQLite transaction: a killed writer leaves no partial artifact.
+
+Computing a missing artifact holds an exclusive `flock` on a file named by its digest, so two
+processes (web workers, Celery workers on a shared filesystem) asking for the same artifact
+compute it once: the second waits, then reads. The kernel drops the lock when its holder dies,
+even by SIGKILL, so a crashed job never blocks the re-run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import diskcache
 import numpy as np
@@ -77,16 +84,31 @@ class Store:
     def __contains__(self, key: ArtifactKey) -> bool:
         return key.digest() in self.cache
 
+    @contextlib.contextmanager
+    def computing(self, key: ArtifactKey) -> Iterator[None]:
+        """Hold the exclusive lock of `key` while it is computed (released on exit or death)."""
+        locks = self.directory / "locks"
+        locks.mkdir(exist_ok=True)
+        with open(locks / f"{key.digest()}.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def get_or_compute(self, key: ArtifactKey, compute: Callable[[], Arrays]) -> Arrays:
-        """The stored artifact, or compute, store and return it."""
+        """The stored artifact, or compute, store and return it (once, whoever else asks)."""
         found = self.get(key)
-        if found is not None:
-            self.hits += 1
-            return found
-        self.misses += 1
-        arrays = compute()
-        self.put(key, arrays)
-        return arrays
+        if found is None:
+            with self.computing(key):
+                found = self.get(key)  # another process may have finished it while we waited
+                if found is None:
+                    self.misses += 1
+                    arrays = compute()
+                    self.put(key, arrays)
+                    return arrays
+        self.hits += 1
+        return found
 
     def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
         """Like get_or_compute for a raw blob (a PNG, say), stored as is."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, default_jobs, normalise, pca_2d, project
 
 
@@ -45,13 +46,17 @@ def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int 
     return normalise(procrustes_onto(normalise(points.astype(np.float32)), previous))
 
 
-def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0) -> np.ndarray:
+def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0,
+                   progress: Progress = no_progress) -> np.ndarray:
     """One 2-D frame per activation matrix in `xs` (same observations, any widths), each
     initialised from and aligned onto the one before; shape (frames, N, 2)."""
     check_method(method)
+    progress("aligned frames", 0, len(xs))
     frames = [project(xs[0], method, seed=seed)]
     for x in xs[1:]:
+        progress("aligned frames", len(frames), len(xs))
         frames.append(project_from(x, method, frames[-1], seed=seed))
+    progress("aligned frames", len(xs), len(xs))
     return np.stack(frames)
 
 
@@ -92,3 +97,10 @@ def resample(path: np.ndarray, count: int) -> np.ndarray:
         return np.repeat(path[:1], count, axis=0)
     targets = np.linspace(0.0, along[-1], count)
     return np.column_stack([np.interp(targets, along, path[:, 0]), np.interp(targets, along, path[:, 1])])
+
+
+def warm_up_bundling() -> None:
+    """Bundle a few tiny trails so numba compiles hammer_bundle's kernels now, not in the
+    first user's job (about 10 s once per long-lived worker process)."""
+    rng = np.random.default_rng(0)
+    bundle_trails(rng.normal(size=(3, 20, 2)).astype(np.float32))

@@ -1,3 +1,4 @@
+import contextlib
 import os
 from pathlib import Path
 
@@ -60,23 +61,32 @@ def mnist_small_workspace(mnist_dir, tmp_path_factory):
     return run(config, path)
 
 
-@pytest.fixture(scope="session")
-def dashboard(digits_workspace, mnist_small_workspace, tmp_path_factory):
-    """The real app served by werkzeug on a free loopback port, over both workspaces."""
+@contextlib.contextmanager
+def serving(settings):
+    """The real app over `settings`, served by werkzeug on a free loopback port: its URL."""
     import threading
 
     from werkzeug.serving import make_server
 
     from app import create_app
-    from nnvis.settings import Settings
 
-    settings = Settings(workspaces=(digits_workspace.path, mnist_small_workspace.path),
-                        job_cache=tmp_path_factory.mktemp("jobs"))
     server = make_server("127.0.0.1", 0, create_app(settings).server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dashboard(digits_workspace, mnist_small_workspace, tmp_path_factory):
+    """The real app over both workspaces."""
+    from nnvis.settings import Settings
+
+    with serving(Settings(workspaces=(digits_workspace.path, mnist_small_workspace.path),
+                          job_cache=tmp_path_factory.mktemp("jobs"))) as url:
+        yield url
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

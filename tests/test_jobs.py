@@ -11,9 +11,39 @@ from nnvis.workspace import Workspace
 def test_projection_job_lands_in_the_store(digits_workspace):
     analysis = Analysis(Workspace(digits_workspace.path))
     assert not analysis.has_projection("hidden3", 0, "tsne")
+    reports = []
     launch({"job": "projection", "workspace": str(digits_workspace.path), "layer": "hidden3", "epoch": 0,
-            "method": "tsne"})
+            "method": "tsne"}, lambda *update: reports.append(update))
     assert analysis.has_projection("hidden3", 0, "tsne")
+    # the job process's progress lines reached the caller, in order
+    assert reports[-2:] == [("tsne of hidden3", 0, 1), ("tsne of hidden3", 1, 1)]
+
+
+def test_a_job_process_dies_with_its_parent(tmp_path):
+    """Cancelling kills the process that launched the job; the job process must not live on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child_code = "import sys, time; from nnvis.jobs import die_with_parent; die_with_parent(int(sys.argv[1])); " \
+                 "print('ready', flush=True); time.sleep(120)"
+    parent_code = ("import os, subprocess, sys\n"
+                   f"child = subprocess.Popen([sys.executable, '-c', {child_code!r}, str(os.getpid())])\n"
+                   "print(child.pid, flush=True)\nchild.wait()\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    time.sleep(1.0)  # the child has asked for its death signal
+    assert os.path.exists(f"/proc/{child_pid}")
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        state = open(f"/proc/{child_pid}/stat").read().split()[2] if os.path.exists(f"/proc/{child_pid}") else "gone"
+        if state in ("gone", "Z"):
+            break
+        time.sleep(0.1)
+    assert state in ("gone", "Z")  # killed (a zombie until init reaps it)
 
 
 def test_bad_jobs_fail_with_a_message(digits_workspace):

@@ -35,3 +35,54 @@ def test_round_trip_and_get_or_compute(tmp_path):
 def test_object_arrays_are_refused():
     with pytest.raises(ValueError):
         unpack(pack({"o": np.array([{"a": 1}], dtype=object)}))
+
+
+def test_two_askers_compute_an_artifact_once(tmp_path):
+    """Two threads (each with its own store handle, as two web workers) ask for the same missing
+    artifact: one computes, the other waits for it and reads it."""
+    import threading
+    import time
+
+    key = ArtifactKey("projection", "digits", layer="hidden1")
+    calls = []
+
+    def compute():
+        calls.append(threading.get_ident())
+        time.sleep(0.5)
+        return {"points": np.arange(6.0).reshape(3, 2)}
+
+    results = []
+    askers = [threading.Thread(target=lambda: results.append(Store(tmp_path).get_or_compute(key, compute)))
+              for _ in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert len(calls) == 1
+    assert len(results) == 2
+    np.testing.assert_array_equal(results[0]["points"], results[1]["points"])
+
+
+def test_a_killed_computation_leaves_no_artifact_and_no_lock(tmp_path):
+    """SIGKILL a process in the middle of computing: nothing partial is stored, and the next
+    asker computes at once (the kernel released the dead holder's lock)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (f"import time, numpy as np\nfrom nnvis.store import Store, ArtifactKey\n"
+              f"store = Store({str(tmp_path)!r})\n"
+              f"def compute():\n    print('computing', flush=True)\n    time.sleep(60)\n"
+              f"    return {{'x': np.ones(3)}}\n"
+              f"store.get_or_compute(ArtifactKey('projection', 'digits'), compute)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "computing"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    store = Store(tmp_path)
+    key = ArtifactKey("projection", "digits")
+    assert key not in store
+    start = time.monotonic()
+    assert store.get_or_compute(key, lambda: {"x": np.zeros(3)})["x"].tolist() == [0, 0, 0]
+    assert time.monotonic() - start < 5

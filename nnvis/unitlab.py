@@ -1,0 +1,174 @@
+"""The unit analyses of a workspace (Shang et al.; top-k examples), each result fetched from
+the store or computed once and stored under the key of what produced it.
+
+`on` picks the images that ablation and perturbation run over: "test" (the whole test split)
+or "subset" (the workspace's seeded sample, what every view shows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnvis import ablation as ab
+from nnvis.analysis import Analysis
+from nnvis.errors import NNVisError
+from nnvis.layers import INPUT_LAYER
+from nnvis.perturbation import check_variance
+from nnvis.perturbation import perturbation as perturb_model
+from nnvis.rules import difference_rule, intersection_rule, max_rule
+from nnvis.similarity import class_cosine
+from nnvis.store import Arrays
+from nnvis.units import sparsity, top_k
+
+RULES = ("max", "intersection", "difference")
+IMAGE_SETS = ("test", "subset")
+SWEEP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+def resolve_epoch(analysis: Analysis, epoch: int | None) -> int:
+    """`epoch`, or the last recorded one when None; NNVisError for an epoch without a snapshot."""
+    if epoch is None:
+        return analysis.epochs[-1]
+    if epoch not in analysis.epochs:
+        raise NNVisError(f"epoch {epoch} was not recorded; allowed: {', '.join(map(str, analysis.epochs))}")
+    return int(epoch)
+
+
+def activations(analysis: Analysis, layer: str, epoch: int | None) -> np.ndarray:
+    """The subset's alpha at a captured layer (float32, observations x units)."""
+    return analysis.activations(analysis.check_layer(layer), resolve_epoch(analysis, epoch)).astype(np.float32)
+
+
+def hidden_layer(analysis: Analysis, layer: str) -> str:
+    """A captured layer that is a module (not the `input` pseudo-layer), for forward hooks."""
+    if analysis.check_layer(layer) == INPUT_LAYER:
+        raise NNVisError(f"layer '{INPUT_LAYER}' has no module to hook; allowed: {', '.join(analysis.layers)}")
+    return layer
+
+
+def check_observations(analysis: Analysis, observations: list[int]) -> list[int]:
+    n = analysis.config.subset
+    if not observations:
+        raise NNVisError("no observations given; pass subset indices separated by commas")
+    for i in observations:
+        if not 0 <= i < n:
+            raise NNVisError(f"observation {i} is outside the subset; allowed: 0..{n - 1}")
+    return list(observations)
+
+
+def top_examples(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: int = 9) -> dict[str, np.ndarray]:
+    """The k subset observations that activate `unit` most: their subset index, test-split index,
+    label and alpha."""
+    x = activations(analysis, layer, epoch)
+    best = top_k(x, unit, k, layer=layer)
+    return {"observations": best, "test_index": analysis.subset()["index"][best],
+            "labels": analysis.labels[best], "alpha": x[best, unit]}
+
+
+def select(analysis: Analysis, layer: str, epoch: int | None, rule: str, observations: list[int], n: int = 9,
+           target: int | None = None) -> list[np.ndarray] | np.ndarray:
+    """Rule-based neuron selection over subset observations: max gives the top-n units of each
+    observation; intersection and difference one set of units (difference: `target`, default the
+    first observation, against the others)."""
+    if rule not in RULES:
+        raise NNVisError(f"unknown rule '{rule}'; allowed: {', '.join(RULES)}")
+    rows = activations(analysis, layer, epoch)[check_observations(analysis, observations)]
+    if rule == "max":
+        return [max_rule(row, n) for row in rows]
+    if rule == "intersection":
+        return intersection_rule(rows, n)
+    target = observations[0] if target is None else target
+    if target not in observations:
+        raise NNVisError(f"target {target} is not among the observations {observations}")
+    return difference_rule(rows, observations.index(target), n)
+
+
+def class_similarity(analysis: Analysis, layer: str, epoch: int | None) -> np.ndarray:
+    """The class x class cosine similarity of per-class mean activations over the subset."""
+    epoch = resolve_epoch(analysis, epoch)
+    key = analysis.key("class_cosine", layer=analysis.check_layer(layer), epoch=epoch)
+    return analysis.store.get_or_compute(key, lambda: {"cosine": class_cosine(
+        activations(analysis, layer, epoch), analysis.labels, len(analysis.classes))})["cosine"]
+
+
+def layer_sparsity(analysis: Analysis, layer: str, epoch: int | None, threshold: float = 0.01,
+                   bins: int = 20) -> Arrays:
+    """Histograms of alpha (overall and per class) and the near-zero fraction over the subset."""
+    epoch = resolve_epoch(analysis, epoch)
+    key = analysis.key("sparsity", layer=analysis.check_layer(layer), epoch=epoch, threshold=float(threshold),
+                       bins=bins)
+    return analysis.store.get_or_compute(key, lambda: sparsity(
+        activations(analysis, layer, epoch), analysis.labels, len(analysis.classes), threshold, bins))
+
+
+def check_on(on: str) -> str:
+    if on not in IMAGE_SETS:
+        raise NNVisError(f"unknown image set '{on}'; allowed: {', '.join(IMAGE_SETS)}")
+    return on
+
+
+def images(analysis: Analysis, on: str) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images and labels of the test split or of the subset (loaded on a cache miss only)."""
+    if check_on(on) == "subset":
+        subset = analysis.subset()
+        return subset["images"], subset["labels"]
+    return analysis.dataset.test_images, analysis.dataset.test_labels
+
+
+def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count: int, on: str = "test") -> Arrays:
+    """Top-1 and top-5 accuracy with `count` units of `layer` zeroed (count 0: the intact model).
+    Global mode ranks units by their mean alpha over the workspace's subset."""
+    epoch = resolve_epoch(analysis, epoch)
+    mode, layer = ab.check_mode(mode), hidden_layer(analysis, layer)
+    alpha = activations(analysis, layer, epoch)
+    count = ab.check_count(count, alpha.shape[1], layer)
+    check_on(on)
+    key = analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count, on=on)
+
+    def compute() -> Arrays:
+        x, y = images(analysis, on)
+        result = ab.ablate(analysis.model(epoch), x, y, layer, mode=mode, count=count,
+                           mean_alpha=alpha.mean(axis=0), device=analysis.device, progress=analysis.progress)
+        return {name: np.float64(value) for name, value in result.items()}
+    return analysis.store.get_or_compute(key, compute)
+
+
+def ablation_sweep(analysis: Analysis, layer: str, epoch: int | None, mode: str, *,
+                   fractions: list[float] | None = None, counts: list[int] | None = None,
+                   on: str = "test") -> dict[str, np.ndarray | float]:
+    """Accuracy against the number of zeroed units, given as fractions (floor(p x units)) or
+    counts: `count`, `fraction`, `top1`, `top5` per value, and the intact `baseline_top1/5`."""
+    units = activations(analysis, layer, epoch).shape[1]
+    if counts is None:
+        counts = [ab.fraction_to_count(p, units) for p in (SWEEP_FRACTIONS if fractions is None else fractions)]
+    counts = [ab.check_count(c, units, layer) for c in counts]
+    results = [ablation(analysis, layer, epoch, mode, c, on) for c in counts]
+    baseline = ablation(analysis, layer, epoch, mode, 0, on)
+    return {"count": np.array(counts), "fraction": np.array(counts) / units, "units": units,
+            "top1": np.array([float(r["top1"]) for r in results]),
+            "top5": np.array([float(r["top5"]) for r in results]),
+            "baseline_top1": float(baseline["top1"]), "baseline_top5": float(baseline["top5"])}
+
+
+def first_drop(sweep: dict, points: float = 1.0) -> int | None:
+    """The first count (in sweep order) whose top-1 is more than `points` percentage points
+    below the intact model's, or None when none is."""
+    for count, top1 in zip(sweep["count"], sweep["top1"]):
+        if (sweep["baseline_top1"] - top1) * 100 > points:
+            return int(count)
+    return None
+
+
+def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None = None, variance: float = 0.01,
+                 seed: int = 0, on: str = "test") -> Arrays:
+    """Per-layer mean cosine between clean and noisy activations, and accuracy clean vs noisy."""
+    epoch = resolve_epoch(analysis, epoch)
+    layers = [hidden_layer(analysis, layer) for layer in (layers or analysis.layers)]
+    variance, on = check_variance(variance), check_on(on)
+    key = analysis.key("perturbation", epoch=epoch, method="gaussian", layers=",".join(layers), variance=variance,
+                       seed=int(seed), on=on)
+
+    def compute() -> Arrays:
+        x, y = images(analysis, on)
+        return perturb_model(analysis.model(epoch), x, y, layers, variance=variance, seed=seed,
+                             device=analysis.device, progress=analysis.progress)
+    return analysis.store.get_or_compute(key, compute)
