@@ -3,9 +3,12 @@
 #   docker run -p 8050:8050 -v $PWD/workspaces:/data nnvis          (serves /data/* workspaces)
 # GPU variant: build FROM an nvidia/cuda runtime image with Python 3.11 instead of python:3.11-slim
 # and run with `--gpus all`; torch 2.14.1 from PyPI is a CUDA build, so nothing else changes.
+# Workers for several machines (same image, REDIS_URL set, /data on a shared filesystem):
+#   docker run -e REDIS_URL=redis://HOST:6379/0 -v /shared/workspaces:/data nnvis \
+#     celery -A app:celery_app worker --concurrency 1 --loglevel INFO
+# Checked by hadolint in tests/test_deploy.py.
 FROM python:3.11-slim
 
-RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY nnvis ./nnvis
@@ -20,5 +23,6 @@ ENV NNVIS_WORKSPACES=/data/digits-mlp \
     NNVIS_THREADS=2
 VOLUME /data
 EXPOSE 8050
+HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8050/health')"]
 # prepare the embedded default when /data is empty, then serve with 4 workers
 CMD ["sh", "-c", "[ -f /data/digits-mlp/workspace.json ] || nnvis run --dataset digits --model mlp --epochs 6 --snapshot-every 3 --workspace /data/digits-mlp; exec gunicorn --workers 4 --timeout 120 --bind 0.0.0.0:8050 app:server"]

