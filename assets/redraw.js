@@ -12,5 +12,30 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return revision || null;
     },
+    // The view as a link: the query string holds everything needed to reopen it; the address bar
+    // follows the view without reloading, and the copy-link button copies the address.
+    shareLink: function (ws, layer, epoch, method, color, neuron, selected, shared) {
+      const ids = selected && selected.points ? selected.points.map(p => p.customdata).filter(i => i !== undefined)
+        : (shared || []);
+      const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, method: method, color: color});
+      if (neuron !== null && neuron !== undefined) { query.set("neuron", neuron); }
+      if (ids.length) { query.set("sel", ranges(ids)); }
+      const url = window.location.origin + window.location.pathname + "?" + query.toString();
+      window.history.replaceState(null, "", url);
+      return url;
+    },
   },
 });
+
+// Sorted unique indices as "3-7,12" (short links for large selections).
+function ranges(ids) {
+  const sorted = Array.from(new Set(ids.map(Number))).sort((a, b) => a - b);
+  const parts = [];
+  for (let k = 0; k < sorted.length; k++) {
+    let j = k;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) { j++; }
+    parts.push(j > k ? sorted[k] + "-" + sorted[j] : String(sorted[k]));
+    k = j;
+  }
+  return parts.join(",");
+}

@@ -76,6 +76,10 @@ def colour_by_neuron(neuron, color_by, ws, layer, epoch, grouping):
 
 clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
                     Input("obs-projection", "figure"), prevent_initial_call=True)
+clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
+                    *VIEW, Input("projection-select", "value"), Input("color-by", "value"),
+                    Input("selected-neuron", "data"), Input("obs-projection", "selectedData"),
+                    State("shared-selection", "data"))
 
 
 @callback(Output("selected-neuron", "data", allow_duplicate=True),

@@ -55,7 +55,10 @@ def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: lis
                                            clearable=False), "250px"),
         labelled("Insets", dcc.Checklist(id="insets-toggle", options=[{"label": " thumbnails", "value": "on"}],
                                          value=[], className="radio")),
-        html.Div([html.Button("Export CSV", id="export-csv", className="button"), dcc.Download(id="csv-download")],
+        html.Div([html.Button("Export CSV", id="export-csv", className="button"), dcc.Download(id="csv-download"),
+                  html.Span([dcc.Clipboard(target_id="share-url", title="copy a link to this view"), " Copy link"],
+                            className="button share-button"),
+                  html.Span(id="share-url", hidden=True)],
                  className="control control-end"),
     ], className="controls")
 
@@ -79,7 +82,7 @@ def projection_panel() -> html.Div:
     ], className="panel panel-main")
 
 
-def neuron_panel(classes: list[str]) -> html.Div:
+def neuron_panel(classes: list[str], ranking=None) -> html.Div:
     return html.Div([
         html.Div([html.H2("Neurons", className="panel-title"),
                   dcc.Dropdown(id="neuron-colour", options=neuron_colour_options(classes), value="best",
@@ -88,7 +91,7 @@ def neuron_panel(classes: list[str]) -> html.Div:
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-neurons"}}),
                     type="circle", delay_show=400),
-        html.Div(id="neuron-ranking", className="ranking"),
+        html.Div(ranking, id="neuron-ranking", className="ranking"),
     ], className="panel")
 
 

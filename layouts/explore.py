@@ -6,11 +6,23 @@ import dash
 from dash import dcc, html
 
 from callbacks.context import open_analysis, workspace_options
-from layouts.components import controls, detail_panel, neuron_panel, projection_panel
+from callbacks.views import selection_ranking
+from layouts.components import COLOR_BY, controls, detail_panel, neuron_panel, projection_panel
+from nnvis.errors import NNVisError
 
 dash.register_page(__name__, path="/", title="nnvis")
 
-DEFAULT_STATE = {"ws": 0, "layer": None, "epoch": None, "method": None, "color": "true"}
+DEFAULT_STATE = {"ws": 0, "layer": None, "epoch": None, "method": None, "color": "true", "neuron": None, "sel": None}
+
+
+def parse_selection(text: str | None, size: int) -> list[int]:
+    """Observation indices from a link's `sel` ("3-7,12"), keeping those inside 0..size-1."""
+    indices: set[int] = set()
+    for part in (text or "").split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            indices.update(range(int(first), min(int(last or first), size - 1) + 1))
+    return sorted(i for i in indices if i < size)
 
 
 def initial_state(workspaces: list[dict], query: dict) -> dict:
@@ -24,11 +36,27 @@ def initial_state(workspaces: list[dict], query: dict) -> dict:
     state["epoch"] = int(state["epoch"]) if str(state["epoch"]).isdigit() and int(state["epoch"]) in analysis.epochs \
         else analysis.epochs[-1]
     state["method"] = state["method"] if state["method"] in ("tsne", "umap", "pca") else analysis.config.projection
+    state["neuron"] = int(state["neuron"]) if str(state["neuron"]).isdigit() and state["layer"] != "input" else None
+    if state["color"] not in [option["value"] for option in COLOR_BY] or \
+            (state["color"] == "neuron" and state["neuron"] is None):
+        state["color"] = "true"
+    state["sel"] = parse_selection(state["sel"], analysis.config.subset) if state["layer"] != "input" else []
     return {**state, "analysis": analysis}
 
 
+def shared_ranking(state: dict) -> tuple:
+    """The neuron ranking of a link's selection (None, None without one)."""
+    if not state["sel"]:
+        return None, None
+    try:
+        return selection_ranking(state["ws"], state["layer"], state["epoch"], state["sel"])
+    except NNVisError:
+        return None, None
+
+
 def layout(**query) -> html.Div:
-    """The page for the view in `query` (ws, layer, epoch, method, color)."""
+    """The page for the view in `query` (ws, layer, epoch, method, color, neuron, sel): what a
+    copied link holds, so that it reopens the same view."""
     workspaces = workspace_options()
     if not workspaces:
         return html.Div([html.H1("nnvis"), html.P("No workspace is ready yet. Create one with "
@@ -37,13 +65,17 @@ def layout(**query) -> html.Div:
                         className="empty")
     state = initial_state(workspaces, query)
     analysis = state.pop("analysis")
+    ranking, ranking_list = shared_ranking(state)
     return html.Div([
-        dcc.Store(id="selected-neuron"), dcc.Store(id="selection-ranking"), dcc.Store(id="job-request"),
+        dcc.Store(id="selected-neuron", data=state["neuron"]), dcc.Store(id="selection-ranking", data=ranking),
+        dcc.Store(id="shared-selection", data=state["sel"]),
+        dcc.Store(id="job-request"),
         dcc.Store(id="drawn-grouping"), dcc.Store(id="drawn-revision"),
         html.Header([html.H1("nnvis"), html.Span("hidden activity of neural networks", className="subtitle"),
                      dcc.Link("evolution: trails across layers and epochs →", href=f"/evolution?ws={state['ws']}",
                               className="nav-link")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
-        html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes), detail_panel()], className="side")],
+        html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()],
+                                               className="side")],
                  className="main-grid"),
     ], className="page")

@@ -81,6 +81,27 @@ def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboar
         np.testing.assert_allclose(trace["color"], np.round(activations[trace["customdata"]], 4), atol=1e-4)
     assert "Neuron activation" in page.inner_text("#color-by")
     assert page.console_errors == []
+    # the address follows the view: a colleague opening the copied link, with a selection added,
+    # in a fresh browser context finds the same layer, epoch, colouring, neuron and ranking
+    link = page.inner_text("#share-url")
+    assert page.url == link and f"neuron={neuron}" in link and "color=neuron" in link
+    colleague = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
+    shared = colleague.new_page()
+    try:
+        shared.goto(link + "&sel=0-9,20")
+        wait_for_points(shared, "obs-projection")
+        wait_for_points(shared, "neuron-map")
+        shared.wait_for_load_state("networkidle")
+        assert shared.inner_text("#layer-select").strip() == "hidden3"
+        assert shared.inner_text("#epoch-select").strip() == "epoch 2"
+        assert "Neuron activation" in shared.inner_text("#color-by")
+        for trace in observation_traces(shared):
+            np.testing.assert_allclose(trace["color"], np.round(activations[trace["customdata"]], 4), atol=1e-4)
+        chosen = [t for t in shared.evaluate(GRAPH_DATA, "neuron-map") if t["name"] == "selected"]
+        assert chosen and chosen[0]["customdata"] == [neuron]
+        assert "Top neurons for 11 selected observations" in shared.inner_text("#neuron-ranking")
+    finally:
+        colleague.close()
 
 
 def choose(page, dropdown_id, option_text):
