@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -28,12 +29,27 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in settings.workspaces)
     app = dash.Dash(__name__, use_pages=True, pages_folder=str(ROOT / "layouts"), assets_folder=str(ROOT / "assets"),
                     background_callback_manager=background_manager(settings), title="nnvis", update_title=None,
+                    on_error=show_callback_error,
                     suppress_callback_exceptions=True)
     app.server.config[SETTINGS_KEY] = settings
     register(app)
     register_routes(app.server)
-    app.layout = dash.html.Div(dash.page_container)
+    app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
+
+
+def show_callback_error(error: Exception) -> None:
+    """Any callback that fails says so in the page's banner and leaves the view as it was
+    (bad input gets its own message; anything else is logged with its traceback)."""
+    from nnvis.errors import NNVisError
+
+    if isinstance(error, NNVisError):
+        message = str(error)
+    else:
+        logging.getLogger("nnvis").error("callback failed", exc_info=error)
+        message = (f"Something went wrong ({type(error).__name__}: {error}); the view is unchanged. "
+                   "Try again, or pick another view.")
+    dash.set_props("error-banner", {"children": message})
 
 
 def background_manager(settings: Settings):

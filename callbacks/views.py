@@ -20,6 +20,7 @@ from layouts.figures import (
     projection_figure,
 )
 from nnvis.analysis import Analysis
+from nnvis.errors import NNVisError
 from nnvis.export import projection_csv
 from nnvis.layers import INPUT_LAYER
 from nnvis.selection import rank_neurons, representatives, top_units
@@ -102,6 +103,8 @@ def observation_details(ws, epoch: int, index: int, layer: str | None = None) ->
     analysis = open_analysis(ws)
     predictions, confidence = analysis.predictions(epoch)
     labels = analysis.labels
+    if not 0 <= index < len(labels):
+        raise NNVisError(f"observation {index} is outside the subset (0..{len(labels) - 1})")
     extra = None
     if layer is not None:
         units, values = top_units(analysis.activations(layer, epoch)[index])
