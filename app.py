@@ -34,8 +34,27 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config[SETTINGS_KEY] = settings
     register(app)
     register_routes(app.server)
+    require_login(app, settings)
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
+
+
+def require_login(app: dash.Dash, settings: Settings) -> None:
+    """Optional access control: HTTP basic login (NNVIS_USERS), or a header that an
+    authenticating reverse proxy sets (NNVIS_AUTH_HEADER). /health stays open for load balancers."""
+    if settings.users:
+        import dash_auth
+
+        dash_auth.BasicAuth(app, dict(settings.users), public_routes=["/health"])
+    if settings.auth_header:
+        import flask
+
+        @app.server.before_request
+        def refuse_unauthenticated():
+            if flask.request.path != "/health" and not flask.request.headers.get(settings.auth_header):
+                return flask.Response(f"Sign in through the proxy: this server needs the {settings.auth_header} "
+                                      "header.", status=401, mimetype="text/plain")
+            return None
 
 
 def show_callback_error(error: Exception) -> None:

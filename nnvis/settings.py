@@ -13,7 +13,9 @@ DEFAULT_WORKSPACE = Path("nnvis-workspace") / "digits-mlp"
 class Settings:
     """How the dashboard runs. Environment: NNVIS_WORKSPACES (paths separated by ':'),
     NNVIS_HOST, NNVIS_PORT, NNVIS_READ_ONLY (1/true), NNVIS_JOB_CACHE (folder for jobs),
-    REDIS_URL (run background jobs on Celery workers through this Redis)."""
+    REDIS_URL (run background jobs on Celery workers through this Redis), NNVIS_USERS
+    ('name:password,...': HTTP basic login), NNVIS_AUTH_HEADER (a header an authenticating
+    reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused)."""
 
     workspaces: tuple[Path, ...] = (DEFAULT_WORKSPACE,)
     host: str = "127.0.0.1"
@@ -21,6 +23,8 @@ class Settings:
     read_only: bool = False
     job_cache: Path = field(default=Path("nnvis-workspace") / ".jobs")
     redis_url: str | None = None
+    users: tuple[tuple[str, str], ...] = ()
+    auth_header: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -39,6 +43,13 @@ class Settings:
             settings = replace(settings, job_cache=Path(env["NNVIS_JOB_CACHE"]))
         if env.get("REDIS_URL"):
             settings = replace(settings, redis_url=env["REDIS_URL"])
+        if env.get("NNVIS_USERS"):
+            pairs = [entry.split(":", 1) for entry in env["NNVIS_USERS"].split(",") if entry.strip()]
+            if any(len(pair) != 2 or not all(pair) for pair in pairs):
+                raise ValueError("NNVIS_USERS must be 'name:password' pairs separated by commas")
+            settings = replace(settings, users=tuple((name, password) for name, password in pairs))
+        if env.get("NNVIS_AUTH_HEADER"):
+            settings = replace(settings, auth_header=env["NNVIS_AUTH_HEADER"])
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if "workspaces" in overrides:
             overrides["workspaces"] = tuple(Path(p) for p in overrides["workspaces"])

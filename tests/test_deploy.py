@@ -74,3 +74,29 @@ def test_gunicorn_with_four_workers_serves_the_dashboard(digits_workspace, tmp_p
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=60)
+
+
+def test_optional_login_by_password_or_proxy_header(digits_workspace, tmp_path):
+    import base64
+
+    from app import create_app
+    from nnvis.settings import Settings
+
+    env = {"NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_USERS": "alice:s3cret,bob:pw",
+           "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    client = create_app(Settings.from_env(env)).server.test_client()
+    assert client.get("/").status_code == 401
+    assert client.get("/thumbs/0/1.png").status_code == 401
+    assert client.get("/health").status_code == 200  # open for the load balancer
+    wrong = base64.b64encode(b"alice:nope").decode()
+    assert client.get("/", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
+    right = base64.b64encode(b"alice:s3cret").decode()
+    assert client.get("/thumbs/0/1.png", headers={"Authorization": f"Basic {right}"}).status_code == 200
+
+    proxied = create_app(Settings.from_env({**env, "NNVIS_USERS": "", "NNVIS_AUTH_HEADER": "X-Forwarded-User"}))
+    client = proxied.server.test_client()
+    refused = client.get("/thumbs/0/1.png")
+    assert refused.status_code == 401 and b"X-Forwarded-User" in refused.data
+    assert client.get("/thumbs/0/1.png", headers={"X-Forwarded-User": "alice"}).status_code == 200
+    with pytest.raises(ValueError, match="name:password"):
+        Settings.from_env({"NNVIS_USERS": "alice"})
