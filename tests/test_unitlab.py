@@ -23,41 +23,23 @@ from nnvis.similarity import class_cosine, layer_cosine
 from nnvis.units import sparsity, top_k, unit_histograms
 from nnvis.workspace import Workspace
 from tests.conftest import ROOT
+from tests.tiny_models import OneHidden
 
 
-class PatternNet(nn.Module):
+class PatternNet(OneHidden):
     """2x2 grey images -> 2 ReLU units: unit 0 = relu(x0 - x1 - x2 + x3 - 1) answers only to the
     diagonal pattern P (255, 0 / 0, 255) with 1; unit 1 to its inverse Q the same way."""
 
     def __init__(self):
-        super().__init__()
-        self.flatten = nn.Flatten()
-        self.hidden = nn.Sequential(nn.Linear(4, 2), nn.ReLU())
-        self.output = nn.Linear(2, 2)
-        with torch.no_grad():
-            self.hidden[0].weight.copy_(torch.tensor([[1.0, -1.0, -1.0, 1.0], [-1.0, 1.0, 1.0, -1.0]]))
-            self.hidden[0].bias.fill_(-1.0)
-
-    def forward(self, x):
-        return self.output(self.hidden(self.flatten(x)))
+        super().__init__([[1.0, -1.0, -1.0, 1.0], [-1.0, 1.0, 1.0, -1.0]], [-1.0, -1.0])
 
 
-class ThreeUnits(nn.Module):
+class ThreeUnits(OneHidden):
     """1x3 grey images -> hidden = relu(pixels) (3 units) -> logits = hidden + (0, 0, 0.1)."""
 
     def __init__(self):
-        super().__init__()
-        self.flatten = nn.Flatten()
-        self.hidden = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
-        self.output = nn.Linear(3, 3)
-        with torch.no_grad():
-            for linear in (self.hidden[0], self.output):
-                linear.weight.copy_(torch.eye(3))
-                linear.bias.zero_()
-            self.output.bias.copy_(torch.tensor([0.0, 0.0, 0.1]))
-
-    def forward(self, x):
-        return self.output(self.hidden(self.flatten(x)))
+        eye = torch.eye(3).tolist()
+        super().__init__(eye, [0.0, 0.0, 0.0], eye, [0.0, 0.0, 0.1])
 
 
 # pixels /255: A (1, .2, 0), B (0, .4, .2), C (0, .2, .8), D (0, .6, .2)

@@ -4,24 +4,35 @@ import torch
 from torch import nn
 
 
-class TwoByTwo(nn.Module):
-    """x (N,1,1,2) -> flatten -> Linear [[1, -1], [2, 0]] + [0, 1] -> ReLU -> Linear identity."""
+class OneHidden(nn.Module):
+    """flatten -> hidden = ReLU(Linear) -> output = Linear, with the weights given (an output
+    left as None keeps PyTorch's initialisation)."""
 
     hidden_layers = ["hidden"]
 
-    def __init__(self):
+    def __init__(self, hidden_weight, hidden_bias, output_weight=None, output_bias=None):
         super().__init__()
+        hidden_weight = torch.tensor(hidden_weight, dtype=torch.float32)
         self.flatten = nn.Flatten()
-        self.hidden = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
-        self.output = nn.Linear(2, 2)
+        self.hidden = nn.Sequential(nn.Linear(hidden_weight.shape[1], hidden_weight.shape[0]), nn.ReLU())
+        self.output = nn.Linear(hidden_weight.shape[0], len(output_bias) if output_bias is not None
+                                else hidden_weight.shape[0])
         with torch.no_grad():
-            self.hidden[0].weight.copy_(torch.tensor([[1.0, -1.0], [2.0, 0.0]]))
-            self.hidden[0].bias.copy_(torch.tensor([0.0, 1.0]))
-            self.output.weight.copy_(torch.eye(2))
-            self.output.bias.zero_()
+            self.hidden[0].weight.copy_(hidden_weight)
+            self.hidden[0].bias.copy_(torch.tensor(hidden_bias, dtype=torch.float32))
+            if output_weight is not None:
+                self.output.weight.copy_(torch.tensor(output_weight, dtype=torch.float32))
+                self.output.bias.copy_(torch.tensor(output_bias, dtype=torch.float32))
 
     def forward(self, x):
         return self.output(self.hidden(self.flatten(x)))
+
+
+class TwoByTwo(OneHidden):
+    """x (N,1,1,2) -> flatten -> Linear [[1, -1], [2, 0]] + [0, 1] -> ReLU -> Linear identity."""
+
+    def __init__(self):
+        super().__init__([[1.0, -1.0], [2.0, 0.0]], [0.0, 1.0], torch.eye(2).tolist(), [0.0, 0.0])
 
 
 class OnesConv(nn.Module):
