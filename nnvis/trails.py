@@ -9,6 +9,10 @@ the previous layout instead of PCA) and buys trails that mean something.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from nnvis.progress import Progress, no_progress
@@ -71,8 +75,8 @@ def bundle_trails(frames: np.ndarray, *, points_per_segment: int = 12, accuracy:
     observation j joins its frame-i and frame-(i+1) positions. Returns (N, segments,
     points_per_segment, 2) polylines, each resampled to a fixed number of points."""
     import pandas as pd
-    from datashader.bundling import hammer_bundle
 
+    hammer_bundle = cached_hammer_bundle()
     n_frames, n, _ = frames.shape
     nodes = pd.DataFrame(frames.reshape(-1, 2).astype(np.float64), columns=["x", "y"])
     source = np.arange((n_frames - 1) * n)
@@ -97,6 +101,46 @@ def resample(path: np.ndarray, count: int) -> np.ndarray:
         return np.repeat(path[:1], count, axis=0)
     targets = np.linspace(0.0, along[-1], count)
     return np.column_stack([np.interp(targets, along, path[:, 0]), np.interp(targets, along, path[:, 1])])
+
+
+def numba_cache_dir() -> Path:
+    """Where compiled bundling kernels are kept: NUMBA_CACHE_DIR, else ~/.cache/nnvis/numba."""
+    configured = os.environ.get("NUMBA_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnvis" / "numba"
+
+
+def cached_hammer_bundle():
+    """datashader's `hammer_bundle`, its numba kernels compiled once per machine, not per process.
+
+    datashader compiles its kernels when imported (explicit signatures, no `cache=True`): about
+    10 s in every fresh job process. Imported here with `numba.jit` defaulting to `cache=True`,
+    they are written to `numba_cache_dir()` the first time and loaded from it later (about 1 s).
+    Without a writable cache folder, or when datashader was imported already, it imports as is."""
+    if "datashader" not in sys.modules:
+        import numba
+
+        folder = numba_cache_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            folder = None
+        if folder is not None and os.access(folder, os.W_OK):
+            numba.config.CACHE_DIR = str(folder)
+            plain_jit = numba.jit
+
+            def jit_cached(*args, **kwargs):
+                kwargs.setdefault("cache", True)
+                return plain_jit(*args, **kwargs)
+            numba.jit = jit_cached
+            try:
+                import datashader.bundling  # noqa: F401
+            finally:
+                numba.jit = plain_jit
+    from datashader.bundling import hammer_bundle
+
+    return hammer_bundle
 
 
 def warm_up_bundling() -> None:

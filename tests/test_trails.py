@@ -69,3 +69,25 @@ def test_mnist_aligned_frames_move_much_less_than_independent_ones(mnist_paper_w
     ratio = mean_displacement(aligned) / mean_displacement(np.stack(independent))
     print(f"{kind}: mean displacement aligned / independent t-SNE = {ratio:.3f}")
     assert ratio < 0.5  # measured 0.21 across layers, 0.35 across epochs
+
+
+def test_bundling_kernels_compile_once_per_machine_not_per_process(tmp_path):
+    """datashader compiles its kernels at import; the first process stores them in the numba
+    cache folder, a later fresh process loads them instead of compiling."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, nnvis.trails as t; t.cached_hammer_bundle(); import datashader.bundling as b; "
+             "s = b.distance_between.stats; print(json.dumps([sum(s.cache_hits.values()), "
+             "sum(s.cache_misses.values())]))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def hits_and_misses() -> list[int]:
+        result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert hits_and_misses() == [0, 1]  # compiled and stored
+    assert list((tmp_path / "numba").glob("datashader_*/bundling.distance_between*.nbi"))
+    assert hits_and_misses() == [1, 0]  # loaded, not compiled
