@@ -24,7 +24,7 @@ from typing import Callable
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
 
-JOBS = ("projection", "sequence")
+JOBS = ("projection", "sequence", "actmax", "ablation")
 PR_SET_PDEATHSIG = 1
 
 
@@ -32,6 +32,7 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     """Compute what `request` asks for into its workspace's store (in this process)."""
     from nnvis.analysis import Analysis
     from nnvis.evolution import bundled_trails
+    from nnvis.unitlab import run_unit_job
     from nnvis.workspace import Workspace
 
     kind = request.get("job")
@@ -40,8 +41,10 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     analysis = Analysis(Workspace(request["workspace"]), progress=progress)
     if kind == "projection":
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
-    else:
+    elif kind == "sequence":
         bundled_trails(analysis, request["kind"], request["anchor"], request["method"])
+    else:
+        run_unit_job(analysis, request, progress)
 
 
 def launch(request: dict, on_progress: Progress = no_progress, *, in_process: bool = False,

@@ -9,15 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 from nnvis import ablation as ab
+from nnvis.actmax import METHOD as ACTMAX_METHOD
+from nnvis.actmax import ActMaxParams, ActMaxResult, actmax_for, layer_shape
 from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
+from nnvis.feature_maps import feature_maps
 from nnvis.layers import INPUT_LAYER
 from nnvis.perturbation import check_variance
 from nnvis.perturbation import perturbation as perturb_model
+from nnvis.progress import Progress, no_progress
 from nnvis.rules import difference_rule, intersection_rule, max_rule
 from nnvis.similarity import class_cosine
 from nnvis.store import Arrays
-from nnvis.units import sparsity, top_k
+from nnvis.units import mean_of_top_k, sparsity, top_k, unit_histograms
 
 RULES = ("max", "intersection", "difference")
 IMAGE_SETS = ("test", "subset")
@@ -172,3 +176,84 @@ def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None
         return perturb_model(analysis.model(epoch), x, y, layers, variance=variance, seed=seed,
                              device=analysis.device, progress=analysis.progress)
     return analysis.store.get_or_compute(key, compute)
+
+
+# ---- what the unit lab and layer lab pages read (each cheap once its inputs are stored)
+
+def top_mean_image(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: int = 9) -> np.ndarray:
+    """The mean image (float64) of the k subset observations that activate `unit` most."""
+    return mean_of_top_k(analysis.subset()["images"], activations(analysis, layer, epoch), unit, k, layer=layer)
+
+
+def unit_histogram(analysis: Analysis, layer: str, epoch: int | None, unit: int, bins: int = 20) -> dict:
+    """One unit's activation histogram per class over the subset: `edges` and `counts` (classes x bins)."""
+    return unit_histograms(activations(analysis, layer, epoch), unit, analysis.labels, len(analysis.classes), bins,
+                           layer=layer)
+
+
+def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: int = 9) -> np.ndarray | None:
+    """The spatial activation maps (k x H x W, float32) of a conv unit over its top-k subset
+    observations, best first; None for a dense layer, whose units have no map."""
+    epoch = resolve_epoch(analysis, epoch)
+    best = top_examples(analysis, hidden_layer(analysis, layer), epoch, unit, k)["observations"]
+    key = analysis.key("unit_maps", layer=layer, epoch=epoch, unit=int(unit), k=len(best))
+
+    def compute() -> Arrays:
+        model = analysis.model(epoch)
+        if len(layer_shape(model, layer, tuple(analysis.manifest["image_shape"]), analysis.device)) != 3:
+            return {"maps": np.zeros((0, 0, 0), np.float32)}
+        images = analysis.subset()["images"][best]
+        return {"maps": feature_maps(model, images, layer, analysis.device)[:, int(unit)].astype(np.float32)}
+    maps = analysis.store.get_or_compute(key, compute)["maps"]
+    return maps if len(maps) else None
+
+
+def stored_actmax(analysis: Analysis, layer: str, epoch: int, unit: int, params: ActMaxParams) -> ActMaxResult | None:
+    """The activation maximization that `actmax_for` stored for these settings, or None (never computes)."""
+    key = analysis.key("actmax", layer=layer, epoch=epoch, method=ACTMAX_METHOD, unit=int(unit),
+                       **params.validate().as_key())
+    found = analysis.store.get(key)
+    return None if found is None else ActMaxResult.from_arrays(found)
+
+
+def sweep_counts(analysis: Analysis, layer: str, epoch: int | None) -> list[int]:
+    """The unit counts of the default ablation sweep (SWEEP_FRACTIONS of the layer's units)."""
+    units = activations(analysis, layer, epoch).shape[1]
+    return [ab.fraction_to_count(p, units) for p in SWEEP_FRACTIONS]
+
+
+def has_ablation_sweep(analysis: Analysis, layer: str, epoch: int | None, mode: str, on: str = "test") -> bool:
+    """Whether every point of the default sweep is stored (so `ablation_sweep` computes nothing)."""
+    epoch = resolve_epoch(analysis, epoch)
+    mode, layer, on = ab.check_mode(mode), hidden_layer(analysis, layer), check_on(on)
+    return all(analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count,
+                            on=on) in analysis.store for count in [0] + sweep_counts(analysis, layer, epoch))
+
+
+def cluster_order(matrix: np.ndarray) -> np.ndarray:
+    """An order of the classes of a cosine matrix that puts similar classes side by side: the
+    leaves of average-linkage clustering on 1 - cosine (an absent class, NaN, counts as unrelated)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if len(matrix) < 3:
+        return np.arange(len(matrix))
+    distance = np.clip(1.0 - np.nan_to_num(matrix, nan=0.0), 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    return leaves_list(linkage(squareform((distance + distance.T) / 2, checks=False), method="average"))
+
+
+def run_unit_job(analysis: Analysis, request: dict, progress: Progress = no_progress) -> None:
+    """The unit lab's background jobs (nnvis.jobs): `actmax` of one unit, or the default
+    `ablation` sweep of a layer, one stored point at a time with progress per point."""
+    epoch = resolve_epoch(analysis, int(request["epoch"]))
+    if request["job"] == "actmax":
+        params = ActMaxParams(**request.get("params", {}))
+        actmax_for(analysis, request["layer"], epoch, int(request["unit"]), params, progress=progress)
+        return
+    quiet = Analysis(analysis.workspace, device=analysis.device)  # one progress bar: the sweep's points
+    counts = [0] + sweep_counts(quiet, request["layer"], epoch)
+    for done, count in enumerate(counts, start=1):
+        ablation(quiet, request["layer"], epoch, request["mode"], count, request.get("on", "test"))
+        progress("ablation sweep", done, len(counts))

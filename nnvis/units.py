@@ -85,3 +85,13 @@ def sparsity(activations: np.ndarray, labels: np.ndarray, n_classes: int, thresh
     per_class = np.array([near[labels == c].mean() if np.any(labels == c) else np.nan for c in range(n_classes)])
     return {"edges": edges, "counts": class_counts.sum(axis=0), "class_counts": class_counts,
             "near_zero": np.float64(near.mean()), "class_near_zero": per_class}
+
+
+def mean_of_top_k(images: np.ndarray, activations: np.ndarray, unit: int, k: int = 9, *,
+                  layer: str = "this layer") -> np.ndarray:
+    """The mean image (float64, one image's shape) of the k observations that activate `unit`
+    most: what its top-k examples have in common (Yosinski et al.'s average of the top images)."""
+    images = np.asarray(images)
+    if len(images) != len(activations):
+        raise NNVisError(f"{len(images)} images for {len(activations)} observations; need one image each")
+    return images[top_k(activations, unit, k, layer=layer)].astype(np.float64).mean(axis=0)

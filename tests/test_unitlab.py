@@ -20,7 +20,7 @@ from nnvis.models import LoadedModel
 from nnvis.perturbation import perturbation
 from nnvis.rules import difference_rule, intersection_rule, max_rule
 from nnvis.similarity import class_cosine, layer_cosine
-from nnvis.units import sparsity, top_k, unit_histograms
+from nnvis.units import mean_of_top_k, sparsity, top_k, unit_histograms
 from nnvis.workspace import Workspace
 from tests.conftest import ROOT
 from tests.tiny_models import OneHidden
@@ -91,6 +91,30 @@ def test_sparsity_counts_near_zero_alphas_overall_and_per_class():
     assert found["edges"].tolist() == [0.0, 1.0, 2.0, 3.0]
     assert found["counts"].tolist() == [9, 1, 2] and found["class_counts"].sum(axis=0).tolist() == [9, 1, 2]
     assert found["class_counts"][1].tolist() == [4, 0, 0]
+
+
+def test_mean_of_top_k_is_the_numpy_mean_of_the_top_k_images():
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, size=(40, 5, 6, 3), dtype=np.uint8)
+    acts = rng.random((40, 7))
+    best = np.argsort(-acts[:, 4])[:9]
+    mean = mean_of_top_k(images, acts, 4)
+    assert mean.shape == (5, 6, 3) and mean.dtype == np.float64
+    np.testing.assert_array_equal(mean, np.mean(images[best].astype(np.float64), axis=0))
+    assert mean_of_top_k(images, acts, 4, k=1).tolist() == images[best[0]].astype(float).tolist()
+    with pytest.raises(NNVisError, match=r"39 images for 40 observations"):
+        mean_of_top_k(images[:39], acts, 4)
+    with pytest.raises(NNVisError, match=r"unit 7 is out of range"):
+        mean_of_top_k(images, acts, 7)
+
+
+def test_cluster_order_puts_the_similar_classes_side_by_side():
+    # classes 0 and 2 are alike, 1 and 3 are alike, the pairs unrelated to each other
+    matrix = np.array([[1, 0, .9, 0], [0, 1, 0, .8], [.9, 0, 1, 0], [0, .8, 0, 1]], float)
+    order = unitlab.cluster_order(matrix).tolist()
+    assert sorted(order) == [0, 1, 2, 3]
+    assert abs(order.index(0) - order.index(2)) == 1 and abs(order.index(1) - order.index(3)) == 1
+    assert unitlab.cluster_order(np.eye(2)).tolist() == [0, 1]
 
 
 # ---- Shang's selection rules
@@ -286,6 +310,43 @@ def test_ablation_results_are_stored_and_reused(digits_workspace):
     assert fresh._models == {}
 
 
+def test_unit_jobs_store_what_the_pages_read(digits_workspace):
+    from nnvis.actmax import ActMaxParams, actmax_for
+    from nnvis.jobs import run_job
+
+    analysis, reports = Analysis(digits_workspace), []
+    request = {"job": "ablation", "workspace": str(digits_workspace.path), "layer": "hidden1", "epoch": 2,
+               "mode": "global", "on": "subset"}
+    assert not unitlab.has_ablation_sweep(analysis, "hidden1", 2, "global", "subset")
+    run_job(request, lambda *report: reports.append(report))
+    assert reports[-1] == ("ablation sweep", 14, 14) and {stage for stage, _, _ in reports} == {"ablation sweep"}
+    assert unitlab.has_ablation_sweep(analysis, "hidden1", 2, "global", "subset")
+    misses = analysis.store.misses
+    sweep = unitlab.ablation_sweep(analysis, "hidden1", 2, "global", on="subset")
+    assert analysis.store.misses == misses and sweep["count"].tolist() == unitlab.sweep_counts(analysis, "hidden1", 2)
+    params = ActMaxParams(steps=20, restarts=2)
+    assert unitlab.stored_actmax(analysis, "hidden1", 2, 3, params) is None
+    reports.clear()
+    run_job({"job": "actmax", "workspace": str(digits_workspace.path), "layer": "hidden1", "epoch": 2, "unit": 3,
+             "params": {"steps": 20, "restarts": 2}}, lambda *report: reports.append(report))
+    assert reports[-1] == ("actmax", 20, 20)
+    stored = unitlab.stored_actmax(analysis, "hidden1", 2, 3, params)
+    assert stored.images.shape == (2, 8, 8) and stored.steps_done == 20
+    assert (actmax_for(analysis, "hidden1", 2, 3, params).images == stored.images).all()
+
+
+def test_unit_card_arrays_of_a_dense_unit(digits_workspace):
+    analysis = Analysis(digits_workspace)
+    acts = analysis.activations("hidden2", 2).astype(np.float64)
+    best = np.argsort(-acts[:, 11], kind="stable")[:9]
+    images = analysis.subset()["images"]
+    np.testing.assert_array_equal(unitlab.top_mean_image(analysis, "hidden2", 2, 11),
+                                  images[best].astype(np.float64).mean(axis=0))
+    histogram = unitlab.unit_histogram(analysis, "hidden2", 2, 11, bins=5)
+    assert histogram["counts"].sum() == len(acts) and histogram["counts"].shape == (10, 5)
+    assert unitlab.unit_maps(analysis, "hidden2", 2, 11) is None     # a dense unit has no map
+
+
 def test_topk_and_cosine_cli_agree_with_numpy(digits_workspace, capsys):
     analysis = Analysis(digits_workspace)
     acts = analysis.activations("hidden3", analysis.epochs[-1]).astype(np.float64)
@@ -412,6 +473,19 @@ def test_topk_and_ablate_on_resnet18_cifar10(resnet_workspace, capsys):
     code, out, _ = run_cli(capsys, "ablate", "--workspace", ws, "--layer", "layer4", "--mode", "global",
                            "--count", "100", "--on", "subset")
     assert code == 0 and "global ablation of 512 units on the subset images" in out
+
+
+def test_unit_maps_of_a_conv_unit_are_its_feature_maps_over_the_top_k(resnet_workspace):
+    from nnvis.feature_maps import feature_maps
+
+    analysis = Analysis(resnet_workspace)
+    best = unitlab.top_examples(analysis, "layer3", 0, 17, 4)["observations"]
+    maps = unitlab.unit_maps(analysis, "layer3", 0, 17, 4)
+    expected = feature_maps(analysis.model(0), analysis.subset()["images"][best], "layer3")[:, 17]
+    assert maps.shape == (4, 2, 2)
+    np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(maps.mean(axis=(1, 2)), analysis.activations("layer3", 0)[best, 17], rtol=2e-3,
+                               atol=2e-3)   # alpha is the map's mean (stored as float16)
 
 
 @pytest.mark.slow
