@@ -41,14 +41,26 @@ def neuron_values(analysis: Analysis, layer: str, epoch: int, neuron: int | None
 
 
 def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, insets: list, neuron: int | None):
-    """(figure, NH text, job request, drawn grouping) for the observation projection; when the
-    projection is not in the store yet, a 'computing' figure and the job that will make it."""
+    """(figure, NH text, job request, drawn grouping) for the observation projection. When the
+    projection is not in the store yet: PCA at once (progressive display), with the job that
+    computes the asked one; the job's callback swaps it in when done."""
     analysis = open_analysis(ws)
-    if not analysis.has_projection(layer, epoch, method):
-        if current_settings().read_only:
-            return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
-        text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
-        return message_figure(text), text, {"ws": ws, "layer": layer, "epoch": epoch, "method": method}, color_by
+    if analysis.has_projection(layer, epoch, method):
+        figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron)
+        return figure, text, no_update, color_by  # no job: the background callback is not started
+    if current_settings().read_only:
+        return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
+    job = {"ws": ws, "layer": layer, "epoch": epoch, "method": method}
+    text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
+    if method == "pca":
+        return message_figure(text), text, job, color_by
+    figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron)
+    return figure, f"{text} Showing PCA meanwhile: {shown}", job, color_by
+
+
+def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
+                     neuron: int | None) -> tuple:
+    """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough)."""
     projection = analysis.projection(layer, epoch, method)
     points, nh = projection["points"], projection["nh"]
     predictions, _ = analysis.predictions(epoch)
@@ -62,7 +74,7 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
                                                                   for i in chosen]))
     text = (f"NH {nh.mean():.4f} · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
             f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
-    return figure, text, no_update, color_by  # no job: the background callback is not started
+    return figure, text
 
 
 def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str) -> Patch:

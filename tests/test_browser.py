@@ -163,6 +163,12 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     assert not analysis.has_projection("hidden2", 1, "tsne")
     page.goto(dashboard + "/?ws=0&layer=hidden2&epoch=1&method=tsne")
     page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('Computing t-SNE')", timeout=30000)
+    # progressive display: the PCA of hidden2 stands in while t-SNE computes
+    assert "Showing PCA meanwhile" in page.inner_text("#nh-value")
+    pca = analysis.projection("hidden2", 1, "pca")["points"]
+    wait_for_points(page, "obs-projection")
+    drawn = {i: (x, y) for t in observation_traces(page) for i, x, y in zip(t["customdata"], t["x"], t["y"])}
+    np.testing.assert_allclose([drawn[i] for i in range(len(pca))], pca, rtol=1e-5)
     page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=120000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")

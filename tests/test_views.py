@@ -37,6 +37,13 @@ def test_missing_projection_becomes_a_job(served):
     figure, text, job, _ = projection_view(0, "hidden1", 0, "umap", "true", [], None)
     assert job == {"ws": 0, "layer": "hidden1", "epoch": 0, "method": "umap"}
     assert text.startswith("Computing UMAP") and not served.has_projection("hidden1", 0, "umap")
+    # progressive display: PCA of the same layer and epoch is drawn while UMAP computes
+    pca = served.projection("hidden1", 0, "pca")["points"]
+    drawn = {i: (x, y) for t in figure.data if not t.name.startswith("misclassified")
+             for i, x, y in zip(t.customdata, t.x, t.y)}
+    assert len(drawn) == len(pca)
+    np.testing.assert_allclose([drawn[i] for i in range(len(pca))], pca, rtol=1e-6)
+    assert f"Showing PCA meanwhile: NH {served.neighborhood_hit('hidden1', 0, 'pca'):.4f}" in text
 
 
 def test_neuron_patch_carries_that_neurons_activations(served):
