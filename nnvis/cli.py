@@ -1,6 +1,6 @@
-"""The `nnvis` command line: run, summary, layers, serve, and the unit lab (topk, select,
-cosine, ablate, sparsity, perturb, actmax, strip). Bad input prints one line and
-exits with status 2."""
+"""The `nnvis` command line: run, summary, layers, serve, the unit lab (topk, select,
+cosine, ablate, sparsity, perturb, actmax, strip) and deep visualization (grid, saliency,
+filters). Bad input prints one line and exits with status 2."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from nnvis.cli_deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
 from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8050)
     add_unit_commands(commands)
     add_image_commands(commands)
+    add_deepvis_commands(commands)
     return parser
 
 
@@ -120,7 +122,7 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS}
+            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

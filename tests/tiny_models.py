@@ -56,3 +56,43 @@ def two_by_two() -> nn.Module:
 
 def not_a_module():
     return "nope"
+
+
+class HandConv(nn.Module):
+    """x (N,1,3,3) -> conv: 2x2 kernels [[1, 0], [0, -1]], [[0, 1], [1, 0]] and zeros with bias
+    0.5 -> relu -> flatten -> fc: Linear(12, 2), row 0 all ones, row 1 zeros, no bias."""
+
+    KERNELS = [[[1.0, 0.0], [0.0, -1.0]], [[0.0, 1.0], [1.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 2)
+        self.relu = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(12, 2, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor(self.KERNELS)[:, None])
+            self.conv.bias.copy_(torch.tensor([0.0, 0.0, 0.5]))
+            self.fc.weight.zero_()
+            self.fc.weight[0] = 1.0
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.relu(self.conv(x))))
+
+
+def three_layer_mlp():
+    """nnvis's MLP on 2x2 grey images with widths (4, 3) and 2 classes, hand-set weights, no biases:
+    hidden1.0 W1 (4x4), hidden2.0 W2 (3x4), output W3 (2x3) as in the constants below."""
+    from nnvis.models import MLP
+
+    model = MLP(4, 2, widths=(4, 3))
+    with torch.no_grad():
+        for layer, weight in ((model.hidden1[0], W1), (model.hidden2[0], W2), (model.output, W3)):
+            layer.weight.copy_(torch.tensor(weight))
+            layer.bias.zero_()
+    return model
+
+
+W1 = [[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, -1.0, 1.0], [0.5, 0.5, 0.5, 0.5]]
+W2 = [[0.1, -3.0, 2.0, 0.0], [1.0, 0.2, -0.5, 4.0], [0.0, 0.0, 0.0, 1.0]]
+W3 = [[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]]
