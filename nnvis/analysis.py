@@ -124,23 +124,28 @@ class Analysis:
         if layer == INPUT_LAYER:
             key = self.key("activations", layer=INPUT_LAYER)
             return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
-        found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+        found = self.store.get(self.captured_key("activations", layer, epoch))
         if found is None:
             self.capture_epoch(epoch)
-            found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+            found = self.store.get(self.captured_key("activations", layer, epoch))
         return found["x"]
+
+    def captured_key(self, kind: str, layer: str, epoch: int) -> ArtifactKey:
+        """Key of what a forward pass captured; mixed precision (`config.precision`) is part of it."""
+        precision = self.config.precision
+        return self.key(kind, layer=layer, epoch=epoch, **({} if precision == "float32" else {"precision": precision}))
 
     def capture_epoch(self, epoch: int) -> None:
         """One forward pass of the subset storing every captured layer and the probabilities."""
         acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
-                                      device=self.device, progress=self.progress)
+                                      device=self.device, precision=self.config.precision, progress=self.progress)
         for layer, x in acts.items():
-            self.store.put(self.key("activations", layer=layer, epoch=epoch), {"x": x})
-        self.store.put(self.key("probabilities", epoch=epoch), {"p": probabilities})
+            self.store.put(self.captured_key("activations", layer, epoch), {"x": x})
+        self.store.put(self.captured_key("probabilities", "", epoch), {"p": probabilities})
 
     def probabilities(self, epoch: int) -> np.ndarray:
         """Class probabilities (float32) of the subset at `epoch`."""
-        key = self.key("probabilities", epoch=epoch)
+        key = self.captured_key("probabilities", "", epoch)
         if key not in self.store:
             self.capture_epoch(epoch)
         return self.store.get(key)["p"]

@@ -14,7 +14,7 @@ from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
 from nnvis.projections import PROJECTIONS
-from nnvis.workspace import DEVICES, RunConfig
+from nnvis.workspace import DEVICES, PRECISIONS, RunConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--layers", default="all", help="'all' or module paths separated by commas")
     run.add_argument("--projection", default="tsne", help=f"one of: {', '.join(PROJECTIONS)}")
     run.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)}")
+    run.add_argument("--precision", default="float32",
+                     help=f"autocast for capture (faster on GPUs, values change a little): {', '.join(PRECISIONS)}")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--batch-size", type=int, default=128)
     run.add_argument("--learning-rate", type=float, default=1e-3)
@@ -69,7 +71,7 @@ def command_run(args: argparse.Namespace) -> None:
 
     config = RunConfig(dataset=args.dataset, model=args.model, data_dir=args.data_dir, weights=args.weights,
                        epochs=args.epochs, subset=args.subset, layers=args.layers, projection=args.projection,
-                       device=args.device, seed=args.seed, snapshot_every=args.snapshot_every,
+                       device=args.device, precision=args.precision, seed=args.seed, snapshot_every=args.snapshot_every,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, download=args.download)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:

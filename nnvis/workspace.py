@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nnvis.capture import PRECISIONS
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
 from nnvis.models import read_state_dict
@@ -39,6 +40,7 @@ class RunConfig:
     layers: str = "all"
     projection: str = "tsne"
     device: str = "auto"
+    precision: str = "float32"  # capture under autocast with "bfloat16" / "float16" where allowed
     seed: int = 0
     snapshot_every: int = 1
     batch_size: int = 128
@@ -53,6 +55,8 @@ class RunConfig:
             raise NNVisError(f"unknown projection '{self.projection}'; allowed: {', '.join(PROJECTIONS)}")
         if self.device not in DEVICES:
             raise NNVisError(f"unknown device '{self.device}'; allowed: {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise NNVisError(f"unknown precision '{self.precision}'; allowed: {', '.join(PRECISIONS)}")
         for name in ("epochs", "subset", "snapshot_every", "batch_size"):
             value = getattr(self, name)
             if value is None:

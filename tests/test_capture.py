@@ -90,3 +90,30 @@ def test_paper_cnn_shapes_and_default_layers():
     assert default_layers(model.module) == ["fc1", "fc2"]
     acts, _ = capture(model, np.zeros((2, 28, 28), np.uint8), ["conv2", "fc1", "fc2"])
     assert acts["conv2"].shape == (2, 64) and acts["fc1"].shape == (2, 4096) and acts["fc2"].shape == (2, 512)
+
+
+def test_mixed_precision_capture_is_close_to_float32_on_the_cpu():
+    """The autocast path (bf16 on GPUs) runs on the CPU too: same shapes, close values."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = LoadedModel(torchvision.models.resnet18(num_classes=10), "resnet18", in_channels=3)
+    images = np.random.default_rng(0).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    exact, p_exact = capture(model, images, ["layer2", "layer4"], batch_size=8)
+    mixed, p_mixed = capture(model, images, ["layer2", "layer4"], batch_size=8, precision="bfloat16")
+    for layer in ("layer2", "layer4"):
+        assert mixed[layer].shape == exact[layer].shape and mixed[layer].dtype == np.float16
+        scale = np.abs(exact[layer].astype(np.float32)).max()
+        assert np.abs(mixed[layer].astype(np.float32) - exact[layer]).max() < 0.05 * scale
+        assert not np.array_equal(mixed[layer], exact[layer])  # it did run in bf16
+    np.testing.assert_allclose(p_mixed.sum(axis=1), 1, atol=1e-5)
+    assert np.abs(p_mixed - p_exact).max() < 0.05
+
+
+def test_unknown_precision_is_refused_with_the_allowed_ones():
+    from nnvis.workspace import RunConfig
+
+    with pytest.raises(NNVisError, match="unknown precision 'int8'; allowed: float32, bfloat16, float16"):
+        RunConfig(dataset="digits", model="mlp", precision="int8").validate()
+    with pytest.raises(NNVisError, match="allowed: float32, bfloat16, float16"):
+        capture(None, np.zeros((1, 8, 8), np.uint8), [], precision="fp8")
