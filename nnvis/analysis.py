@@ -12,6 +12,7 @@ import torch
 from nnvis.capture import capture, input_activations
 from nnvis.datasets import ImageDataset, load_dataset
 from nnvis.errors import NNVisError
+from nnvis.gpu_projection import uses_gpu_engine
 from nnvis.images import to_png
 from nnvis.layers import INPUT_LAYER
 from nnvis.metrics import accuracy, discriminative_scores, neighborhood_hit
@@ -161,7 +162,9 @@ class Analysis:
     def projection_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
         method = check_method(method or self.config.projection)
         epoch = -1 if layer == INPUT_LAYER else epoch
-        return self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method, seed=self.config.seed)
+        engine = {"engine": "torchdr"} if uses_gpu_engine(method, self.device) else {}  # GPU results differ
+        return self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method,
+                        seed=self.config.seed, **engine)
 
     def has_projection(self, layer: str, epoch: int, method: str | None = None) -> bool:
         """Whether the projection is already in the store (so showing it costs no computation)."""
@@ -176,7 +179,7 @@ class Analysis:
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
             self.progress(f"{method} of {layer}", 0, 1)
-            points = project(x, method, seed=self.config.seed)
+            points = project(x, method, seed=self.config.seed, device=self.device)
             self.progress(f"{method} of {layer}", 1, 1)
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from nnvis.errors import NNVisError
+from nnvis.gpu_projection import torchdr_project, uses_gpu_engine
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
@@ -25,8 +26,10 @@ def default_jobs() -> int:
     return int(os.environ.get("NNVIS_THREADS", os.cpu_count() or 1))
 
 
-def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None) -> np.ndarray:
-    """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread."""
+def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
+            device: str = "cpu") -> np.ndarray:
+    """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
+    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.gpu_projection`)."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
@@ -34,6 +37,8 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
     n_jobs = n_jobs or default_jobs()
     if method == "pca" or x.shape[1] <= 2:
         points = pca_2d(x)
+    elif uses_gpu_engine(method, device):
+        points = torchdr_project(x, method, device=device, seed=seed)
     elif method == "tsne":
         from openTSNE import TSNE
 
