@@ -18,6 +18,7 @@ from layouts.figures import (
     neuron_marker,
     observation_groups,
     projection_figure,
+    typed_array,
 )
 from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
@@ -89,7 +90,7 @@ def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping:
     size = marker_size(len(values))
     for trace, (_, index, _) in enumerate(groups):
         marker = neuron_marker(values[index], values, f"neuron {neuron}", first=trace == 0)
-        marker["color"] = marker["color"].tolist()
+        marker["color"] = typed_array(marker["color"])  # 1 byte per point, base64
         patch["data"][trace]["marker"] = {**marker, "size": size, "line": {"width": 0}}  # whole marker: scattergl
     patch["layout"]["showlegend"] = False  # the colour bar takes the legend's place
     patch["layout"]["datarevision"] = f"neuron-{neuron}"  # makes scattergl recompute every trace's colours

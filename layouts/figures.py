@@ -69,11 +69,33 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, predictions: np.nd
     return figure
 
 
+COLOUR_LEVELS = 255
+
+
+def colour_levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """`values` mapped linearly from [low, high] to the 256 levels 0..255 (uint8): one byte per
+    point, a colour step far below what the eye tells apart on a continuous scale."""
+    span = high - low if high > low else 1.0
+    return np.clip(np.rint((np.asarray(values, np.float64) - low) / span * COLOUR_LEVELS), 0, COLOUR_LEVELS
+                   ).astype(np.uint8)
+
+
+def typed_array(values: np.ndarray) -> dict:
+    """A plotly.js typed-array spec ({dtype, bdata}) for a uint8 array: how a Patch sends it compactly."""
+    import base64
+
+    return {"dtype": "u1", "bdata": base64.b64encode(np.ascontiguousarray(values, np.uint8).tobytes()).decode()}
+
+
 def neuron_marker(values: np.ndarray, all_values: np.ndarray, neuron_name: str, first: bool) -> dict:
-    """Marker settings colouring points by a neuron's activation on one shared colour scale."""
+    """Marker settings colouring points by a neuron's activation on one shared colour scale:
+    colours are 0..255 levels of [min, max] (uint8), the colour bar labelled in activation units."""
     low, high = float(np.min(all_values)), float(np.max(all_values))
-    return dict(color=np.round(values, 4), colorscale=NEURON_SCALE, cmin=low, cmax=high if high > low else low + 1,
-                showscale=first, colorbar=dict(title=dict(text=neuron_name, side="right"), thickness=12, len=0.8))
+    ticks = np.linspace(0, COLOUR_LEVELS, 5)
+    labels = [f"{low + (high - low) * t / COLOUR_LEVELS:.3g}" for t in ticks]
+    return dict(color=colour_levels(values, low, high), colorscale=NEURON_SCALE, cmin=0, cmax=COLOUR_LEVELS,
+                showscale=first, colorbar=dict(title=dict(text=neuron_name, side="right"), thickness=12, len=0.8,
+                                               tickvals=ticks.tolist(), ticktext=labels))
 
 
 def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[str], *, target_class: int | None = None,

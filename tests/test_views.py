@@ -1,5 +1,6 @@
 """The dashboard's callbacks as plain functions, figures as pure functions, and the Flask routes."""
 
+import base64
 import json
 
 import numpy as np
@@ -51,11 +52,17 @@ def test_neuron_patch_carries_that_neurons_activations(served):
 
     figure, *_ = projection_view(0, "hidden3", 1, "pca", "predicted", [], None)
     patch = neuron_colour_patch(0, "hidden3", 1, 7, "predicted").to_plotly_json()
-    values = served.activations("hidden3", 1)[:, 7].astype(np.float32)
-    colours = {op["location"][1]: op["params"]["value"]["color"] for op in patch["operations"]
-               if op["location"][:1] == ["data"]}
+    values = served.activations("hidden3", 1)[:, 7].astype(np.float64)
+    markers = {op["location"][1]: op["params"]["value"] for op in patch["operations"] if op["location"][:1] == ["data"]}
+    levels = (values - values.min()) / (values.max() - values.min()) * 255  # the colour scale's 0..255
     for number, trace in enumerate(t for t in figure.data if not t.name.startswith("misclassified")):
-        np.testing.assert_allclose(colours[number], np.round(values[list(trace.customdata)], 4), atol=1e-4)
+        colour = markers[number]["color"]
+        assert colour["dtype"] == "u1" and markers[number]["cmin"] == 0 and markers[number]["cmax"] == 255
+        sent = np.frombuffer(base64.b64decode(colour["bdata"]), np.uint8)
+        np.testing.assert_allclose(sent, levels[list(trace.customdata)], atol=0.5)
+    ticks = markers[0]["colorbar"]["ticktext"]
+    assert float(ticks[0]) == pytest.approx(values.min(), rel=1e-2, abs=1e-3)
+    assert float(ticks[-1]) == pytest.approx(values.max(), rel=1e-2)
     assert len(json.dumps(patch, cls=plotly.utils.PlotlyJSONEncoder)) < 300_000
 
 
