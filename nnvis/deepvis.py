@@ -223,6 +223,8 @@ class Filters:
 def signed_unit(values: np.ndarray) -> np.ndarray:
     """Values (n, ...) to [0, 1] per item: 0.5 + 0.5 v / max|v| (an all-zero item stays 0.5)."""
     values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.astype(np.float32)
     peak = np.abs(values.reshape(len(values), -1)).max(axis=1)
     scale = np.where(peak > 0, peak, 1.0).reshape((-1,) + (1,) * (values.ndim - 1))
     return (0.5 + 0.5 * values / scale).astype(np.float32)
@@ -358,6 +360,11 @@ def weighted_sum_view(model: LoadedModel, image_shape: tuple[int, ...], layer: s
 
 # ---- drawing
 
+def pen_width(height: int) -> float:
+    """The drawing pen for images `height` pixels high: about MNIST's stroke, a tenth of the height."""
+    return max(1.0, 0.09 * height)
+
+
 def rasterize_strokes(strokes: list[list[tuple[float, float]]], image_shape: tuple[int, int], *,
                       width: float | None = None, scale: int = 8) -> np.ndarray:
     """Pen strokes (lists of (x, y) in pixel coordinates of an image of `image_shape`) drawn
@@ -367,7 +374,7 @@ def rasterize_strokes(strokes: list[list[tuple[float, float]]], image_shape: tup
     from PIL import Image, ImageDraw
 
     height, width_px = int(image_shape[0]), int(image_shape[1])
-    pen = max(1.0, 0.09 * height) if width is None else float(width)
+    pen = pen_width(height) if width is None else float(width)
     canvas = Image.new("L", (width_px * scale, height * scale), 0)
     draw = ImageDraw.Draw(canvas)
     radius = pen * scale / 2

@@ -241,6 +241,7 @@ def test_weighted_sum_bad_input(layer, unit, top_k, needle):
 
 def test_signed_unit_and_strokes():
     np.testing.assert_allclose(signed_unit(np.array([[-2.0, 1.0], [0.0, 0.0]])), [[0.0, 0.75], [0.5, 0.5]])
+    assert signed_unit(np.zeros((0, 2, 2))).shape == (0, 2, 2)  # a first-layer unit has no contributors
     drawn = rasterize_strokes([[(1, 3), (6, 3)]], (8, 8))  # a one-pixel pen along row 3
     assert drawn.dtype == np.uint8 and (drawn[3, 1:7] >= 200).all()
     assert not drawn[[0, 1, 2, 5, 6, 7]].any() and drawn[4].max() < 50 and drawn[3, 0] == 0

@@ -1,0 +1,319 @@
+"""Callbacks of the deep-visualization page. Thin: read the controls, call nnvis.deepvis and
+nnvis.saliency, build figures with layouts.deepvis_figures. The views are plain functions.
+
+The current input lives in the `dv-input` store: {"observation": i} for a subset observation,
+or {"pixels": uint8 image as lists, "source": caption} for an uploaded or drawn image."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+from torch import nn
+
+from callbacks.context import open_analysis
+from callbacks.registry import callback, clientside_callback
+from layouts import deepvis_figures as figures
+from layouts.figures import message_figure
+from nnvis.deepvis import (
+    first_layer_filters,
+    grid_mosaic,
+    layer_grid,
+    model_input,
+    rasterize_strokes,
+    signed_unit,
+    tile,
+    weight_picture,
+    weighted_sum_view,
+)
+from nnvis.errors import NNVisError
+from nnvis.feature_maps import map_layers, normalise, upsample
+from nnvis.layers import list_layers
+from nnvis.saliency import METHODS, Explainer
+from nnvis.strip import MAX_FILE_BYTES, read_image_file
+
+METHOD_NAMES = {"gradient": "gradient", "guided": "guided backprop", "integrated": "integrated gradients"}
+SHOWN_FILTERS = 64
+
+
+# ---- what the page offers
+
+def grid_layers(analysis, model) -> list[str]:
+    """Layers the grid can show, in module order: those with feature maps, the Linear layers
+    and the workspace's captured layers."""
+    maps = set(map_layers(model, tuple(analysis.manifest["image_shape"])))
+    modules = dict(model.module.named_modules())
+    return [name for name in list_layers(model.module)
+            if name in maps or name in analysis.layers or isinstance(modules[name], nn.Linear)]
+
+
+def is_drawable(analysis) -> bool:
+    """Grey images (MNIST-like) get a drawing canvas."""
+    return len(analysis.manifest["image_shape"]) == 2
+
+
+# ---- the input
+
+def load(ws, epoch):
+    """(Analysis, model at `epoch`) of workspace `ws`; NNVisError for an epoch without a snapshot."""
+    analysis = open_analysis(ws)
+    try:
+        epoch = int(epoch)
+    except (TypeError, ValueError):
+        raise NNVisError(f"epoch {epoch!r} is not a number; allowed: {analysis.epochs}") from None
+    analysis.weights(epoch)
+    return analysis, analysis.model(epoch)
+
+
+def observation_index(analysis, value) -> int:
+    n = analysis.config.subset
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value < n:
+        raise NNVisError(f"observation {value!r} is not in the subset; allowed: 0..{n - 1}")
+    return int(value)
+
+
+def input_image(analysis, data) -> tuple[np.ndarray, str]:
+    """The current input as a uint8 image of the workspace's image shape, and its caption."""
+    shape = tuple(analysis.manifest["image_shape"])
+    if isinstance(data, dict) and data.get("pixels") is not None:
+        try:
+            pixels = np.asarray(data["pixels"], dtype=np.float64)
+        except (TypeError, ValueError):
+            pixels = np.zeros(0)
+        if pixels.shape != shape or not np.isin(pixels, np.arange(256)).all():
+            raise NNVisError(f"the input image must be {shape} pixels of 0..255; pick an observation or upload again")
+        return pixels.astype(np.uint8), str(data.get("source") or "uploaded image")[:80]
+    index = observation_index(analysis, (data or {}).get("observation", 0) if isinstance(data, dict) else data)
+    return analysis.subset()["images"][index], f"observation {index}"
+
+
+def uploaded_image(contents: str | None, filename: str | None, image_shape: tuple[int, ...]) -> np.ndarray:
+    """A dcc.Upload data URL as a uint8 image of `image_shape`, with read_image_file's limits
+    (PNG or JPEG, at most 10 MB and 4096 pixels a side)."""
+    name = Path(filename or "the uploaded file").name
+    header, _, payload = (contents or "").partition(";base64,")
+    if not header.startswith("data:") or not payload:
+        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG")
+    if len(payload) > (MAX_FILE_BYTES + 2) * 4 // 3 + 4:
+        raise NNVisError(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MB; allowed: at most "
+                         f"{MAX_FILE_BYTES // 2**20} MB")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG") from None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(raw)
+        try:
+            return read_image_file(path, image_shape)
+        except NNVisError as error:
+            raise NNVisError(str(error).replace(str(path), name)) from None
+
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
+
+
+def drawn_strokes(relayout: dict | None) -> list[list[tuple[float, float]]]:
+    """The freehand paths drawn on the canvas (plotly's 'M x,y L x,y ...' shapes) as point lists."""
+    strokes = []
+    for shape in (relayout or {}).get("shapes") or []:
+        path = shape.get("path", "") if isinstance(shape, dict) else ""
+        points = [(float(x), float(y)) for x, y in re.findall(f"({NUMBER}),({NUMBER})", str(path))]
+        if points:
+            strokes.append(points[:2000])
+    return strokes
+
+
+# ---- the views
+
+def grid_view(ws, data, layer, epoch, sort, unit) -> tuple:
+    """The grid figure, the probabilities, the input picture and a status line."""
+    analysis, model = load(ws, epoch)
+    image, source = input_image(analysis, data)
+    grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
+    mosaic, channel_at = grid_mosaic(grid)
+    kind = "units" if grid.dense else f"maps {grid.maps.shape[1]}×{grid.maps.shape[2]}"
+    title = f"{layer}: {len(grid.maps)} {kind}, by {'index' if sort == 'index' else 'mean activation'}"
+    status = source
+    if grid.probabilities is not None:
+        best = int(np.argmax(grid.probabilities))
+        status = f"{source}: predicted {analysis.classes[best]} ({grid.probabilities[best]:.1%})"
+    return (figures.grid_figure(mosaic, channel_at, title, unit), figures.probabilities_figure(
+        grid.probabilities, analysis.classes), figures.image_figure(image, source), status)
+
+
+def hovered_channel(event: dict | None, channel_at: np.ndarray) -> int:
+    """The channel under a hover event of the grid (its cell's row and column)."""
+    point = ((event or {}).get("points") or [{}])[0]
+    try:
+        row, column = int(point["y"]), int(point["x"])
+    except (KeyError, TypeError, ValueError):
+        raise PreventUpdate from None
+    if not (0 <= row < channel_at.shape[0] and 0 <= column < channel_at.shape[1]) or channel_at[row, column] < 0:
+        raise PreventUpdate
+    return int(channel_at[row, column])
+
+
+def enlarged_view(ws, data, layer, epoch, sort, event) -> tuple:
+    """The hovered channel's map, upsampled over the input and scaled to [0, 1], and a caption."""
+    analysis, model = load(ws, epoch)
+    image, _source = input_image(analysis, data)
+    grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
+    channel = hovered_channel(event, grid_mosaic(grid)[1])
+    value = float(grid.alphas[channel])
+    if grid.dense:
+        return figures.image_figure(image, f"unit {channel}: {value:.4g}"), f"unit {channel} of {layer}: {value:.4g}"
+    heat = normalise(upsample(grid.maps[channel], image.shape[:2]))
+    caption = f"channel {channel} of {layer}: mean {value:.4g}, max {float(grid.maps[channel].max()):.4g}"
+    return figures.overlay_figure(image, [(f"channel {channel}", heat)]), caption
+
+
+def saliency_view(ws, data, layer, epoch, unit) -> tuple:
+    """Overlays of the three methods for the chosen unit (first row) and the predicted class."""
+    analysis, model = load(ws, epoch)
+    image, _source = input_image(analysis, data)
+    x = model_input(model, image)
+    explainer = Explainer(model, analysis.device)
+    panels, notes = [], []
+    if unit is not None:
+        try:
+            for method in METHODS:
+                found = explainer.unit(x, layer, int(unit), method)
+                panels.append((f"{METHOD_NAMES[method]} · unit {unit}" + (" (no gradient)" if found.peak == 0 else ""),
+                               found.saliency))
+        except NNVisError as error:
+            panels, notes = [], [str(error)]
+    for method in METHODS:
+        found = explainer.predicted_class(x, method)
+        panels.append((f"{METHOD_NAMES[method]} · {analysis.classes[found.class_index]} ({found.value:.0%})",
+                       found.saliency))
+    lines = [f"first row: unit {unit} of {layer}" if len(panels) == 6 else "", "second row: the predicted class",
+             *notes]
+    return figures.overlay_figure(image, panels, cols=3), " · ".join(line for line in lines if line)
+
+
+def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
+    """The first-layer filters, the chosen unit's weighted-sum view, and a status line."""
+    analysis, model = load(ws, epoch)
+    shape = tuple(analysis.manifest["image_shape"])
+    filters = first_layer_filters(model, shape)
+    shown = filters.images[:SHOWN_FILTERS]
+    mosaic, _ = tile(weight_picture(shown), gap=1, fill=255)
+    title = f"{filters.layer}: filters 0–{len(shown) - 1} of {len(filters.kernels)}"
+    filters_figure = figures.pictures_figure([(title, mosaic)], size=640)
+    if unit is None:
+        return filters_figure, message_figure("Pick a unit (click a grid cell)."), ""
+    try:
+        found = weighted_sum_view(model, shape, layer, int(unit), int(top_k or 9))
+    except (NNVisError, TypeError, ValueError) as error:
+        return filters_figure, message_figure(str(error)), str(error)
+    pictures = [(f"unit {unit} of {layer}", weight_picture(signed_unit(found.view[None])[0]))]
+    pictures += [(f"{i}<br>{w:+.3g}", weight_picture(v)) for i, w, v in
+                 zip(found.contributors, found.weights, signed_unit(found.contributor_views))]
+    widths = [3.0] + [1.0] * (len(pictures) - 1)
+    status = f"weighted sum over {' → '.join(found.chain)}" if len(found.chain) > 1 \
+        else "a first-layer unit: its filter"
+    return filters_figure, figures.pictures_figure(pictures, widths, size=256), status
+
+
+def figure_or_message(view, outputs: int, *args) -> tuple:
+    """The view's outputs, or a message figure and the message for bad input."""
+    try:
+        return view(*args)
+    except NNVisError as error:
+        return (message_figure(str(error)),) + (no_update,) * (outputs - 2) + (str(error),)
+
+
+# ---- callbacks
+
+CONTROLS = [State("dv-ws", "value"), Input("dv-input", "data"), Input("dv-layer", "value"), Input("dv-epoch", "value")]
+
+
+@callback(Output("dv-location", "href"), Input("dv-ws", "value"), prevent_initial_call=True)
+def switch_workspace(ws):
+    return f"/deepvis?ws={ws}"
+
+
+@callback(Output("dv-input", "data"), Output("dv-input-status", "children"), Input("dv-observation", "value"),
+          Input("dv-upload", "contents"), Input("dv-canvas", "relayoutData"), State("dv-upload", "filename"),
+          State("dv-ws", "value"), prevent_initial_call=True)
+def choose_input(observation, contents, relayout, filename, ws):
+    """A new input: an observation index, an uploaded file or the drawing; bad input says why."""
+    analysis = open_analysis(ws)
+    shape = tuple(analysis.manifest["image_shape"])
+    try:
+        if ctx.triggered_id == "dv-upload":
+            pixels = uploaded_image(contents, filename, shape)
+            name = Path(filename or "upload").name
+            return {"pixels": pixels.tolist(), "source": name}, f"{name}, resized to {shape[1]}×{shape[0]}"
+        if ctx.triggered_id == "dv-canvas":
+            strokes = drawn_strokes(relayout)
+            if not strokes or len(shape) != 2:
+                raise PreventUpdate
+            return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}, "your drawing"
+        return {"observation": observation_index(analysis, observation)}, ""
+    except NNVisError as error:
+        return no_update, str(error)
+
+
+@callback(Output("dv-grid", "figure"), Output("dv-probs", "figure"), Output("dv-input-view", "figure"),
+          Output("dv-grid-status", "children"), *CONTROLS, Input("dv-sort", "value"), Input("dv-unit", "value"))
+def render_grid(ws, data, layer, epoch, sort, unit):
+    return figure_or_message(grid_view, 4, ws, data, layer, epoch, sort, unit)
+
+
+@callback(Output("dv-enlarged", "figure"), Output("dv-enlarged-caption", "children"), Input("dv-grid", "hoverData"),
+          State("dv-ws", "value"), State("dv-input", "data"), State("dv-layer", "value"), State("dv-epoch", "value"),
+          State("dv-sort", "value"), prevent_initial_call=True)
+def enlarge_hovered(event, ws, data, layer, epoch, sort):
+    return figure_or_message(enlarged_view, 2, ws, data, layer, epoch, sort, event)
+
+
+@callback(Output("dv-unit", "value"), Input("dv-grid", "clickData"), prevent_initial_call=True)
+def choose_unit(event):
+    """Clicking a cell of the grid makes its channel (the cell's customdata) the chosen unit."""
+    point = ((event or {}).get("points") or [{}])[0]
+    channel = point.get("customdata")
+    if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
+        raise PreventUpdate
+    return channel
+
+
+@callback(Output("dv-saliency", "figure"), Output("dv-saliency-status", "children"), *CONTROLS,
+          Input("dv-unit", "value"))
+def render_saliency(ws, data, layer, epoch, unit):
+    return figure_or_message(saliency_view, 2, ws, data, layer, epoch, unit)
+
+
+@callback(Output("dv-filters", "figure"), Output("dv-wsum", "figure"), Output("dv-weights-status", "children"),
+          State("dv-ws", "value"), Input("dv-layer", "value"), Input("dv-epoch", "value"), Input("dv-unit", "value"),
+          Input("dv-topk", "value"))
+def render_weights(ws, layer, epoch, unit, top_k):
+    return figure_or_message(weights_view, 3, ws, layer, epoch, unit, top_k)
+
+
+@callback(Output("dv-canvas", "figure"), Input("dv-clear", "n_clicks"), State("dv-ws", "value"),
+          prevent_initial_call=True)
+def clear_canvas(_clicks, ws):
+    shape = tuple(open_analysis(ws).manifest["image_shape"])
+    return figures.canvas_figure(shape[:2])
+
+
+# The address follows the view (without reloading), so that it can be shared.
+clientside_callback(
+    """function (ws, layer, epoch, unit, input) {
+        const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch});
+        if (unit !== null && unit !== undefined) { query.set("unit", unit); }
+        if (input && input.observation !== undefined) { query.set("obs", input.observation); }
+        const url = window.location.origin + window.location.pathname + "?" + query.toString();
+        window.history.replaceState(null, "", url);
+        return url;
+    }""",
+    Output("dv-share-url", "children"), Input("dv-ws", "value"), Input("dv-layer", "value"),
+    Input("dv-epoch", "value"), Input("dv-unit", "value"), Input("dv-input", "data"))

@@ -1,0 +1,109 @@
+"""The deep-visualization page (Yosinski et al. 2015): every channel of a layer for one input,
+live, with the class probabilities; saliency of a unit and of the predicted class; first-layer
+filters and a unit's weighted-sum view.
+
+The address holds the view (?ws=&layer=&epoch=&unit=&obs=), so a link reopens it."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from callbacks.context import open_analysis, workspace_options
+from callbacks.deepvis import grid_layers, is_drawable
+from layouts.components import epoch_options, labelled
+from layouts.deepvis_figures import canvas_figure
+from layouts.figures import message_figure
+from nnvis.strip import MAX_FILE_BYTES
+
+dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
+
+GRAPH_CONFIG = {"displaylogo": False}
+
+
+def number(value, allowed: range, default: int | None) -> int | None:
+    """A query-string value as an int in `allowed`, else `default`."""
+    return int(value) if str(value).isdigit() and int(value) in allowed else default
+
+
+def input_panel(analysis, observation: int) -> html.Div:
+    """The input: an observation index, an uploaded file, or (grey images) a drawing."""
+    shape = tuple(analysis.manifest["image_shape"])
+    drawing = []
+    if is_drawable(analysis):
+        drawing = [html.H3("Or draw", className="dv-h3"),
+                   dcc.Graph(id="dv-canvas", className="dv-canvas", figure=canvas_figure(shape[:2]),
+                             config={**GRAPH_CONFIG, "displayModeBar": False}),
+                   html.Button("Clear drawing", id="dv-clear", className="button button-small")]
+    return html.Div([
+        html.Div([html.H2("Input", className="panel-title")], className="panel-head"),
+        dcc.Graph(id="dv-input-view", className="dv-input-view", config={**GRAPH_CONFIG, "displayModeBar": False}),
+        labelled(f"Observation (0–{analysis.config.subset - 1})",
+                 dcc.Input(id="dv-observation", type="number", min=0, max=analysis.config.subset - 1, step=1,
+                           value=observation, debounce=True, className="number-input", style={"width": "90px"})),
+        dcc.Upload(id="dv-upload", className="upload dv-upload", accept="image/png,image/jpeg",
+                   max_size=MAX_FILE_BYTES, children=html.Div(["Drop or ", html.A("choose"), " a PNG/JPEG"])),
+        *drawing,
+        html.Div(id="dv-input-status", className="lab-message"),
+    ], className="panel dv-input")
+
+
+def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, unit: str | None = None,
+           obs: str = "0", **_query) -> html.Div:
+    workspaces = workspace_options()
+    if not workspaces:
+        return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
+    ws_number = number(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
+    analysis = open_analysis(ws_number)
+    epoch = number(epoch, analysis.epochs, analysis.epochs[-1])
+    layers = grid_layers(analysis, analysis.model(epoch))
+    layer = layer if layer in layers else (analysis.layers[0] if analysis.layers[0] in layers else layers[0])
+    observation = number(obs, range(analysis.config.subset), 0)
+    return html.Div([
+        dcc.Store(id="dv-input", data={"observation": observation}), dcc.Location(id="dv-location", refresh=True),
+        html.Header([html.H1("nnvis"),
+                     html.Span("deep visualization: every channel, saliency, weights", className="subtitle"),
+                     dcc.Link("← projection and neurons", href=f"/?ws={ws_number}", className="nav-link")]),
+        html.Div([
+            labelled("Workspace", dcc.Dropdown(id="dv-ws", options=workspaces, value=ws_number, clearable=False),
+                     "240px"),
+            labelled("Layer", dcc.Dropdown(id="dv-layer", options=layers, value=layer, clearable=False), "200px"),
+            labelled("Epoch", dcc.Dropdown(id="dv-epoch", options=epoch_options(analysis.epochs), value=epoch,
+                                           clearable=False), "160px"),
+            labelled("Sort cells by", dcc.RadioItems(id="dv-sort", inline=True, className="radio", value="index",
+                                                     options=[{"label": "index", "value": "index"},
+                                                              {"label": "mean activation", "value": "mean"}])),
+            labelled("Unit", dcc.Input(id="dv-unit", type="number", min=0, step=1, debounce=True,
+                                       value=number(unit, range(1 << 20), 0), className="number-input",
+                                       style={"width": "80px"})),
+            labelled("Top-k", dcc.Input(id="dv-topk", type="number", min=1, max=64, step=1, value=9, debounce=True,
+                                        className="number-input", style={"width": "64px"})),
+            html.Span(id="dv-share-url", hidden=True),
+        ], className="controls"),
+        html.Div([
+            input_panel(analysis, observation),
+            html.Div([html.Div([html.H2("Layer grid", className="panel-title"),
+                                html.Span(id="dv-grid-status", className="metric")], className="panel-head"),
+                      html.Div("Hover a cell to enlarge it over the input; click it to choose that unit.",
+                               className="muted"),
+                      dcc.Graph(id="dv-grid", className="dv-grid", config=GRAPH_CONFIG)], className="panel"),
+            html.Div([html.H2("Enlarged", className="panel-title"),
+                      dcc.Graph(id="dv-enlarged", className="dv-enlarged", config=GRAPH_CONFIG,
+                                figure=message_figure("Hover a cell of the grid.")),
+                      html.Div(id="dv-enlarged-caption", className="muted"),
+                      html.H2("Class probabilities", className="panel-title"),
+                      dcc.Graph(id="dv-probs", className="dv-probs", config={**GRAPH_CONFIG, "displayModeBar": False})],
+                     className="panel dv-side"),
+        ], className="dv-top"),
+        html.Div([
+            html.Div([html.Div([html.H2("Saliency", className="panel-title"),
+                                html.Span(id="dv-saliency-status", className="muted")], className="panel-head"),
+                      dcc.Graph(id="dv-saliency", className="dv-saliency", config=GRAPH_CONFIG)], className="panel"),
+            html.Div([html.Div([html.H2("Weights", className="panel-title"),
+                                html.Span(id="dv-weights-status", className="muted")], className="panel-head"),
+                      dcc.Graph(id="dv-filters", className="dv-filters", config=GRAPH_CONFIG),
+                      dcc.Graph(id="dv-wsum", className="dv-wsum", config=GRAPH_CONFIG),
+                      html.Div("Weights: red positive, blue negative, white zero (each picture scaled by its own "
+                               "largest |weight|).", className="muted")], className="panel"),
+        ], className="dv-bottom"),
+    ], className="page")
