@@ -244,19 +244,19 @@ def switch_workspace(ws):
           Input("dv-upload", "contents"), Input("dv-canvas", "relayoutData"), State("dv-upload", "filename"),
           State("dv-ws", "value"), prevent_initial_call=True)
 def choose_input(observation, contents, relayout, filename, ws):
-    """A new input: an observation index, an uploaded file or the drawing; bad input says why."""
+    """A new input: an observation index, an uploaded file or the drawing (the grid's status
+    names it); bad input says why under the input and leaves the view as it was."""
     analysis = open_analysis(ws)
     shape = tuple(analysis.manifest["image_shape"])
     try:
         if ctx.triggered_id == "dv-upload":
             pixels = uploaded_image(contents, filename, shape)
-            name = Path(filename or "upload").name
-            return {"pixels": pixels.tolist(), "source": name}, f"{name}, resized to {shape[1]}×{shape[0]}"
+            return {"pixels": pixels.tolist(), "source": Path(filename or "upload").name}, ""
         if ctx.triggered_id == "dv-canvas":
             strokes = drawn_strokes(relayout)
             if not strokes or len(shape) != 2:
                 raise PreventUpdate
-            return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}, "your drawing"
+            return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}, ""
         return {"observation": observation_index(analysis, observation)}, ""
     except NNVisError as error:
         return no_update, str(error)

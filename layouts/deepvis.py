@@ -103,7 +103,8 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                                 html.Span(id="dv-weights-status", className="muted")], className="panel-head"),
                       dcc.Graph(id="dv-filters", className="dv-filters", config=GRAPH_CONFIG),
                       dcc.Graph(id="dv-wsum", className="dv-wsum", config=GRAPH_CONFIG),
-                      html.Div("Weights: red positive, blue negative, white zero (each picture scaled by its own "
-                               "largest |weight|).", className="muted")], className="panel"),
+                      html.Div("Each picture is scaled by its own largest |weight|: grey-image models red "
+                               "positive, blue negative, white zero; colour models mid-grey zero.", className="muted")],
+                     className="panel"),
         ], className="dv-bottom"),
     ], className="page")

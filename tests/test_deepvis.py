@@ -345,3 +345,47 @@ def test_deepvis_commands_reject_a_file_that_is_not_an_image(resnet_workspace, t
     code, err = run_cli(capsys, "grid", "--workspace", str(resnet_workspace.path), "--out", str(tmp_path),
                         "--layer", "layer2", "--image", str(tmp_path / "notes.png"))
     assert code == 2 and "is not an image PIL can read; allowed: PNG, JPEG" in err
+
+
+# ---- the page's input handling, as plain functions
+
+def test_page_inputs_reject_bad_uploads_and_forged_pixels():
+    import base64
+    import io
+    from types import SimpleNamespace
+
+    from callbacks.deepvis import drawn_strokes, input_image, uploaded_image
+
+    def data_url(raw: bytes, kind: str = "image/png") -> str:
+        return f"data:{kind};base64," + base64.b64encode(raw).decode()
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 6), (255, 255, 255)).save(buffer, format="PNG")
+    white = uploaded_image(data_url(buffer.getvalue()), "white.png", (3, 3))
+    np.testing.assert_array_equal(white, np.full((3, 3), 255))
+    for contents, needle in [(data_url(b"hello"), "notes.png is not an image PIL can read; allowed: PNG, JPEG"),
+                             ("not a data url", "notes.png did not arrive as a file"),
+                             ("data:image/png;base64,@@@@", "notes.png did not arrive as a file"),
+                             (data_url(bytes(11 * 2**20)), "notes.png is larger than 10 MB")]:
+        with pytest.raises(NNVisError, match=needle):
+            uploaded_image(contents, "notes.png", (3, 3))
+
+    analysis = SimpleNamespace(manifest={"image_shape": [3, 3]}, config=SimpleNamespace(subset=2),
+                               subset=lambda: {"images": np.stack([IMAGE, 255 - IMAGE])})
+    image, caption = input_image(analysis, {"observation": 1})
+    np.testing.assert_array_equal(image, 255 - IMAGE)
+    assert caption == "observation 1"
+    drawn, caption = input_image(analysis, {"pixels": IMAGE.tolist(), "source": "drawing"})
+    np.testing.assert_array_equal(drawn, IMAGE)
+    assert caption == "drawing"
+    for data in ({"pixels": [[1, 2], [3, 4]]}, {"pixels": [[300] * 3] * 3}, {"pixels": [[0.5] * 3] * 3},
+                 {"pixels": "junk"}):
+        with pytest.raises(NNVisError, match=r"the input image must be \(3, 3\) pixels of 0..255"):
+            input_image(analysis, data)
+    for data in ({"observation": 2}, {"observation": -1}, {"observation": "1"}, {"observation": 0.5}):
+        with pytest.raises(NNVisError, match="is not in the subset; allowed: 0..1"):
+            input_image(analysis, data)
+
+    shapes = {"shapes": [{"type": "path", "path": "M1.5,2L3,4.25L5e-1,1"}, {"type": "rect"}, "junk"]}
+    assert drawn_strokes(shapes) == [[(1.5, 2.0), (3.0, 4.25), (0.5, 1.0)]]
+    assert drawn_strokes(None) == [] and drawn_strokes({"dragmode": "pan"}) == []
