@@ -71,7 +71,11 @@ def ensure_workspace(path: Path) -> dict:
     config = RunConfig(dataset="mnist", data_dir=MNIST_DIR, model="mlp", epochs=1, subset=10000,
                        projection="pca", device="cpu")
     existed = Workspace(path).exists()
-    print(f"{'checking' if existed else 'creating (takes minutes)'} workspace {path}", flush=True)
+    if existed:  # any complete workspace will do (e.g. the 100,000-point one of bench_scale.py)
+        config = Workspace(path).config()
+        print(f"using workspace {path} ({config.subset} points)", flush=True)
+        return {"path": str(path), "existed": True, "prepare_s": 0.0, "config": asdict(config)}
+    print(f"creating workspace {path} (takes minutes)", flush=True)
     seconds, _ = timed(run, config, path)
     return {"path": str(path), "existed": existed, "prepare_s": seconds, "config": asdict(config)}
 

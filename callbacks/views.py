@@ -37,8 +37,8 @@ def neuron_values(analysis: Analysis, layer: str, epoch: int, neuron: int | None
     """The activations of `neuron` at `layer`/`epoch` over the subset, or None when it does not exist there."""
     if neuron is None:
         return None
-    acts = analysis.activations(layer, epoch)
-    return acts[:, int(neuron)].astype(np.float32) if 0 <= int(neuron) < acts.shape[1] else None
+    by_unit = analysis.activations_by_unit(layer, epoch)
+    return np.asarray(by_unit[int(neuron)], np.float32) if 0 <= int(neuron) < len(by_unit) else None
 
 
 def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, insets: list, neuron: int | None):

@@ -117,7 +117,23 @@ class Analysis:
 
     @cached_property
     def labels(self) -> np.ndarray:
-        return self.subset()["labels"]
+        """True classes of the subset (a small artifact of their own: no image is read)."""
+        return self.store.get_or_compute(self.key("subset-labels"), lambda: {"labels": self.subset()["labels"]})[
+            "labels"]
+
+    def activations_by_unit(self, layer: str, epoch: int) -> np.ndarray:
+        """The layer's activations as a memory-mapped, read-only units x observations array
+        (float16): reading one unit's row reads only that row from disk."""
+        stored_epoch = -1 if self.check_layer(layer) == INPUT_LAYER else epoch
+        key = self.captured_key("activations-by-unit", layer, stored_epoch)
+        return self.store.mapped_array(key, lambda: self.activations(layer, epoch).T)
+
+    def unit_activations(self, layer: str, epoch: int, unit: int) -> np.ndarray:
+        """Activations (float32) of one unit over the subset (a neuron click reads only these)."""
+        by_unit = self.activations_by_unit(layer, epoch)
+        if not 0 <= unit < len(by_unit):
+            raise NNVisError(f"unit {unit} does not exist at layer {layer}; allowed: 0..{len(by_unit) - 1}")
+        return np.asarray(by_unit[unit], dtype=np.float32)
 
     def activations(self, layer: str, epoch: int) -> np.ndarray:
         """Activations (float16, observations x units) of the subset at `layer` and `epoch`."""

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -117,6 +118,23 @@ class Store:
             blob = compute()
             self.cache.set(key.digest(), blob, tag=key.kind)
         return blob
+
+    def mapped_array(self, key: ArtifactKey, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,
+        so that reading one row reads only that row from disk; computed once, like get_or_compute."""
+        path = self.directory / "arrays" / f"{key.digest()}.npy"
+        if not path.exists():
+            with self.computing(key):
+                if not path.exists():
+                    self.misses += 1
+                    path.parent.mkdir(exist_ok=True)
+                    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
+                    with open(partial, "wb") as handle:
+                        np.save(handle, np.ascontiguousarray(compute()), allow_pickle=False)
+                    os.replace(partial, path)  # readers see the whole file or none
+                    return np.load(path, mmap_mode="r", allow_pickle=False)
+        self.hits += 1
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
     def close(self) -> None:
         self.cache.close()

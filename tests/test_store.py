@@ -86,3 +86,20 @@ def test_a_killed_computation_leaves_no_artifact_and_no_lock(tmp_path):
     start = time.monotonic()
     assert store.get_or_compute(key, lambda: {"x": np.zeros(3)})["x"].tolist() == [0, 0, 0]
     assert time.monotonic() - start < 5
+
+
+def test_mapped_array_is_computed_once_and_read_through_a_memory_map(tmp_path):
+    store = Store(tmp_path / "store")
+    key = ArtifactKey("activations-by-unit", "d", "s", "w", "hidden", 1, "")
+    calls = []
+    array = np.arange(12, dtype=np.float16).reshape(3, 4)
+
+    def compute():
+        calls.append(1)
+        return array
+    first = store.mapped_array(key, compute)
+    again = Store(tmp_path / "store").mapped_array(key, compute)  # another process's view of the store
+    assert calls == [1] and isinstance(again, np.memmap) and not again.flags.writeable
+    np.testing.assert_array_equal(first, array)
+    np.testing.assert_array_equal(again[2], [8, 9, 10, 11])
+    assert not list((tmp_path / "store" / "arrays").glob("*.partial"))

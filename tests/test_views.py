@@ -9,6 +9,7 @@ import pytest
 from dash import no_update
 
 from nnvis.analysis import Analysis
+from nnvis.errors import NNVisError
 from nnvis.workspace import Workspace
 
 
@@ -152,3 +153,12 @@ def test_every_app_answers_every_callback(digits_workspace, tmp_path):
         assert answer.status_code == 200
         assert "/thumbs/0/4.png" in json.dumps(answer.get_json())
     assert answered[0] == answered[1]
+
+
+def test_one_units_activations_come_from_the_memory_mapped_copy(served):
+    by_unit = served.activations_by_unit("hidden3", 1)
+    assert isinstance(by_unit, np.memmap) and by_unit.shape == served.activations("hidden3", 1).T.shape
+    np.testing.assert_array_equal(served.unit_activations("hidden3", 1, 7),
+                                  served.activations("hidden3", 1)[:, 7].astype(np.float32))
+    with pytest.raises(NNVisError, match=f"unit {len(by_unit)} does not exist at layer hidden3; allowed: 0.."):
+        served.unit_activations("hidden3", 1, len(by_unit))
