@@ -12,16 +12,7 @@ import torch
 from PIL import Image
 
 from nnvis.cli import main
-from nnvis.deepvis import (
-    first_layer_filters,
-    grid_mosaic,
-    layer_grid,
-    model_input,
-    rasterize_strokes,
-    signed_unit,
-    tile,
-    weighted_sum_view,
-)
+from nnvis.deepvis import first_layer_filters, grid_mosaic, layer_grid, model_input, weighted_sum_view
 from nnvis.errors import NNVisError
 from nnvis.models import MLP, LoadedModel
 from nnvis.saliency import Explainer
@@ -91,6 +82,8 @@ def test_grid_bad_input_says_what_is_allowed(layer, sort, needle):
 
 
 def test_tile_lays_out_rows_with_gaps():
+    from nnvis.deepvis import tile
+
     tiles = np.arange(3 * 2 * 2).reshape(3, 2, 2).astype(np.uint8)
     mosaic, index = tile(tiles, columns=3, gap=1, fill=255)
     assert mosaic.dtype == np.uint8 and mosaic.shape == (2, 8)
@@ -240,6 +233,8 @@ def test_weighted_sum_bad_input(layer, unit, top_k, needle):
 
 
 def test_signed_unit_and_strokes():
+    from nnvis.deepvis import rasterize_strokes, signed_unit
+
     np.testing.assert_allclose(signed_unit(np.array([[-2.0, 1.0], [0.0, 0.0]])), [[0.0, 0.75], [0.5, 0.5]])
     assert signed_unit(np.zeros((0, 2, 2))).shape == (0, 2, 2)  # a first-layer unit has no contributors
     drawn = rasterize_strokes([[(1, 3), (6, 3)]], (8, 8))  # a one-pixel pen along row 3
