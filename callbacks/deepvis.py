@@ -126,7 +126,7 @@ def drawn_strokes(relayout: dict | None) -> list[list[tuple[float, float]]]:
         path = shape.get("path", "") if isinstance(shape, dict) else ""
         points = [(float(x), float(y)) for x, y in re.findall(f"({NUMBER}),({NUMBER})", str(path))]
         if points:
-            strokes.append(points[:2000])
+            strokes.append(points)
     return strokes
 
 

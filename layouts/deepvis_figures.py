@@ -77,7 +77,7 @@ def grid_figure(mosaic: np.ndarray, channel_at: np.ndarray, title: str, chosen: 
         z=mosaic, customdata=channel_at.tolist(), colorscale=HEAT, zmin=low, zmax=high if high > low else low + 1,
         hoverongaps=False, hovertemplate="channel %{customdata}<br>value %{z:.4g}<extra></extra>",
         colorbar=dict(thickness=10, len=0.8, outlinewidth=0)))
-    cells = np.argwhere(channel_at == chosen) if chosen is not None else np.zeros((0, 2))
+    cells = np.argwhere(channel_at == chosen) if isinstance(chosen, int) and chosen >= 0 else np.zeros((0, 2))
     if len(cells):
         (top, left), (bottom, right) = cells.min(axis=0), cells.max(axis=0)
         figure.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,

@@ -360,6 +360,10 @@ def weighted_sum_view(model: LoadedModel, image_shape: tuple[int, ...], layer: s
 
 # ---- drawing
 
+MAX_STROKES = 500
+MAX_STROKE_POINTS = 5000
+
+
 def pen_width(height: int) -> float:
     """The drawing pen for images `height` pixels high: about MNIST's stroke, a tenth of the height."""
     return max(1.0, 0.09 * height)
@@ -370,7 +374,8 @@ def rasterize_strokes(strokes: list[list[tuple[float, float]]], image_shape: tup
     """Pen strokes (lists of (x, y) in pixel coordinates of an image of `image_shape`) drawn
     white on black as a uint8 grey image, antialiased by drawing `scale` times larger and
     averaging down. The pen is `width` pixels wide (default: about a tenth of the height,
-    MNIST's stroke)."""
+    MNIST's stroke). Points off the image are pulled to its edge; at most 500 strokes of 5000
+    points are drawn."""
     from PIL import Image, ImageDraw
 
     height, width_px = int(image_shape[0]), int(image_shape[1])
@@ -378,8 +383,9 @@ def rasterize_strokes(strokes: list[list[tuple[float, float]]], image_shape: tup
     canvas = Image.new("L", (width_px * scale, height * scale), 0)
     draw = ImageDraw.Draw(canvas)
     radius = pen * scale / 2
-    for stroke in strokes:
-        points = [((x + 0.5) * scale, (y + 0.5) * scale) for x, y in stroke]
+    for stroke in strokes[:MAX_STROKES]:
+        points = [((min(max(x, -1.0), width_px) + 0.5) * scale, (min(max(y, -1.0), height) + 0.5) * scale)
+                  for x, y in stroke[:MAX_STROKE_POINTS]]
         if len(points) > 1:
             draw.line(points, fill=255, width=max(1, round(pen * scale)), joint="curve")
         for px, py in points:  # round caps and joints

@@ -240,6 +240,8 @@ def test_signed_unit_and_strokes():
     drawn = rasterize_strokes([[(1, 3), (6, 3)]], (8, 8))  # a one-pixel pen along row 3
     assert drawn.dtype == np.uint8 and (drawn[3, 1:7] >= 200).all()
     assert not drawn[[0, 1, 2, 5, 6, 7]].any() and drawn[4].max() < 50 and drawn[3, 0] == 0
+    wild = rasterize_strokes([[(-1e300, 3), (float("inf"), 3)]], (8, 8))  # far off the image: its edges
+    assert (wild[3] >= 200).all() and not wild[:2].any()
 
 
 # ---- end to end: resnet18 (random weights) on CIFAR-10 test images
