@@ -73,3 +73,14 @@ def test_discriminative_scores_find_the_class_neuron():
     assert scores.shape == (3, 5)
     assert scores[1].argmax() == 2 and scores[1, 2] > 0.5
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_discriminative_scores_train_on_a_seeded_sample_beyond_the_cap():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 100)
+    acts = rng.normal(size=(300, 5))
+    acts[:, 4] += 5 * (labels == 0)
+    capped = discriminative_scores(acts, labels, 3, max_observations=120)
+    sample = np.sort(np.random.default_rng(0).choice(300, 120, replace=False))
+    np.testing.assert_array_equal(capped, discriminative_scores(acts[sample], labels[sample], 3))
+    assert capped[0].argmax() == 4
