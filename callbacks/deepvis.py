@@ -60,8 +60,11 @@ def is_drawable(analysis) -> bool:
 
 # ---- the input
 
-def load(ws, epoch):
-    """(Analysis, model at `epoch`) of workspace `ws`; NNVisError for an epoch without a snapshot."""
+def load(ws, epoch, layer=None):
+    """(Analysis, model at `epoch`) of workspace `ws`; NNVisError for an epoch without a snapshot
+    or a layer that is not a module path."""
+    if layer is not None and not isinstance(layer, str):
+        raise NNVisError(f"layer {layer!r} is not a module path; pick one from the list")
     analysis = open_analysis(ws)
     try:
         epoch = int(epoch)
@@ -69,6 +72,15 @@ def load(ws, epoch):
         raise NNVisError(f"epoch {epoch!r} is not a number; allowed: {analysis.epochs}") from None
     analysis.weights(epoch)
     return analysis, analysis.model(epoch)
+
+
+def unit_number(unit) -> int | None:
+    """The unit box's value: None (empty) or a whole number."""
+    if unit is None:
+        return None
+    if isinstance(unit, bool) or not isinstance(unit, (int, float)) or unit != int(unit):
+        raise NNVisError(f"unit {unit!r} is not a whole number; allowed: 0 up to the layer's units - 1")
+    return int(unit)
 
 
 def observation_index(analysis, value) -> int:
@@ -134,7 +146,7 @@ def drawn_strokes(relayout: dict | None) -> list[list[tuple[float, float]]]:
 
 def grid_view(ws, data, layer, epoch, sort, unit) -> tuple:
     """The grid figure, the probabilities, the input picture and a status line."""
-    analysis, model = load(ws, epoch)
+    analysis, model = load(ws, epoch, layer)
     image, source = input_image(analysis, data)
     grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
     mosaic, channel_at = grid_mosaic(grid)
@@ -144,7 +156,7 @@ def grid_view(ws, data, layer, epoch, sort, unit) -> tuple:
     if grid.probabilities is not None:
         best = int(np.argmax(grid.probabilities))
         status = f"{source}: predicted {analysis.classes[best]} ({grid.probabilities[best]:.1%})"
-    return (figures.grid_figure(mosaic, channel_at, title, unit), figures.probabilities_figure(
+    return (figures.grid_figure(mosaic, channel_at, title, unit_number(unit)), figures.probabilities_figure(
         grid.probabilities, analysis.classes), figures.image_figure(image, source), status)
 
 
@@ -162,7 +174,7 @@ def hovered_channel(event: dict | None, channel_at: np.ndarray) -> int:
 
 def enlarged_view(ws, data, layer, epoch, sort, event) -> tuple:
     """The hovered channel's map, upsampled over the input and scaled to [0, 1], and a caption."""
-    analysis, model = load(ws, epoch)
+    analysis, model = load(ws, epoch, layer)
     image, _source = input_image(analysis, data)
     grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
     channel = hovered_channel(event, grid_mosaic(grid)[1])
@@ -176,7 +188,8 @@ def enlarged_view(ws, data, layer, epoch, sort, event) -> tuple:
 
 def saliency_view(ws, data, layer, epoch, unit) -> tuple:
     """Overlays of the three methods for the chosen unit (first row) and the predicted class."""
-    analysis, model = load(ws, epoch)
+    analysis, model = load(ws, epoch, layer)
+    unit = unit_number(unit)
     image, _source = input_image(analysis, data)
     x = model_input(model, image)
     explainer = Explainer(model, analysis.device)
@@ -184,7 +197,7 @@ def saliency_view(ws, data, layer, epoch, unit) -> tuple:
     if unit is not None:
         try:
             for method in METHODS:
-                found = explainer.unit(x, layer, int(unit), method)
+                found = explainer.unit(x, layer, unit, method)
                 panels.append((f"{METHOD_NAMES[method]} · unit {unit}" + (" (no gradient)" if found.peak == 0 else ""),
                                found.saliency))
         except NNVisError as error:
@@ -200,7 +213,8 @@ def saliency_view(ws, data, layer, epoch, unit) -> tuple:
 
 def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
     """The first-layer filters, the chosen unit's weighted-sum view, and a status line."""
-    analysis, model = load(ws, epoch)
+    analysis, model = load(ws, epoch, layer)
+    unit = unit_number(unit)
     shape = tuple(analysis.manifest["image_shape"])
     filters = first_layer_filters(model, shape)
     shown = filters.images[:SHOWN_FILTERS]
@@ -210,7 +224,7 @@ def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
     if unit is None:
         return filters_figure, message_figure("Pick a unit (click a grid cell)."), ""
     try:
-        found = weighted_sum_view(model, shape, layer, int(unit), int(top_k or 9))
+        found = weighted_sum_view(model, shape, layer, unit, int(top_k or 9))
     except (NNVisError, TypeError, ValueError) as error:
         return filters_figure, message_figure(str(error)), str(error)
     pictures = [(f"unit {unit} of {layer}", weight_picture(signed_unit(found.view[None])[0]))]

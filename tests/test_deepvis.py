@@ -351,7 +351,7 @@ def test_page_inputs_reject_bad_uploads_and_forged_pixels():
     import io
     from types import SimpleNamespace
 
-    from callbacks.deepvis import drawn_strokes, input_image, uploaded_image
+    from callbacks.deepvis import drawn_strokes, input_image, unit_number, uploaded_image
 
     def data_url(raw: bytes, kind: str = "image/png") -> str:
         return f"data:{kind};base64," + base64.b64encode(raw).decode()
@@ -386,3 +386,7 @@ def test_page_inputs_reject_bad_uploads_and_forged_pixels():
     shapes = {"shapes": [{"type": "path", "path": "M1.5,2L3,4.25L5e-1,1"}, {"type": "rect"}, "junk"]}
     assert drawn_strokes(shapes) == [[(1.5, 2.0), (3.0, 4.25), (0.5, 1.0)]]
     assert drawn_strokes(None) == [] and drawn_strokes({"dragmode": "pan"}) == []
+    assert unit_number(None) is None and unit_number(3) == 3 and unit_number(4.0) == 4
+    for unit in ("3", 2.5, True, [1]):
+        with pytest.raises(NNVisError, match="is not a whole number"):
+            unit_number(unit)
