@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlencode, urlsplit
+
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -136,3 +138,18 @@ def point_index(event: dict | None) -> int:
     return int(event["points"][0]["customdata"])
 
 
+
+
+@callback(Output("unit-card-link", "href"), Output("unit-card-link", "children"), Output("layer-lab-link", "href"),
+          Input("share-url", "children"), prevent_initial_call=True)
+def link_unit_lab(url):
+    """The unit lab's address for the shown view: the clicked neuron's unit card ("open unit
+    card"), with the selection (`sel`) for its rules; the layer lab's for the layer."""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url or "").query).items()}
+    view = {key: query[key] for key in ("ws", "layer", "epoch") if key in query}
+    if view.get("layer") == "input":
+        view.pop("layer")
+    card = {**view, **({"unit": query["neuron"]} if "neuron" in query and "layer" in view else {}),
+            **({"sel": query["sel"]} if "sel" in query else {})}
+    text = f"open unit card of neuron {card['unit']} →" if "unit" in card else "unit lab →"
+    return "/units?" + urlencode(card), text, "/layer-lab?" + urlencode(view)

@@ -6,6 +6,8 @@ or "subset" (the workspace's seeded sample, what every view shows)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from nnvis import ablation as ab
@@ -208,6 +210,17 @@ def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: i
     return maps if len(maps) else None
 
 
+def actmax_params(fields: dict) -> ActMaxParams:
+    """ActMaxParams from JSON values, validated. The float settings are made floats: a browser
+    sends 0.0 as 0, and the store key of 0 is not that of 0.0."""
+    defaults = asdict(ActMaxParams())
+    unknown = sorted(set(fields) - set(defaults))
+    if unknown:
+        raise NNVisError(f"unknown actmax setting(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+    return ActMaxParams(**{name: float(value) if isinstance(defaults[name], float) and isinstance(value, (int, float))
+                           and not isinstance(value, bool) else value for name, value in fields.items()}).validate()
+
+
 def stored_actmax(analysis: Analysis, layer: str, epoch: int, unit: int, params: ActMaxParams) -> ActMaxResult | None:
     """The activation maximization that `actmax_for` stored for these settings, or None (never computes)."""
     key = analysis.key("actmax", layer=layer, epoch=epoch, method=ACTMAX_METHOD, unit=int(unit),
@@ -249,7 +262,7 @@ def run_unit_job(analysis: Analysis, request: dict, progress: Progress = no_prog
     `ablation` sweep of a layer, one stored point at a time with progress per point."""
     epoch = resolve_epoch(analysis, int(request["epoch"]))
     if request["job"] == "actmax":
-        params = ActMaxParams(**request.get("params", {}))
+        params = actmax_params(request.get("params", {}))
         actmax_for(analysis, request["layer"], epoch, int(request["unit"]), params, progress=progress)
         return
     quiet = Analysis(analysis.workspace, device=analysis.device)  # one progress bar: the sweep's points

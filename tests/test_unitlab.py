@@ -335,6 +335,19 @@ def test_unit_jobs_store_what_the_pages_read(digits_workspace):
     assert (actmax_for(analysis, "hidden1", 2, 3, params).images == stored.images).all()
 
 
+def test_actmax_settings_from_a_browser_keep_their_store_key():
+    from nnvis.actmax import ActMaxParams
+
+    sent = json.loads(json.dumps({"norm_percentile": 0, "blur_sigma": 1, "steps": 200, "learning_rate": 0.05}))
+    params = unitlab.actmax_params(sent)   # JavaScript sends 0.0 as 0 and 1.0 as 1
+    assert params.as_key() == ActMaxParams(blur_sigma=1.0).as_key()
+    assert isinstance(params.as_key()["norm_percentile"], float) and isinstance(params.as_key()["steps"], int)
+    with pytest.raises(NNVisError, match="unknown actmax setting"):
+        unitlab.actmax_params({"stepz": 3})
+    with pytest.raises(NNVisError, match="actmax steps must be >= 1, got 0"):
+        unitlab.actmax_params({"steps": 0})
+
+
 def test_unit_card_arrays_of_a_dense_unit(digits_workspace):
     analysis = Analysis(digits_workspace)
     acts = analysis.activations("hidden2", 2).astype(np.float64)

@@ -1,0 +1,269 @@
+"""Callbacks of the layer lab, and the work behind them as plain functions (tested without a
+browser): read the controls, call nnvis.unitlab and nnvis.strip, build figures."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.context import open_analysis
+from callbacks.jobs import background_options, run_request
+from callbacks.registry import callback
+from layouts.components import epoch_options
+from layouts.figures import message_figure
+from layouts.unit_figures import (
+    ablation_figure,
+    cosine_figure,
+    perturbation_figure,
+    png_uri,
+    sparsity_figure,
+    view_query,
+)
+from nnvis import unitlab
+from nnvis.errors import NNVisError
+from nnvis.feature_maps import heat_colours, map_layers, normalise, overlay
+from nnvis.strip import MAX_FILE_BYTES, read_image_file, select_layers, structure_strip
+
+VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
+STRIP_ROWS = 6  # rows of the strip when no step is given
+MAP_ID = "ll-strip-map"
+
+
+@callback(Output("ll-layer", "options"), Output("ll-layer", "value"), Output("ll-epoch", "options"),
+          Output("ll-epoch", "value"), Input("ll-ws", "value"), prevent_initial_call=True)
+def switch_workspace(ws):
+    analysis = open_analysis(ws)
+    return analysis.layers, analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1]
+
+
+@callback(Output("ll-explore-link", "href"), Output("ll-unitlab-link", "href"), *VIEW)
+def follow_links(ws, layer, epoch):
+    return "/" + view_query(ws, layer, epoch), "/units" + view_query(ws, layer, epoch)
+
+
+def figure_or_message(build, *args):
+    """The figure `build(*args)` makes, or a figure holding the message of bad input."""
+    try:
+        return build(*args)
+    except NNVisError as error:
+        return message_figure(str(error))
+
+
+def cosine_view(ws, layer: str, epoch: int, clustered: bool):
+    analysis = open_analysis(ws)
+    matrix = unitlab.class_similarity(analysis, layer, epoch)
+    order = unitlab.cluster_order(matrix) if clustered else None
+    return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
+                                                          f"epoch {epoch}" + (" (clustered)" if clustered else ""))
+
+
+@callback(Output("ll-cosine", "figure"), *VIEW, Input("ll-cluster", "value"))
+def render_cosine(ws, layer, epoch, clustered):
+    return figure_or_message(cosine_view, ws, layer, epoch, bool(clustered))
+
+
+def sparsity_view(ws, layer: str, epoch: int, by: str, threshold):
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+        raise NNVisError(f"near-zero threshold {threshold} is out of range; allowed: a number >= 0 (default 0.01)")
+    analysis = open_analysis(ws)
+    found = unitlab.layer_sparsity(analysis, layer, epoch, float(threshold))
+    return sparsity_figure(found, analysis.classes, by == "class", float(threshold))
+
+
+@callback(Output("ll-sparsity", "figure"), *VIEW, Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
+def render_sparsity(ws, layer, epoch, by, threshold):
+    return figure_or_message(sparsity_view, ws, layer, epoch, by, threshold)
+
+
+def perturbation_view(ws, epoch: int, variance):
+    if not isinstance(variance, (int, float)):
+        raise NNVisError("noise variance is empty or not a number; allowed: a number >= 0 (default 0.01)")
+    analysis = open_analysis(ws)
+    found = unitlab.perturbation(analysis, epoch, None, float(variance), on="subset")
+    return perturbation_figure(found, float(variance))
+
+
+@callback(Output("ll-perturbation", "figure"), Input("ll-ws", "value"), Input("ll-epoch", "value"),
+          Input("ll-variance", "value"))
+def render_perturbation(ws, epoch, variance):
+    return figure_or_message(perturbation_view, ws, epoch, variance)
+
+
+def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> tuple:
+    """(figure, status, job request): the stored sweep, else a request for the job when `run`,
+    else a hint to press Run."""
+    analysis = open_analysis(ws)
+    images = f"the subset's {analysis.config.subset}" if on == "subset" else "the whole test split's"
+    if unitlab.has_ablation_sweep(analysis, layer, epoch, mode, on):
+        sweep = unitlab.ablation_sweep(analysis, layer, epoch, mode, on=on)
+        drop = unitlab.first_drop(sweep)
+        status = ("top-1 never falls by more than 1 point" if drop is None
+                  else f"top-1 first falls by more than 1 point at {drop} of {sweep['units']} units zeroed")
+        figure = ablation_figure(sweep, f"{mode} removal at {layer}, epoch {epoch}, on {images} images")
+        return figure, status, no_update
+    points = len(unitlab.sweep_counts(analysis, layer, epoch)) + 1
+    if not run:
+        return message_figure(f"Press Run sweep: {points} accuracy passes over {images} images."), "", no_update
+    request = {"ws": ws, "layer": layer, "epoch": epoch, "mode": mode, "on": on}
+    return message_figure(f"Computing the sweep: {points} accuracy passes…"), "", request
+
+
+@callback(Output("ll-ablation", "figure"), Output("ll-ablation-status", "children"),
+          Output("ll-ablation-request", "data"), *VIEW, Input("ll-ablation-mode", "value"),
+          Input("ll-ablation-on", "value"), Input("ll-ablation-run", "n_clicks"))
+def show_ablation(ws, layer, epoch, mode, on, _clicks):
+    try:
+        return ablation_view(ws, layer, epoch, mode, on, run=ctx.triggered_id == "ll-ablation-run")
+    except NNVisError as error:
+        return message_figure(str(error)), str(error), no_update
+
+
+@callback(Output("ll-ablation", "figure", allow_duplicate=True),
+          Output("ll-ablation-status", "children", allow_duplicate=True),
+          Input("ll-ablation-request", "data"), State("ll-ws", "value"), State("ll-layer", "value"),
+          State("ll-epoch", "value"), State("ll-ablation-mode", "value"), State("ll-ablation-on", "value"),
+          **background_options("ll-ablation"))
+def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
+    """Run the sweep away from the web workers; show it if the view still asks for it."""
+    if not request:
+        raise PreventUpdate
+    try:
+        run_request(set_progress, {"job": "ablation", **request})
+        figure, status, _ = ablation_view(ws, layer, epoch, mode, on, run=False)
+    except NNVisError as error:
+        return message_figure(str(error)), str(error)
+    return figure, status
+
+
+@callback(Output("ll-ablation-status", "children", allow_duplicate=True), Input("ll-ablation-cancel", "n_clicks"),
+          prevent_initial_call=True)
+def cancelled_ablation(_clicks):
+    return "Cancelled; the points computed so far are stored. Press Run sweep to go on."
+
+
+# ---- the structure strip
+
+def decode_upload(contents: str, filename: str | None, image_shape: tuple[int, ...]) -> np.ndarray:
+    """An uploaded file (a data URL from dcc.Upload) as a uint8 image of `image_shape`, read
+    with nnvis.strip.read_image_file's limits; NNVisError naming the file otherwise."""
+    name = Path(filename or "the uploaded file").name
+    header, _, data = (contents or "").partition(",")
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG")
+    if len(data) * 3 // 4 > MAX_FILE_BYTES + 2:
+        raise NNVisError(f"{name} is {len(data) * 3 / 4 / 2**20:.1f} MB; allowed: at most "
+                         f"{MAX_FILE_BYTES // 2**20} MB")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG") from None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(raw)
+        try:
+            return read_image_file(path, image_shape)
+        except NNVisError as error:
+            raise NNVisError(str(error).replace(str(path), name)) from None
+
+
+def strip_image(analysis, source: str, index, contents: str | None, filename: str | None) -> tuple[np.ndarray, str]:
+    """The strip's input image and a caption: an uploaded file, or a subset observation."""
+    if source == "upload" and contents:
+        return decode_upload(contents, filename, tuple(analysis.manifest["image_shape"])), Path(filename or "").name
+    n = analysis.config.subset
+    if not isinstance(index, int) or not 0 <= index < n:
+        raise NNVisError(f"subset image {index} is out of range; allowed: 0..{n - 1}")
+    label = analysis.classes[analysis.labels[index]]
+    return analysis.subset()["images"][index], f"subset image {index} (class {label})"
+
+
+def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> list:
+    """Shang's strip of `image`: layers `start`..`stop` step `step` of those with maps (by
+    default about STRIP_ROWS of them, evenly spaced from the first to the last)."""
+    model = analysis.model(epoch)
+    available = map_layers(model, image.shape, analysis.device)
+    if step is None:
+        step = max(1, math.ceil(len(available) / STRIP_ROWS))
+    layers = select_layers(available, 0 if start is None else start, stop, step)
+    return structure_strip(model, image, layers, device=analysis.device)
+
+
+def strip_grid(rows: list) -> list:
+    """One line per layer: its name and size, then its top maps as heat images (scaled over
+    the line's maps), each clickable."""
+    lines = []
+    for r, row in enumerate(rows):
+        low, high = float(row.maps.min()), float(row.maps.max())
+        size = f"{row.n_channels} ch · {row.maps.shape[1]}×{row.maps.shape[2]}"
+        tiles = [html.Div([html.Img(src=png_uri(heat_colours(normalise(fmap, low, high)), 56), className="map-thumb",
+                                    id={"type": MAP_ID, "row": r, "col": c}, alt=f"{row.layer} channel {channel}"),
+                           html.Div(str(int(channel)), className="tile-caption")], className="map-tile")
+                 for c, (channel, fmap) in enumerate(zip(row.channels, row.maps))]
+        label = html.Div([html.B(row.layer), html.Div(size, className="muted")], className="strip-label")
+        lines.append(html.Div([label, *tiles], className="strip-row"))
+    return lines
+
+
+def strip_inputs(ws, epoch: int, source: str, index, contents, filename) -> tuple:
+    analysis = open_analysis(ws)
+    image, caption = strip_image(analysis, source, index, contents, filename)
+    return analysis, image, caption
+
+
+def strip_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step) -> tuple:
+    """(grid, input image) of the strip."""
+    analysis, image, caption = strip_inputs(ws, epoch, source, index, contents, filename)
+    rows = strip_rows(analysis, epoch, image, start, stop, step)
+    picture = [html.Img(src=png_uri(image, 128), className="strip-picture", alt="strip input"),
+               html.Div(caption, className="tile-caption")]
+    return strip_grid(rows), picture
+
+
+@callback(Output("ll-strip-grid", "children"), Output("ll-strip-input", "children"),
+          Output("ll-strip-message", "children"), Output("ll-strip-source", "data"),
+          Output("ll-strip-enlarged", "children"),
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-image", "value"),
+          Input("ll-upload", "contents"), Input("ll-start", "value"), Input("ll-stop", "value"),
+          Input("ll-step", "value"), State("ll-upload", "filename"), State("ll-strip-source", "data"))
+def render_strip(ws, epoch, index, contents, start, stop, step, filename, source):
+    source = {"ll-upload": "upload", "ll-image": "index"}.get(ctx.triggered_id, source)
+    hint = "Click a map to see it over the input."
+    try:
+        grid, picture = strip_view(ws, epoch, source, index, contents, filename, start, stop, step)
+    except NNVisError as error:
+        return [], [], str(error), source, hint
+    return grid, picture, None, source, hint
+
+
+def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step, row: int,
+                  col: int) -> list:
+    """One map of the strip upsampled over its input image, with its layer, channel and alpha."""
+    analysis, image, _ = strip_inputs(ws, epoch, source, index, contents, filename)
+    rows = strip_rows(analysis, epoch, image, start, stop, step)
+    if not 0 <= row < len(rows) or not 0 <= col < len(rows[row].channels):
+        raise NNVisError(f"map {row},{col} is not in the strip")
+    layer = rows[row]
+    fmap = layer.maps[col]
+    return [html.Img(src=png_uri(overlay(image, fmap), 224), className="enlarged-picture", id="ll-enlarged-img",
+                     alt=f"{layer.layer} channel {int(layer.channels[col])}"),
+            html.Div([html.B(layer.layer), f" · channel {int(layer.channels[col])} · α {float(layer.alphas[col]):.4g}"
+                      f" · map {fmap.shape[0]}×{fmap.shape[1]}"], className="tile-caption")]
+
+
+@callback(Output("ll-strip-enlarged", "children", allow_duplicate=True),
+          Input({"type": MAP_ID, "row": ALL, "col": ALL}, "n_clicks"),
+          State("ll-ws", "value"), State("ll-epoch", "value"), State("ll-strip-source", "data"),
+          State("ll-image", "value"), State("ll-upload", "contents"), State("ll-upload", "filename"),
+          State("ll-start", "value"), State("ll-stop", "value"), State("ll-step", "value"), prevent_initial_call=True)
+def enlarge_map(clicks, ws, epoch, source, index, contents, filename, start, stop, step):
+    if not isinstance(ctx.triggered_id, dict) or not any(clicks):
+        raise PreventUpdate  # a new grid was drawn, nothing was clicked
+    return enlarged_view(ws, epoch, source, index, contents, filename, start, stop, step,
+                         int(ctx.triggered_id["row"]), int(ctx.triggered_id["col"]))

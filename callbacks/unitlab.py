@@ -1,0 +1,224 @@
+"""Callbacks of the unit lab, and the work behind them as plain functions (tested without a
+browser): read the controls, call nnvis.unitlab (cached in the store), build components."""
+
+from __future__ import annotations
+
+import numpy as np
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.context import open_analysis
+from callbacks.jobs import background_options, run_request
+from callbacks.registry import callback
+from callbacks.routes import thumbnail_url
+from callbacks.views import version_of
+from layouts.components import epoch_options
+from layouts.figures import message_figure
+from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure, view_query
+from nnvis import unitlab
+from nnvis.actmax import ActMaxParams
+from nnvis.errors import NNVisError
+from nnvis.feature_maps import overlay
+
+VIEW = [Input("ul-ws", "value"), Input("ul-layer", "value"), Input("ul-epoch", "value")]
+PARAMS = [Input(f"ul-am-{suffix}", "value") for suffix, _, _, _ in ACTMAX_INPUTS]
+MAX_K = 64
+
+
+def parse_observations(text: str | None) -> list[int]:
+    """Subset indices typed as "3,7,12" (ranges "3-7" allowed, as in a shared link's `sel`),
+    in the order given without repeats; NNVisError for anything else."""
+    indices: list[int] = []
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash_, last = part.partition("-")
+        if not first.isdigit() or (dash_ and not last.isdigit()):
+            raise NNVisError(f"observations '{text}': '{part}' is not an index or a range; "
+                             "type subset indices separated by commas, e.g. 3,7,12")
+        indices += range(int(first), int(last or first) + 1)
+    if not indices:
+        raise NNVisError("no observations given; type subset indices separated by commas, e.g. 3,7,12")
+    return list(dict.fromkeys(indices))
+
+
+def checked_unit(analysis, layer: str, epoch: int, unit, k) -> tuple[int, int]:
+    """(unit, k) as ints in range, or NNVisError naming what is allowed."""
+    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    if not isinstance(unit, int) or not 0 <= unit < units:
+        raise NNVisError(f"unit {unit} is out of range; layer {layer} has {units} units (0..{units - 1})")
+    upper = min(MAX_K, analysis.config.subset)
+    if not isinstance(k, int) or not 1 <= k <= upper:
+        raise NNVisError(f"k {k} is out of range; allowed: 1..{upper}")
+    return unit, k
+
+
+def example_tile(src: str, caption: list, alt: str) -> html.Div:
+    return html.Div([html.Img(src=src, className="unit-thumb", alt=alt), html.Div(caption, className="tile-caption")],
+                    className="unit-example")
+
+
+def top_k_tiles(ws, analysis, layer: str, epoch: int, unit: int, k: int) -> list:
+    """The top-k observations as tiles: the thumbnail route's image for a dense unit, the
+    unit's activation map over the image for a conv unit (its map larger than 1 x 1)."""
+    found = unitlab.top_examples(analysis, layer, epoch, unit, k)
+    maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
+    images = analysis.subset()["images"]
+    version = version_of(analysis)
+    tiles = []
+    for rank, (index, label, alpha) in enumerate(zip(found["observations"], found["labels"], found["alpha"])):
+        if maps is not None and maps.shape[1] * maps.shape[2] > 1:
+            src = png_uri(overlay(images[index], maps[rank]), 96)
+        else:
+            src = thumbnail_url(ws, int(index), version)
+        tiles.append(example_tile(src, [html.B(f"#{index}"), f" {analysis.classes[label]} · α {alpha:.3g}"],
+                                  f"observation {index}"))
+    return tiles
+
+
+def card_view(ws, layer: str, epoch: int, unit, k) -> tuple:
+    """(title, top-k tiles, mean image, histogram figure) of one unit."""
+    analysis = open_analysis(ws)
+    unit, k = checked_unit(analysis, layer, epoch, unit, k)
+    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
+    kind = "dense unit" if maps is None else f"channel, maps {maps.shape[1]}×{maps.shape[2]}"
+    title = f"{layer} · unit {unit} of {units} ({kind}) · epoch {epoch}"
+    histogram = unitlab.unit_histogram(analysis, layer, epoch, unit)
+    if histogram["edges"][0] == histogram["edges"][-1]:
+        title += f" · constant {histogram['edges'][0]:.3g} on every observation (a dead unit?)"
+    mean = np.clip(np.round(unitlab.top_mean_image(analysis, layer, epoch, unit, k)), 0, 255).astype(np.uint8)
+    mean_image = [html.Img(src=png_uri(mean, 160), id="ul-mean-img", className="mean-thumb",
+                           alt=f"mean of the top {k}"), html.Div(f"mean of {k} images", className="tile-caption")]
+    figure = unit_histogram_figure(histogram["edges"], histogram["counts"], analysis.classes, unit)
+    return title, top_k_tiles(ws, analysis, layer, epoch, unit, k), mean_image, figure
+
+
+@callback(Output("ul-layer", "options"), Output("ul-layer", "value"), Output("ul-epoch", "options"),
+          Output("ul-epoch", "value"), Input("ul-ws", "value"), prevent_initial_call=True)
+def switch_workspace(ws):
+    analysis = open_analysis(ws)
+    return analysis.layers, analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1]
+
+
+@callback(Output("ul-title", "children"), Output("ul-message", "children"), Output("ul-topk", "children"),
+          Output("ul-mean", "children"), Output("ul-histogram", "figure"), Output("ul-colour-link", "href"),
+          Output("ul-explore-link", "href"), Output("ul-layerlab-link", "href"),
+          *VIEW, Input("ul-unit", "value"), Input("ul-k", "value"))
+def render_card(ws, layer, epoch, unit, k):
+    links = ("/" + view_query(ws, layer, epoch, color="neuron", neuron=unit), "/" + view_query(ws, layer, epoch),
+             "/layer-lab" + view_query(ws, layer, epoch))
+    try:
+        title, tiles, mean, figure = card_view(ws, layer, epoch, unit, k)
+    except NNVisError as error:
+        return "", str(error), [], [], message_figure(str(error)), *links
+    return title, None, tiles, mean, figure, *links
+
+
+def actmax_params(values: list) -> ActMaxParams:
+    """The regularizer inputs as ActMaxParams; NNVisError naming an empty or invalid one."""
+    fields = {}
+    for (_, label, field, _), value in zip(ACTMAX_INPUTS, values):
+        if value is None:
+            raise NNVisError(f"activation maximization: '{label}' is empty or not a number")
+        fields[field] = value
+    return unitlab.actmax_params(fields)
+
+
+def actmax_images(result, restarts: int) -> list:
+    """One tile per restart with the activation that its image reaches."""
+    return [example_tile(png_uri(image, 128), [f"restart {i} · activation ", html.B(f"{a:.4g}")], f"restart {i}")
+            for i, (image, a) in enumerate(zip(result.images[:restarts], result.activations))]
+
+
+def actmax_view(ws, layer: str, epoch: int, unit, values: list, run: bool) -> tuple:
+    """(images, status, job request): the stored result for these settings, else a request
+    for the job when `run`, else a hint to press Run."""
+    params = actmax_params(values)
+    analysis = open_analysis(ws)
+    unit, _ = checked_unit(analysis, layer, epoch, unit, 1)
+    stored = unitlab.stored_actmax(analysis, layer, epoch, unit, params)
+    if stored is not None:
+        return (actmax_images(stored, params.restarts),
+                f"unit {unit}: {params.restarts} restarts, {stored.steps_done} steps", no_update)
+    if not run:  # no_update: the job's background callback is not started
+        return [], f"Not computed yet for unit {unit} with these settings: press Run.", no_update
+    request = {"ws": ws, "layer": layer, "epoch": epoch, "unit": unit, "params": params.as_key()}
+    return [], f"Computing unit {unit} in the background…", request
+
+
+@callback(Output("ul-actmax-images", "children"), Output("ul-actmax-status", "children"),
+          Output("ul-actmax-request", "data"), *VIEW, Input("ul-unit", "value"), Input("ul-actmax-run", "n_clicks"),
+          *PARAMS)
+def show_actmax(ws, layer, epoch, unit, _clicks, *values):
+    try:
+        return actmax_view(ws, layer, epoch, unit, list(values), run=ctx.triggered_id == "ul-actmax-run")
+    except NNVisError as error:
+        return [], str(error), no_update
+
+
+@callback(Output("ul-actmax-images", "children", allow_duplicate=True),
+          Output("ul-actmax-status", "children", allow_duplicate=True),
+          Input("ul-actmax-request", "data"), State("ul-ws", "value"), State("ul-layer", "value"),
+          State("ul-epoch", "value"), State("ul-unit", "value"), *[State(p.component_id, "value") for p in PARAMS],
+          **background_options("ul-actmax"))
+def run_actmax_job(set_progress, request, ws, layer, epoch, unit, *values):
+    """Maximize the unit away from the web workers; show the stored images if still wanted."""
+    if not request:
+        raise PreventUpdate
+    try:
+        run_request(set_progress, {"job": "actmax", **request})
+        view = actmax_view(ws, layer, epoch, unit, list(values), run=False)
+    except NNVisError as error:
+        return [], str(error)
+    return view[:2]
+
+
+@callback(Output("ul-actmax-status", "children", allow_duplicate=True), Input("ul-actmax-cancel", "n_clicks"),
+          prevent_initial_call=True)
+def cancelled_actmax(_clicks):
+    return "Cancelled; nothing was stored. Press Run to start again."
+
+
+def unit_chip(ws, analysis, layer: str, epoch: int, unit: int, alphas: np.ndarray) -> dcc.Link:
+    """A small card of a selected unit: its number, its alpha on the set, its top-3
+    observations; a link to its unit card."""
+    best = unitlab.top_examples(analysis, layer, epoch, unit, 3)["observations"]
+    version = version_of(analysis)
+    return dcc.Link([html.Div([html.B(f"unit {unit}"), html.Span(f" α {', '.join(f'{a:.2f}' for a in alphas)}",
+                                                                  className="muted")]),
+                     html.Div([html.Img(src=thumbnail_url(ws, int(i), version), className="chip-thumb",
+                                        alt=f"observation {i}") for i in best])],
+                    href="/units" + view_query(ws, layer, epoch, unit=unit), className="unit-chip")
+
+
+def rules_view(ws, layer: str, epoch: int, rule: str, text: str, n) -> list:
+    """The units a rule selects, as small unit cards (one row per observation for max)."""
+    analysis = open_analysis(ws)
+    observations = parse_observations(text)
+    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    if not isinstance(n, int) or not 1 <= n <= units:
+        raise NNVisError(f"top n {n} is out of range; allowed: 1..{units}")
+    picked = unitlab.select(analysis, layer, epoch, rule, observations, n)
+    acts = unitlab.activations(analysis, layer, epoch)[observations]
+    groups = ([(f"observation {o}: its top {n}", chosen, acts[[i]]) for i, (o, chosen)
+               in enumerate(zip(observations, picked))] if rule == "max"
+              else [(f"{rule} rule over observations {', '.join(map(str, observations))}, top {n}", picked, acts)])
+    rows = []
+    for title, chosen, alphas in groups:
+        chips = [unit_chip(ws, analysis, layer, epoch, int(u), alphas[:, u]) for u in chosen]
+        rows.append(html.Div([html.Div(f"{title}: {len(chosen)} unit{'s' * (len(chosen) != 1)}",
+                                       className="rule-title"),
+                              html.Div(chips or html.Span("no unit satisfies the rule; try a larger n",
+                                                          className="muted"), className="chips")],
+                             className="rule-group"))
+    return rows
+
+
+@callback(Output("ul-rules", "children"), *VIEW, Input("ul-rule", "value"), Input("ul-observations", "value"),
+          Input("ul-n", "value"))
+def render_rules(ws, layer, epoch, rule, text, n):
+    try:
+        return rules_view(ws, layer, epoch, rule, text, n)
+    except NNVisError as error:
+        return html.Div(str(error), className="lab-message")

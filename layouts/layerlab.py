@@ -1,0 +1,85 @@
+"""The layer lab: Shang et al.'s analyses of one layer (class cosine similarity, low-activation
+unit removal, sparsity, input perturbation) and the structure strip of one image."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from layouts.components import job_indicator, labelled
+from layouts.unit_figures import number_input, open_view, page_header, view_controls, view_query
+from nnvis.strip import MAX_FILE_BYTES
+
+dash.register_page(__name__, path="/layer-lab", title="nnvis: layer lab")
+
+GRAPH_CONFIG = {"displaylogo": False}
+
+
+def panel(title: str, head: list, body: list, class_name: str = "panel") -> html.Div:
+    return html.Div([html.Div([html.H2(title, className="panel-title"), *head], className="panel-head"), *body],
+                    className=class_name)
+
+
+def radio(element_id: str, options: list[tuple[str, str]], value: str) -> dcc.RadioItems:
+    return dcc.RadioItems(id=element_id, options=[{"label": label, "value": v} for label, v in options], value=value,
+                          inline=True, className="radio")
+
+
+def analysis_panels() -> list:
+    return [
+        panel("Class cosine similarity", [dcc.Checklist(id="ll-cluster", options=[{"label": " clustered order",
+                                                                                    "value": "on"}],
+                                                         value=[], className="radio")],
+              [dcc.Graph(id="ll-cosine", className="graph-square", config=GRAPH_CONFIG)]),
+        panel("Low-activation unit removal", [job_indicator("ll-ablation")], [
+            html.Div([labelled("Mode", radio("ll-ablation-mode", [("per image", "per-image"), ("global", "global")],
+                                             "per-image")),
+                      labelled("Images", radio("ll-ablation-on", [("subset", "subset"), ("test split", "test")],
+                                               "subset")),
+                      html.Button("Run sweep", id="ll-ablation-run", className="button")], className="controls-inline"),
+            html.Div(id="ll-ablation-status", className="lab-message"),
+            dcc.Graph(id="ll-ablation", className="graph-lab", config=GRAPH_CONFIG)]),
+        panel("Sparsity", [radio("ll-sparsity-by", [("overall", "overall"), ("per class", "class")], "overall"),
+                           labelled("Near-zero threshold", number_input("ll-threshold", 0.01, "any"))],
+              [dcc.Graph(id="ll-sparsity", className="graph-lab", config=GRAPH_CONFIG)]),
+        panel("Input perturbation", [labelled("Noise variance", number_input("ll-variance", 0.01, "any"))],
+              [html.Div("Gaussian noise added to the subset's images; how much each captured layer's activations "
+                        "keep their direction.", className="muted"),
+               dcc.Graph(id="ll-perturbation", className="graph-lab", config=GRAPH_CONFIG)]),
+    ]
+
+
+def strip_panel() -> html.Div:
+    upload = dcc.Upload(id="ll-upload", children=html.Span(["drop a PNG or JPEG here, or ", html.U("choose a file")]),
+                        accept="image/png,image/jpeg", multiple=False, className="upload")
+    return panel("Structure strip", [html.Span("top 9 feature maps per layer, shallow → deep; click a map to enlarge "
+                                               "it over the input", className="muted")], [
+        html.Div([labelled("Subset image", number_input("ll-image", 0, 1)),
+                  labelled(f"or upload (≤ {MAX_FILE_BYTES // 2**20} MB)", upload),
+                  labelled("From layer", number_input("ll-start", None, 1)),
+                  labelled("To layer", number_input("ll-stop", None, 1)),
+                  labelled("Step", number_input("ll-step", None, 1, 1))], className="controls-inline"),
+        html.Div(id="ll-strip-message", className="lab-message"),
+        html.Div([html.Div([html.Div(id="ll-strip-input", className="strip-input"),
+                            html.Div("Click a map to see it over the input.", id="ll-strip-enlarged",
+                                     className="strip-enlarged")], className="strip-side"),
+                  html.Div(id="ll-strip-grid", className="strip-grid")], className="strip-body"),
+    ], "panel strip-panel")
+
+
+def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **_query) -> html.Div:
+    view = open_view(ws, layer, epoch)
+    if view is None:
+        return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
+    number, analysis, layer, epoch = view
+    return html.Div([
+        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data="index"),
+        page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
+            dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
+                     href="/" + view_query(number, layer, epoch)),
+            dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
+                     href="/units" + view_query(number, layer, epoch))]),
+        view_controls("ll", analysis, number, layer, epoch, []),
+        html.Div(analysis_panels(), className="lab-grid lab-grid-2x2"),
+        strip_panel(),
+    ], className="page")

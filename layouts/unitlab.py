@@ -1,0 +1,94 @@
+"""The unit lab: one unit's card (top-k examples, their mean, its activation per class, its
+activation-maximization images) and Shang et al.'s rule-based selection of units.
+
+The address holds the view (?ws=&layer=&epoch=&unit=&sel=), so a link reopens it."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+
+from layouts.components import job_indicator, labelled
+from layouts.unit_figures import ACTMAX_INPUTS, number_input, open_view, page_header, view_controls, view_query
+from nnvis import unitlab
+from nnvis.actmax import ActMaxParams
+
+dash.register_page(__name__, path="/units", title="nnvis: unit lab")
+
+RULE_OPTIONS = [{"label": "max (top-n of each)", "value": "max"},
+                {"label": "intersection (in every top-n)", "value": "intersection"},
+                {"label": "difference (first only)", "value": "difference"}]
+
+
+def card_panel() -> html.Div:
+    return html.Div([
+        html.Div([html.H2("Unit card", className="panel-title"), html.Span(id="ul-title", className="metric")],
+                 className="panel-head"),
+        html.Div(id="ul-message", className="lab-message"),
+        html.Div([
+            html.Div([html.H3("Top-k observations", className="lab-h3"),
+                      html.Div(id="ul-topk", className="thumb-grid")]),
+            html.Div([html.H3("Mean of the top-k", className="lab-h3"),
+                      html.Div(id="ul-mean", className="mean-image")]),
+        ], className="card-row"),
+        dcc.Graph(id="ul-histogram", className="graph-lab", config={"displaylogo": False}),
+    ], className="panel")
+
+
+def actmax_panel() -> html.Div:
+    defaults = ActMaxParams()
+    inputs = [labelled(label, number_input(f"ul-am-{suffix}", getattr(defaults, field), step, width="90px"))
+              for suffix, label, field, step in ACTMAX_INPUTS]
+    return html.Div([
+        html.Div([html.H2("Activation maximization", className="panel-title"), job_indicator("ul-actmax")],
+                 className="panel-head"),
+        html.Div("Gradient ascent from seeded noise, regularized (Yosinski et al. 2015); one image per restart.",
+                 className="muted"),
+        html.Div([*inputs, html.Button("Run", id="ul-actmax-run", className="button")], className="param-grid"),
+        html.Div(id="ul-actmax-status", className="lab-message"),
+        html.Div(id="ul-actmax-images", className="actmax-images"),
+    ], className="panel")
+
+
+def rules_panel(sel: str) -> html.Div:
+    return html.Div([
+        html.Div([html.H2("Rule-based selection", className="panel-title"),
+                  html.Span("units picked by their alpha on a set of observations (Shang et al.)", className="muted")],
+                 className="panel-head"),
+        html.Div([
+            labelled("Rule", dcc.RadioItems(id="ul-rule", options=RULE_OPTIONS, inline=True, className="radio",
+                                            value="intersection" if "," in sel or "-" in sel else "max")),
+            labelled("Observations (subset indices)", dcc.Input(id="ul-observations", type="text", value=sel or "0,1,2",
+                                                                placeholder="3,7,12", debounce=True,
+                                                                className="text-input")),
+            labelled("Top n", number_input("ul-n", 9, 1, 1)),
+        ], className="controls-inline"),
+        html.Div(id="ul-rules", className="rule-results"),
+    ], className="panel")
+
+
+def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, unit: str | None = None, sel: str = "",
+           **_query) -> html.Div:
+    view = open_view(ws, layer, epoch)
+    if view is None:
+        return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
+    number, analysis, layer, epoch = view
+    # without a unit in the link: the unit whose activation varies most over the subset (a live one)
+    unit_value = int(unit) if str(unit).isdigit() else int(unitlab.activations(analysis, layer, epoch).var(axis=0)
+                                                             .argmax())
+    return html.Div([
+        dcc.Store(id="ul-actmax-request"),
+        page_header("unit lab: one unit's examples, histogram and preferred input", [
+            dcc.Link("← projection and neurons", id="ul-explore-link", className="nav-link",
+                     href="/" + view_query(number, layer, epoch)),
+            dcc.Link("layer lab →", id="ul-layerlab-link", className="nav-link",
+                     href="/layer-lab" + view_query(number, layer, epoch))]),
+        view_controls("ul", analysis, number, layer, epoch, [
+            labelled("Unit", number_input("ul-unit", unit_value, 1)),
+            labelled("k", number_input("ul-k", 9, 1, 1, "64px")),
+            html.Div(dcc.Link("colour the projection by this unit", id="ul-colour-link", href="/"),
+                     className="control control-end"),
+        ]),
+        html.Div([card_panel(), actmax_panel()], className="lab-grid"),
+        rules_panel(str(sel or "")),
+    ], className="page")
