@@ -3,10 +3,7 @@ browser): read the controls, call nnvis.unitlab and nnvis.strip, build figures."
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.context import open_analysis
+from callbacks.deepvis import uploaded_image  # the same upload rules on both pages
 from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback
 from layouts.components import epoch_options
@@ -29,7 +27,7 @@ from layouts.unit_figures import (
 from nnvis import unitlab
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import heat_colours, map_layers, normalise, overlay
-from nnvis.strip import MAX_FILE_BYTES, read_image_file, select_layers, structure_strip
+from nnvis.strip import select_layers, structure_strip
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
 STRIP_ROWS = 6  # rows of the strip when no step is given
@@ -122,7 +120,7 @@ def show_ablation(ws, layer, epoch, mode, on, _clicks):
     try:
         return ablation_view(ws, layer, epoch, mode, on, run=ctx.triggered_id == "ll-ablation-run")
     except NNVisError as error:
-        return message_figure(str(error)), str(error), no_update
+        return message_figure(str(error)), html.Span(str(error), className="lab-message"), no_update
 
 
 @callback(Output("ll-ablation", "figure", allow_duplicate=True),
@@ -138,7 +136,7 @@ def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
         run_request(set_progress, {"job": "ablation", **request})
         figure, status, _ = ablation_view(ws, layer, epoch, mode, on, run=False)
     except NNVisError as error:
-        return message_figure(str(error)), str(error)
+        return message_figure(str(error)), html.Span(str(error), className="lab-message")
     return figure, status
 
 
@@ -150,33 +148,10 @@ def cancelled_ablation(_clicks):
 
 # ---- the structure strip
 
-def decode_upload(contents: str, filename: str | None, image_shape: tuple[int, ...]) -> np.ndarray:
-    """An uploaded file (a data URL from dcc.Upload) as a uint8 image of `image_shape`, read
-    with nnvis.strip.read_image_file's limits; NNVisError naming the file otherwise."""
-    name = Path(filename or "the uploaded file").name
-    header, _, data = (contents or "").partition(",")
-    if not header.startswith("data:") or not header.endswith(";base64"):
-        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG")
-    if len(data) * 3 // 4 > MAX_FILE_BYTES + 2:
-        raise NNVisError(f"{name} is {len(data) * 3 / 4 / 2**20:.1f} MB; allowed: at most "
-                         f"{MAX_FILE_BYTES // 2**20} MB")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise NNVisError(f"{name} did not arrive as a file; upload a PNG or JPEG") from None
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload"
-        path.write_bytes(raw)
-        try:
-            return read_image_file(path, image_shape)
-        except NNVisError as error:
-            raise NNVisError(str(error).replace(str(path), name)) from None
-
-
 def strip_image(analysis, source: str, index, contents: str | None, filename: str | None) -> tuple[np.ndarray, str]:
     """The strip's input image and a caption: an uploaded file, or a subset observation."""
     if source == "upload" and contents:
-        return decode_upload(contents, filename, tuple(analysis.manifest["image_shape"])), Path(filename or "").name
+        return uploaded_image(contents, filename, tuple(analysis.manifest["image_shape"])), Path(filename or "").name
     n = analysis.config.subset
     if not isinstance(index, int) or not 0 <= index < n:
         raise NNVisError(f"subset image {index} is out of range; allowed: 0..{n - 1}")
@@ -202,7 +177,7 @@ def strip_grid(rows: list) -> list:
     for r, row in enumerate(rows):
         low, high = float(row.maps.min()), float(row.maps.max())
         size = f"{row.n_channels} ch · {row.maps.shape[1]}×{row.maps.shape[2]}"
-        tiles = [html.Div([html.Img(src=png_uri(heat_colours(normalise(fmap, low, high)), 56), className="map-thumb",
+        tiles = [html.Div([html.Img(src=png_uri(heat_colours(normalise(fmap, low, high)), 72), className="map-thumb",
                                     id={"type": MAP_ID, "row": r, "col": c}, alt=f"{row.layer} channel {channel}"),
                            html.Div(str(int(channel)), className="tile-caption")], className="map-tile")
                  for c, (channel, fmap) in enumerate(zip(row.channels, row.maps))]

@@ -53,6 +53,14 @@ def checked_unit(analysis, layer: str, epoch: int, unit, k) -> tuple[int, int]:
     return unit, k
 
 
+def thumbnail_src(ws, analysis, index: int) -> str:
+    """The thumbnail route's URL of a subset observation, its PNG made first (here, one at a
+    time): a page listing many would otherwise have the route make them all at once, and
+    Python 3.11's parser is not safe in concurrent threads (cpython gh-106905)."""
+    analysis.thumbnail(int(index))
+    return thumbnail_url(ws, int(index), version_of(analysis))
+
+
 def example_tile(src: str, caption: list, alt: str) -> html.Div:
     return html.Div([html.Img(src=src, className="unit-thumb", alt=alt), html.Div(caption, className="tile-caption")],
                     className="unit-example")
@@ -64,13 +72,12 @@ def top_k_tiles(ws, analysis, layer: str, epoch: int, unit: int, k: int) -> list
     found = unitlab.top_examples(analysis, layer, epoch, unit, k)
     maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
     images = analysis.subset()["images"]
-    version = version_of(analysis)
     tiles = []
     for rank, (index, label, alpha) in enumerate(zip(found["observations"], found["labels"], found["alpha"])):
         if maps is not None and maps.shape[1] * maps.shape[2] > 1:
             src = png_uri(overlay(images[index], maps[rank]), 96)
         else:
-            src = thumbnail_url(ws, int(index), version)
+            src = thumbnail_src(ws, analysis, index)
         tiles.append(example_tile(src, [html.B(f"#{index}"), f" {analysis.classes[label]} · α {alpha:.3g}"],
                                   f"observation {index}"))
     return tiles
@@ -154,7 +161,7 @@ def show_actmax(ws, layer, epoch, unit, _clicks, *values):
     try:
         return actmax_view(ws, layer, epoch, unit, list(values), run=ctx.triggered_id == "ul-actmax-run")
     except NNVisError as error:
-        return [], str(error), no_update
+        return [], html.Span(str(error), className="lab-message"), no_update
 
 
 @callback(Output("ul-actmax-images", "children", allow_duplicate=True),
@@ -170,7 +177,7 @@ def run_actmax_job(set_progress, request, ws, layer, epoch, unit, *values):
         run_request(set_progress, {"job": "actmax", **request})
         view = actmax_view(ws, layer, epoch, unit, list(values), run=False)
     except NNVisError as error:
-        return [], str(error)
+        return [], html.Span(str(error), className="lab-message")
     return view[:2]
 
 
@@ -184,10 +191,9 @@ def unit_chip(ws, analysis, layer: str, epoch: int, unit: int, alphas: np.ndarra
     """A small card of a selected unit: its number, its alpha on the set, its top-3
     observations; a link to its unit card."""
     best = unitlab.top_examples(analysis, layer, epoch, unit, 3)["observations"]
-    version = version_of(analysis)
     return dcc.Link([html.Div([html.B(f"unit {unit}"), html.Span(f" α {', '.join(f'{a:.2f}' for a in alphas)}",
                                                                   className="muted")]),
-                     html.Div([html.Img(src=thumbnail_url(ws, int(i), version), className="chip-thumb",
+                     html.Div([html.Img(src=thumbnail_src(ws, analysis, i), className="chip-thumb",
                                         alt=f"observation {i}") for i in best])],
                     href="/units" + view_query(ws, layer, epoch, unit=unit), className="unit-chip")
 

@@ -37,7 +37,7 @@ def analysis_panels() -> list:
                       labelled("Images", radio("ll-ablation-on", [("subset", "subset"), ("test split", "test")],
                                                "subset")),
                       html.Button("Run sweep", id="ll-ablation-run", className="button")], className="controls-inline"),
-            html.Div(id="ll-ablation-status", className="lab-message"),
+            html.Div(id="ll-ablation-status", className="status-line"),
             dcc.Graph(id="ll-ablation", className="graph-lab", config=GRAPH_CONFIG)]),
         panel("Sparsity", [radio("ll-sparsity-by", [("overall", "overall"), ("per class", "class")], "overall"),
                            labelled("Near-zero threshold", number_input("ll-threshold", 0.01, "any"))],

@@ -73,8 +73,8 @@ def sparsity_figure(found: dict, classes: list[str], per_class: bool, threshold:
     figure = go.Figure(go.Bar(x=centres(edges), y=found["counts"], width=float(np.diff(edges).mean()),
                               marker_color="#52606d", marker_line_width=0, name="all classes",
                               hovertemplate="%{x:.3g}: %{y}<extra></extra>"))
-    figure.update_layout(**plot_layout(title, bargap=0, xaxis_title="alpha", yaxis_title="(observation, unit) pairs",
-                                       yaxis_type="log"))
+    figure.update_layout(**plot_layout(title, bargap=0, xaxis_title="alpha",
+                                       yaxis=dict(title="(observation, unit) pairs", type="log", dtick=1)))
     return figure
 
 
@@ -129,12 +129,15 @@ def ablation_figure(sweep: dict, title: str) -> go.Figure:
                                     line=dict(color=ACCURACY_COLOURS[name]), customdata=counts,
                                     hovertemplate=f"{name} %{{y:.4f}}<br>%{{customdata}} units zeroed (%{{x:.0%}})"
                                                   "<extra></extra>"))
-        figure.add_hline(y=sweep[f"baseline_{key}"], line=dict(color=ACCURACY_COLOURS[name], dash="dot", width=1),
-                         annotation_text=f"intact {name} {sweep[f'baseline_{key}']:.3f}",
-                         annotation_position="bottom left", annotation_font_size=10)
+    for name, key in (("top-1", "top1"), ("top-5", "top5")):
+        baseline = float(sweep[f"baseline_{key}"])
+        figure.add_trace(go.Scatter(x=[0, 1], y=[baseline, baseline], mode="lines", hoverinfo="skip",
+                                    name=f"intact {name} {baseline:.3f}",
+                                    line=dict(color=ACCURACY_COLOURS[name], dash="dot", width=1)))
     figure.update_layout(**plot_layout(title, xaxis=dict(title="fraction of units zeroed", tickformat=".0%"),
                                        yaxis=dict(title="accuracy", range=[0, 1.02]),
-                                       legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom")))
+                                       margin=dict(l=50, r=10, t=58, b=40),
+                                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")))
     return figure
 
 

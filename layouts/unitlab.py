@@ -45,7 +45,7 @@ def actmax_panel() -> html.Div:
         html.Div("Gradient ascent from seeded noise, regularized (Yosinski et al. 2015); one image per restart.",
                  className="muted"),
         html.Div([*inputs, html.Button("Run", id="ul-actmax-run", className="button")], className="param-grid"),
-        html.Div(id="ul-actmax-status", className="lab-message"),
+        html.Div(id="ul-actmax-status", className="status-line"),
         html.Div(id="ul-actmax-images", className="actmax-images"),
     ], className="panel")
 

@@ -257,12 +257,13 @@ def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, re
     wait_for_graph(page, "ll-ablation", "scatter")
     assert any(s.startswith("ablation sweep ") for s in page.evaluate("() => window.stages"))
     sweep = unitlab.ablation_sweep(resnet, "layer4", 0, "per-image", on="subset")  # stored by the job
-    top1, top5 = traces(page, "ll-ablation")
+    top1, top5, intact1, intact5 = traces(page, "ll-ablation")
     assert (top1["name"], top5["name"]) == ("top-1", "top-5")
+    assert (intact1["y"], intact5["y"]) == ([sweep["baseline_top1"]] * 2, [sweep["baseline_top5"]] * 2)
     np.testing.assert_allclose(top1["x"], sweep["fraction"])
     assert top1["y"] == sweep["top1"].tolist() and top5["y"] == sweep["top5"].tolist()
     assert (top1["y"][-1], top5["y"][-1]) == bias_only(resnet)  # every channel zeroed: fc's bias decides
-    assert f"intact top-1 {sweep['baseline_top1']:.3f}" in layout_of(page, "ll-ablation")["annotations"]
+    assert intact1["name"] == f"intact top-1 {sweep['baseline_top1']:.3f}"
     assert page.console_errors == []
 
 
@@ -324,20 +325,24 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
 
 # ---- plain functions behind the pages
 
-def test_upload_limits_and_observation_lists():
-    from callbacks.layerlab import decode_upload
+def test_upload_limits_and_observation_lists(resnet):
+    from callbacks.layerlab import strip_image
     from callbacks.unitlab import parse_observations
 
     huge = "data:image/png;base64," + "A" * (14 * 2**20)
-    with pytest.raises(NNVisError, match=r"^big\.png is 10\.5 MB; allowed: at most 10 MB$"):
-        decode_upload(huge, "big.png", (32, 32, 3))
+    with pytest.raises(NNVisError, match=r"^big\.png is larger than 10 MB; allowed: at most 10 MB$"):
+        strip_image(resnet, "upload", 0, huge, "big.png")
     with pytest.raises(NNVisError, match="did not arrive as a file"):
-        decode_upload("data:image/png;base64,@@@", "x.png", (32, 32, 3))
+        strip_image(resnet, "upload", 0, "data:image/png;base64,@@@", "x.png")
     buffer = io.BytesIO()
     Image.new("RGB", (5000, 10)).save(buffer, format="PNG")
     wide = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     with pytest.raises(NNVisError, match=r"^image wide\.png is 5000x10 pixels; allowed: at most 4096 a side$"):
-        decode_upload(wide, "wide.png", (32, 32, 3))
+        strip_image(resnet, "upload", 0, wide, "wide.png")
+    with pytest.raises(NNVisError, match=r"^subset image 64 is out of range; allowed: 0\.\.63$"):
+        strip_image(resnet, "index", 64, None, None)
+    image, caption = strip_image(resnet, "index", 5, wide, "wide.png")   # the data, unless the upload is chosen
+    assert (image == resnet.subset()["images"][5]).all() and caption.startswith("subset image 5 (class ")
     assert parse_observations("3, 7-9,3,12") == [3, 7, 8, 9, 12]
     for bad in ("", " , ", "3;4", "-2", "1-"):
         with pytest.raises(NNVisError):
