@@ -45,6 +45,8 @@ def parse_observations(text: str | None) -> list[int]:
 def checked_unit(analysis, layer: str, epoch: int, unit, k) -> tuple[int, int]:
     """(unit, k) as ints in range, or NNVisError naming what is allowed."""
     units = unitlab.activations(analysis, layer, epoch).shape[1]
+    if unit is None:
+        raise NNVisError(f"no unit given; type a unit number, 0..{units - 1} at layer {layer}")
     if not isinstance(unit, int) or not 0 <= unit < units:
         raise NNVisError(f"unit {unit} is out of range; layer {layer} has {units} units (0..{units - 1})")
     upper = min(MAX_K, analysis.config.subset)
