@@ -44,11 +44,12 @@ def bench_projections(n: int, device: str) -> list[dict]:
     from nnvis.projections import default_jobs, project
 
     x, labels = clusters(n)
-    runs = {"nnvis t-SNE": lambda: project(x, "tsne", device=device),
-            "openTSNE": lambda: np.asarray(TSNE(n_jobs=default_jobs(), random_state=0).fit(x)),
-            "nnvis UMAP": lambda: project(x, "umap", device=device),
-            "umap-learn": lambda: umap.UMAP(random_state=0, n_jobs=1).fit_transform(x)}
-    umap.UMAP(n_epochs=5).fit_transform(x[:500])  # umap-learn's numba warm-up, outside the timings
+    runs = {"nnvis t-SNE": lambda data=x: project(data, "tsne", device=device),
+            "openTSNE": lambda data=x: np.asarray(TSNE(n_jobs=default_jobs(), random_state=0).fit(data)),
+            "nnvis UMAP": lambda data=x: project(data, "umap", device=device),
+            "umap-learn": lambda data=x: umap.UMAP(random_state=0, n_jobs=1).fit_transform(data)}
+    for run in runs.values():  # warm-up on 5,000 points (NN-descent's paths too): numba's JIT, imports
+        run(x[:5000])
     results = []
     for name, run in runs.items():
         seconds, points = timed(run)
@@ -110,10 +111,14 @@ def bench_clicks(points: int, clicks: int = 10) -> dict:
     return result
 
 
-def bench_cold_start(port: int = 8071) -> float:
+def bench_cold_start() -> float:
     """Seconds from `python app.py` to its /health answering (default workspace already made)."""
     import os
+    import socket
 
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "NNVIS_PORT": str(port)}
     start = time.perf_counter()
     server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -58,10 +59,22 @@ def pack(arrays: Arrays) -> bytes:
     return buffer.getvalue()
 
 
+# numpy parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError:
+# AST constructor recursion depth mismatch" when several threads do it at once (gh-106905, seen
+# here on simultaneous thumbnail requests): one parse at a time per process.
+NPY_HEADERS = threading.Lock()
+
+
 def unpack(blob: bytes) -> Arrays:
     """Inverse of `pack`; refuses object arrays."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+    with NPY_HEADERS, np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
+
+
+def load_mapped(path: Path) -> np.ndarray:
+    """A read-only memory map of the .npy file at `path`."""
+    with NPY_HEADERS:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 class Store:
@@ -132,9 +145,9 @@ class Store:
                     with open(partial, "wb") as handle:
                         np.save(handle, np.ascontiguousarray(compute()), allow_pickle=False)
                     os.replace(partial, path)  # readers see the whole file or none
-                    return np.load(path, mmap_mode="r", allow_pickle=False)
+                    return load_mapped(path)
         self.hits += 1
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        return load_mapped(path)
 
     def close(self) -> None:
         self.cache.close()
