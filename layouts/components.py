@@ -78,7 +78,9 @@ def projection_panel() -> html.Div:
         dcc.Loading(dcc.Graph(id="obs-projection", className="graph-main",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-projection"}}),
-                    type="circle", delay_show=400),
+                    type="circle", delay_show=400,
+                    # the drawn view (e.g. PCA while t-SNE computes) stays visible, dimmed, under the spinner
+                    overlay_style={"visibility": "visible", "opacity": 0.6}),
     ], className="panel panel-main")
 
 
