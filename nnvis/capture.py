@@ -60,6 +60,7 @@ class HostBuffers:
         self.arrays: dict[str, torch.Tensor] = {}
 
     def put(self, name: str, start: int, rows: torch.Tensor, dtype: torch.dtype) -> None:
+        rows = rows.reshape(len(rows), -1)
         if name not in self.arrays:
             self.arrays[name] = torch.empty((self.total, rows.shape[1]), dtype=dtype, pin_memory=self.pinned)
         self.arrays[name][start:start + len(rows)].copy_(rows.to(dtype), non_blocking=self.pinned)
