@@ -138,6 +138,9 @@ def test_projection_job_runs_on_a_celery_worker_and_survives_a_killed_worker(
 
         worker = start_worker(redis_url, workspace, log)
         page.reload()  # the user asks again: a new job on the new worker completes
+        # the PCA stand-in drawn meanwhile reads 'Computing t-SNE…' until the job is done
+        page.wait_for_function("() => { const e = document.querySelector('#nh-value');"
+                               " return e && e.innerText.startsWith('NH '); }", timeout=180000)
         wait_for_points(page, 600)
         assert key in workspace.store
         nh = Analysis(workspace).neighborhood_hit("hidden2", 1, "tsne")
