@@ -155,7 +155,9 @@ def test_actmax_runs_as_a_background_job_with_progress_and_cancel(page, lab, dig
     page.click("#ul-actmax-run")
     page.wait_for_function("() => document.querySelectorAll('#ul-actmax-images img').length === 3", timeout=90000)
     stages = page.evaluate("() => window.stages")
-    assert any(s.startswith("actmax ") and s != "actmax 300/300" for s in stages), stages
+    # progress reported (mid-run progress was seen above, on the 10,000-step run; a 300-step run
+    # may finish between two of Dash's progress polls on a quiet machine)
+    assert any(s.startswith("actmax ") and s.endswith("/300") for s in stages), stages
     from nnvis.actmax import ActMaxParams
 
     stored = unitlab.stored_actmax(digits, "hidden2", 2, unit, ActMaxParams(steps=300, restarts=3))
