@@ -71,8 +71,11 @@ class Analysis:
         return layer
 
     def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
-        """The store key of an artifact of this workspace's data subset."""
+        """The store key of an artifact of this workspace's data subset. Whatever comes from a
+        forward pass at an epoch also depends on mixed precision (`config.precision`)."""
         weights = self.weights(epoch) if epoch >= 0 else ""
+        if epoch >= 0 and self.config.precision != "float32":
+            params = {"precision": self.config.precision, **params}
         subset = f"test-{self.config.subset}-seed{self.config.seed}"
         base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
         return base.with_params(**params) if params else base
@@ -125,7 +128,7 @@ class Analysis:
         """The layer's activations as a memory-mapped, read-only units x observations array
         (float16): reading one unit's row reads only that row from disk."""
         stored_epoch = -1 if self.check_layer(layer) == INPUT_LAYER else epoch
-        key = self.captured_key("activations-by-unit", layer, stored_epoch)
+        key = self.key("activations-by-unit", layer=layer, epoch=stored_epoch)
         return self.store.mapped_array(key, lambda: self.activations(layer, epoch).T)
 
     def unit_activations(self, layer: str, epoch: int, unit: int) -> np.ndarray:
@@ -141,28 +144,23 @@ class Analysis:
         if layer == INPUT_LAYER:
             key = self.key("activations", layer=INPUT_LAYER)
             return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
-        found = self.store.get(self.captured_key("activations", layer, epoch))
+        found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
         if found is None:
             self.capture_epoch(epoch)
-            found = self.store.get(self.captured_key("activations", layer, epoch))
+            found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
         return found["x"]
-
-    def captured_key(self, kind: str, layer: str, epoch: int) -> ArtifactKey:
-        """Key of what a forward pass captured; mixed precision (`config.precision`) is part of it."""
-        precision = self.config.precision
-        return self.key(kind, layer=layer, epoch=epoch, **({} if precision == "float32" else {"precision": precision}))
 
     def capture_epoch(self, epoch: int) -> None:
         """One forward pass of the subset storing every captured layer and the probabilities."""
         acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
                                       device=self.device, precision=self.config.precision, progress=self.progress)
         for layer, x in acts.items():
-            self.store.put(self.captured_key("activations", layer, epoch), {"x": x})
-        self.store.put(self.captured_key("probabilities", "", epoch), {"p": probabilities})
+            self.store.put(self.key("activations", layer=layer, epoch=epoch), {"x": x})
+        self.store.put(self.key("probabilities", epoch=epoch), {"p": probabilities})
 
     def probabilities(self, epoch: int) -> np.ndarray:
         """Class probabilities (float32) of the subset at `epoch`."""
-        key = self.captured_key("probabilities", "", epoch)
+        key = self.key("probabilities", epoch=epoch)
         if key not in self.store:
             self.capture_epoch(epoch)
         return self.store.get(key)["p"]
