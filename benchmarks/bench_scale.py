@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import ROOT, WORKDIR, machine, machine_line, print_table, timed, write_json  # noqa: E402
 
 CLICK_TARGET_MS, CLICK_TARGET_BYTES = 150.0, 1_000_000
+HOVER_TARGET_MS = 200.0
 
 
 def clusters(n: int, dims: int = 512, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,30 +60,42 @@ def bench_projections(n: int, device: str) -> list[dict]:
     return results
 
 
-def mnist_100k(folder: Path) -> Path:
-    """MNIST test + train + 30,000 train digits shifted by a pixel: 100,000 images as an .npz."""
+SHIFTS = [(dy, dx) for dy in (0, 1, -1, 2) for dx in (0, 1, -1, 2)]  # 16 variants of each digit
+
+
+def mnist_shifted(folder: Path, n: int) -> Path:
+    """`n` images (at most 1,120,000) as an .npz test split: MNIST test + train, then the same
+    digits shifted by a pixel or two (np.roll), one shift after another; 20,000 train digits to train on."""
     from nnvis.datasets import load_dataset
 
-    path = folder / "mnist100k.npz"
+    path = folder / f"mnist{n // 1000}k.npz"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         data = load_dataset("mnist", str(ROOT.parent / "shared" / "data" / "mnist"))
-        x = np.concatenate([data.test_images, data.train_images, np.roll(data.train_images[:30000], 1, axis=2)])
-        y = np.concatenate([data.test_labels, data.train_labels, data.train_labels[:30000]])
+        images = np.concatenate([data.test_images, data.train_images])
+        labels = np.concatenate([data.test_labels, data.train_labels])
+        variants = -(-n // len(images))
+        x = np.concatenate([np.roll(images, shift, axis=(1, 2)) for shift in SHIFTS[:variants]])[:n]
+        y = np.tile(labels, variants)[:n]
         np.savez(path, x_train=data.train_images[:20000], y_train=data.train_labels[:20000], x_test=x, y_test=y,
                  classes=np.array([str(c) for c in range(10)]))
     return path
 
 
 def click_workspace(points: int) -> Path:
-    from nnvis.pipeline import run
+    """An MLP workspace (1 epoch, layer hidden4 only, PCA) over `points` MNIST digits."""
+    from nnvis.analysis import Analysis
+    from nnvis.pipeline import prepare
     from nnvis.workspace import RunConfig, Workspace
 
     path = WORKDIR / f"scale-mlp-{points}"
     if not Workspace(path).exists():
         print(f"  making {path} (minutes)", flush=True)
-        run(RunConfig(dataset="npz", data_dir=str(mnist_100k(WORKDIR / "mnist100k")), model="mlp", epochs=1,
-                      subset=points, layers="hidden4", projection="pca", device="cpu"), path)
+        size = 100_000 if points <= 100_000 else 1_000_000
+        config = RunConfig(dataset="npz", data_dir=str(mnist_shifted(WORKDIR / "mnist-shifted", size)), model="mlp",
+                           epochs=1, subset=points, layers="hidden4", projection="pca", device="cpu")
+        dataset = prepare(config, Workspace(path))
+        Analysis(Workspace(path), dataset=dataset).projection("hidden4", 1, "pca")
     return path
 
 
@@ -108,6 +121,61 @@ def bench_clicks(points: int, clicks: int = 10) -> dict:
               "p95_ms": 1000 * float(np.sort(times)[int(np.ceil(0.95 * len(times))) - 1]), "max_bytes": max(sizes)}
     print(f"  click at {points:,}: median {result['median_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
           f"{result['max_bytes']:,} B", flush=True)
+    return result
+
+
+def percentile_ms(times: list[float], share: float = 0.95) -> float:
+    """Nearest-rank percentile of `times` (seconds), in milliseconds."""
+    return 1000 * float(np.sort(times)[int(np.ceil(share * len(times))) - 1])
+
+
+def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
+    """The density view at `points` observations: first drawing, hover (nearest observation and
+    its card, JSON-encoded) at pointer positions near random observations, thumbnail, zoom redraw."""
+    import plotly
+
+    from app import create_app
+    from callbacks.views import event_observation, observation_details, projection_view, zoomed_density
+    from nnvis.analysis import Analysis
+    from nnvis.settings import Settings
+    from nnvis.workspace import Workspace
+
+    path = click_workspace(points)
+    app = create_app(Settings(workspaces=(path,)))
+    located = Analysis(Workspace(path)).projection("hidden4", 1, "pca")["points"]
+    rng = np.random.default_rng(0)
+    with app.server.app_context():
+        start = time.perf_counter()
+        figure, _, _, _ = projection_view(0, "hidden4", 1, "pca", "true", [], None)
+        draw_s, figure_bytes = time.perf_counter() - start, len(plotly.io.json.to_json_plotly(figure))
+        assert figure.data[0].type == "image", "the view at this size should be a density image"
+        times, answered = [], []
+        for i in [0, *rng.integers(0, points, hovers)]:  # the first one warms up
+            x, y = located[i] + rng.normal(0, 1e-3, 2)
+            event = {"points": [{"curveNumber": 0, "x": float(x), "y": float(y), "color": [1, 1, 1, 255]}]}
+            start = time.perf_counter()
+            index = event_observation(event, 0, "hidden4", 1, "pca")
+            plotly.io.json.to_json_plotly(observation_details(0, 1, index))
+            times.append(time.perf_counter() - start)
+            answered.append(int(np.argmin(np.linalg.norm(located - [x, y], axis=1))) == index)
+        zoom = {"xaxis.range": [float(located[:, 0].min()), float(np.median(located[:, 0]))],
+                "yaxis.range": [float(located[:, 1].min()), float(np.median(located[:, 1]))]}
+        start = time.perf_counter()
+        zoomed_density(0, "hidden4", 1, "pca", "true", None, zoom)
+        zoom_s = time.perf_counter() - start
+    client = app.server.test_client()
+    thumbs = []
+    for i in rng.integers(0, points, 10):
+        start = time.perf_counter()
+        assert client.get(f"/thumbs/0/{i}.png").status_code == 200
+        thumbs.append(time.perf_counter() - start)
+    result = {"points": points, "draw_s": draw_s, "figure_bytes": figure_bytes, "zoom_redraw_s": zoom_s,
+              "hover_median_ms": 1000 * float(np.median(times[1:])), "hover_p95_ms": percentile_ms(times[1:]),
+              "hover_nearest_correct": f"{sum(answered[1:])}/{hovers}",
+              "first_thumbnail_median_ms": 1000 * float(np.median(thumbs))}
+    print(f"  density view at {points:,}: drawn in {draw_s:.2f} s ({figure_bytes:,} B), hover median "
+          f"{result['hover_median_ms']:.0f} ms, p95 {result['hover_p95_ms']:.0f} ms (nearest right "
+          f"{result['hover_nearest_correct']}), zoom redraw {zoom_s:.2f} s", flush=True)
     return result
 
 
@@ -143,23 +211,33 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=10000)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-clicks", action="store_true")
+    parser.add_argument("--skip-projections", action="store_true")
+    parser.add_argument("--skip-density", action="store_true", help="skip the 1,000,000-point density view")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results-scale.json"))
     args = parser.parse_args()
     results = {"machine": machine(), "device": args.device}
     print(f"machine: {machine_line(results['machine'])}; projections on {args.device}", flush=True)
-    results["projections"] = bench_projections(args.points, args.device)
+    results["projections"] = [] if args.skip_projections else bench_projections(args.points, args.device)
     if not args.skip_clicks:
         results["clicks"] = [bench_clicks(points) for points in (10_000, 100_000)]
+    if not args.skip_density:
+        results["density"] = bench_dense_hover()
     results["cold_start_s"] = bench_cold_start()
     by_name = {r["name"]: r for r in results["projections"]}
     rows = [(name, f"{r['points']:,}", f"{r['seconds']:.2f}", f"{r['nh']:.3f}") for name, r in by_name.items()]
-    print_table("projections (same data, one process)", [("", "points", "seconds", "NH")] + rows)
-    for ours, theirs in (("nnvis t-SNE", "openTSNE"), ("nnvis UMAP", "umap-learn")):
+    if rows:
+        print_table("projections (same data, one process)", [("", "points", "seconds", "NH")] + rows)
+    for ours, theirs in [pair for pair in (("nnvis t-SNE", "openTSNE"), ("nnvis UMAP", "umap-learn"))
+                         if pair[0] in by_name]:
         print(f"{ours} / {theirs} time: {by_name[ours]['seconds'] / by_name[theirs]['seconds']:.2f}x, "
               f"NH difference {by_name[ours]['nh'] - by_name[theirs]['nh']:+.3f}")
     for click in results.get("clicks", []):
         print(f"neuron click at {click['points']:,} points: p95 {click['p95_ms']:.0f} ms "
               f"(target < {CLICK_TARGET_MS:.0f}), {click['max_bytes']:,} B (target < {CLICK_TARGET_BYTES:,})")
+    if "density" in results:
+        dense = results["density"]
+        print(f"hover on the {dense['points']:,}-point density view: p95 {dense['hover_p95_ms']:.0f} ms "
+              f"(target < {HOVER_TARGET_MS:.0f})")
     print(f"cold start of python app.py to /health: {results['cold_start_s']:.1f} s")
     write_json(Path(args.json), results)
 

@@ -69,11 +69,23 @@ def select_neuron(click):
 
 
 @callback(Output("obs-projection", "figure", allow_duplicate=True), Input("selected-neuron", "data"),
-          Input("color-by", "value"), *VIEW_STATE, State("drawn-grouping", "data"), prevent_initial_call=True)
-def colour_by_neuron(neuron, color_by, ws, layer, epoch, grouping):
+          Input("color-by", "value"), *VIEW_STATE, State("drawn-grouping", "data"), State("projection-select", "value"),
+          State("obs-projection", "relayoutData"), prevent_initial_call=True)
+def colour_by_neuron(neuron, color_by, ws, layer, epoch, grouping, method, relayout):
     if color_by != "neuron" or neuron is None or layer == "input" or not grouping:
         raise PreventUpdate
-    return views.neuron_colour_patch(ws, layer, epoch, neuron, grouping)
+    return views.neuron_colour_patch(ws, layer, epoch, neuron, grouping, method, relayout)
+
+
+@callback(Output("obs-projection", "figure", allow_duplicate=True), Input("obs-projection", "relayoutData"),
+          *VIEW_STATE, State("projection-select", "value"), State("color-by", "value"),
+          State("selected-neuron", "data"), prevent_initial_call=True)
+def redraw_density(relayout, ws, layer, epoch, method, color_by, neuron):
+    """A density image is drawn again for each zoom or pan (points views are left to the browser)."""
+    patch = views.zoomed_density(ws, layer, epoch, method, color_by, neuron, relayout)
+    if patch is None:
+        raise PreventUpdate
+    return patch
 
 
 clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
@@ -100,17 +112,16 @@ def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
         return message_figure(str(error))
 
 
-@callback(Output("obs-hover", "children"), Input("obs-projection", "hoverData"), State("workspace-select", "value"),
-          State("epoch-select", "value"), prevent_initial_call=True)
-def show_hovered(hover, ws, epoch):
-    index = point_index(hover)
-    return views.observation_details(ws, epoch, index)
+@callback(Output("obs-hover", "children"), Input("obs-projection", "hoverData"), *VIEW_STATE,
+          State("projection-select", "value"), prevent_initial_call=True)
+def show_hovered(hover, ws, layer, epoch, method):
+    return views.observation_details(ws, epoch, observation_of(hover, ws, layer, epoch, method))
 
 
 @callback(Output("obs-pinned", "children"), Input("obs-projection", "clickData"), *VIEW_STATE,
-          prevent_initial_call=True)
-def pin_clicked(click, ws, layer, epoch):
-    return views.observation_details(ws, epoch, point_index(click), layer)
+          State("projection-select", "value"), prevent_initial_call=True)
+def pin_clicked(click, ws, layer, epoch, method):
+    return views.observation_details(ws, epoch, observation_of(click, ws, layer, epoch, method), layer)
 
 
 @callback(Output("selection-ranking", "data"), Output("neuron-ranking", "children", allow_duplicate=True),
@@ -131,11 +142,12 @@ def export_csv(_clicks, ws, layer, epoch, method):
     return views.export_table(ws, layer, epoch, method)
 
 
-def point_index(event: dict | None) -> int:
-    """The observation index of the first point of a hover/click event (from customdata)."""
-    if not event or not event.get("points") or "customdata" not in event["points"][0]:
+def observation_of(event: dict | None, ws, layer: str, epoch: int, method: str) -> int:
+    """The observation a hover/click event points at (a point, or the nearest on a density image)."""
+    index = views.event_observation(event, ws, layer, epoch, method)
+    if index is None:
         raise PreventUpdate
-    return int(event["points"][0]["customdata"])
+    return index
 
 
 

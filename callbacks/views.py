@@ -7,6 +7,7 @@ import numpy as np
 from dash import Patch, html, no_update
 
 from callbacks.context import current_settings, open_analysis
+from callbacks.density_views import density_projection_figure, is_dense, nearest_in_view, shown_method
 from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
@@ -66,9 +67,9 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
     points, nh = projection["points"], projection["nh"]
     predictions, _ = analysis.predictions(epoch)
     values = neuron_values(analysis, layer, epoch, neuron) if color_by == "neuron" else None
-    figure = projection_figure(points, analysis.labels, predictions, analysis.classes, color_by=color_by,
-                               neuron_values=values, neuron_name=f"neuron {neuron}",
-                               uirevision=f"{ws}-{layer}-{epoch}-{method}")
+    draw = density_projection_figure if is_dense(len(points)) else projection_figure
+    figure = draw(points, analysis.labels, predictions, analysis.classes, color_by=color_by, neuron_values=values,
+                  neuron_name=f"neuron {neuron}", uirevision=f"{ws}-{layer}-{epoch}-{method}")
     if insets:
         chosen = representatives(points, len(analysis.classes))
         figure.update_layout(images=inset_images(points, chosen, [thumbnail_url(ws, i, version_of(analysis))
@@ -78,12 +79,16 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
     return figure, text
 
 
-def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str) -> Patch:
-    """A Patch recolouring every trace of the drawn projection by `neuron`'s activation."""
+def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str, method: str = "pca",
+                        relayout: dict | None = None) -> Patch:
+    """A Patch recolouring every trace of the drawn projection by `neuron`'s activation (a density
+    image is drawn again, over the range of the last zoom `relayout`)."""
     analysis = open_analysis(ws)
     values = neuron_values(analysis, layer, epoch, neuron)
     if values is None:
         raise ValueError(f"neuron {neuron} does not exist at layer {layer}")
+    if is_dense(len(values)):
+        return density_patch(analysis, layer, epoch, method, "neuron", neuron, relayout)
     predictions, _ = analysis.predictions(epoch)
     patch = Patch()
     groups = observation_groups(analysis.labels, predictions, analysis.classes, drawn_grouping)
@@ -95,6 +100,54 @@ def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping:
     patch["layout"]["showlegend"] = False  # the colour bar takes the legend's place
     patch["layout"]["datarevision"] = f"neuron-{neuron}"  # makes scattergl recompute every trace's colours
     return patch
+
+
+def density_patch(analysis: Analysis, layer: str, epoch: int, method: str, color_by: str, neuron: int | None,
+                  relayout: dict | None) -> Patch:
+    """A Patch replacing the density image (and its legend or colour bar) with one drawn over the
+    range of `relayout`, coloured by `color_by` (or by `neuron` when that is "neuron")."""
+    points = analysis.projection(layer, epoch, shown_method(analysis, layer, epoch, method))["points"]
+    predictions, _ = analysis.predictions(epoch)
+    values = neuron_values(analysis, layer, epoch, neuron) if color_by == "neuron" else None
+    grouping = "true" if color_by == "neuron" else color_by
+    figure = density_projection_figure(points, analysis.labels, predictions, analysis.classes, color_by=grouping,
+                                       neuron_values=values, neuron_name=f"neuron {neuron}", relayout=relayout)
+    patch = Patch()
+    patch["data"] = [trace.to_plotly_json() for trace in figure.data]
+    patch["layout"]["showlegend"] = values is None
+    return patch
+
+
+def zoomed_density(ws, layer: str, epoch: int, method: str, color_by: str, neuron: int | None,
+                   relayout: dict | None) -> Patch | None:
+    """The density image redrawn for a zoom, pan or reset; None when the view is drawn as points
+    or the layout change was not one of those."""
+    if not relayout or not any(key.startswith(("xaxis.range", "xaxis.autorange")) for key in relayout):
+        return None
+    analysis = open_analysis(ws)
+    if not is_dense(len(analysis.labels)):
+        return None
+    return density_patch(analysis, layer, epoch, method, color_by, neuron, relayout)
+
+
+def event_observation(event: dict | None, ws, layer: str, epoch: int, method: str) -> int | None:
+    """The observation a hover or click event points at: a point's customdata, or on a density
+    image the observation nearest the pixel (None over an empty pixel or without an event)."""
+    point = ((event or {}).get("points") or [None])[0]
+    if not point:
+        return None
+    if "customdata" in point:
+        return int(point["customdata"])
+    if "x" not in point or "y" not in point or transparent(point.get("color")):
+        return None
+    return nearest_in_view(open_analysis(ws), layer, epoch, method, float(point["x"]), float(point["y"]))
+
+
+def transparent(colour) -> bool:
+    """Whether an image pixel's hover colour (RGBA as a list, or a typed array sent as an
+    {index: value} object) has no opacity: no observation drawn there."""
+    values = list(colour.values()) if isinstance(colour, dict) else list(colour or [])
+    return len(values) == 4 and float(values[3]) == 0
 
 
 def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None):
@@ -148,5 +201,5 @@ def export_table(ws, layer: str, epoch: int, method: str) -> dict:
     projection = analysis.projection(layer, epoch, method)
     predictions, _ = analysis.predictions(epoch)
     content = projection_csv(analysis.subset()["index"], projection["points"], analysis.labels, predictions,
-                             projection["nh"], analysis.classes)
+                             projection["nh"], analysis.classes, analysis.subset()["split"])
     return {"content": content, "filename": f"nnvis-{layer}-epoch{epoch}-{method}.csv", "type": "text/csv"}

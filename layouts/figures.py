@@ -154,3 +154,28 @@ def message_figure(text: str) -> go.Figure:
                 yref="paper")
     figure.update_layout(**base_layout(annotations=[note]))
     return figure
+
+
+def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | None = None, note: str = "",
+                   uirevision: str = "keep") -> go.Figure:
+    """A server-rendered density image (an `nnvis.density.DensityImage`) as an image trace whose
+    hover events carry data coordinates; `legend` (name, colour) entries, or a `colourbar`
+    (marker settings of a colour scale) for neuron colouring."""
+    import base64
+
+    source = "data:image/png;base64," + base64.b64encode(image.png).decode()
+    figure = go.Figure(go.Image(source=source, x0=image.x0, y0=image.y0, dx=image.dx, dy=image.dy,
+                                hoverinfo="none", name="density"))
+    for name, colour in legend:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                                    marker=dict(size=9, color=colour)))
+    if colourbar:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                                    marker={**colourbar, "color": [colourbar["cmin"]]}))
+    annotations = [dict(text=note, showarrow=False, x=0, y=1, xref="paper", yref="paper", xanchor="left",
+                        yanchor="top", font=dict(size=11, color="#52606d"))] if note else []
+    layout = base_layout(uirevision=uirevision, showlegend=bool(legend), dragmode="zoom", annotations=annotations)
+    layout["yaxis"] = {**layout["yaxis"], "autorange": True}  # an image trace would reverse it
+    layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False}
+    figure.update_layout(**layout)
+    return figure

@@ -20,15 +20,48 @@ from nnvis.models import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, neuron_projection, project
 from nnvis.store import Arrays, ArtifactKey
-from nnvis.workspace import Workspace, resolve_device
+from nnvis.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
 
 
-def subset_indices(n_test: int, subset: int, seed: int) -> np.ndarray:
-    """The observations of the test split shown in every view: a seeded random sample."""
-    if subset > n_test:
-        raise NNVisError(f"--subset {subset} is larger than the test split ({n_test} observations); "
-                         f"allowed: 1..{n_test}")
-    return np.sort(np.random.default_rng(seed).permutation(n_test)[:subset])
+def pool_splits(dataset: ImageDataset, observations: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(images, labels) of the splits making up the pool, in pool order: the test split, then
+    for "all" the train split (split code 0 test, 1 train)."""
+    splits = [(dataset.test_images, dataset.test_labels)]
+    if observations == "all":
+        if dataset.train_images is None:
+            raise NNVisError(f"--observations all needs a train split, but dataset '{dataset.name}' has only "
+                             f"its {len(dataset.test_labels)} test images; provide the train files or use "
+                             "--observations test")
+        splits.append((dataset.train_images, dataset.train_labels))
+    return splits
+
+
+def pool_size(dataset: ImageDataset, observations: str) -> int:
+    """How many observations the pool of `observations` holds."""
+    return sum(len(labels) for _, labels in pool_splits(dataset, observations))
+
+
+def subset_indices(n_pool: int, subset: int, seed: int, observations: str = "test") -> np.ndarray:
+    """The observations of the pool shown in every view: a seeded random sample, sorted."""
+    if subset > n_pool:
+        raise NNVisError(f"--subset {subset} is larger than {OBSERVATIONS[observations]} ({n_pool} observations); "
+                         f"allowed: 1..{n_pool} or {SUBSET_ALL}")
+    return np.sort(np.random.default_rng(seed).permutation(n_pool)[:subset])
+
+
+def take_from_pool(dataset: ImageDataset, observations: str, index: np.ndarray) -> Arrays:
+    """Images, labels, `index` (into the pool) and split (uint8: 0 test, 1 train) of the pool
+    observations at `index`."""
+    splits = pool_splits(dataset, observations)
+    starts = np.cumsum([0] + [len(labels) for _, labels in splits])
+    split = (np.searchsorted(starts, index, side="right") - 1).astype(np.uint8)
+    images = np.empty((len(index), *dataset.image_shape), dtype=np.uint8)
+    labels = np.empty(len(index), dtype=np.int64)
+    for code, (split_images, split_labels) in enumerate(splits):
+        here = split == code
+        images[here] = split_images[index[here] - starts[code]]
+        labels[here] = split_labels[index[here] - starts[code]]
+    return {"images": images, "labels": labels, "index": index, "split": split}
 
 
 class Analysis:
@@ -76,7 +109,7 @@ class Analysis:
         weights = self.weights(epoch) if epoch >= 0 else ""
         if epoch >= 0 and self.config.precision != "float32":
             params = {"precision": self.config.precision, **params}
-        subset = f"test-{self.config.subset}-seed{self.config.seed}"
+        subset = f"{self.config.observations}-{self.config.subset}-seed{self.config.seed}"
         base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
         return base.with_params(**params) if params else base
 
@@ -99,12 +132,17 @@ class Analysis:
 
     # ---- artifacts
     def subset(self) -> Arrays:
-        """The subset's images (uint8), labels and indices into the test split."""
+        """The subset's images (uint8), labels, indices into the pool and split (0 test, 1 train)."""
+        observations = self.config.observations
+
         def compute() -> Arrays:
-            index = subset_indices(len(self.dataset.test_labels), self.config.subset, self.config.seed)
-            return {"images": self.dataset.test_images[index], "labels": self.dataset.test_labels[index],
-                    "index": index}
-        return self.store.get_or_compute(self.key("subset"), compute)
+            n_pool = pool_size(self.dataset, observations)
+            index = subset_indices(n_pool, self.config.subset, self.config.seed, observations)
+            return take_from_pool(self.dataset, observations, index)
+        found = self.store.get_or_compute(self.key("subset"), compute)
+        if "split" not in found:  # stored before pools other than the test split existed
+            found = {**found, "split": np.zeros(len(found["index"]), dtype=np.uint8)}
+        return found
 
     def predictions(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and its probability for every subset observation at `epoch`."""

@@ -14,7 +14,7 @@ from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
 from nnvis.projections import PROJECTIONS
-from nnvis.workspace import DEVICES, PRECISIONS, RunConfig
+from nnvis.workspace import DEFAULT_SUBSET, DEVICES, OBSERVATIONS, PRECISIONS, SUBSET_ALL, RunConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(run)
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--snapshot-every", type=int, default=1)
-    run.add_argument("--subset", type=int, help="test observations to project (default: all, at most 2000)")
+    run.add_argument("--observations", default="test",
+                     help=f"pool the subset is drawn from: {', '.join(f'{k} ({v})' for k, v in OBSERVATIONS.items())}")
+    run.add_argument("--subset", type=subset_size,
+                     help=f"observations of the pool to project, or '{SUBSET_ALL}' "
+                          f"(default: all, at most {DEFAULT_SUBSET})")
     run.add_argument("--layers", default="all", help="'all' or module paths separated by commas")
     run.add_argument("--projection", default="tsne", help=f"one of: {', '.join(PROJECTIONS)}")
     run.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)}")
@@ -64,15 +68,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="state_dict file to load into the model")
 
 
+def subset_size(text: str) -> int | str:
+    """--subset: a number of observations, or 'all' for the whole pool."""
+    if text == SUBSET_ALL:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is invalid; allowed: a whole number or '{SUBSET_ALL}'") from None
+
+
 def command_run(args: argparse.Namespace) -> None:
     from nnvis.pipeline import run, summary
     from nnvis.progress import TqdmProgress
     from nnvis.workspace import Workspace
 
     config = RunConfig(dataset=args.dataset, model=args.model, data_dir=args.data_dir, weights=args.weights,
-                       epochs=args.epochs, subset=args.subset, layers=args.layers, projection=args.projection,
-                       device=args.device, precision=args.precision, seed=args.seed, snapshot_every=args.snapshot_every,
-                       batch_size=args.batch_size, learning_rate=args.learning_rate, download=args.download)
+                       epochs=args.epochs, observations=args.observations, subset=args.subset, layers=args.layers,
+                       projection=args.projection, device=args.device, precision=args.precision, seed=args.seed,
+                       snapshot_every=args.snapshot_every, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, download=args.download)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:
         workspace = run(config, args.workspace, progress)
@@ -83,7 +98,8 @@ def command_run(args: argparse.Namespace) -> None:
 
 def print_summary(figures: dict) -> None:
     """A human-readable table of accuracy and NH per layer and epoch."""
-    print(f"{figures['dataset']} / {figures['model']}, {figures['subset']} test observations, "
+    pool = OBSERVATIONS[figures["observations"]]
+    print(f"{figures['dataset']} / {figures['model']}, {figures['subset']} observations of {pool}, "
           f"{figures['projection']} projections")
     print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
     for layer, by_epoch in figures["nh"].items():

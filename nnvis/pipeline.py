@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
-from nnvis.analysis import Analysis, subset_indices
+from nnvis.analysis import Analysis, pool_size, subset_indices
 from nnvis.datasets import ImageDataset, load_dataset
 from nnvis.layers import INPUT_LAYER, resolve_layers
 from nnvis.models import LoadedModel, build_model, weights_hash
 from nnvis.progress import Progress, no_progress
 from nnvis.training import TrainSettings, snapshot_epochs, train
-from nnvis.workspace import DEFAULT_SUBSET, RunConfig, Workspace, resolve_device
+from nnvis.workspace import DEFAULT_SUBSET, SUBSET_ALL, RunConfig, Workspace, resolve_device
 
 
 def train_settings(config: RunConfig) -> TrainSettings:
@@ -31,15 +31,22 @@ def training_key(dataset: ImageDataset, model: LoadedModel, config: RunConfig) -
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def resolve_subset(subset: int | str | None, n_pool: int) -> int:
+    """The subset size to store: the whole pool for `all`, up to DEFAULT_SUBSET when not given."""
+    if subset == SUBSET_ALL:
+        return n_pool
+    return subset or min(DEFAULT_SUBSET, n_pool)
+
+
 def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_progress) -> ImageDataset:
     """Check the inputs, then train and snapshot unless this workspace already holds the
     snapshots of the same training; writes the manifest and returns the loaded data set."""
     config.validate()
     device = resolve_device(config.device)
     dataset = load_dataset(config.dataset, config.data_dir, download=config.download, seed=config.seed)
-    n_test = len(dataset.test_labels)
-    config = replace(config, subset=config.subset or min(DEFAULT_SUBSET, n_test))
-    subset_indices(n_test, config.subset, config.seed)  # fail early on a bad --subset
+    n_pool = pool_size(dataset, config.observations)  # fails early on "all" without a train split
+    config = replace(config, subset=resolve_subset(config.subset, n_pool))
+    subset_indices(n_pool, config.subset, config.seed, config.observations)  # fail early on a bad --subset
     torch.manual_seed(config.seed)
     model = build_model(config.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                         weights=config.weights)
@@ -61,7 +68,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     workspace.write_manifest({
         "config": asdict(config), "training_key": key, "dataset_id": dataset.id,
         "classes": list(dataset.classes), "image_shape": list(dataset.image_shape),
-        "n_test": n_test, "layers": layers, "epochs": epochs, "weights": hashes,
+        "n_test": len(dataset.test_labels), "layers": layers, "epochs": epochs, "weights": hashes,
     })
     return dataset
 
@@ -93,7 +100,8 @@ def summary(workspace: Workspace) -> dict:
     for layer in analysis.layers:
         nh[layer] = {str(e): analysis.neighborhood_hit(layer, e) for e in analysis.epochs}
     return {
-        "dataset": config.dataset, "model": config.model, "subset": config.subset,
-        "projection": config.projection, "hidden_layers": analysis.layers, "epochs": analysis.epochs,
+        "dataset": config.dataset, "model": config.model, "observations": config.observations,
+        "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
+        "epochs": analysis.epochs,
         "accuracy": {str(e): analysis.test_accuracy(e) for e in analysis.epochs}, "nh": nh,
     }

@@ -15,7 +15,9 @@ class Settings:
     NNVIS_HOST, NNVIS_PORT, NNVIS_READ_ONLY (1/true), NNVIS_JOB_CACHE (folder for jobs),
     REDIS_URL (run background jobs on Celery workers through this Redis), NNVIS_USERS
     ('name:password,...': HTTP basic login), NNVIS_AUTH_HEADER (a header an authenticating
-    reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused)."""
+    reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused),
+    NNVIS_DENSITY_ABOVE (projections of more observations are drawn as a server-rendered density
+    image instead of WebGL points; default 100,000)."""
 
     workspaces: tuple[Path, ...] = (DEFAULT_WORKSPACE,)
     host: str = "127.0.0.1"
@@ -25,6 +27,7 @@ class Settings:
     redis_url: str | None = None
     users: tuple[tuple[str, str], ...] = ()
     auth_header: str | None = None
+    density_above: int = 100_000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -48,6 +51,8 @@ class Settings:
             if any(len(pair) != 2 or not all(pair) for pair in pairs):
                 raise ValueError("NNVIS_USERS must be 'name:password' pairs separated by commas")
             settings = replace(settings, users=tuple((name, password) for name, password in pairs))
+        if env.get("NNVIS_DENSITY_ABOVE"):
+            settings = replace(settings, density_above=int(env["NNVIS_DENSITY_ABOVE"]))
         if env.get("NNVIS_AUTH_HEADER"):
             settings = replace(settings, auth_header=env["NNVIS_AUTH_HEADER"])
         overrides = {k: v for k, v in overrides.items() if v is not None}

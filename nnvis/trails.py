@@ -9,12 +9,9 @@ the previous layout instead of PCA) and buys trails that mean something.
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 
+from nnvis.numba_cache import import_cached
 from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, default_jobs, normalise, pca_2d, project
 
@@ -103,44 +100,10 @@ def resample(path: np.ndarray, count: int) -> np.ndarray:
     return np.column_stack([np.interp(targets, along, path[:, 0]), np.interp(targets, along, path[:, 1])])
 
 
-def numba_cache_dir() -> Path:
-    """Where compiled bundling kernels are kept: NUMBA_CACHE_DIR, else ~/.cache/nnvis/numba."""
-    configured = os.environ.get("NUMBA_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nnvis" / "numba"
-
-
 def cached_hammer_bundle():
-    """datashader's `hammer_bundle`, its numba kernels compiled once per machine, not per process.
-
-    datashader compiles its kernels when imported (explicit signatures, no `cache=True`): about
-    10 s in every fresh job process. Imported here with `numba.jit` defaulting to `cache=True`,
-    they are written to `numba_cache_dir()` the first time and loaded from it later (about 1 s).
-    Without a writable cache folder, or when datashader was imported already, it imports as is."""
-    if "datashader" not in sys.modules:
-        import numba
-
-        folder = numba_cache_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            folder = None
-        if folder is not None and os.access(folder, os.W_OK):
-            numba.config.CACHE_DIR = str(folder)
-            plain_jit = numba.jit
-
-            def jit_cached(*args, **kwargs):
-                kwargs.setdefault("cache", True)
-                return plain_jit(*args, **kwargs)
-            numba.jit = jit_cached
-            try:
-                import datashader.bundling  # noqa: F401
-            finally:
-                numba.jit = plain_jit
-    from datashader.bundling import hammer_bundle
-
-    return hammer_bundle
+    """datashader's `hammer_bundle`, its numba kernels compiled once per machine (see
+    `nnvis.numba_cache.import_cached`)."""
+    return import_cached("datashader.bundling").hammer_bundle
 
 
 def warm_up_bundling() -> None:

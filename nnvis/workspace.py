@@ -25,6 +25,9 @@ from nnvis.store import Store
 MANIFEST = "workspace.json"
 DEFAULT_SUBSET = 2000
 DEVICES = ("auto", "cpu", "cuda")
+# --observations: the pool a workspace's subset is drawn from (pool order: test split, then train split)
+OBSERVATIONS = {"test": "the test split", "all": "test + train"}
+SUBSET_ALL = "all"  # --subset all: every observation of the pool
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class RunConfig:
     data_dir: str | None = None
     weights: str | None = None
     epochs: int = 3
-    subset: int | None = None  # None: every test observation, up to DEFAULT_SUBSET
+    observations: str = "test"  # one of OBSERVATIONS
+    subset: int | str | None = None  # None: the pool, up to DEFAULT_SUBSET; SUBSET_ALL: the whole pool
     layers: str = "all"
     projection: str = "tsne"
     device: str = "auto"
@@ -49,17 +53,17 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Raise NNVisError for a value outside what is allowed; return self otherwise."""
-        if self.dataset not in DATASETS:
-            raise NNVisError(f"unknown dataset '{self.dataset}'; allowed: {', '.join(DATASETS)}")
-        if self.projection not in PROJECTIONS:
-            raise NNVisError(f"unknown projection '{self.projection}'; allowed: {', '.join(PROJECTIONS)}")
-        if self.device not in DEVICES:
-            raise NNVisError(f"unknown device '{self.device}'; allowed: {', '.join(DEVICES)}")
-        if self.precision not in PRECISIONS:
-            raise NNVisError(f"unknown precision '{self.precision}'; allowed: {', '.join(PRECISIONS)}")
+        choices = {"dataset": DATASETS, "projection": PROJECTIONS, "device": DEVICES, "precision": PRECISIONS,
+                   "observations": tuple(OBSERVATIONS)}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise NNVisError(f"unknown {name} '{value}'; allowed: {', '.join(allowed)}")
+        if not (self.subset is None or self.subset == SUBSET_ALL or is_count(self.subset)):
+            raise NNVisError(f"--subset {self.subset!r} is invalid; allowed: a whole number or '{SUBSET_ALL}'")
         for name in ("epochs", "subset", "snapshot_every", "batch_size"):
             value = getattr(self, name)
-            if value is None:
+            if value is None or value == SUBSET_ALL:
                 continue
             minimum = 0 if name == "epochs" else 1
             if value < minimum:
@@ -72,6 +76,11 @@ class RunConfig:
     def from_dict(cls, data: dict) -> "RunConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def is_count(value) -> bool:
+    """Whether `value` is a whole number (an int, not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def resolve_device(device: str) -> str:

@@ -147,7 +147,9 @@ def test_every_app_answers_every_callback(digits_workspace, tmp_path):
                 "inputs": [{"id": "obs-projection", "property": "hoverData",
                             "value": {"points": [{"customdata": 4}]}}],
                 "state": [{"id": "workspace-select", "property": "value", "value": 0},
-                          {"id": "epoch-select", "property": "value", "value": 2}],
+                          {"id": "layer-select", "property": "value", "value": "hidden2"},
+                          {"id": "epoch-select", "property": "value", "value": 2},
+                          {"id": "projection-select", "property": "value", "value": "pca"}],
                 "changedPropIds": ["obs-projection.hoverData"]}
         answer = client.post("/_dash-update-component", json=body)
         assert answer.status_code == 200
