@@ -145,9 +145,12 @@ def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
     located = Analysis(Workspace(path)).projection("hidden4", 1, "pca")["points"]
     rng = np.random.default_rng(0)
     with app.server.app_context():
-        start = time.perf_counter()
-        figure, _, _, _ = projection_view(0, "hidden4", 1, "pca", "true", [], None)
-        draw_s, figure_bytes = time.perf_counter() - start, len(plotly.io.json.to_json_plotly(figure))
+        draws = []
+        for _ in range(3):  # the first view of a workspace also computes what is stored for later ones
+            start = time.perf_counter()
+            figure, _, _, _ = projection_view(0, "hidden4", 1, "pca", "true", [], None)
+            draws.append(time.perf_counter() - start)
+        draw_s, figure_bytes = float(np.median(draws[1:])), len(plotly.io.json.to_json_plotly(figure))
         assert figure.data[0].type == "image", "the view at this size should be a density image"
         times, answered = [], []
         for i in [0, *rng.integers(0, points, hovers)]:  # the first one warms up
@@ -169,11 +172,13 @@ def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
         start = time.perf_counter()
         assert client.get(f"/thumbs/0/{i}.png").status_code == 200
         thumbs.append(time.perf_counter() - start)
-    result = {"points": points, "draw_s": draw_s, "figure_bytes": figure_bytes, "zoom_redraw_s": zoom_s,
+    result = {"points": points, "first_draw_s": draws[0], "draw_s": draw_s, "figure_bytes": figure_bytes,
+              "zoom_redraw_s": zoom_s,
               "hover_median_ms": 1000 * float(np.median(times[1:])), "hover_p95_ms": percentile_ms(times[1:]),
               "hover_nearest_correct": f"{sum(answered[1:])}/{hovers}",
               "first_thumbnail_median_ms": 1000 * float(np.median(thumbs))}
-    print(f"  density view at {points:,}: drawn in {draw_s:.2f} s ({figure_bytes:,} B), hover median "
+    print(f"  density view at {points:,}: drawn in {draw_s:.2f} s (first time {draws[0]:.1f} s), "
+          f"{figure_bytes:,} B, hover median "
           f"{result['hover_median_ms']:.0f} ms, p95 {result['hover_p95_ms']:.0f} ms (nearest right "
           f"{result['hover_nearest_correct']}), zoom redraw {zoom_s:.2f} s", flush=True)
     return result

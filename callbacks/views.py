@@ -167,10 +167,10 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
 def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:
     """The hover/pinned card of observation `index`; with `layer`, its top neurons there."""
     analysis = open_analysis(ws)
-    predictions, confidence = analysis.predictions(epoch)
     labels = analysis.labels
     if not 0 <= index < len(labels):
         raise NNVisError(f"observation {index} is outside the subset (0..{len(labels) - 1})")
+    predicted, confidence = analysis.prediction_table(epoch)[index]
     extra = None
     if layer is not None:
         units, values = top_units(analysis.activations(layer, epoch)[index])
@@ -178,8 +178,7 @@ def observation_details(ws, epoch: int, index: int, layer: str | None = None) ->
                          [html.Div(f"{'pixel' if layer == INPUT_LAYER else 'neuron'} {u}: {v:.3f}")
                           for u, v in zip(units, values)], className="top-units")
     return observation_card(thumbnail_url(ws, index, version_of(analysis)), index,
-                            analysis.classes[labels[index]], analysis.classes[predictions[index]],
-                            float(confidence[index]), extra)
+                            analysis.classes[labels[index]], analysis.classes[int(predicted)], float(confidence), extra)
 
 
 def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):

@@ -146,8 +146,16 @@ class Analysis:
 
     def predictions(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class and its probability for every subset observation at `epoch`."""
-        p = self.probabilities(epoch)
-        return p.argmax(axis=1), p.max(axis=1)
+        table = self.prediction_table(epoch)
+        return table[:, 0].astype(np.int64), np.asarray(table[:, 1])
+
+    def prediction_table(self, epoch: int) -> np.ndarray:
+        """(predicted class, its probability) per observation, float32 (N, 2), memory-mapped: a
+        hover reads one row instead of every observation's class probabilities."""
+        def compute() -> np.ndarray:
+            p = self.probabilities(epoch)
+            return np.column_stack([p.argmax(axis=1), p.max(axis=1)]).astype(np.float32)
+        return self.store.mapped_array(self.key("prediction-table", epoch=epoch), compute)
 
     def thumbnail(self, index: int, size: int = 96) -> bytes:
         """PNG of subset observation `index`, upscaled with crisp pixels; cached in the store."""
