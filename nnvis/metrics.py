@@ -35,6 +35,11 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 FOREST_OBSERVATIONS = 10_000
 
 
+def seeded_sample(n: int, size: int, seed: int) -> np.ndarray:
+    """`size` of the indices 0..n-1, drawn without replacement by a seeded generator, sorted."""
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
 def discriminative_scores(activations: np.ndarray, labels: np.ndarray, n_classes: int, *,
                           seed: int = 0, n_estimators: int = 30,
                           max_observations: int = FOREST_OBSERVATIONS) -> np.ndarray:
@@ -45,7 +50,7 @@ def discriminative_scores(activations: np.ndarray, labels: np.ndarray, n_classes
     from sklearn.ensemble import ExtraTreesClassifier
 
     if len(activations) > max_observations:
-        sample = np.sort(np.random.default_rng(seed).choice(len(activations), max_observations, replace=False))
+        sample = seeded_sample(len(activations), max_observations, seed)
         activations, labels = activations[sample], np.asarray(labels)[sample]
     x = np.asarray(activations, dtype=np.float32)
     scores = np.zeros((n_classes, x.shape[1]), np.float32)

@@ -9,6 +9,7 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.gpu_projection import torchdr_project, uses_gpu_engine
+from nnvis.metrics import seeded_sample
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
@@ -70,29 +71,43 @@ def normalise(points: np.ndarray) -> np.ndarray:
     return centred / scale if scale > 0 else centred
 
 
+NEURON_MAP_OBSERVATIONS = 200_000  # correlations beyond this come from a seeded sample of observations
+CHUNK_ROWS = 65_536  # observations read at a time: memory stays bounded for any number of them
+
+
 def neuron_dissimilarity(activations: np.ndarray) -> np.ndarray:
     """1 - |Pearson r| between the columns (neurons) of `activations`; a neuron that never
-    varies is uncorrelated with every other (dissimilarity 1) and 0 from itself."""
-    a = np.asarray(activations, dtype=np.float64)
-    centred = a - a.mean(axis=0)
-    norms = np.linalg.norm(centred, axis=0)
+    varies is uncorrelated with every other (dissimilarity 1) and 0 from itself. Accumulated in
+    float64 over chunks of rows (mean first, then centred cross-products), never a float64
+    copy of the whole matrix."""
+    n, units = activations.shape
+    mean = sum(np.asarray(activations[i:i + CHUNK_ROWS], np.float64).sum(axis=0)
+               for i in range(0, n, CHUNK_ROWS)) / n
+    cross = np.zeros((units, units))
+    for i in range(0, n, CHUNK_ROWS):
+        centred = np.asarray(activations[i:i + CHUNK_ROWS], np.float64) - mean
+        cross += centred.T @ centred
+    norms = np.sqrt(np.clip(np.diag(cross), 0.0, None))
     live = norms > 0
-    unit = np.zeros_like(centred)
-    unit[:, live] = centred[:, live] / norms[live]
-    r = np.clip(unit.T @ unit, -1.0, 1.0)
-    d = 1.0 - np.abs(r)
+    r = np.zeros_like(cross)
+    r[np.ix_(live, live)] = cross[np.ix_(live, live)] / np.outer(norms[live], norms[live])
+    d = 1.0 - np.abs(np.clip(r, -1.0, 1.0))
     np.fill_diagonal(d, 0.0)
     return d
 
 
-def neuron_projection(activations: np.ndarray, *, seed: int = 0) -> np.ndarray:
+def neuron_projection(activations: np.ndarray, *, seed: int = 0,
+                      max_observations: int = NEURON_MAP_OBSERVATIONS) -> np.ndarray:
     """Metric MDS of the neurons over 1 - |Pearson r|, initialised by classical MDS; (units, 2).
     Neurons that never vary over the observations (dead ReLUs) have no correlation to place them
-    by: their rows are NaN."""
+    by: their rows are NaN. Beyond `max_observations`, correlations come from a seeded sample of
+    that many observations (their standard error is then about 0.002)."""
     from sklearn.manifold import MDS
 
+    if len(activations) > max_observations:
+        activations = activations[seeded_sample(len(activations), max_observations, seed)]
     a = np.asarray(activations, dtype=np.float32)
-    live = a.std(axis=0) > 0
+    live = a.max(axis=0) > a.min(axis=0)
     positions = np.full((a.shape[1], 2), np.nan, np.float32)
     d = neuron_dissimilarity(a[:, live])
     if len(d) < 3:

@@ -52,6 +52,24 @@ def test_neuron_dissimilarity_is_one_minus_abs_pearson():
     np.testing.assert_allclose(d, d.T)
 
 
+def test_neuron_dissimilarity_over_chunks_equals_the_whole_matrix_formula():
+    rng = np.random.default_rng(1)
+    a = (rng.normal(size=(70_000, 6)) @ rng.normal(size=(6, 6)) + 3.0).astype(np.float16)  # > one chunk
+    expected = 1 - np.abs(np.corrcoef(a.astype(np.float64), rowvar=False))
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(neuron_dissimilarity(a), expected, atol=1e-9)
+
+
+def test_neuron_map_beyond_its_sample_size_uses_a_seeded_sample():
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(3000, 1))
+    acts = np.column_stack([base[:, 0], -base[:, 0], rng.normal(size=3000), np.zeros(3000)])
+    sampled = neuron_projection(acts, max_observations=500)
+    np.testing.assert_array_equal(sampled, neuron_projection(acts, max_observations=500))  # seeded
+    assert np.isnan(sampled[3]).all() and not np.isnan(sampled[:3]).any()  # the constant neuron is dead
+    assert np.linalg.norm(sampled[0] - sampled[1]) < np.linalg.norm(sampled[0] - sampled[2])
+
+
 def test_neuron_map_places_correlated_neurons_together():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(200, 2))
