@@ -173,7 +173,7 @@ def observation_details(ws, epoch: int, index: int, layer: str | None = None) ->
     predicted, confidence = analysis.prediction_table(epoch)[index]
     extra = None
     if layer is not None:
-        units, values = top_units(analysis.activations(layer, epoch)[index])
+        units, values = top_units(analysis.activations_by_unit(layer, epoch)[:, index])  # one column: no layer load
         extra = html.Div([html.Div(f"top units at {layer}:", className="muted")] +
                          [html.Div(f"{'pixel' if layer == INPUT_LAYER else 'neuron'} {u}: {v:.3f}")
                           for u, v in zip(units, values)], className="top-units")
