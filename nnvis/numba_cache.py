@@ -20,7 +20,7 @@ def numba_cache_dir() -> Path:
 
 
 def import_cached(module: str):
-    """`module` imported with `numba.jit` and `numba.njit` defaulting to `cache=True`.
+    """`module` imported with `numba.jit` defaulting to `cache=True`.
 
     datashader compiles its kernels when imported (explicit signatures, no `cache=True`): about
     10 s in every fresh process. Imported here, they are written to `numba_cache_dir()` the first
@@ -41,17 +41,17 @@ def _import(module: str):
             folder = None
         if folder is not None and os.access(folder, os.W_OK):
             numba.config.CACHE_DIR = str(folder)
-            plain_jit, plain_njit = numba.jit, numba.njit
-            numba.jit, numba.njit = _caching(plain_jit), _caching(plain_njit)
+            plain_jit = numba.jit
+            numba.jit = _caching(plain_jit)
             try:
                 return importlib.import_module(module)
             finally:
-                numba.jit, numba.njit = plain_jit, plain_njit
+                numba.jit = plain_jit
     return importlib.import_module(module)
 
 
 def _caching(plain_jit):
-    """`numba.jit` (or `njit`), with `cache=True` by default for functions defined in a file (code made at
+    """`numba.jit`, with `cache=True` by default for functions defined in a file (code made at
     run time, e.g. datashader's generated aggregation kernels, cannot be cached by numba)."""
     def cacheable(func) -> bool:
         return not func.__code__.co_filename.startswith("<")
