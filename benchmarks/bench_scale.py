@@ -184,6 +184,38 @@ def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
     return result
 
 
+def bench_full_mnist(method: str = "tsne") -> dict:
+    """The whole of MNIST (test + train, 70,000 digits) at the MLP's 1000-wide last hidden layer:
+    nnvis's projection through the workspace (stored, then read back) and openTSNE on the same
+    activations, with their NH."""
+    from openTSNE import TSNE
+
+    from nnvis.analysis import Analysis
+    from nnvis.metrics import neighborhood_hit
+    from nnvis.pipeline import prepare
+    from nnvis.projections import default_jobs
+    from nnvis.workspace import RunConfig, Workspace
+
+    path = WORKDIR / "mnist-all-mlp"
+    config = RunConfig(dataset="mnist", data_dir=str(ROOT.parent / "shared" / "data" / "mnist"), model="mlp",
+                       epochs=1, observations="all", subset="all", layers="hidden4", projection="pca")
+    analysis = Analysis(Workspace(path), dataset=prepare(config, Workspace(path)))
+    x = analysis.activations("hidden4", 1)
+    analysis.store.cache.delete(analysis.projection_key("hidden4", 1, method).digest())
+    seconds, projected = timed(lambda: analysis.projection("hidden4", 1, method))
+    cached_s, _ = timed(lambda: analysis.projection("hidden4", 1, method))
+    result = {"points": len(x), "width": x.shape[1], "method": method, "device": analysis.device,
+              "nnvis_s": seconds, "nnvis_nh": float(projected["nh"].mean()), "cached_s": cached_s}
+    if method == "tsne":
+        theirs_s, theirs = timed(lambda: np.asarray(TSNE(n_jobs=default_jobs(), random_state=0).fit(
+            np.asarray(x, np.float32))))
+        result.update(openTSNE_s=theirs_s, openTSNE_nh=float(neighborhood_hit(theirs, analysis.labels).mean()))
+    print(f"  full MNIST {len(x):,} x {x.shape[1]}: nnvis {method} {seconds:.1f} s, NH {result['nnvis_nh']:.4f}"
+          + (f"; openTSNE {result['openTSNE_s']:.1f} s, NH {result['openTSNE_nh']:.4f}" if "openTSNE_s" in result
+             else ""), flush=True)
+    return result
+
+
 def bench_cold_start() -> float:
     """Seconds from `python app.py` to its /health answering (default workspace already made)."""
     import os
@@ -218,6 +250,8 @@ def main() -> None:
     parser.add_argument("--skip-clicks", action="store_true")
     parser.add_argument("--skip-projections", action="store_true")
     parser.add_argument("--skip-density", action="store_true", help="skip the 1,000,000-point density view")
+    parser.add_argument("--full-mnist", action="store_true",
+                        help="also t-SNE all 70,000 MNIST digits at a 1000-wide layer (minutes on a CPU)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results-scale.json"))
     args = parser.parse_args()
     results = {"machine": machine(), "device": args.device}
@@ -227,6 +261,8 @@ def main() -> None:
         results["clicks"] = [bench_clicks(points) for points in (10_000, 100_000)]
     if not args.skip_density:
         results["density"] = bench_dense_hover()
+    if args.full_mnist:
+        results["full_mnist"] = bench_full_mnist()
     results["cold_start_s"] = bench_cold_start()
     by_name = {r["name"]: r for r in results["projections"]}
     rows = [(name, f"{r['points']:,}", f"{r['seconds']:.2f}", f"{r['nh']:.3f}") for name, r in by_name.items()]
