@@ -172,8 +172,8 @@ def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | No
     if colourbar:
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                                     marker={**colourbar, "color": [colourbar["cmin"]]}))
-    annotations = [dict(text=note, showarrow=False, x=0, y=1, xref="paper", yref="paper", xanchor="left",
-                        yanchor="top", font=dict(size=11, color="#52606d"))] if note else []
+    annotations = [dict(text=note, showarrow=False, x=0, y=0, xref="paper", yref="paper", xanchor="left",
+                        yanchor="bottom", font=dict(size=11, color="#52606d"))] if note else []
     layout = base_layout(uirevision=uirevision, showlegend=bool(legend), dragmode="zoom", annotations=annotations)
     layout["yaxis"] = {**layout["yaxis"], "autorange": True}  # an image trace would reverse it
     layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False}
