@@ -54,7 +54,9 @@ def hover(value, ws=0, epoch=2):
     return {"output": "obs-hover.children", "outputs": {"id": "obs-hover", "property": "children"},
             "inputs": [{"id": "obs-projection", "property": "hoverData", "value": value}],
             "state": [{"id": "workspace-select", "property": "value", "value": ws},
-                      {"id": "epoch-select", "property": "value", "value": epoch}],
+                      {"id": "layer-select", "property": "value", "value": "hidden2"},
+                      {"id": "epoch-select", "property": "value", "value": epoch},
+                      {"id": "projection-select", "property": "value", "value": "pca"}],
             "changedPropIds": ["obs-projection.hoverData"]}
 
 

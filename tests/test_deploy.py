@@ -62,7 +62,9 @@ def test_gunicorn_with_four_workers_serves_the_dashboard(digits_workspace, tmp_p
         body = {"output": "obs-hover.children", "outputs": {"id": "obs-hover", "property": "children"},
                 "inputs": [{"id": "obs-projection", "property": "hoverData", "value": {"points": [{"customdata": 7}]}}],
                 "state": [{"id": "workspace-select", "property": "value", "value": 0},
-                          {"id": "epoch-select", "property": "value", "value": 2}],
+                          {"id": "layer-select", "property": "value", "value": "hidden2"},
+                          {"id": "epoch-select", "property": "value", "value": 2},
+                          {"id": "projection-select", "property": "value", "value": "pca"}],
                 "changedPropIds": ["obs-projection.hoverData"]}
         get(base + "/_dash-layout")  # every worker sets its app up on first use
         for _ in range(8):  # requests spread over the workers: each answers the callback
