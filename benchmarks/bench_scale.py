@@ -24,7 +24,7 @@ import numpy as np
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import ROOT, WORKDIR, machine, machine_line, print_table, timed, write_json  # noqa: E402
+from bench_core import ROOT, WORKDIR, machine, machine_line, print_table, stats, timed, write_json  # noqa: E402
 
 CLICK_TARGET_MS, CLICK_TARGET_BYTES = 150.0, 1_000_000
 HOVER_TARGET_MS = 200.0
@@ -117,16 +117,11 @@ def bench_clicks(points: int, clicks: int = 10) -> dict:
             text = plotly.io.json.to_json_plotly(neuron_colour_patch(0, "hidden4", 1, neuron, "true"))
             times.append(time.perf_counter() - start)
             sizes.append(len(text))
-    result = {"points": points, "median_ms": 1000 * float(np.median(times)),
-              "p95_ms": 1000 * float(np.sort(times)[int(np.ceil(0.95 * len(times))) - 1]), "max_bytes": max(sizes)}
+    timing = stats(times)
+    result = {"points": points, "median_ms": timing["median_ms"], "p95_ms": timing["p95_ms"], "max_bytes": max(sizes)}
     print(f"  click at {points:,}: median {result['median_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms, "
           f"{result['max_bytes']:,} B", flush=True)
     return result
-
-
-def percentile_ms(times: list[float], share: float = 0.95) -> float:
-    """Nearest-rank percentile of `times` (seconds), in milliseconds."""
-    return 1000 * float(np.sort(times)[int(np.ceil(share * len(times))) - 1])
 
 
 def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
@@ -174,7 +169,7 @@ def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
         thumbs.append(time.perf_counter() - start)
     result = {"points": points, "first_draw_s": draws[0], "draw_s": draw_s, "figure_bytes": figure_bytes,
               "zoom_redraw_s": zoom_s,
-              "hover_median_ms": 1000 * float(np.median(times[1:])), "hover_p95_ms": percentile_ms(times[1:]),
+              "hover_median_ms": stats(times[1:])["median_ms"], "hover_p95_ms": stats(times[1:])["p95_ms"],
               "hover_nearest_correct": f"{sum(answered[1:])}/{hovers}",
               "first_thumbnail_median_ms": 1000 * float(np.median(thumbs))}
     print(f"  density view at {points:,}: drawn in {draw_s:.2f} s (first time {draws[0]:.1f} s), "
