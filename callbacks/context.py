@@ -7,6 +7,7 @@ from pathlib import Path
 
 import flask
 
+from layouts.components import epoch_options
 from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
 from nnvis.settings import Settings
@@ -45,3 +46,10 @@ def workspace_options() -> list[dict]:
             config = workspace.config()
             options.append({"label": f"{path.name}: {config.dataset} / {config.model}", "value": number})
     return options
+
+
+def layer_and_epoch_choices(ws) -> tuple:
+    """(layer options, last layer, epoch options, last epoch) of workspace number `ws`: what a
+    page's layer and epoch dropdowns become when the workspace changes."""
+    analysis = open_analysis(ws)
+    return analysis.layers, analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1]

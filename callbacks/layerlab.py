@@ -10,11 +10,10 @@ import numpy as np
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.context import open_analysis
+from callbacks.context import layer_and_epoch_choices, open_analysis
 from callbacks.deepvis import uploaded_image  # the same upload rules on both pages
 from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback
-from layouts.components import epoch_options
 from layouts.figures import message_figure
 from layouts.unit_figures import (
     ablation_figure,
@@ -37,8 +36,7 @@ MAP_ID = "ll-strip-map"
 @callback(Output("ll-layer", "options"), Output("ll-layer", "value"), Output("ll-epoch", "options"),
           Output("ll-epoch", "value"), Input("ll-ws", "value"), prevent_initial_call=True)
 def switch_workspace(ws):
-    analysis = open_analysis(ws)
-    return analysis.layers, analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1]
+    return layer_and_epoch_choices(ws)
 
 
 @callback(Output("ll-explore-link", "href"), Output("ll-unitlab-link", "href"), *VIEW)

@@ -7,12 +7,11 @@ import numpy as np
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.context import open_analysis
+from callbacks.context import layer_and_epoch_choices, open_analysis
 from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback
 from callbacks.routes import thumbnail_url
 from callbacks.views import version_of
-from layouts.components import epoch_options
 from layouts.figures import message_figure
 from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure, view_query
 from nnvis import unitlab
@@ -42,9 +41,14 @@ def parse_observations(text: str | None) -> list[int]:
     return list(dict.fromkeys(indices))
 
 
+def unit_count(analysis, layer: str, epoch: int | None) -> int:
+    """How many units `layer` has: the memory-mapped by-unit copy's length (its header, not the layer)."""
+    return len(analysis.activations_by_unit(layer, unitlab.resolve_epoch(analysis, epoch)))
+
+
 def checked_unit(analysis, layer: str, epoch: int, unit, k) -> tuple[int, int]:
     """(unit, k) as ints in range, or NNVisError naming what is allowed."""
-    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    units = unit_count(analysis, layer, epoch)
     if unit is None:
         raise NNVisError(f"no unit given; type a unit number, 0..{units - 1} at layer {layer}")
     if not isinstance(unit, int) or not 0 <= unit < units:
@@ -56,10 +60,8 @@ def checked_unit(analysis, layer: str, epoch: int, unit, k) -> tuple[int, int]:
 
 
 def thumbnail_src(ws, analysis, index: int) -> str:
-    """The thumbnail route's URL of a subset observation, its PNG made first (here, one at a
-    time): a page listing many would otherwise have the route make them all at once, and
-    Python 3.11's parser is not safe in concurrent threads (cpython gh-106905)."""
-    analysis.thumbnail(int(index))
+    """The thumbnail route's URL of a subset observation (the route makes its PNG on first use;
+    concurrent reads are safe since the store serialises numpy's header parsing)."""
     return thumbnail_url(ws, int(index), version_of(analysis))
 
 
@@ -89,7 +91,7 @@ def card_view(ws, layer: str, epoch: int, unit, k) -> tuple:
     """(title, top-k tiles, mean image, histogram figure) of one unit."""
     analysis = open_analysis(ws)
     unit, k = checked_unit(analysis, layer, epoch, unit, k)
-    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    units = unit_count(analysis, layer, epoch)
     maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
     kind = "dense unit" if maps is None else f"channel, maps {maps.shape[1]}×{maps.shape[2]}"
     title = f"{layer} · unit {unit} of {units} ({kind}) · epoch {epoch}"
@@ -106,8 +108,7 @@ def card_view(ws, layer: str, epoch: int, unit, k) -> tuple:
 @callback(Output("ul-layer", "options"), Output("ul-layer", "value"), Output("ul-epoch", "options"),
           Output("ul-epoch", "value"), Input("ul-ws", "value"), prevent_initial_call=True)
 def switch_workspace(ws):
-    analysis = open_analysis(ws)
-    return analysis.layers, analysis.layers[-1], epoch_options(analysis.epochs), analysis.epochs[-1]
+    return layer_and_epoch_choices(ws)
 
 
 @callback(Output("ul-title", "children"), Output("ul-message", "children"), Output("ul-topk", "children"),
@@ -204,7 +205,7 @@ def rules_view(ws, layer: str, epoch: int, rule: str, text: str, n) -> list:
     """The units a rule selects, as small unit cards (one row per observation for max)."""
     analysis = open_analysis(ws)
     observations = parse_observations(text)
-    units = unitlab.activations(analysis, layer, epoch).shape[1]
+    units = unit_count(analysis, layer, epoch)
     if not isinstance(n, int) or not 1 <= n <= units:
         raise NNVisError(f"top n {n} is out of range; allowed: 1..{units}")
     picked = unitlab.select(analysis, layer, epoch, rule, observations, n)
