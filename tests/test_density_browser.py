@@ -49,7 +49,8 @@ def test_hover_on_the_density_image_shows_the_nearest_observation(page, dense_da
     page.mouse.move(x, y, steps=5)
     card = page.wait_for_selector("#obs-hover img", timeout=15000)
     assert card.get_attribute("alt") == f"observation {index}"
-    assert page.evaluate("() => document.querySelector('#obs-hover img').naturalWidth") > 0
+    page.wait_for_function("() => document.querySelector('#obs-hover img').naturalWidth > 0",
+                           timeout=15000)  # the thumbnail loads after the card appears
     assert page.console_errors == []
 
 
