@@ -1,0 +1,233 @@
+"""The GPU benchmark kit: on a bare GPU machine, in one run of bounded time, install the carried
+wheels and measure nnvis there (see README.md beside this file).
+
+    python3 benchmarks/gpu/kit.py --out DIR               # the GPU run (bash benchmarks/gpu/run.sh)
+    python3 benchmarks/gpu/kit.py --out DIR --cpu-smoke   # the same at small sizes on the CPU
+
+Writes DIR/results.json and DIR/results.md after every stage, so a run that is stopped keeps
+what it measured. Each stage runs in its own process with a time limit (stages.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from importlib.util import find_spec
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path[:0] = [str(ROOT), str(HERE.parent)]
+
+from report import write_markdown  # noqa: E402
+
+WHEELS = HERE / "wheels"
+SITE = HERE / "site"
+CARRIED = HERE / "carried.txt"
+# The order is the priority: each stage gets at most its seconds (None: all that is left), and
+# never more than what is left of the whole run's budget.
+STAGE_SECONDS = {"activations": 50, "gpu_projection": 90, "capture": 45, "pytest_gpu": 100, "cpu_reference": None}
+GPU_SIZES = {"large": 70_000, "small": 10_000, "warmup": 2_000, "repeats": 2, "train_digits": 60_000,
+             "torchdr_max_iter": None, "capture": {"images": 8192, "size": 224, "batch_size": 256,
+                                                   "precision": "bfloat16", "repeats": 3}}
+SMOKE_SIZES = {"large": 1_000, "small": 500, "warmup": 0, "repeats": 1, "train_digits": 4_000,
+               "torchdr_max_iter": 300, "capture": {"images": 32, "size": 32, "batch_size": 16,
+                                                    "precision": "bfloat16", "repeats": 2}}
+
+
+def carried() -> list[tuple[str, str]]:
+    """(pinned requirement, import name) for every line of carried.txt."""
+    rows = [line.split() for line in CARRIED.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [(row[0], row[1]) for row in rows]
+
+
+def wheel_for(requirement: str, wheels: list[Path]) -> Path | None:
+    """The wheel file of a pinned `name==version` (names compared as pip normalises them)."""
+    name, version = requirement.split("==")
+    wanted = re.sub(r"[-_.]+", "_", name).lower() + "-" + version + "-"
+    return next((w for w in wheels if re.sub(r"[-_.]+", "_", w.name.split("-")[0]).lower() + "-"
+                 + w.name.split("-")[1] + "-" == wanted), None)
+
+
+def install_command(wheels: list[Path], site: Path, *, python_version: str | None = None) -> list[str]:
+    """pip installing `wheels` into `site` offline without dependencies (torch is never touched);
+    with `python_version`, for that Python on manylinux x86-64 (to check the wheels elsewhere)."""
+    command = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--no-warn-conflicts", "-q", "--target", str(site)]
+    if python_version:
+        command += ["--python-version", python_version, "--implementation", "cp",
+                    "--platform", "manylinux_2_28_x86_64"]
+    return command + [str(w) for w in wheels]
+
+
+def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
+    """Install the carried wheels whose module does not import here into `site` (pip, or
+    unzipping where pip is missing) and put `site` first on the path of this process and its
+    children. Nothing is installed when every carried module is already there."""
+    if site.is_dir():
+        sys.path.insert(0, str(site))
+    missing = [(req, module) for req, module in carried() if find_spec(module) is None]
+    report = {"present": [req for req, module in carried() if (req, module) not in missing], "installed": [],
+              "site": str(site)}
+    if not missing:
+        return report
+    wheels = sorted(wheels_dir.glob("*.whl"))
+    chosen = {req: wheel_for(req, wheels) for req, _ in missing}
+    report["no_wheel"] = [req for req, wheel in chosen.items() if wheel is None]
+    files = [wheel for wheel in chosen.values() if wheel is not None]
+    site.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    if find_spec("pip") is not None:
+        done = subprocess.run(install_command(files, site), capture_output=True, text=True)
+        report["pip"] = {"returncode": done.returncode, "tail": (done.stdout + done.stderr)[-2000:]}
+    else:  # a wheel is a zip laid out as site-packages
+        for wheel in files:
+            zipfile.ZipFile(wheel).extractall(site)
+        report["pip"] = "absent: wheels unzipped"
+    report["install_s"] = round(time.perf_counter() - start, 2)
+    if str(site) not in sys.path:
+        sys.path.insert(0, str(site))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    report["installed"] = [req for req, _ in missing if chosen[req] is not None]
+    report["import_errors"] = import_errors([module for _, module in missing])
+    return report
+
+
+def import_errors(modules: list[str]) -> dict[str, str]:
+    """The modules that fail to import, with the error (checked in a fresh process)."""
+    errors = {}
+    for module in modules:
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+        if done.returncode:
+            errors[module] = done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else "failed"
+    return errors
+
+
+def machine() -> dict:
+    """The machine: bench_core's CPU / torch / date block, plus the GPU's name, driver and memory
+    (nvidia-smi) and the versions of the packages measured."""
+    import importlib.metadata
+
+    import torch
+    from bench_core import machine as cpu_machine
+
+    info = cpu_machine()
+    info["cuda"] = torch.version.cuda
+    if shutil.which("nvidia-smi"):
+        done = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                               "--format=csv,noheader"], capture_output=True, text=True)
+        info["nvidia_smi"] = done.stdout.strip() or done.stderr.strip()
+    versions = {}
+    for name in ("numpy", "scipy", "scikit-learn", "numba", "torchvision", "openTSNE", "umap-learn",
+                 "pynndescent", "torchdr", "faiss-cpu", "faiss-gpu-cu12", "pytest"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    info["packages"] = versions
+    return info
+
+
+def run_stage(name: str, work: Path, seconds: float) -> dict:
+    """Run stages.py `name` with a time limit; its figures so far, with how it ended."""
+    start = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, str(HERE / "stages.py"), name, str(work)], capture_output=True,
+                              text=True, timeout=seconds)
+        status = "ok" if done.returncode == 0 else f"error (exit {done.returncode})"
+        tail = done.stderr[-3000:] if done.returncode else ""
+    except subprocess.TimeoutExpired as stopped:
+        status, tail = f"stopped at its limit of {seconds:.0f} s", (stopped.stderr or b"")[-3000:]
+        tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+    path = work / f"{name}.json"
+    figures = json.loads(path.read_text()) if path.exists() else {}
+    return {"status": status, "seconds": round(time.monotonic() - start, 1), "limit_s": round(seconds),
+            **({"stderr_tail": tail} if tail else {}), **figures}
+
+
+def gpu_test_files() -> list[str]:
+    """Test files with gpu-marked tests that need no web packages (the bare machine has none)."""
+    files = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        text = path.read_text()
+        if "mark.gpu" in text and not re.search(r"\b(dash|playwright|flask)\b", text):
+            files.append(str(path.relative_to(ROOT)))
+    return files
+
+
+def run_pytest(seconds: float, mnist_dir: str) -> dict:
+    """`pytest -m gpu` on the gpu-marked test files, with the carried MNIST as their `mnist_dir`
+    (the repository's conftest looks for ../shared/data, which the GPU machine does not have)."""
+    files = gpu_test_files()
+    command = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-rs", "-p", "no:cacheprovider", "--noconftest",
+               "-p", "pytest_gpu_data", *files]
+    env = {**os.environ, "NNVIS_KIT_MNIST": mnist_dir,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(HERE), os.environ.get("PYTHONPATH")]))}
+    start = time.monotonic()
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds)
+        output, status = done.stdout + done.stderr, f"exit {done.returncode}"
+    except subprocess.TimeoutExpired as stopped:
+        output = stopped.stdout.decode(errors="replace") if isinstance(stopped.stdout, bytes) else stopped.stdout or ""
+        status = f"stopped at its limit of {seconds:.0f} s"
+    lines = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed|skipped|deselected|error)", line)]
+    return {"status": status, "command": " ".join(command[1:]), "files": files,
+            "summary": lines[-1].strip("= ") if lines else None, "seconds": round(time.monotonic() - start, 1),
+            "limit_s": round(seconds),
+            "tail": output[-4000:]}
+
+
+def write(out: Path, results: dict) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    write_markdown(results, out / "results.md")
+
+
+def default_mnist() -> str:
+    carried_copy = HERE / "data" / "mnist"
+    return str(carried_copy if carried_copy.is_dir() else ROOT.parent / "shared" / "data" / "mnist")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or HERE / "out"))
+    parser.add_argument("--cpu-smoke", action="store_true", help="small sizes on the CPU")
+    parser.add_argument("--budget", type=float, default=430.0, help="seconds for the whole run (default 430)")
+    parser.add_argument("--mnist", default=default_mnist(), help="folder of the four MNIST IDX files")
+    args = parser.parse_args(argv)
+    deadline = time.monotonic() + args.budget
+    args.out.mkdir(parents=True, exist_ok=True)
+    from nnvis.projections import default_jobs
+
+    device = "cpu" if args.cpu_smoke else "cuda"
+    config = {"mode": "cpu-smoke" if args.cpu_smoke else "gpu", "device": device, "mnist_dir": args.mnist,
+              "cores": default_jobs(), "budget_s": args.budget,
+              **(SMOKE_SIZES if args.cpu_smoke else GPU_SIZES)}
+    results = {"config": config, "install": ensure_packages(), "stages": {}}
+    results["machine"] = machine()
+    write(args.out, results)
+    with tempfile.TemporaryDirectory(prefix="nnvis-gpu-kit-") as folder:
+        work = Path(folder)
+        (work / "config.json").write_text(json.dumps(config))
+        for name, seconds in STAGE_SECONDS.items():
+            left = deadline - time.monotonic()
+            limit = min(seconds or left, left)
+            if limit < 5:
+                results["stages"][name] = {"status": "skipped: no time left"}
+            elif name == "pytest_gpu":
+                results["stages"][name] = run_pytest(limit, args.mnist)
+            else:
+                results["stages"][name] = run_stage(name, work, limit)
+            print(f"{name}: {results['stages'][name]['status']}", flush=True)
+            write(args.out, results)
+    print((args.out / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
