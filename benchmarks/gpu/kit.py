@@ -37,7 +37,7 @@ STAGE_SECONDS = {"activations": 50, "gpu_projection": 90, "capture": 45, "pytest
 GPU_SIZES = {"large": 70_000, "small": 10_000, "warmup": 2_000, "repeats": 2, "train_digits": 60_000,
              "torchdr_max_iter": None, "capture": {"images": 8192, "size": 224, "batch_size": 256,
                                                    "precision": "bfloat16", "repeats": 3}}
-SMOKE_SIZES = {"large": 1_000, "small": 500, "warmup": 0, "repeats": 1, "train_digits": 4_000,
+SMOKE_SIZES = {"large": 1_000, "small": 500, "warmup": 0, "repeats": 1, "train_digits": 6_000,
                "torchdr_max_iter": 300, "capture": {"images": 32, "size": 32, "batch_size": 16,
                                                     "precision": "bfloat16", "repeats": 2}}
 
@@ -62,8 +62,8 @@ def install_command(wheels: list[Path], site: Path, *, python_version: str | Non
     command = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--no-warn-conflicts", "-q", "--target", str(site)]
     if python_version:
-        command += ["--python-version", python_version, "--implementation", "cp",
-                    "--platform", "manylinux_2_28_x86_64"]
+        command += ["--python-version", python_version, "--implementation", "cp"]
+        command += [f"--platform={tag}_x86_64" for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28")]
     return command + [str(w) for w in wheels]
 
 
