@@ -82,7 +82,11 @@ def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
     chosen = {req: wheel_for(req, wheels) for req, _ in missing}
     report["no_wheel"] = [req for req, wheel in chosen.items() if wheel is None]
     files = [wheel for wheel in chosen.values() if wheel is not None]
-    site.mkdir(parents=True, exist_ok=True)
+    try:
+        site.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only checkout
+        site = Path(tempfile.mkdtemp(prefix="nnvis-gpu-site-"))
+        report["site"] = str(site)
     start = time.perf_counter()
     if find_spec("pip") is not None:
         done = subprocess.run(install_command(files, site), capture_output=True, text=True)
@@ -101,13 +105,15 @@ def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
 
 
 def import_errors(modules: list[str]) -> dict[str, str]:
-    """The modules that fail to import, with the error (checked in a fresh process)."""
-    errors = {}
-    for module in modules:
-        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
-        if done.returncode:
-            errors[module] = done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else "failed"
-    return errors
+    """The modules that fail to import, with the error (checked in one fresh process)."""
+    code = ("import importlib, json, sys\nerrors = {}\nfor name in sys.argv[1:]:\n    try:\n"
+            "        importlib.import_module(name)\n    except Exception as error:\n"
+            "        errors[name] = f'{type(error).__name__}: {error}'[:300]\nprint(json.dumps(errors))")
+    done = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True)
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"(check)": (done.stderr.strip() or "no output")[-300:]}
 
 
 def machine() -> dict:

@@ -137,12 +137,16 @@ class TorchdrProfile:
         import torchdr.affinity.base
         import torchdr.affinity.knn_normalized
 
-        for module in (torchdr.affinity.base, torchdr.affinity.knn_normalized):
-            if hasattr(module, "pairwise_distances"):
-                self.wrap(module, "pairwise_distances", knn=True)
-        for cls in (torchdr.InfoTSNE, torchdr.UMAP):
-            self.wrap(cls, "_fit_transform", before="fit_start", after="fit_end")
-            self.wrap(cls, "_init_embedding", before="affinity_end")
+        try:
+            for module in (torchdr.affinity.base, torchdr.affinity.knn_normalized):
+                if hasattr(module, "pairwise_distances"):
+                    self.wrap(module, "pairwise_distances", knn=True)
+            for cls in (torchdr.InfoTSNE, torchdr.UMAP):
+                self.wrap(cls, "_fit_transform", before="fit_start", after="fit_end")
+                self.wrap(cls, "_init_embedding", before="affinity_end")
+        except AttributeError:  # another torchdr: measure without the profile
+            self.__exit__()
+            self.undo = []
         self.mark("start")
         return self
 
