@@ -153,3 +153,27 @@ def test_prepared_wheels_are_the_carried_list_and_install_for_python_312(tmp_pat
     for _, module in kit.carried():
         assert (tmp_path / "site" / module).is_dir() or (tmp_path / "site" / f"{module}.py").is_file(), module
     assert list((tmp_path / "site" / "openTSNE").glob("*cpython-312-x86_64-linux-gnu.so"))  # the 3.12 build
+
+
+def test_packages_installed_by_an_earlier_run_reach_the_stage_processes(tmp_path, monkeypatch):
+    """A second run on the same machine finds the carried module in the site folder the first
+    run filled: nothing is installed, and the folder is on PYTHONPATH for the stages."""
+    (tmp_path / "site" / "carried_by_the_kit").mkdir(parents=True)
+    (tmp_path / "site" / "carried_by_the_kit" / "__init__.py").write_text("")
+    monkeypatch.setattr(kit, "carried", lambda: [("carried-by-the-kit==1.0", "carried_by_the_kit")])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    report = kit.ensure_packages(tmp_path / "site", tmp_path / "no-wheels")
+    assert report["installed"] == [] and report["present"] == ["carried-by-the-kit==1.0"]
+    assert os.environ["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "site"), str(ROOT)]
+    done = subprocess.run([sys.executable, "-c", "import carried_by_the_kit"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_module_without_its_wheel_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(kit, "carried", lambda: [("not-carried==1.0", "not_carried_anywhere")])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    report = kit.ensure_packages(tmp_path / "site", tmp_path / "no-wheels")
+    assert report["no_wheel"] == ["not-carried==1.0"] and report["installed"] == []
+    assert "not_carried_anywhere" in report["import_errors"]

@@ -71,8 +71,8 @@ def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
     """Install the carried wheels whose module does not import here into `site` (pip, or
     unzipping where pip is missing) and put `site` first on the path of this process and its
     children. Nothing is installed when every carried module is already there."""
-    if site.is_dir():
-        sys.path.insert(0, str(site))
+    if site.is_dir():  # installed by an earlier run on this machine
+        use_site(site)
     missing = [(req, module) for req, module in carried() if find_spec(module) is None]
     report = {"present": [req for req, module in carried() if (req, module) not in missing], "installed": [],
               "site": str(site)}
@@ -96,12 +96,19 @@ def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
             zipfile.ZipFile(wheel).extractall(site)
         report["pip"] = "absent: wheels unzipped"
     report["install_s"] = round(time.perf_counter() - start, 2)
-    if str(site) not in sys.path:
-        sys.path.insert(0, str(site))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    use_site(site)
     report["installed"] = [req for req, _ in missing if chosen[req] is not None]
     report["import_errors"] = import_errors([module for _, module in missing])
     return report
+
+
+def use_site(site: Path) -> None:
+    """Put `site` first on the module path of this process and of the processes it starts."""
+    if str(site) not in sys.path:
+        sys.path.insert(0, str(site))
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(site) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), *paths]))
 
 
 def import_errors(modules: list[str]) -> dict[str, str]:
@@ -206,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpu-smoke", action="store_true", help="small sizes on the CPU")
     parser.add_argument("--budget", type=float, default=430.0, help="seconds for the whole run (default 430)")
     parser.add_argument("--mnist", default=default_mnist(), help="folder of the four MNIST IDX files")
+    parser.add_argument("--wheels", type=Path, default=WHEELS, help="the carried wheels (default %(default)s)")
+    parser.add_argument("--site", type=Path, default=SITE, help="where missing ones install (default %(default)s)")
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.budget
     args.out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     config = {"mode": "cpu-smoke" if args.cpu_smoke else "gpu", "device": device, "mnist_dir": args.mnist,
               "cores": default_jobs(), "budget_s": args.budget,
               **(SMOKE_SIZES if args.cpu_smoke else GPU_SIZES)}
-    results = {"config": config, "install": ensure_packages(), "stages": {}}
+    results = {"config": config, "install": ensure_packages(args.site, args.wheels), "stages": {}}
     results["machine"] = machine()
     write(args.out, results)
     with tempfile.TemporaryDirectory(prefix="nnvis-gpu-kit-") as folder:

@@ -85,6 +85,9 @@ def write_markdown(results: dict, path: Path) -> None:
     if "host_to_device" in gpu:
         copy = gpu["host_to_device"]
         lines += [f"Copying all {copy['rows']:,} activations ({copy['mib']} MiB) to {device}: {copy['seconds']} s.", ""]
+    errors = [f"- {name}: {e['method']} at {e['n']:,} points: {e['error']}"
+              for name in ("gpu_projection", "cpu_reference") for e in stages.get(name, {}).get("errors", [])]
+    lines += ["Errors:", "", *errors, ""] if errors else []
     lines += capture_lines(stages.get("capture", {}))
     test = stages.get("pytest_gpu", {})
     lines += ["## pytest -m gpu", "", f"{test.get('summary')} ({test.get('status')}, {test.get('seconds')} s; "

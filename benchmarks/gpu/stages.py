@@ -192,13 +192,17 @@ def stage_gpu_projection(config: dict, work: Path, rec: Recorder) -> None:
     for method in METHODS if config["warmup"] else ():  # CUDA context, kernels, allocator
         seconds, _ = timed(nnvis_engine, x[:config["warmup"]], method, config)
         rec.add("warmup", {"method": method, "n": config["warmup"], "seconds": round(seconds, 3)})
-    for n, repeats in ((config["large"], config["repeats"]), (config["small"], 1)):
-        for method in METHODS:
-            for repeat in range(repeats):
-                with TorchdrProfile(device) as profile:
-                    seconds, points = timed(nnvis_engine, x[:n], method, config)
-                rec.add("runs", {"n": n, "method": method, "repeat": repeat, "seconds": round(seconds, 3),
-                                 "nh": nh(points, labels[:n]), "profile": profile.summary(seconds)})
+    schedule = [(n, method, 0) for n in (config["large"], config["small"]) for method in METHODS]
+    schedule += [(config["large"], method, r) for r in range(1, config["repeats"]) for method in METHODS]
+    for n, method, repeat in schedule:  # every figure once before any repeat
+        try:
+            with TorchdrProfile(device) as profile:
+                seconds, points = timed(nnvis_engine, x[:n], method, config)
+        except Exception as error:  # e.g. out of memory: keep going with the next one
+            rec.add("errors", {"n": n, "method": method, "error": f"{type(error).__name__}: {error}"[:500]})
+            continue
+        rec.add("runs", {"n": n, "method": method, "repeat": repeat, "seconds": round(seconds, 3),
+                         "nh": nh(points, labels[:n]), "profile": profile.summary(seconds)})
 
 
 def stage_cpu_reference(config: dict, work: Path, rec: Recorder) -> None:
@@ -220,7 +224,11 @@ def stage_cpu_reference(config: dict, work: Path, rec: Recorder) -> None:
         rec.add("warmup", {"method": "umap", "n": config["warmup"], "seconds": round(seconds, 3)})
     for n in (config["small"], config["large"]):
         for method, (library, engine) in engines.items():
-            seconds, points = timed(engine, x[:n])
+            try:
+                seconds, points = timed(engine, x[:n])
+            except Exception as error:
+                rec.add("errors", {"n": n, "method": method, "error": f"{type(error).__name__}: {error}"[:500]})
+                continue
             rec.add("runs", {"n": n, "method": method, "library": library, "cores": cores,
                              "seconds": round(seconds, 3), "nh": nh(points, labels[:n])})
 
