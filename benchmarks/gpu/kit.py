@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -197,6 +198,21 @@ def run_pytest(seconds: float, mnist_dir: str) -> dict:
             "tail": output[-4000:]}
 
 
+def usable_cores() -> int:
+    """NNVIS_THREADS if set, else the CPUs this process may run on, within its cgroup's quota
+    (os.cpu_count() can count a whole host of which a container gets 16)."""
+    if os.environ.get("NNVIS_THREADS"):
+        return int(os.environ["NNVIS_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
 def write(out: Path, results: dict) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     write_markdown(results, out / "results.md")
@@ -218,11 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.budget
     args.out.mkdir(parents=True, exist_ok=True)
-    from nnvis.projections import default_jobs
-
+    os.environ["NNVIS_THREADS"] = str(usable_cores())  # the stages' and pytest's projections
     device = "cpu" if args.cpu_smoke else "cuda"
     config = {"mode": "cpu-smoke" if args.cpu_smoke else "gpu", "device": device, "mnist_dir": args.mnist,
-              "cores": default_jobs(), "budget_s": args.budget,
+              "cores": int(os.environ["NNVIS_THREADS"]), "budget_s": args.budget,
               **(SMOKE_SIZES if args.cpu_smoke else GPU_SIZES)}
     results = {"config": config, "install": ensure_packages(args.site, args.wheels), "stages": {}}
     results["machine"] = machine()
