@@ -215,7 +215,10 @@ def usable_cores() -> int:
 
 def write(out: Path, results: dict) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    write_markdown(results, out / "results.md")
+    try:
+        write_markdown(results, out / "results.md")
+    except Exception as error:  # the JSON has the figures; the run goes on
+        (out / "results.md").write_text(f"results.md could not be written: {type(error).__name__}: {error}\n")
 
 
 def default_mnist() -> str:
@@ -240,7 +243,10 @@ def main(argv: list[str] | None = None) -> None:
               "cores": int(os.environ["NNVIS_THREADS"]), "budget_s": args.budget,
               **(SMOKE_SIZES if args.cpu_smoke else GPU_SIZES)}
     results = {"config": config, "install": ensure_packages(args.site, args.wheels), "stages": {}}
-    results["machine"] = machine()
+    try:
+        results["machine"] = machine()
+    except Exception as error:
+        results["machine"] = {"error": f"{type(error).__name__}: {error}"}
     write(args.out, results)
     with tempfile.TemporaryDirectory(prefix="nnvis-gpu-kit-") as folder:
         work = Path(folder)

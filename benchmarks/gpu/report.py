@@ -45,6 +45,8 @@ def projection_rows(results: dict) -> list[dict]:
 
 
 def machine_lines(machine: dict) -> list[str]:
+    if "error" in machine:
+        return [f"- machine: not read ({machine['error']})"]
     packages = ", ".join(f"{k} {v}" for k, v in machine.get("packages", {}).items() if v)
     return [f"- GPU: {machine.get('nvidia_smi') or machine.get('gpu')} (nvidia-smi: name, driver, memory)",
             f"- CPU: {machine.get('cpu_model')}, {machine.get('cpu_count')} CPUs; Python {machine.get('python')}, "
@@ -105,7 +107,7 @@ def capture_lines(capture: dict) -> list[str]:
     setup = capture["setup"]
     plain = [r["rate"] for r in capture["plain_img_s"]]
     captured = [r["rate"] for r in capture["capture_img_s"]]
-    ratio = capture["ratio_of_medians"]
+    ratio = capture.get("ratio_of_medians", float("nan"))  # absent when stopped between two runs
     return [f"## Capture: ResNet-50, {setup['images']} images {setup['size']}x{setup['size']}, batch "
             f"{setup['batch_size']}, {setup['precision']}, channel means of {setup['blocks']} residual blocks", "",
             *table(["plain forward img/s (median; runs)", "nnvis capture img/s (median; runs)", "ratio",
