@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,27 @@ def test_a_missing_module_without_its_wheel_is_reported(tmp_path, monkeypatch):
     report = kit.ensure_packages(tmp_path / "site", tmp_path / "no-wheels")
     assert report["no_wheel"] == ["not-carried==1.0"] and report["installed"] == []
     assert "not_carried_anywhere" in report["import_errors"]
+
+
+def test_one_wheel_that_does_not_install_costs_only_itself(tmp_path, monkeypatch):
+    """pip installs all the wheels of one command or none: after a failure each is retried
+    alone, the good one installs, and only the broken one is reported as not importing."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "diskcache-5.6.3-py3-none-any.whl").write_bytes(b"not a zip")  # a broken download
+    with zipfile.ZipFile(wheels / "carried_good-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("carried_good/__init__.py", "")
+        archive.writestr("carried_good-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: carried-good\n"
+                         "Version: 1.0\n")
+        archive.writestr("carried_good-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+                         "Tag: py3-none-any\n")
+        archive.writestr("carried_good-1.0.dist-info/RECORD", "")
+    monkeypatch.setattr(kit, "carried", lambda: [("diskcache==5.6.3", "diskcache_as_carried"),
+                                                 ("carried-good==1.0", "carried_good")])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    report = kit.ensure_packages(tmp_path / "site", wheels)
+    retried = report["pip"]["one_by_one"]
+    assert report["pip"]["returncode"] != 0 and retried["carried_good-1.0-py3-none-any.whl"] == 0
+    assert retried["diskcache-5.6.3-py3-none-any.whl"] != 0
+    assert report["installed"] == ["carried-good==1.0"] and list(report["import_errors"]) == ["diskcache_as_carried"]

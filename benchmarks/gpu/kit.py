@@ -92,14 +92,18 @@ def ensure_packages(site: Path = SITE, wheels_dir: Path = WHEELS) -> dict:
     if find_spec("pip") is not None:
         done = subprocess.run(install_command(files, site), capture_output=True, text=True)
         report["pip"] = {"returncode": done.returncode, "tail": (done.stdout + done.stderr)[-2000:]}
+        if done.returncode:  # pip installs all or none: one at a time, so that one bad wheel costs only itself
+            report["pip"]["one_by_one"] = {wheel.name: subprocess.run(install_command([wheel], site),
+                                                                       capture_output=True).returncode
+                                           for wheel in files}
     else:  # a wheel is a zip laid out as site-packages
         for wheel in files:
             zipfile.ZipFile(wheel).extractall(site)
         report["pip"] = "absent: wheels unzipped"
     report["install_s"] = round(time.perf_counter() - start, 2)
     use_site(site)
-    report["installed"] = [req for req, _ in missing if chosen[req] is not None]
     report["import_errors"] = import_errors([module for _, module in missing])
+    report["installed"] = [req for req, module in missing if module not in report["import_errors"]]
     return report
 
 
