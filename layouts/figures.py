@@ -100,7 +100,6 @@ def neuron_marker(values: np.ndarray, all_values: np.ndarray, neuron_name: str, 
 
 SCORE_NAMES = {"auc": "AUC", "extratrees": "S(c, j)"}
 DEAD_COLOUR = "#9aa5b1"
-DEAD_ROW = 40  # dead neurons drawn per row of the band beneath the map
 
 
 def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[str], *, target_class: int | None = None,
@@ -109,8 +108,8 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
     """The neuron map: MDS positions coloured by best class with opacity by its score (AUC of
     the neuron alone, class vs rest, or the paper's S(c, j) for `scoring` "extratrees"), or by
     the score of one `target_class`; `highlight` rings neurons, `selected` marks one. Dead
-    neurons (NaN positions: never active on the `observations`) are grey crosses in a band
-    beneath the map. A legend gives the class colours and what opacity means."""
+    neurons (NaN positions: never active on the `observations`) are counted in a note and by
+    one grey cross beneath the map. A legend gives the class colours and what opacity means."""
     live = ~np.isnan(positions[:, 0])
     units = np.flatnonzero(live)
     positions, scores = positions[live], scores[:, live]
@@ -141,19 +140,18 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
             figure.add_trace(go.Scattergl(x=positions[ids, 0], y=positions[ids, 1], mode="markers", name=name,
                                           customdata=units[ids].tolist(), hoverinfo="skip", showlegend=False,
                                           marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=style)))
-    dead_units = np.flatnonzero(~live)
-    on = f"the {observations} observations" if observations else "the subset"
-    if len(dead_units):
-        figure.add_trace(dead_band(dead_units, positions, size, on))
     if target_class is None:
-        add_class_legend(figure, classes, scoring)
-    note = [dict(text=f"{len(dead_units)} neurons never active on {on} (grey × beneath the map)", showarrow=False,
+        add_class_legend(figure, classes)
+    dead = int((~live).sum())
+    on = f"the {observations} observations" if observations else "the subset"
+    if dead:
+        figure.add_trace(dead_marker(dead, positions, on))
+    note = [dict(text=f"{dead} neurons never active on {on} (grey ×): no position, no class", showarrow=False,
                  x=0, y=0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
-                 font=dict(size=11, color="#52606d"))] if len(dead_units) else []
+                 font=dict(size=11, color="#52606d"))] if dead else []
     layout = base_layout(dragmode="pan", showlegend=True, annotations=note)
-    layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False, "orientation": "h",
-                        "x": 0, "y": 1, "yanchor": "bottom", "font": dict(size=11)}
-    layout["margin"] = {**layout["margin"], "t": 56}
+    layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False, "font": dict(size=11),
+                        "title": dict(text=legend_title(scoring) if target_class is None else "", side="top")}
     figure.update_layout(**layout)
     return figure
 
@@ -175,26 +173,27 @@ def score_text(score: float, class_name: str, scoring: str) -> str:
     return f"S({class_name}, j) {score:.4f}"
 
 
-def dead_band(dead_units: np.ndarray, positions: np.ndarray, size: int, on: str) -> go.Scattergl:
-    """Dead neurons as grey crosses in rows beneath the map (they have no position of their own)."""
-    left, right = (float(positions[:, 0].min()), float(positions[:, 0].max())) if len(positions) else (-1.0, 1.0)
+def dead_marker(dead: int, positions: np.ndarray, on: str) -> go.Scatter:
+    """One grey cross beneath the map's left edge standing for its `dead` neurons (their
+    activation never varies, so they have no position of their own)."""
+    left = float(positions[:, 0].min()) if len(positions) else 0.0
     bottom = float(positions[:, 1].min()) if len(positions) else 0.0
-    step = (right - left) / (DEAD_ROW - 1) if right > left else 0.05
-    column, row = np.arange(len(dead_units)) % DEAD_ROW, np.arange(len(dead_units)) // DEAD_ROW
-    return go.Scattergl(x=left + column * step, y=bottom - 3 * step - row * step, mode="markers",
-                        name=f"dead ({len(dead_units)}): never active", customdata=dead_units.tolist(),
-                        text=[f"neuron {u}: dead, never active on {on}" for u in dead_units],
-                        hovertemplate="%{text}<extra></extra>",
-                        marker=dict(size=max(size - 2, 4), symbol="x", color=DEAD_COLOUR, line=dict(width=0)))
+    span = float(np.ptp(positions[:, 1])) if len(positions) > 1 else 1.0
+    return go.Scatter(x=[left], y=[bottom - 0.12 * (span or 1.0)], mode="markers", name=f"dead: {dead}",
+                      hovertext=[f"{dead} dead neurons: never active on {on}"], hoverinfo="text",
+                      marker=dict(size=11, symbol="x", color=DEAD_COLOUR, line=dict(width=0)))
 
 
-def add_class_legend(figure: go.Figure, classes: list[str], scoring: str) -> None:
-    """Legend entries (no data) for the class colours, titled with what colour and opacity mean."""
-    meaning = "AUC vs rest, faint 0.5 to solid 1" if scoring == "auc" else "S(c, j), relative to the largest"
+def legend_title(scoring: str) -> str:
+    opacity = "AUC vs rest:<br>faint 0.5 to solid 1" if scoring == "auc" else "S(c, j) relative<br>to the largest"
+    return f"colour: best class<br>opacity: {opacity}"
+
+
+def add_class_legend(figure: go.Figure, classes: list[str]) -> None:
+    """Legend entries (no data) for the class colours."""
     for name, colour in zip(classes, class_colours(len(classes))):
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                     marker=dict(size=9, color=colour)))
-    figure.update_layout(legend_title_text=f"colour: best class · opacity: {meaning}<br>")
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

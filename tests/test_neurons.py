@@ -86,15 +86,19 @@ def test_map_figure_legend_opacity_and_dead_band():
     assert list(neurons.customdata) == [0, 2, 3]
     # best classes b, b, a with AUC 0.75, 1, 1: opacity 0.12 + 0.88 * (AUC - 0.5) / 0.5
     assert neurons.marker.color == ("rgba(245,133,24,0.560)", "rgba(245,133,24,1.000)", "rgba(76,120,168,1.000)")
-    dead = figure.data[1]
-    assert list(dead.customdata) == [1] and dead.marker.symbol == "x" and dead.name == "dead (1): never active"
-    assert dead.y[0] < positions[[0, 2, 3], 1].min()  # beneath the map
-    assert [t.name for t in figure.data[2:]] == ["a", "b"] and figure.layout.showlegend
-    assert "opacity: AUC vs rest" in figure.layout.legend.title.text
-    assert "1 neurons never active on the 300 observations" in figure.layout.annotations[0].text
+    assert [t.name for t in figure.data[1:]] == ["a", "b", "dead: 1"] and figure.layout.showlegend
+    dead = figure.data[3]
+    assert dead.marker.symbol == "x" and dead.y[0] < 0  # one cross beneath the map, standing for the dead neuron
+    assert dead.hovertext == ("1 dead neurons: never active on the 300 observations",)
+    assert figure.layout.legend.title.text == "colour: best class<br>opacity: AUC vs rest:<br>faint 0.5 to solid 1"
+    assert figure.layout.annotations[0].text == ("1 neurons never active on the 300 observations (grey ×): "
+                                                 "no position, no class")
     one_class = neuron_map_figure(positions, scores, ["a", "b"], target_class=1)
     assert one_class.data[0].marker.colorbar.title.text == "AUC(b vs rest)"
-    assert [t.name for t in one_class.data] == ["neurons", "dead (1): never active"]  # no class legend
+    assert [t.name for t in one_class.data] == ["neurons", "dead: 1"]  # no class legend
+    forest = neuron_map_figure(positions, scores / 2, ["a", "b"], scoring="extratrees")
+    assert forest.data[0].marker.color[1] == "rgba(245,133,24,1.000)"  # S(c, j) relative to the largest
+    assert "S(b, j) 0.5000" in forest.data[0].text[1]
 
 
 def test_neuron_map_is_stored_per_scoring_and_seed(digits_workspace):
@@ -110,6 +114,13 @@ def test_neuron_map_is_stored_per_scoring_and_seed(digits_workspace):
     stored = [analysis.neuron_map_key("hidden4", epoch), analysis.neuron_map_key("hidden4", epoch, seed=1)]
     forest = analysis.neuron_map_key("hidden4", epoch, "extratrees")
     assert len({*stored, forest}) == 3 and all(key in analysis.store for key in stored) and forest not in analysis.store
+
+
+def auc_by_pairs(values: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float]:
+    """AUC by its definition: over all (class-c, other) pairs of observations, the fraction in
+    which the class-c one activates the neuron more, ties counting half."""
+    wins = (values[:, None] > values[None, :]) + 0.5 * (values[:, None] == values[None, :])
+    return [float(wins[labels == c][:, labels != c].mean()) for c in range(n_classes)]
 
 
 def run_cli(capsys, *argv):
@@ -138,7 +149,7 @@ def test_neurons_cli_json_on_the_digits_run(digits_workspace, capsys):
         means = [x[labels == c, j].mean() for c in range(10)]
         np.testing.assert_allclose(neuron["class_means"], means, atol=2e-6)
         if neuron["live"]:
-            auc = [roc_auc_score(labels == c, x[:, j]) for c in range(10)]
+            auc = auc_by_pairs(x[:, j], labels, 10)
             assert neuron["best_class"] == int(np.argmax(auc)) and neuron["score"] == pytest.approx(max(auc), abs=1e-6)
             assert neuron["best_class_name"] == analysis.classes[neuron["best_class"]]
             assert [neuron["x"], neuron["y"]] == pytest.approx(positions[j].tolist())
@@ -230,12 +241,13 @@ def test_neuron_map_shows_its_legend_and_dead_neurons(page, digits_dashboard, di
                            " return g && g._fullData && g._fullData.length > 2; }", timeout=60000)
     shown = page.evaluate("() => { const g = document.querySelector('#neuron-map .js-plotly-plot');"
                           " return {names: g._fullData.map(t => t.name), legend: g._fullLayout.legend.title.text,"
-                          " dead: Array.from(g._fullData[1].customdata),"
-                          " entries: document.querySelectorAll('#neuron-map .legend .traces').length}; }")
-    assert shown["names"] == ["neurons", f"dead ({len(dead)}): never active"] + analysis.classes
-    assert shown["dead"] == dead.tolist()
-    assert shown["entries"] == 1 + len(analysis.classes)  # the dead crosses and one entry per class colour
-    assert "colour: best class" in shown["legend"] and "opacity: AUC vs rest" in shown["legend"]
+                          " entries: Array.from(document.querySelectorAll('#neuron-map .legend .traces'),"
+                          " e => e.textContent), note: g._fullLayout.annotations.map(a => a.text)}; }")
+    assert shown["names"] == ["neurons"] + analysis.classes + [f"dead: {len(dead)}"]
+    assert shown["entries"] == analysis.classes + [f"dead: {len(dead)}"]  # what the legend shows
+    assert shown["legend"] == "colour: best class<br>opacity: AUC vs rest:<br>faint 0.5 to solid 1"
+    assert shown["note"] == [f"{len(dead)} neurons never active on the 300 observations (grey ×): no position, "
+                             "no class"]
     assert page.console_errors == []
 
 
