@@ -25,7 +25,8 @@ SCORINGS = {
     "extratrees": "Rauber et al.'s S(c, j): extremely randomized trees importance, class vs rest (30 trees, seeded)",
 }
 DEFAULT_SCORING = "auc"
-UNIT_CHUNK = 256  # units ranked at a time: memory stays bounded for any number of observations
+UNIT_CHUNK = 256  # units ranked at a time, at most ...
+CHUNK_VALUES = 8_000_000  # ... and at most this many values (64 MB as float64) for many observations
 
 
 def check_scoring(scoring: str) -> str:
@@ -57,11 +58,12 @@ def class_auc(activations: np.ndarray, labels: np.ndarray, n_classes: int) -> np
     auc = np.full((n_classes, a.shape[1]), 0.5, np.float32)
     counts = np.bincount(labels, minlength=n_classes)[:n_classes]
     scored = [c for c in range(n_classes) if 0 < counts[c] < len(labels)]
-    for start in range(0, a.shape[1], UNIT_CHUNK):
-        ranks = rankdata(a[:, start:start + UNIT_CHUNK].astype(np.float64), axis=0)
+    step = max(1, min(UNIT_CHUNK, CHUNK_VALUES // max(len(a), 1)))
+    for start in range(0, a.shape[1], step):
+        ranks = rankdata(a[:, start:start + step].astype(np.float64), axis=0)
         for c in scored:
             n_c, n_rest = counts[c], len(labels) - counts[c]
-            auc[c, start:start + UNIT_CHUNK] = (ranks[labels == c].sum(axis=0) - n_c * (n_c + 1) / 2) / (n_c * n_rest)
+            auc[c, start:start + step] = (ranks[labels == c].sum(axis=0) - n_c * (n_c + 1) / 2) / (n_c * n_rest)
     return auc
 
 
