@@ -261,11 +261,11 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     `analysis.device`, fetched from the store or computed and stored (a cancelled run is
     returned but not stored). Any module path of the model is allowed, not only captured layers."""
     params.validate()
-    if layer in analysis.layers:  # captured: the subset tells whether the unit ever fires
-        refuse_dead_unit(analysis.unit_activations(layer, epoch, unit), unit, layer, "activation maximization")
     key = analysis.key("actmax", layer=layer, epoch=epoch, method=METHOD, unit=int(unit), **params.as_key())
 
     def compute() -> dict[str, np.ndarray]:
+        if layer in analysis.layers:  # captured: the subset tells whether the unit ever fires
+            refuse_dead_unit(analysis.unit_activations(layer, epoch, unit), unit, layer, "activation maximization")
         result = activation_maximization(
             analysis.model(epoch), layer, unit, tuple(analysis.manifest["image_shape"]), params,
             device=analysis.device, progress=progress or analysis.progress, should_stop=should_stop)
