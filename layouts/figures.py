@@ -124,8 +124,9 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
     else:
         title = f"{score_name}({classes[target_class]} vs rest)" if scoring == "auc" else \
             f"S({classes[target_class]}, j)"
+        bounds = dict(cmin=0.0, cmax=1.0) if scoring == "auc" else {}  # AUC: one scale for every map
         marker = dict(size=size, color=np.round(scores[target_class], 5), colorscale=NEURON_SCALE, showscale=True,
-                      colorbar=dict(title=dict(text=title, side="right"), thickness=12))
+                      colorbar=dict(title=dict(text=title, side="right"), thickness=12), **bounds)
     text = [f"neuron {u}<br>best class {classes[b]}<br>{score_text(s, classes[b], scoring)}"
             for u, b, s in zip(units, best, best_score)]
     figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units.tolist(),
@@ -149,7 +150,7 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
     note = [dict(text=f"{dead} neurons never active on {on} (grey ×): no position, no class", showarrow=False,
                  x=0, y=0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
                  font=dict(size=11, color="#52606d"))] if dead else []
-    layout = base_layout(dragmode="pan", showlegend=True, annotations=note)
+    layout = base_layout(dragmode="pan", showlegend=target_class is None, annotations=note)  # else: a colour bar
     layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False, "font": dict(size=11),
                         "title": dict(text=legend_title(scoring) if target_class is None else "", side="top")}
     figure.update_layout(**layout)

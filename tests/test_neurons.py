@@ -95,7 +95,8 @@ def test_map_figure_legend_opacity_and_dead_band():
                                                  "no position, no class")
     one_class = neuron_map_figure(positions, scores, ["a", "b"], target_class=1)
     assert one_class.data[0].marker.colorbar.title.text == "AUC(b vs rest)"
-    assert [t.name for t in one_class.data] == ["neurons", "dead: 1"]  # no class legend
+    assert [t.name for t in one_class.data] == ["neurons", "dead: 1"] and not one_class.layout.showlegend
+    assert (one_class.data[0].marker.cmin, one_class.data[0].marker.cmax) == (0, 1)  # the colour bar, no legend
     forest = neuron_map_figure(positions, scores / 2, ["a", "b"], scoring="extratrees")
     assert forest.data[0].marker.color[1] == "rgba(245,133,24,1.000)"  # S(c, j) relative to the largest
     assert "S(b, j) 0.5000" in forest.data[0].text[1]
