@@ -1,5 +1,6 @@
 """What each neuron of a layer does for each class: the neuron map's colour (best class) and
-opacity (its score), and the facts behind them (mean activation per class, live or dead).
+opacity (its score), and the mean activation per class behind them. Whether a neuron is live
+at all is `nnvis.units.live_units`.
 
 Two scorings of neuron j for class c, each an array (classes x units):
 
