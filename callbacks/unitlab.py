@@ -96,12 +96,15 @@ def card_view(ws, layer: str, epoch: int, unit, k) -> tuple:
     kind = "dense unit" if maps is None else f"channel, maps {maps.shape[1]}×{maps.shape[2]}"
     title = f"{layer} · unit {unit} of {units} ({kind}) · epoch {epoch}"
     histogram = unitlab.unit_histogram(analysis, layer, epoch, unit)
-    if histogram["edges"][0] == histogram["edges"][-1]:
-        title += f" · constant {histogram['edges'][0]:.3g} on every observation (a dead unit?)"
+    figure = unit_histogram_figure(histogram["edges"], histogram["counts"], analysis.classes, unit)
+    dead = unitlab.dead_note(analysis, layer, epoch, unit)
+    if dead:  # its "top" images would be arbitrary ties: say so instead of showing them
+        note = html.Div(f"Dead unit: this unit {dead}. Its top images would be arbitrary ties, so none are shown.",
+                        id="ul-dead-note", className="lab-message", style={"gridColumn": "1 / -1"})
+        return f"{title} · dead", [note], [], figure
     mean = np.clip(np.round(unitlab.top_mean_image(analysis, layer, epoch, unit, k)), 0, 255).astype(np.uint8)
     mean_image = [html.Img(src=png_uri(mean, 160), id="ul-mean-img", className="mean-thumb",
                            alt=f"mean of the top {k}"), html.Div(f"mean of {k} images", className="tile-caption")]
-    figure = unit_histogram_figure(histogram["edges"], histogram["counts"], analysis.classes, unit)
     return title, top_k_tiles(ws, analysis, layer, epoch, unit, k), mean_image, figure
 
 
@@ -147,6 +150,10 @@ def actmax_view(ws, layer: str, epoch: int, unit, values: list, run: bool) -> tu
     params = actmax_params(values)
     analysis = open_analysis(ws)
     unit, _ = checked_unit(analysis, layer, epoch, unit, 1)
+    dead = unitlab.dead_note(analysis, layer, epoch, unit)
+    if dead:
+        return [], f"Not run: unit {unit} {dead} (a dead unit); activation maximization would only give blank " \
+                   "images.", no_update
     stored = unitlab.stored_actmax(analysis, layer, epoch, unit, params)
     if stored is not None:
         return (actmax_images(stored, params.restarts),

@@ -161,7 +161,7 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
     target = None if colour in (None, "best") else int(colour)
     highlight = ranking["neurons"] if ranking and ranking.get("layer") == layer else None
     return neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
-                             highlight=highlight, selected=neuron)
+                             highlight=highlight, selected=neuron, observations=len(analysis.labels))
 
 
 def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:

@@ -98,26 +98,40 @@ def neuron_marker(values: np.ndarray, all_values: np.ndarray, neuron_name: str, 
                                                tickvals=ticks.tolist(), ticktext=labels))
 
 
+SCORE_NAMES = {"auc": "AUC", "extratrees": "S(c, j)"}
+DEAD_COLOUR = "#9aa5b1"
+
+
 def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[str], *, target_class: int | None = None,
-                      highlight: list[int] | None = None, selected: int | None = None) -> go.Figure:
-    """The neuron map: MDS positions coloured by best class with opacity by its score S(c*, j),
-    or by S(c, j) for one `target_class`; `highlight` rings neurons, `selected` marks one."""
+                      highlight: list[int] | None = None, selected: int | None = None, scoring: str = "auc",
+                      observations: int | None = None) -> go.Figure:
+    """The neuron map: MDS positions coloured by best class with opacity by its score (AUC of
+    the neuron alone, class vs rest, or the paper's S(c, j) for `scoring` "extratrees"), or by
+    the score of one `target_class`; `highlight` rings neurons, `selected` marks one. Dead
+    neurons (NaN positions: never active on the `observations`) are counted in a note and by
+    one grey cross beneath the map. A legend gives the class colours and what opacity means."""
     live = ~np.isnan(positions[:, 0])
     units = np.flatnonzero(live)
     positions, scores = positions[live], scores[:, live]
     best = scores.argmax(axis=0)
     best_score = scores.max(axis=0)
     size = 8 if len(positions) <= 600 else 6
+    score_name = SCORE_NAMES.get(scoring, "score")
     if target_class is None:
         colours = class_colours(len(classes))
-        alpha = 0.15 + 0.85 * best_score / max(float(best_score.max()), 1e-12)
-        marker = dict(size=size, color=[rgba(colours[b], a) for b, a in zip(best, alpha)], line=dict(width=0))
+        marker = dict(size=size, color=[rgba(colours[b], a) for b, a in zip(best, score_opacity(best_score, scoring))],
+                      line=dict(width=0))
     else:
+        title = f"{score_name}({classes[target_class]} vs rest)" if scoring == "auc" else \
+            f"S({classes[target_class]}, j)"
+        bounds = dict(cmin=0.0, cmax=1.0) if scoring == "auc" else {}  # AUC: one scale for every map
         marker = dict(size=size, color=np.round(scores[target_class], 5), colorscale=NEURON_SCALE, showscale=True,
-                      colorbar=dict(title=dict(text=f"S({classes[target_class]}, j)", side="right"), thickness=12))
-    text = [f"neuron {u}<br>best class {classes[b]}<br>score {s:.4f}" for u, b, s in zip(units, best, best_score)]
+                      colorbar=dict(title=dict(text=title, side="right"), thickness=12), **bounds)
+    text = [f"neuron {u}<br>best class {classes[b]}<br>{score_text(s, classes[b], scoring)}"
+            for u, b, s in zip(units, best, best_score)]
     figure = go.Figure(go.Scattergl(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=units.tolist(),
-                                    marker=marker, text=text, hovertemplate="%{text}<extra></extra>", name="neurons"))
+                                    marker=marker, text=text, hovertemplate="%{text}<extra></extra>", name="neurons",
+                                    showlegend=False))
     row_of = {int(u): row for row, u in enumerate(units)}
     chosen = [selected] if selected is not None else None
     for name, ids, style in (("top for selection", highlight, dict(color="#111", width=2)),
@@ -125,13 +139,62 @@ def neuron_map_figure(positions: np.ndarray, scores: np.ndarray, classes: list[s
         ids = np.array([row_of[int(i)] for i in ids or [] if int(i) in row_of], dtype=int)
         if len(ids):
             figure.add_trace(go.Scattergl(x=positions[ids, 0], y=positions[ids, 1], mode="markers", name=name,
-                                          customdata=units[ids].tolist(), hoverinfo="skip",
+                                          customdata=units[ids].tolist(), hoverinfo="skip", showlegend=False,
                                           marker=dict(size=size + 8, color="rgba(0,0,0,0)", line=style)))
+    if target_class is None:
+        add_class_legend(figure, classes)
     dead = int((~live).sum())
-    note = [dict(text=f"{dead} neurons never active here (not shown)", showarrow=False, x=0, y=0, xref="paper",
-                 yref="paper", xanchor="left", yanchor="bottom", font=dict(size=11, color="#52606d"))] if dead else []
-    figure.update_layout(**base_layout(dragmode="pan", showlegend=False, annotations=note))
+    on = f"the {observations} observations" if observations else "the subset"
+    if dead:
+        figure.add_trace(dead_marker(dead, positions, on))
+    note = [dict(text=f"{dead} neurons never active on {on} (grey ×): no position, no class", showarrow=False,
+                 x=0, y=0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                 font=dict(size=11, color="#52606d"))] if dead else []
+    layout = base_layout(dragmode="pan", showlegend=target_class is None, annotations=note)  # else: a colour bar
+    layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False, "font": dict(size=11),
+                        "title": dict(text=legend_title(scoring) if target_class is None else "", side="top")}
+    figure.update_layout(**layout)
     return figure
+
+
+def score_opacity(score: np.ndarray, scoring: str) -> np.ndarray:
+    """Marker opacity from a neuron's best-class score: AUC 0.5 (no preference) is faint, AUC 1
+    solid; an S(c, j) relative to the largest on the map (its values have no absolute scale)."""
+    score = np.asarray(score, np.float64)
+    if scoring == "auc":
+        strength = np.clip((score - 0.5) / 0.5, 0, 1)
+    else:
+        strength = score / max(float(score.max()), 1e-12) if len(score) else score
+    return 0.12 + 0.88 * strength
+
+
+def score_text(score: float, class_name: str, scoring: str) -> str:
+    if scoring == "auc":
+        return f"AUC {score:.3f} ({class_name} vs rest)"
+    return f"S({class_name}, j) {score:.4f}"
+
+
+def dead_marker(dead: int, positions: np.ndarray, on: str) -> go.Scatter:
+    """One grey cross beneath the map's left edge standing for its `dead` neurons (their
+    activation never varies, so they have no position of their own)."""
+    left = float(positions[:, 0].min()) if len(positions) else 0.0
+    bottom = float(positions[:, 1].min()) if len(positions) else 0.0
+    span = float(np.ptp(positions[:, 1])) if len(positions) > 1 else 1.0
+    return go.Scatter(x=[left], y=[bottom - 0.12 * (span or 1.0)], mode="markers", name=f"dead: {dead}",
+                      hovertext=[f"{dead} dead neurons: never active on {on}"], hoverinfo="text",
+                      marker=dict(size=11, symbol="x", color=DEAD_COLOUR, line=dict(width=0)))
+
+
+def legend_title(scoring: str) -> str:
+    opacity = "AUC vs rest:<br>faint 0.5 to solid 1" if scoring == "auc" else "S(c, j) relative<br>to the largest"
+    return f"colour: best class<br>opacity: {opacity}"
+
+
+def add_class_legend(figure: go.Figure, classes: list[str]) -> None:
+    """Legend entries (no data) for the class colours."""
+    for name, colour in zip(classes, class_colours(len(classes))):
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                                    marker=dict(size=9, color=colour)))
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

@@ -35,6 +35,7 @@ from nnvis.feature_maps import layer_outputs, to_model_input
 from nnvis.layers import get_module
 from nnvis.models import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.units import refuse_dead_unit
 
 if TYPE_CHECKING:
     from nnvis.analysis import Analysis
@@ -263,6 +264,8 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     key = analysis.key("actmax", layer=layer, epoch=epoch, method=METHOD, unit=int(unit), **params.as_key())
 
     def compute() -> dict[str, np.ndarray]:
+        if layer in analysis.layers:  # captured: the subset tells whether the unit ever fires
+            refuse_dead_unit(analysis.unit_activations(layer, epoch, unit), unit, layer, "activation maximization")
         result = activation_maximization(
             analysis.model(epoch), layer, unit, tuple(analysis.manifest["image_shape"]), params,
             device=analysis.device, progress=progress or analysis.progress, should_stop=should_stop)

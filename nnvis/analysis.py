@@ -15,11 +15,13 @@ from nnvis.errors import NNVisError
 from nnvis.gpu_projection import uses_gpu_engine
 from nnvis.images import to_png
 from nnvis.layers import INPUT_LAYER
-from nnvis.metrics import accuracy, discriminative_scores, neighborhood_hit
+from nnvis.metrics import accuracy, neighborhood_hit
 from nnvis.models import LoadedModel, build_model
+from nnvis.neuron_scores import DEFAULT_SCORING, check_scoring, class_means, neuron_scores
 from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, neuron_projection, project
 from nnvis.store import Arrays, ArtifactKey
+from nnvis.units import live_units
 from nnvis.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
 
 
@@ -247,16 +249,23 @@ class Analysis:
     def neighborhood_hit(self, layer: str, epoch: int, method: str | None = None) -> float:
         return float(self.projection(layer, epoch, method)["nh"].mean())
 
-    def neuron_map_key(self, layer: str, epoch: int) -> ArtifactKey:
+    def neuron_map_key(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING,
+                       seed: int | None = None) -> ArtifactKey:
         layer = self.check_layer(layer)
-        return self.key("neuron_map", layer=layer, epoch=epoch, method="mds-live", seed=self.config.seed)
+        return self.key("neuron_map", layer=layer, epoch=epoch, method="mds-live",
+                        seed=self.config.seed if seed is None else int(seed), scoring=check_scoring(scoring))
 
-    def neuron_map(self, layer: str, epoch: int) -> Arrays:
-        """Neuron positions (MDS over 1 - |r|) and discriminative scores S(c, j) at `layer`/`epoch`."""
-        key = self.neuron_map_key(layer, epoch)
+    def neuron_map(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING, seed: int | None = None) -> Arrays:
+        """The neurons of `layer`/`epoch`: `positions` (MDS over 1 - |r|; NaN for a dead neuron),
+        `scores` (classes x units, by `scoring`: see nnvis.neuron_scores), `live` (whether the
+        neuron's activation varies over the subset) and `class_means` (classes x units)."""
+        seed = self.config.seed if seed is None else int(seed)
+        key = self.neuron_map_key(layer, epoch, scoring, seed)
 
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
-            return {"positions": neuron_projection(x, seed=self.config.seed),
-                    "scores": discriminative_scores(x, self.labels, len(self.classes), seed=self.config.seed)}
+            n_classes = len(self.classes)
+            return {"positions": neuron_projection(x, seed=seed), "live": live_units(x),
+                    "scores": neuron_scores(x, self.labels, n_classes, scoring, seed=seed),
+                    "class_means": class_means(x, self.labels, n_classes)}
         return self.store.get_or_compute(key, compute)

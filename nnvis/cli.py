@@ -10,6 +10,7 @@ import sys
 
 from nnvis.cli_deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
+from nnvis.cli_neurons import NEURON_COMMANDS, add_neuron_commands
 from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_unit_commands(commands)
     add_image_commands(commands)
     add_deepvis_commands(commands)
+    add_neuron_commands(commands)
     return parser
 
 
@@ -140,7 +142,8 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS}
+            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS,
+            **NEURON_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

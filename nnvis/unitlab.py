@@ -23,7 +23,7 @@ from nnvis.progress import Progress, no_progress
 from nnvis.rules import difference_rule, intersection_rule, max_rule
 from nnvis.similarity import class_cosine
 from nnvis.store import Arrays
-from nnvis.units import mean_of_top_k, sparsity, top_k, unit_histograms
+from nnvis.units import dead_unit_note, mean_of_top_k, sparsity, top_k, unit_histograms
 
 RULES = ("max", "intersection", "difference")
 IMAGE_SETS = ("test", "subset")
@@ -59,6 +59,13 @@ def check_observations(analysis: Analysis, observations: list[int]) -> list[int]
         if not 0 <= i < n:
             raise NNVisError(f"observation {i} is outside the subset; allowed: 0..{n - 1}")
     return list(observations)
+
+
+def dead_note(analysis: Analysis, layer: str, epoch: int | None, unit: int) -> str | None:
+    """How `unit` is dead ("never fires on the N observations of the subset"), or None when it
+    is live. A dead unit's "top" observations are arbitrary ties, and nothing can maximize it."""
+    values = analysis.unit_activations(analysis.check_layer(layer), resolve_epoch(analysis, epoch), unit)
+    return dead_unit_note(values)
 
 
 def top_examples(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: int = 9) -> dict[str, np.ndarray]:

@@ -22,6 +22,32 @@ def check_unit(activations: np.ndarray, unit: int, layer: str = "this layer") ->
     return int(unit)
 
 
+def live_units(activations: np.ndarray) -> np.ndarray:
+    """Per unit (a column of `activations`), whether its activation varies over the observations.
+    One that does not is dead: a ReLU that never fires (0 on every observation) tells nothing."""
+    a = np.asarray(activations)
+    return a.max(axis=0) > a.min(axis=0) if len(a) else np.zeros(a.shape[1], bool)
+
+
+def dead_unit_note(values: np.ndarray) -> str | None:
+    """How a unit is dead, given its activation on every observation (`values`): "never fires
+    on the N observations of the subset"; None when it is live."""
+    values = np.asarray(values, dtype=np.float32)
+    if live_units(values[:, None])[0]:
+        return None
+    level = float(values[0]) if len(values) else 0.0
+    how = "never fires" if level == 0 else f"never varies (its activation is {level:.3g} on every one)"
+    return f"{how} on the {len(values)} observations of the subset"
+
+
+def refuse_dead_unit(values: np.ndarray, unit: int, layer: str, task: str) -> None:
+    """NNVisError when the unit is dead: `task` (e.g. activation maximization) would show nothing."""
+    note = dead_unit_note(values)
+    if note:
+        raise NNVisError(f"unit {unit} of {layer} {note}: a dead unit; {task} would only give blank images, "
+                         "so it is not run")
+
+
 def check_k(k: int, what: str, upper: int) -> int:
     """A count between 1 and `upper`, or NNVisError."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= upper:
