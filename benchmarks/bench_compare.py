@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True
@@ -78,29 +79,45 @@ def bench_callback(samples: int) -> dict:
     return {"callback_plus_encode": stats(times), "json_bytes": max(sizes)}
 
 
-def open_view(page, url: str, drawn: str) -> None:
-    page.goto(url)
-    page.wait_for_function(drawn, timeout=60000, polling=20)
+STAGES = {  # what the page shows, in the order it appears
+    "layout": "() => document.querySelector('#compare-ws') !== null",
+    "plotly.js loaded": "() => window.Plotly !== undefined",
+    "status": "() => { const s = document.querySelector('#compare-status'); return s && s.innerText.length > 0; }",
+    "views drawn": "() => ['#compare-a', '#compare-b'].every(id => { const gd = document.querySelector(id + "
+                   "' .js-plotly-plot'); return gd && gd._fullData && gd._fullData.length === 2 && "
+                   "gd._fullData[0].x.length === 10000 && gd.querySelector('.gl-canvas') !== null; })",
+    "movers shown": "() => document.querySelectorAll('#compare-movers .mover').length === 50",
+}
+
+
+def open_view(page, url: str) -> dict:
+    """Seconds from `goto` until each stage of STAGES is visible."""
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    reached = {}
+    for name, condition in STAGES.items():
+        page.wait_for_function(condition, timeout=60000, polling=20)
+        reached[name] = time.perf_counter() - start
+    return reached
 
 
 def bench_page(url: str, loads: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    drawn = ("() => document.querySelectorAll('#compare-movers .mover').length === 50 && "
-             "['#compare-a', '#compare-b'].every(id => { const gd = document.querySelector(id + ' .js-plotly-plot');"
-             " return gd && gd._fullData && gd._fullData.length === 2 && gd._fullData[0].x.length === 10000; })")
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    times = []
+    samples = {name: [] for name in STAGES}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--headless", "--no-sandbox"])
         for load_number in range(loads + 1):  # the first load (cold browser cache) is the warm-up
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            seconds, _ = timed(open_view, page, url + VIEW, drawn)
+            reached = open_view(page, url + VIEW)
             if load_number:
-                times.append(seconds)
+                for name, seconds in reached.items():
+                    samples[name].append(seconds)
             page.close()
         browser.close()
-    return {"page_open": stats(times)}
+    return {"page_stages": {name: stats(values) for name, values in samples.items()},
+            "page_open": stats([max(values) for values in zip(*samples.values())])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": machine(), "observations": len(a.analysis.labels), "layer": LAYER,
                "compute_s": compute_s, "was_cached": cached, **bench_callback(args.samples)}
 
+    import logging
+
     from werkzeug.serving import make_server
 
     from app import create_app
     from nnvis.settings import Settings
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = create_app(Settings(workspaces=tuple(paths), job_cache=WORKDIR / "compare-jobs"))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -138,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table("cached comparison of 10,000 observations", [
         ("", "median", "p95"),
         ("callback + JSON encoding", f"{callback['median_ms']:.0f} ms", f"{callback['p95_ms']:.0f} ms"),
-        ("page open in Chromium", f"{page['median_ms']:.0f} ms", f"{page['p95_ms']:.0f} ms"),
+        *[(f"page: {name}", f"{value['median_ms']:.0f} ms", f"{value['p95_ms']:.0f} ms")
+          for name, value in results["page_stages"].items()],
+        ("page open in Chromium (all shown)", f"{page['median_ms']:.0f} ms", f"{page['p95_ms']:.0f} ms"),
         ("computing it (once)", f"{compute_s:.1f} s" + (" (was cached)" if cached else ""), ""),
         ("JSON of the callback", f"{results['json_bytes'] / 1e6:.2f} MB", ""),
     ])

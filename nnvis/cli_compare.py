@@ -25,11 +25,8 @@ def add_compare_command(commands) -> None:
 
 def command_compare(args: argparse.Namespace) -> None:
     from nnvis.compare import comparison, open_pair
-    from nnvis.errors import NNVisError
     from nnvis.projections import check_method
 
-    if args.top < 1:
-        raise NNVisError(f"--top must be at least 1, got {args.top}")
     a, b = open_pair(args.workspace, args.layer, args.epoch)
     method = check_method(args.projection or a.analysis.config.projection)
     result = comparison(a, b, method, args.top)
