@@ -117,3 +117,11 @@ def test_a_refused_comparison_says_why(page, dashboard):
                            " return s && s.innerText.includes('different'); }", timeout=30000)
     assert "different data sets" in page.inner_text("#compare-status")
     assert page.locator("#compare-movers .mover").count() == 0
+
+
+def test_the_explore_page_links_to_compare(page, dashboard, computed):
+    page.goto(dashboard + "/?ws=0")
+    page.get_by_role("link", name="compare →").click()
+    page.wait_for_selector("#compare-movers .mover", timeout=60000)
+    assert "/compare?ws=0" in page.url and "epoch=0" in page.url and "epoch2=2" in page.url
+    assert shown_movers(page) == computed
