@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks import compare, deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
     from callbacks.context import SETTINGS_KEY
     from callbacks.registry import register
     from callbacks.routes import register_routes

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from nnvis.cli_compare import COMPARE_COMMANDS, add_compare_command
 from nnvis.cli_deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
 from nnvis.cli_neurons import NEURON_COMMANDS, add_neuron_commands
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_image_commands(commands)
     add_deepvis_commands(commands)
     add_neuron_commands(commands)
+    add_compare_command(commands)
     return parser
 
 
@@ -142,8 +144,7 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS,
-            **NEURON_COMMANDS}
+            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

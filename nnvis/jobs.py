@@ -24,7 +24,7 @@ from typing import Callable
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
 
-JOBS = ("projection", "sequence", "actmax", "ablation")
+JOBS = ("projection", "sequence", "actmax", "ablation", "compare")
 PR_SET_PDEATHSIG = 1
 
 
@@ -43,6 +43,12 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
     elif kind == "sequence":
         bundled_trails(analysis, request["kind"], request["anchor"], request["method"])
+    elif kind == "compare":
+        from nnvis.compare import compute_comparison, open_pair
+
+        pair = open_pair([request["workspace"], request["workspace2"]], [request["layer"], request["layer2"]],
+                         [int(request["epoch"]), int(request["epoch2"])], progress=progress)
+        compute_comparison(*pair, request["method"])
     else:
         run_unit_job(analysis, request, progress)
 

@@ -1,0 +1,174 @@
+"""Benchmark of the compare page on a cached comparison of 10,000 observations: MNIST's whole
+test split through two untrained paper MLPs (seeds 0 and 1: two runs over the same
+observations), layer hidden4 (1000 units), PCA.
+
+    python benchmarks/bench_compare.py [--samples 10] [--page-loads 5]
+
+(a) the page's main callback (`callbacks.compare.compare_view`) with its outputs JSON-encoded
+as Dash sends them; (b) opening /compare in headless Chromium, from `goto` until both views
+are drawn and the 50 movers are shown. The comparison is computed once first (timed, not part
+of the target). Target: a cached comparison opens in under 1 s. Times are wall-clock, medians
+and p95 over the samples, one warm-up excluded from each series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import (  # noqa: E402
+    MNIST_DIR,
+    ROOT,
+    WORKDIR,
+    load,
+    load_text,
+    machine,
+    machine_line,
+    print_table,
+    stats,
+    timed,
+    verdict,
+    write_json,
+)
+
+sys.path.insert(0, str(ROOT))
+
+LAYER, TARGET_S = "hidden4", 1.0
+VIEW = f"/compare?ws=0&ws2=1&layer={LAYER}&layer2={LAYER}&epoch=0&epoch2=0&method=pca"
+
+
+def ensure_workspaces(root: Path) -> list[Path]:
+    """Two workspaces over the 10,000 MNIST test observations, untrained MLPs of seeds 0 and 1."""
+    from nnvis.pipeline import prepare
+    from nnvis.workspace import RunConfig, Workspace
+
+    paths = []
+    for seed in (0, 1):
+        path = root / f"compare-seed{seed}"
+        if not Workspace(path).exists():
+            prepare(RunConfig(dataset="mnist", data_dir=MNIST_DIR, model="mlp", epochs=0, subset=10000,
+                              layers=LAYER, projection="pca", device="cpu", seed=seed), Workspace(path))
+        paths.append(path)
+    return paths
+
+
+def encode_outputs(outputs) -> int:
+    """Bytes of the callback's outputs as Dash encodes them (plotly's JSON encoder)."""
+    from plotly.io.json import to_json_plotly
+
+    return len(to_json_plotly([getattr(o, "to_plotly_json", lambda o=o: o)() for o in outputs]).encode())
+
+
+def bench_callback(samples: int) -> dict:
+    from callbacks.compare import compare_view
+
+    view = (0, LAYER, 0, 1, LAYER, 0, "pca", "change")
+    encode_outputs(compare_view(*view))  # warm-up
+    times, sizes = [], []
+    for _ in range(samples):
+        seconds, size = timed(lambda: encode_outputs(compare_view(*view)))
+        times.append(seconds)
+        sizes.append(size)
+    return {"callback_plus_encode": stats(times), "json_bytes": max(sizes)}
+
+
+STAGES = {  # what the page shows, in the order it appears
+    "layout": "() => document.querySelector('#compare-ws') !== null",
+    "plotly.js loaded": "() => window.Plotly !== undefined",
+    "status": "() => { const s = document.querySelector('#compare-status'); return s && s.innerText.length > 0; }",
+    "views drawn": "() => ['#compare-a', '#compare-b'].every(id => { const gd = document.querySelector(id + "
+                   "' .js-plotly-plot'); return gd && gd._fullData && gd._fullData.length === 2 && "
+                   "gd._fullData[0].x.length === 10000 && gd.querySelector('.gl-canvas') !== null; })",
+    "movers shown": "() => document.querySelectorAll('#compare-movers .mover').length === 50",
+}
+
+
+def open_view(page, url: str) -> dict:
+    """Seconds from `goto` until each stage of STAGES is visible."""
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    reached = {}
+    for name, condition in STAGES.items():
+        page.wait_for_function(condition, timeout=60000, polling=20)
+        reached[name] = time.perf_counter() - start
+    return reached
+
+
+def bench_page(url: str, loads: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    samples = {name: [] for name in STAGES}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--headless", "--no-sandbox"])
+        for load_number in range(loads + 1):  # the first load (cold browser cache) is the warm-up
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            reached = open_view(page, url + VIEW)
+            if load_number:
+                for name, seconds in reached.items():
+                    samples[name].append(seconds)
+            page.close()
+        browser.close()
+    return {"page_stages": {name: stats(values) for name, values in samples.items()},
+            "page_open": stats([max(values) for values in zip(*samples.values())])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--page-loads", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results-compare.json")
+    args = parser.parse_args(argv)
+    before = load()
+    paths = ensure_workspaces(WORKDIR)
+    os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in paths)
+    from nnvis.compare import compute_comparison, has_aligned_projections, open_pair
+
+    a, b = open_pair(paths, [LAYER], [0])
+    cached = has_aligned_projections(a, b, "pca")
+    compute_s, _ = timed(compute_comparison, a, b, "pca")
+    results = {"machine": machine(), "observations": len(a.analysis.labels), "layer": LAYER,
+               "compute_s": compute_s, "was_cached": cached, **bench_callback(args.samples)}
+
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from nnvis.settings import Settings
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = create_app(Settings(workspaces=tuple(paths), job_cache=WORKDIR / "compare-jobs"))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        results.update(bench_page(f"http://127.0.0.1:{server.server_port}", args.page_loads))
+    finally:
+        server.shutdown()
+    results["load"] = {"before": before, "after": load()}
+    callback, page = results["callback_plus_encode"], results["page_open"]
+    print(machine_line(results["machine"]))
+    print_table("cached comparison of 10,000 observations", [
+        ("", "median", "p95"),
+        ("callback + JSON encoding", f"{callback['median_ms']:.0f} ms", f"{callback['p95_ms']:.0f} ms"),
+        *[(f"page: {name}", f"{value['median_ms']:.0f} ms", f"{value['p95_ms']:.0f} ms")
+          for name, value in results["page_stages"].items()],
+        ("page open in Chromium (all shown)", f"{page['median_ms']:.0f} ms", f"{page['p95_ms']:.0f} ms"),
+        ("computing it (once)", f"{compute_s:.1f} s" + (" (was cached)" if cached else ""), ""),
+        ("JSON of the callback", f"{results['json_bytes'] / 1e6:.2f} MB", ""),
+    ])
+    print(f"target: opens in under {TARGET_S:.0f} s: {verdict(page['p95_ms'] < TARGET_S * 1000)}")
+    print(load_text(before, results["load"]["after"]))
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

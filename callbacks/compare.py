@@ -1,0 +1,192 @@
+"""Callbacks of the compare page: the two aligned views (computed by a background job when not
+in the store), hover and selection linked across them, the movers gallery and NH per class."""
+
+from __future__ import annotations
+
+from dash import Input, Output, Patch, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.context import current_settings, layer_and_epoch_choices, workspace_path
+from callbacks.jobs import READ_ONLY_MESSAGE, background_options, run_request
+from callbacks.registry import callback, clientside_callback
+from callbacks.routes import thumbnail_url
+from callbacks.views import METHOD_NAMES, version_of
+from layouts.compare_figures import HIGHLIGHT_TRACE, class_nh_figure, side_figure
+from layouts.components import layer_options
+from layouts.figures import message_figure
+from nnvis.compare import (
+    Snapshot,
+    aligned_projections,
+    class_nh,
+    class_verdict,
+    has_aligned_projections,
+    mover_order,
+    neighbourhood_change,
+    open_pair,
+)
+from nnvis.errors import NNVisError
+
+SIDES = ("", "2")
+VIEW = [Input(f"compare-{name}{suffix}", "value") for suffix in SIDES for name in ("ws", "layer", "epoch")] + \
+    [Input("compare-method", "value"), Input("compare-color", "value")]
+OUTPUTS = [Output("compare-a", "figure"), Output("compare-b", "figure"), Output("compare-status", "children"),
+           Output("compare-movers", "children"), Output("compare-class-nh", "figure"), Output("compare-job", "data")]
+TOP_MOVERS = 50
+
+
+def open_view(ws, layer, epoch, ws2, layer2, epoch2) -> tuple[Snapshot, Snapshot]:
+    """The two sides the controls name (NNVisError when they cannot be compared)."""
+    return open_pair([workspace_path(ws), workspace_path(ws2)], [layer, layer2], [int(epoch), int(epoch2)])
+
+
+def message_view(text: str, job=no_update) -> tuple:
+    return message_figure(text), message_figure(text), text, [], message_figure(""), job
+
+
+def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str) -> tuple:
+    """(figure A, figure B, status, movers gallery, NH per class, job request): a message and a
+    job request when the comparison is not in the store yet."""
+    try:
+        a, b = open_view(ws, layer, epoch, ws2, layer2, epoch2)
+    except NNVisError as error:
+        return message_view(str(error))
+    if not has_aligned_projections(a, b, method):
+        if current_settings().read_only:
+            return message_view(READ_ONLY_MESSAGE)
+        request = {"ws": ws, "workspace2": str(workspace_path(ws2)), "layer": layer, "layer2": layer2,
+                   "epoch": int(epoch), "epoch2": int(epoch2), "method": method}
+        return message_view(f"Finding every observation's 10 nearest neighbours in both snapshots and aligning "
+                            f"{METHOD_NAMES[method]} projections…", request)
+    kept = neighbourhood_change(a, b)
+    pair = aligned_projections(a, b, method)
+    labels, classes = a.analysis.labels, a.analysis.classes
+    change = 1.0 - kept["kept"]
+    revision = f"{ws}-{layer}-{epoch}-{ws2}-{layer2}-{epoch2}-{method}"
+    figures = [side_figure(pair[side], change, labels, classes, colour_by=colour, show_scale=side == "b",
+                           title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f}",
+                           uirevision=revision)
+               for side, name, snapshot in (("a", "A", a), ("b", "B", b))]
+    per_class = [class_nh(pair[f"nh_{side}"], labels, len(classes)) for side in ("a", "b")]
+    verdicts = [class_verdict(x, y) for x, y in zip(*per_class)]
+    status = (f"{len(labels):,} observations keep {kept['kept'].mean():.0%} of their 10 nearest neighbours on "
+              f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]})")
+    return (*figures, status, movers_gallery(a, b, ws, kept), class_nh_figure(classes, *per_class, verdicts),
+            no_update)
+
+
+def movers_gallery(a: Snapshot, b: Snapshot, ws, kept: dict) -> list:
+    """The TOP_MOVERS observations that kept fewest neighbours: thumbnail, class, predictions in both."""
+    classes, labels = a.analysis.classes, a.analysis.labels
+    predicted_a, _ = a.analysis.predictions(a.epoch)
+    predicted_b, _ = b.analysis.predictions(b.epoch)
+    version = version_of(a.analysis)
+    tiles = []
+    for i in mover_order(kept)[:TOP_MOVERS]:
+        changed = predicted_a[i] != predicted_b[i]
+        tiles.append(html.Div([
+            html.Img(src=thumbnail_url(ws, i, version), alt=f"observation {i}"),
+            html.Div(f"#{i} · class {classes[labels[i]]}"),
+            html.Div(f"A {classes[predicted_a[i]]} → B {classes[predicted_b[i]]}", className="changed" if changed
+                     else None),
+            html.Div(f"kept {kept['kept'][i]:.0%}")], className="mover", title=f"observation {i}"))
+    return tiles
+
+
+def hovered_index(hover) -> int | None:
+    points = (hover or {}).get("points") or [{}]
+    return int(points[0]["customdata"]) if "customdata" in points[0] else None
+
+
+def hover_card(a: Snapshot, b: Snapshot, ws, index: int, kept: float) -> list:
+    """The hovered observation's image, class and predictions (with confidence) in both snapshots."""
+    classes = a.analysis.classes
+    rows = [html.Div(f"#{index}", className="obs-id"), html.Div(["true ", html.B(classes[a.analysis.labels[index]])])]
+    for name, side in (("A", a), ("B", b)):
+        predicted, confidence = side.analysis.prediction_table(side.epoch)[index]
+        rows.append(html.Div([f"{name} predicts ", html.B(classes[int(predicted)]), f" ({confidence:.1%})"]))
+    rows.append(html.Div(f"keeps {kept:.0%} of its 10 nearest neighbours"))
+    return [html.Img(src=thumbnail_url(ws, index, version_of(a.analysis)), className="thumb",
+                     alt=f"observation {index}"), html.Div(rows, className="obs-text")]
+
+
+@callback(Output("compare-layer", "options"), Output("compare-layer", "value"), Output("compare-epoch", "options"),
+          Output("compare-epoch", "value"), Input("compare-ws", "value"), prevent_initial_call=True)
+def switch_workspace(ws):
+    layers, layer, epochs, epoch = layer_and_epoch_choices(ws)
+    return layer_options(layers), layer, epochs, epoch
+
+
+@callback(Output("compare-layer2", "options"), Output("compare-layer2", "value"), Output("compare-epoch2", "options"),
+          Output("compare-epoch2", "value"), Input("compare-ws2", "value"), prevent_initial_call=True)
+def switch_workspace_b(ws2):
+    layers, layer, epochs, epoch = layer_and_epoch_choices(ws2)
+    return layer_options(layers), layer, epochs, epoch
+
+
+@callback(*OUTPUTS, *VIEW)
+def render_comparison(*view):
+    return compare_view(*view)
+
+
+@callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
+          Input("compare-job", "data"), *[State(i.component_id, i.component_property) for i in VIEW],
+          **background_options("compare-job"))
+def run_comparison_job(set_progress, request, *view):
+    """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
+    if not request:
+        raise PreventUpdate
+    try:
+        run_request(set_progress, {"job": "compare", **request})
+    except NNVisError as error:
+        return message_view(str(error), None)
+    return compare_view(*view)
+
+
+@callback(Output("compare-a", "figure", allow_duplicate=True), Output("compare-b", "figure", allow_duplicate=True),
+          Output("compare-hover", "children"), Input("compare-a", "hoverData"), Input("compare-b", "hoverData"),
+          *[State(i.component_id, i.component_property) for i in VIEW], prevent_initial_call=True)
+def link_hover(hover_a, hover_b, ws, layer, epoch, ws2, layer2, epoch2, method, _colour):
+    """Ring the hovered observation in both views (a Patch of the ring trace) and show its card."""
+    index = hovered_index(hover_a if ctx.triggered_id == "compare-a" else hover_b)
+    if index is None:
+        raise PreventUpdate
+    a, b = open_view(ws, layer, epoch, ws2, layer2, epoch2)
+    if not has_aligned_projections(a, b, method):
+        raise PreventUpdate
+    pair = aligned_projections(a, b, method)
+    patches = []
+    for side in ("a", "b"):
+        patch = Patch()
+        patch["data"][HIGHLIGHT_TRACE]["x"] = [float(pair[side][index, 0])]
+        patch["data"][HIGHLIGHT_TRACE]["y"] = [float(pair[side][index, 1])]
+        patches.append(patch)
+    kept = float(neighbourhood_change(a, b)["kept"][index])
+    return *patches, hover_card(a, b, ws, index, kept)
+
+
+@callback(Output("compare-a", "figure", allow_duplicate=True), Output("compare-b", "figure", allow_duplicate=True),
+          Output("compare-selection", "children"), Input("compare-a", "selectedData"),
+          Input("compare-b", "selectedData"), prevent_initial_call=True)
+def link_selection(selected_a, selected_b):
+    """A lasso in either view selects the same observations in both (points keep one order in both)."""
+    selected = selected_a if ctx.triggered_id == "compare-a" else selected_b
+    points = [p for p in (selected or {}).get("points", []) if p.get("curveNumber") == 0]
+    numbers = sorted({int(p["pointIndex"]) for p in points})
+    patches = []
+    for _ in range(2):
+        patch = Patch()
+        patch["data"][0]["selectedpoints"] = numbers or None
+        patches.append(patch)
+    text = f"{len(numbers)} observations selected in both views" if numbers else ""
+    return *patches, text
+
+
+clientside_callback(
+    """function (ws, layer, epoch, ws2, layer2, epoch2, method, color) {
+        const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, ws2: ws2, layer2: layer2,
+                                           epoch2: epoch2, method: method, color: color});
+        const url = window.location.origin + window.location.pathname + "?" + query.toString();
+        window.history.replaceState(null, "", url);
+        return url;
+    }""", Output("compare-share", "children"), *VIEW)
+
