@@ -13,7 +13,7 @@ from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figu
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
 from nnvis.trails import COHERENCE, check_coherence
 
-ATTRACTIONS = ("0.003", "0.01", "0.03")  # the attractions offered on the page (t-SNE)
+ATTRACTIONS = ("0.03", "0.1", "0.3", "0.9")  # the attractions offered on the page (t-SNE)
 
 
 def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:

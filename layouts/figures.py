@@ -181,8 +181,8 @@ def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | No
     return figure
 
 
-FAITHFULNESS_EXPLANATION = ("trustworthiness: are 2-D neighbours also neighbours in activation space? "
-                            "continuity: do activation-space neighbours stay neighbours in 2-D? (1 = always)")
+FAITHFULNESS_EXPLANATION = ("trustworthiness: 2-D neighbours are neighbours in activation space; "
+                            "continuity: the reverse (1 = always)")
 
 
 def faithfulness_text(found: dict | None, subset: int) -> str:

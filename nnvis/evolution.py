@@ -9,7 +9,7 @@ import numpy as np
 from nnvis.analysis import Analysis
 from nnvis.metrics import faithfulness, neighborhood_hit, seeded_sample, temporal_preservation
 from nnvis.store import Arrays, ArtifactKey
-from nnvis.trails import aligned_frames, bundle_trails, check_coherence
+from nnvis.trails import COHERENCE, TIE_NEIGHBOURS, aligned_frames, bundle_trails, check_coherence
 
 SEQUENCES = ("layers", "epochs")
 STABILITY = ("nh_independent", "temporal", "trustworthiness", "continuity")  # added to sequences in this order
@@ -21,6 +21,8 @@ def sequence_key(analysis: Analysis, kind: str, anchor: str | int, method: str,
     the coherence setting (none for "chain", the setting of sequences stored before the knob)."""
     coherence = check_coherence(coherence, method)
     tied = {} if coherence == "chain" else {"coherence": coherence}
+    if coherence not in COHERENCE:
+        tied["tie"] = f"kept-neighbours-{TIE_NEIGHBOURS}"  # the attraction's weighting (nnvis.trails)
     if kind == "layers":
         return analysis.key("sequence", layer=",".join(analysis.layers), epoch=int(anchor), method=method,
                             seed=analysis.config.seed, **tied)
