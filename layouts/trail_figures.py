@@ -91,7 +91,7 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
                                 line=dict(color="#3366cc", dash="dot")), 1, 1)
     figure.add_trace(go.Scatter(x=names, y=trustworthiness, mode="lines+markers", name="trustworthiness",
                                 line=dict(color="#54a24b")), 1, 1)
-    steps = [f"{a} → {b}" for a, b in zip(names, names[1:])]
+    steps = [f"→ {b}" for b in names[1:]]
     figure.add_trace(go.Bar(x=steps, y=np.nan_to_num(temporal, nan=0.0), name="temporal preservation",
                             marker_color="#f58518", text=[f"{v:.2f}" for v in temporal], textposition="auto"), 1, 2)
     figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
@@ -106,13 +106,15 @@ def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float],
     """The coherence trade-off of one sequence: per setting measured so far, its mean temporal
     preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed."""
     figure = go.Figure()
-    for values, name, colour in ((nh, "NH", "#3366cc"), (trustworthiness, "trustworthiness", "#54a24b")):
-        figure.add_trace(go.Scatter(x=temporal, y=values, mode="markers+text", name=name, text=settings,
-                                    textposition="top center", customdata=settings,
+    for values, name, colour, labels in ((nh, "NH", "#3366cc", "markers+text"),
+                                         (trustworthiness, "trustworthiness", "#54a24b", "markers")):
+        figure.add_trace(go.Scatter(x=temporal, y=values, mode=labels, name=name, text=settings,
+                                    textposition="bottom center", customdata=settings,
+                                    hovertemplate=f"%{{text}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}<extra></extra>",
                                     marker=dict(size=[14 if s == current else 8 for s in settings], color=colour,
                                                 line=dict(width=[2 if s == current else 0 for s in settings],
                                                           color="#222"))))
-    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=10, b=40), height=240,
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=20, b=40), height=260,
                          legend=dict(orientation="h", y=-0.3), font=dict(size=12),
                          xaxis_title="temporal preservation (mean Spearman)", yaxis_title="mean over frames")
     return figure
