@@ -117,4 +117,7 @@ def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float],
     figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=20, b=40), height=260,
                          legend=dict(orientation="h", y=-0.3), font=dict(size=12),
                          xaxis_title="temporal preservation (mean Spearman)", yaxis_title="mean over frames")
+    values = [v for v in [*nh, *trustworthiness] if np.isfinite(v)]
+    if values:  # room below the lowest point for its label
+        figure.update_yaxes(range=[min(values) - 0.02, max(values) + 0.01])
     return figure
