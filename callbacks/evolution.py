@@ -14,7 +14,8 @@ from layouts.figures import message_figure
 from nnvis.errors import NNVisError
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
-            Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data")]
+            Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data"),
+            Input("evo-coherence", "value")]
 OUTPUTS = [Output("trails-graph", "figure"), Output("evo-status", "children"), Output("frame-slider", "max"),
            Output("frame-slider", "marks"), Output("evo-job", "data")]
 
@@ -27,10 +28,10 @@ def switch_sequence(kind, ws):
 
 
 @callback(*OUTPUTS, *CONTROLS)
-def render_trails(ws, kind, anchor, method, classes, selected):
+def render_trails(ws, kind, anchor, method, classes, selected, coherence=None):
     if ctx.triggered_id == "sequence-kind":
         raise PreventUpdate  # the anchor changes next and triggers the render
-    return views.trails_view(ws, kind, anchor, method, classes, selected)
+    return views.trails_view(ws, kind, anchor, method, classes, selected, coherence)
 
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
@@ -44,15 +45,16 @@ def run_sequence_job(set_progress, request, *view):
         run_request(set_progress, {"job": "sequence", **request})
     except NNVisError as error:
         return message_figure(str(error)), str(error), no_update, no_update, None
-    if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]]:
+    if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]] or \
+            views.coherence_for(view[3], view[6]) != request.get("coherence", views.coherence_for(view[3], None)):
         raise PreventUpdate
     return views.trails_view(*view)
 
 
 @callback(Output("frame-graph", "figure"), Input("frame-slider", "value"), Input("evo-status", "children"),
           *[State(i.component_id, i.component_property) for i in CONTROLS])
-def render_frame(frame, _status, ws, kind, anchor, method, classes, _selected):
-    return views.frame_view(ws, kind, anchor, method, classes, frame)
+def render_frame(frame, _status, ws, kind, anchor, method, classes, _selected, coherence=None):
+    return views.frame_view(ws, kind, anchor, method, classes, frame, coherence)
 
 
 @callback(Output("trail-selection", "data"), Input("frame-graph", "selectedData"), prevent_initial_call=True)
@@ -96,3 +98,17 @@ def open_projection(click, ws, method):
         return no_update
     layer, epoch = click["points"][0]["customdata"]
     return f"/?ws={ws}&layer={layer}&epoch={epoch}&method={method}"
+
+
+@callback(Output("stability-curves", "figure"), Output("coherence-tradeoff", "figure"), Input("evo-status", "children"),
+          *[State(i.component_id, i.component_property) for i in CONTROLS[:4]], State("evo-coherence", "value"))
+def render_stability(_status, ws, kind, anchor, method, coherence):
+    """The sequence's stability and the coherence trade-off, once its frames are in the store."""
+    return views.stability_view(ws, kind, anchor, method, coherence)
+
+
+@callback(Output("evo-coherence", "options"), Output("evo-coherence", "value"), Input("evo-method", "value"),
+          State("evo-coherence", "value"), prevent_initial_call=True)
+def offer_coherence(method, coherence):
+    """Attractions tie t-SNE frames only: other methods keep independent or chained frames."""
+    return views.coherence_options(method), views.coherence_for(method, coherence)

@@ -9,8 +9,11 @@ from callbacks.context import current_settings, open_analysis
 from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
-from layouts.trail_figures import frame_figure, nh_curves_figure, trails_figure
+from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figure, tradeoff_figure, trails_figure
 from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
+from nnvis.trails import COHERENCE, check_coherence
+
+ATTRACTIONS = ("0.03", "0.1", "0.3", "0.9")  # the attractions offered on the page (t-SNE)
 
 
 def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:
@@ -26,21 +29,38 @@ def describe(kind: str, anchor) -> str:
     return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
 
 
-def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None):
+def coherence_for(method: str, coherence: str | None) -> str:
+    """The page's coherence choice for `method`: an attraction only ties t-SNE frames; UMAP and
+    PCA frames fall back to their default (chained) while the control catches up."""
+    if coherence not in (None, "") and method != "tsne" and coherence not in COHERENCE:
+        coherence = None
+    return check_coherence(coherence, method)
+
+
+def coherence_options(method: str) -> list[dict]:
+    """The coherence control's choices: independent, chained, and for t-SNE the attractions."""
+    tied = [{"label": f"tied λ {a}", "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
+    return [{"label": "independent", "value": "independent"}, {"label": "chained", "value": "chain"}] + tied
+
+
+def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None,
+                coherence: str | None = None):
     """(trails figure, status, slider max, slider marks, job request): a job request and a
     'computing' message when the sequence or its bundling is not in the store yet."""
     analysis = open_analysis(ws)
+    coherence = coherence_for(method, coherence)
     names = frame_names(analysis, kind)
     marks = {i: name for i, name in enumerate(names)}
-    if not has_sequence(analysis, kind, anchor, method, bundled=True):
+    if not has_sequence(analysis, kind, anchor, method, bundled=True, coherence=coherence):
         if current_settings().read_only:
             return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, len(names) - 1, marks, no_update
-        text = f"Aligning {METHOD_NAMES[method]} frames of the {describe(kind, anchor)} and bundling trails…"
+        text = (f"Aligning {METHOD_NAMES[method]} frames ({coherence}) of the {describe(kind, anchor)} "
+                "and bundling trails…")
         return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
-                                                                   "method": method}
-    paths = bundled_trails(analysis, kind, anchor, method)["paths"]
+                                                                   "method": method, "coherence": coherence}
+    paths = bundled_trails(analysis, kind, anchor, method, coherence)["paths"]
     shown = shown_observations(analysis.labels, classes, selected)
-    nh = sequence(analysis, kind, anchor, method)["nh"]
+    nh = sequence(analysis, kind, anchor, method, coherence)["nh"]
     status = f"{len(shown):,} trails · {describe(kind, anchor)} · NH along the trail: " + \
              " → ".join(f"{v:.3f}" for v in nh)
     figure = trails_figure(paths, analysis.labels, analysis.classes, shown) if len(shown) else \
@@ -48,12 +68,13 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     return figure, status, len(names) - 1, marks, no_update  # no job to start
 
 
-def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int):
+def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int, coherence: str | None = None):
     """The aligned projection of frame `frame` of the sequence, or a message while it is computed."""
     analysis = open_analysis(ws)
-    if not has_sequence(analysis, kind, anchor, method):
+    coherence = coherence_for(method, coherence)
+    if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
         return message_figure("Waiting for the aligned frames…")
-    data = sequence(analysis, kind, anchor, method)
+    data = sequence(analysis, kind, anchor, method, coherence)
     frame = int(min(max(frame or 0, 0), len(data["frames"]) - 1))
     name = frame_names(analysis, kind)[frame]
     title = f"{name} · NH {data['nh'][frame]:.3f}"
@@ -81,3 +102,25 @@ def curves_view(ws, kind: str, anchor, method: str):
     accuracy = [analysis.test_accuracy(e) for e in analysis.epochs]
     return nh_curves_figure(analysis.layers, [nh(name, epoch) for name in analysis.layers], epoch, analysis.epochs,
                             [nh(layer, e) for e in analysis.epochs], accuracy, layer)
+
+
+def stability_view(ws, kind: str, anchor, method: str, coherence: str | None = None):
+    """(stability figure, trade-off figure) of the sequence: the chosen setting's per-frame NH
+    (aligned and independent) and trustworthiness and per-step temporal preservation, and the
+    trade-off over every coherence setting measured so far (each one's sequence is cached)."""
+    analysis = open_analysis(ws)
+    coherence = coherence_for(method, coherence)
+    if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
+        waiting = message_figure("Waiting for the aligned frames…")
+        return waiting, waiting
+    data = sequence(analysis, kind, anchor, method, coherence)
+    names = frame_names(analysis, kind)
+    stability = stability_figure(names, data["nh"], data["nh_independent"], data["trustworthiness"],
+                                 data["temporal"], coherence)
+    measured = [o["value"] for o in coherence_options(method) if not o.get("disabled")
+                and has_sequence(analysis, kind, anchor, method, coherence=o["value"])]
+    sequences = [sequence(analysis, kind, anchor, method, setting) for setting in measured]
+    tradeoff = tradeoff_figure(measured, [float(np.nanmean(s["temporal"])) for s in sequences],
+                               [float(s["nh"].mean()) for s in sequences],
+                               [float(s["trustworthiness"].mean()) for s in sequences], coherence)
+    return stability, tradeoff

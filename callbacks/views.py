@@ -12,6 +12,8 @@ from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
 from layouts.figures import (
+    FAITHFULNESS_EXPLANATION,
+    faithfulness_text,
     inset_images,
     marker_size,
     message_figure,
@@ -74,9 +76,20 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
         chosen = representatives(points, len(analysis.classes))
         figure.update_layout(images=inset_images(points, chosen, [thumbnail_url(ws, i, version_of(analysis))
                                                                   for i in chosen]))
-    text = (f"NH {nh.mean():.4f} · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
-            f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
+    text = (f"NH {nh.mean():.4f} · {faithfulness_text(shown_faithfulness(analysis, layer, epoch, method), len(points))}"
+            f" · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
+            f"{METHOD_NAMES[method]} of {layer}, epoch {epoch} — {FAITHFULNESS_EXPLANATION}")
     return figure, text
+
+
+QUICK_FAITHFULNESS = 5_000  # projections stored before trustworthiness existed: measured here up to this size
+
+
+def shown_faithfulness(analysis: Analysis, layer: str, epoch: int, method: str) -> dict | None:
+    """The projection's trustworthiness and continuity: stored, or measured now when quick."""
+    if analysis.has_faithfulness(layer, epoch, method) or analysis.config.subset <= QUICK_FAITHFULNESS:
+        return analysis.faithfulness(layer, epoch, method)
+    return None
 
 
 def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str, method: str = "pca",
@@ -200,5 +213,6 @@ def export_table(ws, layer: str, epoch: int, method: str) -> dict:
     projection = analysis.projection(layer, epoch, method)
     predictions, _ = analysis.predictions(epoch)
     content = projection_csv(analysis.subset()["index"], projection["points"], analysis.labels, predictions,
-                             projection["nh"], analysis.classes, analysis.subset()["split"])
+                             projection["nh"], analysis.classes, analysis.subset()["split"],
+                             faithfulness=analysis.faithfulness(layer, epoch, method))
     return {"content": content, "filename": f"nnvis-{layer}-epoch{epoch}-{method}.csv", "type": "text/csv"}

@@ -6,12 +6,14 @@ import dash
 from dash import dcc, html
 
 from callbacks.context import open_analysis, workspace_options
+from callbacks.evolution_views import coherence_for, coherence_options
 from layouts.components import PROJECTION_OPTIONS, anchor_options, job_indicator, labelled
 
 dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
 
 
-def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_query) -> html.Div:
+def layout(ws: str = "0", kind: str = "layers", method: str | None = None, coherence: str | None = None,
+           **_query) -> html.Div:
     """The page for workspace `ws`; by default the paper's first sequence: the hidden layers
     after training."""
     workspaces = workspace_options()
@@ -22,6 +24,9 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
     kind = kind if kind in ("layers", "epochs") else "layers"
     anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
     classes = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
+    method = method if method in ("tsne", "umap", "pca") else analysis.config.projection
+    coherence = coherence_for(method, coherence if coherence in [o["value"] for o in coherence_options(method)]
+                              else None)
     return html.Div([
         dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
         html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
@@ -36,8 +41,9 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
                                         clearable=False), "160px"),
             labelled("Projection", dcc.RadioItems(id="evo-method", options=PROJECTION_OPTIONS, inline=True,
                                                   className="radio",
-                                                  value=method if method in ("tsne", "umap", "pca")
-                                                  else analysis.config.projection)),
+                                                  value=method)),
+            labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method), inline=True,
+                                                 className="radio", value=coherence)),
             labelled("Classes", dcc.Checklist(id="class-filter", options=classes, inline=True, className="radio",
                                               value=list(range(len(analysis.classes))))),
         ], className="controls"),
@@ -61,6 +67,20 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, **_qu
                                                              id="trails-hover", className="card")], className="detail"),
                 html.Div([html.H2("Neighborhood hit", className="panel-title"),
                           dcc.Graph(id="nh-curves", config={"displaylogo": False})], className="panel"),
+                stability_panel(),
             ], className="side"),
         ], className="main-grid"),
     ], className="page")
+
+
+def stability_panel() -> html.Div:
+    """The sequence's stability (per frame and per step) and the coherence trade-off."""
+    return html.Div([
+        html.H2("Stability", className="panel-title"),
+        html.Div("Temporal preservation: does a point move in the picture as much as its neighbours change in "
+                 "activation space (Spearman, 1 = always)? Tying frames raises it; NH and trustworthiness say what "
+                 "the frames give up against independent projections.", className="muted"),
+        dcc.Graph(id="stability-curves", config={"displaylogo": False}),
+        html.H3("Coherence trade-off (settings computed so far; choose another to add it)"),
+        dcc.Graph(id="coherence-tradeoff", config={"displaylogo": False}),
+    ], className="panel")

@@ -242,3 +242,18 @@ def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | No
     layout["legend"] = {**layout["legend"], "itemclick": False, "itemdoubleclick": False}
     figure.update_layout(**layout)
     return figure
+
+
+FAITHFULNESS_EXPLANATION = ("trustworthiness: 2-D neighbours are neighbours in activation space; "
+                            "continuity: the reverse (1 = always)")
+
+
+def faithfulness_text(found: dict | None, subset: int) -> str:
+    """The header's trustworthiness and continuity (k = 7, then k = 15) of a projection, saying
+    when they were measured on a sample; what to do when they were not measured yet."""
+    if found is None:
+        return "trustworthiness and continuity not measured yet (`nnvis summary` measures them)"
+    k, trust, cont, used = found["k"], found["trustworthiness"], found["continuity"], int(found["observations"])
+    sample = f", on a sample of {used:,}" if used < subset else ""
+    return (f"trustworthiness {trust[0]:.3f} · continuity {cont[0]:.3f} "
+            f"(k = {k[0]}; k = {k[1]}: {trust[1]:.3f} / {cont[1]:.3f}{sample})")

@@ -77,3 +77,47 @@ def nh_curves_figure(layers: list[str], nh_by_layer: list[float | None], epoch: 
     figure.update_yaxes(title_text="NH (k = 6)", row=1, col=1)
     figure.update_xaxes(title_text="epoch", row=1, col=2, dtick=1)
     return figure
+
+
+def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarray, trustworthiness: np.ndarray,
+                     temporal: np.ndarray, setting: str) -> go.Figure:
+    """Per frame, the aligned frame's NH against its independent projection's and its
+    trustworthiness (k = 7); per step, the temporal preservation (Spearman)."""
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                           subplot_titles=(f"per frame ({setting})", "per step: temporal preservation"))
+    figure.add_trace(go.Scatter(x=names, y=nh, mode="lines+markers", name="NH aligned",
+                                line=dict(color="#3366cc")), 1, 1)
+    figure.add_trace(go.Scatter(x=names, y=nh_independent, mode="lines+markers", name="NH independent",
+                                line=dict(color="#3366cc", dash="dot")), 1, 1)
+    figure.add_trace(go.Scatter(x=names, y=trustworthiness, mode="lines+markers", name="trustworthiness",
+                                line=dict(color="#54a24b")), 1, 1)
+    steps = [f"→ {b}" for b in names[1:]]
+    figure.add_trace(go.Bar(x=steps, y=np.nan_to_num(temporal, nan=0.0), name="temporal preservation",
+                            marker_color="#f58518", text=[f"{v:.2f}" for v in temporal], textposition="auto"), 1, 2)
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
+                         legend=dict(orientation="h", y=-0.35), font=dict(size=12))
+    figure.update_annotations(font_size=12)
+    figure.update_yaxes(range=[-0.2, 1], row=1, col=2, title_text="Spearman")
+    return figure
+
+
+def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float], trustworthiness: list[float],
+                    current: str) -> go.Figure:
+    """The coherence trade-off of one sequence: per setting measured so far, its mean temporal
+    preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed."""
+    figure = go.Figure()
+    for values, name, colour, labels in ((nh, "NH", "#3366cc", "markers+text"),
+                                         (trustworthiness, "trustworthiness", "#54a24b", "markers")):
+        figure.add_trace(go.Scatter(x=temporal, y=values, mode=labels, name=name, text=settings,
+                                    textposition="bottom center", customdata=settings,
+                                    hovertemplate=f"%{{text}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}<extra></extra>",
+                                    marker=dict(size=[14 if s == current else 8 for s in settings], color=colour,
+                                                line=dict(width=[2 if s == current else 0 for s in settings],
+                                                          color="#222"))))
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=20, b=40), height=260,
+                         legend=dict(orientation="h", y=-0.3), font=dict(size=12),
+                         xaxis_title="temporal preservation (mean Spearman)", yaxis_title="mean over frames")
+    values = [v for v in [*nh, *trustworthiness] if np.isfinite(v)]
+    if values:  # room below the lowest point for its label
+        figure.update_yaxes(range=[min(values) - 0.02, max(values) + 0.01])
+    return figure

@@ -4,6 +4,7 @@ the model and the data set are loaded only on a cache miss."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -15,7 +16,13 @@ from nnvis.errors import NNVisError
 from nnvis.gpu_projection import uses_gpu_engine
 from nnvis.images import to_png
 from nnvis.layers import INPUT_LAYER
-from nnvis.metrics import accuracy, neighborhood_hit
+from nnvis.metrics import (
+    FAITHFULNESS_KS,
+    FAITHFULNESS_OBSERVATIONS,
+    accuracy,
+    faithfulness,
+    neighborhood_hit,
+)
 from nnvis.models import LoadedModel, build_model
 from nnvis.neuron_scores import DEFAULT_SCORING, check_scoring, class_means, neuron_scores
 from nnvis.progress import Progress, no_progress
@@ -243,8 +250,38 @@ class Analysis:
             self.progress(f"{method} of {layer}", 0, 1)
             points = project(x, method, seed=self.config.seed, device=self.device)
             self.progress(f"{method} of {layer}", 1, 1)
+            self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)
+
+    def faithfulness_sample(self) -> int | None:
+        """How many observations trustworthiness and continuity use: all of them on a GPU, at
+        most FAITHFULNESS_OBSERVATIONS (a seeded sample) on the CPU."""
+        return None if str(self.device).startswith("cuda") else FAITHFULNESS_OBSERVATIONS
+
+    def faithfulness_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
+        """The projection's key, of kind "faithfulness", with the ks and the observations used."""
+        key = self.projection_key(layer, epoch, method)
+        cap = self.faithfulness_sample()
+        used = self.config.subset if cap is None else min(cap, self.config.subset)
+        return replace(key, kind="faithfulness").with_params(**dict(key.params), ks=",".join(map(str, FAITHFULNESS_KS)),
+                                                             observations=used)
+
+    def measure_faithfulness(self, activations: np.ndarray, points: np.ndarray) -> Arrays:
+        return faithfulness(activations, points, seed=self.config.seed, device=self.device,
+                            max_observations=self.faithfulness_sample())
+
+    def has_faithfulness(self, layer: str, epoch: int, method: str | None = None) -> bool:
+        return self.faithfulness_key(layer, epoch, method) in self.store
+
+    def faithfulness(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
+        """Trustworthiness and continuity (k = 7, 15) of the projection at `layer`/`epoch`:
+        stored with every projection computed since they exist, measured (once) on first read
+        for projections stored before. Arrays "k", "trustworthiness", "continuity", "observations"."""
+        def compute() -> Arrays:
+            points = self.projection(layer, epoch, method)["points"]
+            return self.measure_faithfulness(self.activations(layer, epoch), points)
+        return self.store.get_or_compute(self.faithfulness_key(layer, epoch, method), compute)
 
     def neighborhood_hit(self, layer: str, epoch: int, method: str | None = None) -> float:
         return float(self.projection(layer, epoch, method)["nh"].mean())
@@ -269,3 +306,22 @@ class Analysis:
                     "scores": neuron_scores(x, self.labels, n_classes, scoring, seed=seed),
                     "class_means": class_means(x, self.labels, n_classes)}
         return self.store.get_or_compute(key, compute)
+
+
+def faithfulness_summary(analysis: Analysis) -> dict:
+    """Trustworthiness and continuity of every stored view, shaped like `nnvis summary`'s "nh"
+    (layer -> epoch -> value): at k = 7 under "trustworthiness" and "continuity", at k = 15
+    under "trustworthiness_k15" and "continuity_k15"; "faithfulness_observations": how many
+    observations they were measured on (a seeded sample when fewer than the subset)."""
+    names = {"trustworthiness": ("trustworthiness", 0), "continuity": ("continuity", 0),
+             "trustworthiness_k15": ("trustworthiness", 1), "continuity_k15": ("continuity", 1)}
+    figures: dict = {name: {} for name in names}
+    views = [(INPUT_LAYER, [0])] + [(layer, analysis.epochs) for layer in analysis.layers]
+    used = 0
+    for layer, epochs in views:
+        for epoch in epochs:
+            found = analysis.faithfulness(layer, epoch)
+            used = int(found["observations"])
+            for name, (measure, i) in names.items():
+                figures[name].setdefault(layer, {})[str(epoch)] = float(found[measure][i])
+    return {**figures, "faithfulness_observations": used}

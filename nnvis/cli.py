@@ -83,7 +83,7 @@ def subset_size(text: str) -> int | str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from nnvis.pipeline import run, summary
+    from nnvis.pipeline import run
     from nnvis.progress import TqdmProgress
     from nnvis.workspace import Workspace
 
@@ -97,7 +97,15 @@ def command_run(args: argparse.Namespace) -> None:
         workspace = run(config, args.workspace, progress)
     finally:
         progress.close()
-    print_summary(summary(Workspace(workspace.path)))
+    print_summary(full_summary(Workspace(workspace.path)))
+
+
+def full_summary(workspace) -> dict:
+    """The workspace's figures (`nnvis.pipeline.summary`) with trustworthiness and continuity."""
+    from nnvis.analysis import Analysis, faithfulness_summary
+    from nnvis.pipeline import summary
+
+    return {**summary(workspace), **faithfulness_summary(Analysis(workspace))}
 
 
 def print_summary(figures: dict) -> None:
@@ -108,13 +116,17 @@ def print_summary(figures: dict) -> None:
     print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
     for layer, by_epoch in figures["nh"].items():
         print(f"NH {layer}: " + ", ".join(f"epoch {e}: {v:.4f}" for e, v in by_epoch.items()))
+    if "trustworthiness" in figures:
+        print(f"trustworthiness / continuity (k = 7, on {figures['faithfulness_observations']} observations):")
+        for layer, by_epoch in figures["trustworthiness"].items():
+            print(f"T/C {layer}: " + ", ".join(f"epoch {e}: {v:.4f}/{figures['continuity'][layer][e]:.4f}"
+                                            for e, v in by_epoch.items()))
 
 
 def command_summary(args: argparse.Namespace) -> None:
-    from nnvis.pipeline import summary
     from nnvis.workspace import Workspace
 
-    figures = summary(Workspace(args.workspace))
+    figures = full_summary(Workspace(args.workspace))
     if args.json:
         print(json.dumps(figures))
     else:

@@ -42,7 +42,7 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     if kind == "projection":
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
     elif kind == "sequence":
-        bundled_trails(analysis, request["kind"], request["anchor"], request["method"])
+        bundled_trails(analysis, request["kind"], request["anchor"], request["method"], request.get("coherence"))
     elif kind == "compare":
         from nnvis.compare import compute_comparison, open_pair
 

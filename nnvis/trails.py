@@ -5,12 +5,24 @@ frame's layout (openTSNE / UMAP initialisation), then is rotated onto it by orth
 Procrustes (which also fixes PCA's sign flips). Independent projections land in arbitrary
 orientations; alignment costs the later frames a little of their own optimum (they start from
 the previous layout instead of PCA) and buys trails that mean something.
+
+How strongly frames are tied is the *coherence*: "independent" (each frame its own projection,
+only rotated onto the previous one), "chain" (initialised from the previous frame), or, for
+t-SNE, a number λ in (0, 1): the chain plus an attraction towards the previous frame's
+positions, in the spirit of dynamic t-SNE (Rauber et al. 2016). After every gradient step an
+observation moves the fraction λ·kept of the way to where it was in the previous frame (at the
+current frame's scale), kept being the share of its TIE_NEIGHBOURS nearest neighbours in
+activation space that it keeps from one frame to the next: what did not change stays put, what
+changed is free to move. (A uniform pull, λ alone, was measured too: strong enough to steady
+the picture, it also holds back what changed and costs NH; see docs/faithfulness.md.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from nnvis.errors import NNVisError
+from nnvis.metrics import nearest_neighbours, neighbourhood_change
 from nnvis.numba_cache import import_cached
 from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, default_jobs, normalise, pca_2d, project
@@ -26,17 +38,62 @@ def procrustes_onto(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (a @ rotation * (scale / max(float((a ** 2).sum()), 1e-12))).astype(np.float32) + reference.mean(axis=0)
 
 
-def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """Project `x` starting from the layout `previous` (t-SNE and UMAP), aligned onto it."""
+COHERENCE = ("independent", "chain")  # and, for t-SNE, any attraction λ in (0, 1) written as a number
+DEFAULT_ATTRACTION = "0.9"
+
+
+def check_coherence(coherence: str | None, method: str) -> str:
+    """The coherence setting to use: `coherence`, or the method's default (t-SNE: attraction
+    DEFAULT_ATTRACTION; UMAP and PCA: "chain"). NNVisError naming what is allowed otherwise."""
+    if coherence in (None, ""):
+        return DEFAULT_ATTRACTION if method == "tsne" else "chain"
+    if coherence in COHERENCE:
+        return str(coherence)
+    allowed = f"{', '.join(COHERENCE)}" + (" or an attraction between 0 and 1 (t-SNE)" if method == "tsne" else "")
+    try:
+        strength = float(coherence)
+    except (TypeError, ValueError):
+        raise NNVisError(f"unknown coherence {coherence!r}; allowed: {allowed}") from None
+    if method != "tsne" or not 0 < strength < 1:
+        raise NNVisError(f"coherence {coherence!r} is not available for {method}; allowed: {allowed}")
+    return f"{strength:g}"
+
+
+TIE_NEIGHBOURS = 15  # the neighbourhood whose persistence ties an observation (as temporal preservation's k)
+
+
+class Attraction:
+    """openTSNE callback (run after every gradient step) moving each point the fraction
+    `strength` (one number, or one per point) of the way to its position in `anchor` (the
+    previous frame), rescaled to the embedding's current spread: an added attraction."""
+
+    def __init__(self, anchor: np.ndarray, strength: float | np.ndarray):
+        self.anchor = np.asarray(anchor, np.float64) - np.mean(anchor, axis=0)
+        self.anchor_spread = max(float(np.sqrt((self.anchor ** 2).mean())), 1e-12)
+        self.strength = np.reshape(strength, (-1, 1)) if np.ndim(strength) else strength
+
+    def __call__(self, _iteration: int, _error: float, embedding: np.ndarray) -> bool:
+        scale = float(np.sqrt((np.asarray(embedding) ** 2).mean())) / self.anchor_spread
+        embedding += self.strength * (self.anchor * scale - embedding)
+        return False  # never stop the optimisation
+
+
+def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int = 0,
+                 attraction: float | np.ndarray = 0.0) -> np.ndarray:
+    """Project `x` starting from the layout `previous` (t-SNE and UMAP), aligned onto it; with
+    `attraction` > 0 (t-SNE; one number or one per point), every step also pulls the points
+    towards `previous`."""
     x = np.asarray(x, dtype=np.float32)
     if method == "tsne":
         from openTSNE import TSNE
         from openTSNE.initialization import rescale
 
         perplexity = min(30.0, (len(x) - 1) / 3)
+        tied = dict(callbacks=[Attraction(previous, attraction)], callbacks_every_iters=1) \
+            if np.any(attraction) else {}
         points = np.asarray(TSNE(perplexity=perplexity, initialization=rescale(previous.astype(np.float64)),
                                  n_jobs=default_jobs(), random_state=seed,
-                                 negative_gradient_method="bh" if len(x) < 5000 else "fft").fit(x))
+                                 negative_gradient_method="bh" if len(x) < 5000 else "fft", **tied).fit(x))
     elif method == "umap":
         import umap
 
@@ -47,18 +104,32 @@ def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int 
     return normalise(procrustes_onto(normalise(points.astype(np.float32)), previous))
 
 
-def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0,
-                   progress: Progress = no_progress) -> np.ndarray:
+def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0, progress: Progress = no_progress,
+                   coherence: str | None = "chain", independent: list[np.ndarray] | None = None) -> np.ndarray:
     """One 2-D frame per activation matrix in `xs` (same observations, any widths), each
-    initialised from and aligned onto the one before; shape (frames, N, 2)."""
+    aligned onto the one before and, unless `coherence` is "independent", initialised from it
+    (and attracted to it, for an attraction λ); shape (frames, N, 2). `independent`: the
+    frames' own projections when already at hand (they are then not recomputed)."""
     check_method(method)
+    coherence = check_coherence(coherence, method)
     progress("aligned frames", 0, len(xs))
-    frames = [project(xs[0], method, seed=seed)]
-    for x in xs[1:]:
+    frames = [independent[0] if independent is not None else project(xs[0], method, seed=seed)]
+    for i, x in enumerate(xs[1:], start=1):
         progress("aligned frames", len(frames), len(xs))
-        frames.append(project_from(x, method, frames[-1], seed=seed))
+        if coherence == "independent":
+            own = independent[i] if independent is not None else project(x, method, seed=seed)
+            frames.append(normalise(procrustes_onto(own, frames[-1])))
+        else:
+            strength = 0.0 if coherence == "chain" else float(coherence) * kept_share(xs[i - 1], x)
+            frames.append(project_from(x, method, frames[-1], seed=seed, attraction=strength))
     progress("aligned frames", len(xs), len(xs))
-    return np.stack(frames)
+    return np.stack(frames).astype(np.float32)
+
+
+def kept_share(before: np.ndarray, after: np.ndarray, k: int = TIE_NEIGHBOURS) -> np.ndarray:
+    """Per observation, the share of its k nearest neighbours in `before` still among them in `after`."""
+    near_before, near_after = nearest_neighbours(before, k), nearest_neighbours(after, k)
+    return 1.0 - neighbourhood_change(near_before, near_after) / near_before.shape[1]
 
 
 def mean_displacement(frames: np.ndarray) -> float:
