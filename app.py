@@ -90,18 +90,28 @@ def background_manager(settings: Settings):
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
-    """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there."""
-    from nnvis.pipeline import run
-    from nnvis.progress import TqdmProgress
+    """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there, and
+    compute what the first page shows: the last epoch's projections and neuron maps (the other
+    epochs' are computed when first asked for). One progress line per stage, with the time left."""
+    from nnvis.analysis import Analysis
+    from nnvis.pipeline import prepare
+    from nnvis.progress import LineProgress
     from nnvis.workspace import RunConfig, Workspace
 
-    if Workspace(path).exists():
+    workspace = Workspace(path)
+    if workspace.exists():
         return
     print(f"nnvis: preparing the default workspace in {path} (digits, MLP, 6 epochs)…", file=sys.stderr)
-    progress = TqdmProgress(file=sys.stderr, leave=False)
+    progress = LineProgress(sys.stderr)
     config = RunConfig(dataset="digits", model="mlp", epochs=6, snapshot_every=3, device="cpu")
     try:
-        run(config, path, progress, neuron_maps="last")
+        analysis = Analysis(workspace, dataset=prepare(config, workspace, progress), progress=progress)
+        layers, last = analysis.layers, analysis.epochs[-1]
+        progress("project", 0, len(layers))
+        for done, layer in enumerate(layers, start=1):
+            analysis.projection(layer, last)
+            analysis.neuron_map(layer, last)
+            progress("project", done, len(layers))
     finally:
         progress.close()
 
