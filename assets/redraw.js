@@ -17,12 +17,20 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     shareLink: function (ws, layer, epoch, method, color, neuron, selected, shared) {
       const ids = selected && selected.points ? selected.points.map(p => p.customdata).filter(i => i !== undefined)
         : (shared || []);
-      const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, method: method, color: color});
-      if (neuron !== null && neuron !== undefined) { query.set("neuron", neuron); }
-      if (ids.length) { query.set("sel", ranges(ids)); }
-      const url = window.location.origin + window.location.pathname + "?" + query.toString();
-      window.history.replaceState(null, "", url);
-      return url;
+      return setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
+                         sel: ids.length ? ranges(ids) : null});
+    },
+    // Any page: its controls' values (the last argument names their query keys) into the address.
+    followView: function (...args) {
+      const keys = args.pop() || [];
+      const params = {};
+      keys.forEach((key, k) => { params[key] = args[k]; });
+      return setAddress(params);
+    },
+    // The copy-link button: the address as it is now, into the clipboard.
+    copyAddress: function (clicks) {
+      if (clicks && navigator.clipboard) { navigator.clipboard.writeText(window.location.href); }
+      return clicks ? "Copied" : "";
     },
   },
 });
@@ -38,4 +46,17 @@ function ranges(ids) {
     k = j;
   }
   return parts.join(",");
+}
+
+// The view's values as the query string of the address bar (replacing the entry, no reload):
+// empty values are left out, lists written "a,b". Returns the address.
+function setAddress(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { continue; }
+    query.set(key, Array.isArray(value) ? value.join(",") : value);
+  }
+  const url = window.location.origin + window.location.pathname + "?" + query.toString();
+  window.history.replaceState(window.history.state, "", url);
+  return url;
 }
