@@ -93,6 +93,8 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there, and
     compute what the first page shows: the last epoch's projections and neuron maps (the other
     epochs' are computed when first asked for). One progress line per stage, with the time left."""
+    import torch
+
     from nnvis.analysis import Analysis
     from nnvis.pipeline import prepare
     from nnvis.progress import LineProgress
@@ -104,6 +106,8 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     print(f"nnvis: preparing the default workspace in {path} (digits, MLP, 6 epochs)…", file=sys.stderr)
     progress = LineProgress(sys.stderr)
     config = RunConfig(dataset="digits", model="mlp", epochs=6, snapshot_every=3, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches of 8x8 images: threads would only wait on each other on a busy machine
     try:
         analysis = Analysis(workspace, dataset=prepare(config, workspace, progress), progress=progress)
         layers, last = analysis.layers, analysis.epochs[-1]
@@ -113,6 +117,7 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
             analysis.neuron_map(layer, last)
             progress("project", done, len(layers))
     finally:
+        torch.set_num_threads(threads)
         progress.close()
 
 

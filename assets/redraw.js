@@ -29,8 +29,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // The copy-link button: the address as it is now, into the clipboard.
     copyAddress: function (clicks) {
-      if (clicks && navigator.clipboard) { navigator.clipboard.writeText(window.location.href); }
-      return clicks ? "Copied" : "";
+      if (!clicks) { return ""; }
+      const address = window.location.href;
+      if (navigator.clipboard && window.isSecureContext) {
+        return navigator.clipboard.writeText(address).then(() => "Copied", () => copyByHand(address));
+      }
+      return copyByHand(address);  // plain http on another host: no Clipboard API there
     },
   },
 });
@@ -59,4 +63,17 @@ function setAddress(params) {
   const url = window.location.origin + window.location.pathname + "?" + query.toString();
   window.history.replaceState(window.history.state, "", url);
   return url;
+}
+
+// Copy through a selected text box (browsers without the Clipboard API on plain http).
+function copyByHand(text) {
+  const box = document.createElement("textarea");
+  box.value = text;
+  box.style.position = "fixed";
+  box.style.opacity = "0";
+  document.body.appendChild(box);
+  box.select();
+  const copied = document.execCommand("copy");
+  document.body.removeChild(box);
+  return copied ? "Copied" : "Copy the address bar: the browser refused";
 }

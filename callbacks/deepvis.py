@@ -292,7 +292,7 @@ HOVER_HINT = "Hover a cell of the grid."
           Input("dv-layer", "value"), Input("dv-epoch", "value"), Input("dv-sort", "value"), prevent_initial_call=True)
 def forget_enlarged(*_view):
     """Another input, layer, epoch or order: the enlarged cell of the old grid is gone."""
-    return message_figure(HOVER_HINT), HOVER_HINT
+    return message_figure(HOVER_HINT), ""
 
 
 @callback(Output("dv-unit", "value", allow_duplicate=True), Input("dv-layer", "value"), prevent_initial_call=True)

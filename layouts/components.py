@@ -15,11 +15,11 @@ PROJECTION_OPTIONS = [{"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "va
 
 
 # the papers' terms, in their words, where the pages show them
-NH_CAPTION = ("NH (neighborhood hit): for each point, the fraction of its 6 nearest neighbours in the 2-D "
-              "projection that share its class, averaged over the points; 1 = classes perfectly apart.")
-SCORE_CAPTION = ("Each point is a neuron, placed by MDS so that neurons whose activations correlate lie close. "
-                 "S(c, j), the score: neuron j's importance in extremely randomized trees telling class c from "
-                 "the rest. Colour: its best class c* = argmax S(c, j); opacity: its score S(c*, j).")
+NH_CAPTION = ("NH (neighborhood hit): the fraction of a point's 6 nearest neighbours in the projection that share "
+              "its class, averaged over the points; 1 = classes fully apart.")
+SCORE_CAPTION = ("A point per neuron, placed by MDS (correlated neurons lie close). S(c, j), the score: neuron j's "
+                 "importance in extremely randomized trees telling class c from the rest; colour: the best class "
+                 "c* = argmax S(c, j), opacity: S(c*, j).")
 ALPHA_CAPTION = ("α (alpha): a unit's activation on one observation; for a convolutional channel, the mean of "
                  "its feature map, α(A_li) (Shang et al.).")
 
@@ -72,11 +72,11 @@ def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: lis
         labelled("Insets", dcc.Checklist(id="insets-toggle", options=[{"label": " thumbnails", "value": "on"}],
                                          value=[], className="radio")),
         html.Div([html.Button("Export CSV", id="export-csv", className="button"), dcc.Download(id="csv-download"),
-                  html.Button("🔗 Copy link", id="copy-link", className="button share-button",
+                  html.Button("Copy link", id="copy-link", className="button share-button",
                               title="copy a link to this view (the address bar holds it too)"),
                   html.Span(id="copy-link-done", className="muted", role="status"),
                   html.Span(id="share-url", hidden=True)],
-                 className="control control-end"),
+                 className="control control-end control-row"),
     ], className="controls")
 
 

@@ -86,7 +86,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
             html.Div([html.H2("Enlarged", className="panel-title"),
                       dcc.Graph(id="dv-enlarged", className="dv-enlarged", config=GRAPH_CONFIG,
                                 figure=message_figure(HOVER_HINT)),
-                      html.Div(HOVER_HINT, id="dv-enlarged-caption", className="muted"),
+                      html.Div(id="dv-enlarged-caption", className="muted"),
                       html.H2("Class probabilities", className="panel-title"),
                       dcc.Graph(id="dv-probs", className="dv-probs", config={**GRAPH_CONFIG, "displayModeBar": False})],
                      className="panel dv-side"),

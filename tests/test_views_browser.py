@@ -67,6 +67,7 @@ def query_of(url):
 
 # ---- /evolution (items 1 and 9)
 
+@pytest.mark.slow  # two background jobs align and bundle sequences
 def test_sequence_toggle_redraws_the_trails_and_the_link_reopens_them(page, server, digits_workspace):
     page.goto(server + "/evolution?ws=0&method=pca")
     wait_text(page, "evo-status", "trails · hidden layers at epoch 2", timeout=180000)
@@ -74,7 +75,8 @@ def test_sequence_toggle_redraws_the_trails_and_the_link_reopens_them(page, serv
     wait_text(page, "evo-status", "trails · hidden4 across epochs", timeout=180000)
     nh = sequence(Analysis(Workspace(digits_workspace.path)), "epochs", "hidden4", "pca")["nh"]
     assert page.inner_text("#evo-status").endswith(" → ".join(f"{v:.3f}" for v in nh))
-    assert page.locator("#frame-slider .rc-slider-mark-text").all_inner_texts() == ["epoch 0", "epoch 1", "epoch 2"]
+    page.wait_for_function("() => { const t = document.querySelector('#frame-graph .gtitle');"
+                           " return t && t.textContent.startsWith('epoch 0 · NH'); }")  # the player's first frame
     page.wait_for_function("() => window.location.search.includes('kind=epochs')")
     assert query_of(page.url) | {"ws": "0", "kind": "epochs", "at": "hidden4", "method": "pca"} == query_of(page.url)
     choose(page, "sequence-anchor", "hidden2")
@@ -133,7 +135,9 @@ def test_deepvis_forgets_the_enlarged_cell_and_the_unit_of_another_view(page, se
     page.fill("#dv-observation", "5")
     page.press("#dv-observation", "Enter")
     wait_text(page, "dv-grid-status", "observation 5")
-    wait_text(page, "dv-enlarged-caption", "Hover a cell")  # the old input's cell is gone
+    page.wait_for_function("() => document.querySelector('#dv-enlarged-caption').innerText === '' &&"
+                           " document.querySelector('#dv-enlarged .annotation-text').textContent"
+                           ".startsWith('Hover a cell')")  # the old input's cell is gone
     choose(page, "dv-layer", "output")  # 10 units: unit 40 means nothing there
     wait_text(page, "dv-grid-status", "observation 5")
     page.wait_for_function("() => document.querySelector('#dv-unit').value === ''")
@@ -226,7 +230,7 @@ def test_unit_lab_address_follows_the_unit_and_reopens_it(page, server):
     page.wait_for_function("() => window.location.search.includes('sel=3%2C7')")
     choose(page, "ul-epoch", "epoch 1")
     page.wait_for_function("() => window.location.search.includes('epoch=1')")
-    wait_text(page, "ul-title", "unit 11 of")
+    wait_text(page, "ul-title", "hidden3 · unit 11 of 1000 (dense unit) · epoch 1")
     title = page.inner_text("#ul-title")
     colleague = fresh_page(page)
     try:
@@ -266,7 +270,7 @@ def test_copy_link_copies_from_its_text_and_from_the_keyboard(browser, server):
     page = context.new_page()
     try:
         open_explore(page, server + "/?ws=0&layer=hidden3&epoch=1")
-        page.get_by_text("Copy link", exact=True).click()
+        page.get_by_role("button", name="Copy link").click()
         page.wait_for_function("u => navigator.clipboard.readText().then(t => t === u)", arg=page.url)
         assert query_of(page.url) | {"layer": "hidden3", "epoch": "1"} == query_of(page.url)
         choose(page, "layer-select", "hidden2")
