@@ -67,28 +67,33 @@ def query_of(url):
 
 # ---- /evolution (items 1 and 9)
 
-@pytest.mark.slow  # two background jobs align and bundle sequences
 def test_sequence_toggle_redraws_the_trails_and_the_link_reopens_them(page, server, digits_workspace):
+    from nnvis.evolution import bundled_trails
+
+    analysis = Analysis(Workspace(digits_workspace.path))
+    for kind, anchor in (("layers", 2), ("epochs", "hidden4")):  # in the store: no job, only the toggle is tested
+        bundled_trails(analysis, kind, anchor, "pca")
     page.goto(server + "/evolution?ws=0&method=pca")
-    wait_text(page, "evo-status", "trails · hidden layers at epoch 2", timeout=180000)
+    wait_text(page, "evo-status", "trails · hidden layers at epoch 2")
     page.get_by_label("across epochs").check()
-    wait_text(page, "evo-status", "trails · hidden4 across epochs", timeout=180000)
-    nh = sequence(Analysis(Workspace(digits_workspace.path)), "epochs", "hidden4", "pca")["nh"]
+    wait_text(page, "evo-status", "trails · hidden4 across epochs")
+    nh = sequence(analysis, "epochs", "hidden4", "pca")["nh"]
     assert page.inner_text("#evo-status").endswith(" → ".join(f"{v:.3f}" for v in nh))
     page.wait_for_function("() => { const t = document.querySelector('#frame-graph .gtitle');"
                            " return t && t.textContent.startsWith('epoch 0 · NH'); }")  # the player's first frame
     page.wait_for_function("() => window.location.search.includes('kind=epochs')")
     assert query_of(page.url) | {"ws": "0", "kind": "epochs", "at": "hidden4", "method": "pca"} == query_of(page.url)
-    choose(page, "sequence-anchor", "hidden2")
-    page.wait_for_function("() => window.location.search.includes('at=hidden2')")
-    wait_text(page, "evo-status", "hidden2 across epochs", timeout=180000)
-    link = page.url
+    page.locator("#class-filter input").nth(3).uncheck()
+    page.wait_for_function("() => window.location.search.includes('classes=0%2C1%2C2%2C4')")
+    wait_text(page, "evo-status", f"{int((analysis.labels != 3).sum())} trails · hidden4 across epochs")
+    status = page.inner_text("#evo-status")
     colleague = fresh_page(page)
     try:
-        colleague.goto(link)
-        wait_text(colleague, "evo-status", "trails · hidden2 across epochs", timeout=60000)
+        colleague.goto(page.url)
+        colleague.wait_for_function(f"t => {TEXT('evo-status')} === t", arg=status)
         assert colleague.locator("#sequence-kind input[value=epochs]").is_checked()
-        assert colleague.inner_text("#sequence-anchor").strip() == "hidden2"
+        assert not colleague.locator("#class-filter input").nth(3).is_checked()
+        assert colleague.inner_text("#sequence-anchor").strip() == "hidden4"
     finally:
         colleague.context.close()
     assert page.console_errors == []
