@@ -91,8 +91,9 @@ def background_manager(settings: Settings):
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there, and
-    compute what the first page shows: the last epoch's projections and neuron maps (the other
-    epochs' are computed when first asked for). One progress line per stage, with the time left."""
+    compute what the first page shows: the last layer's projection and neuron map at the last
+    epoch (the other views are computed when first asked for). One progress line per stage, with
+    the time left."""
     import torch
 
     from nnvis.analysis import Analysis
@@ -110,12 +111,12 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     torch.set_num_threads(1)  # small batches of 8x8 images: threads would only wait on each other on a busy machine
     try:
         analysis = Analysis(workspace, dataset=prepare(config, workspace, progress), progress=progress)
-        layers, last = analysis.layers, analysis.epochs[-1]
-        progress("project", 0, len(layers))
-        for done, layer in enumerate(layers, start=1):
-            analysis.projection(layer, last)
-            analysis.neuron_map(layer, last)
-            progress("project", done, len(layers))
+        layer, last = analysis.layers[-1], analysis.epochs[-1]
+        progress("project", 0, 2)
+        analysis.projection(layer, last)
+        progress("project", 1, 2)
+        analysis.neuron_map(layer, last)
+        progress("project", 2, 2)
     finally:
         torch.set_num_threads(threads)
         progress.close()

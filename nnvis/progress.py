@@ -46,7 +46,7 @@ class TqdmProgress:
 
 
 EPOCH_STAGE = re.compile(r"epoch (\d+)/(\d+)")
-STAGE_NAMES = {"project": "projections and neuron maps of the last epoch"}
+STAGE_NAMES = {"project": "the first view (projection and neuron map)"}
 
 
 def seconds(value: float) -> str:

@@ -410,6 +410,6 @@ def test_first_start_progress_writes_one_line_per_stage_with_the_time_left(monke
     assert log.getvalue().splitlines() == [
         "nnvis: training: 2/4 · 20 s · about 20 s left",
         "nnvis: training: done (4/4) in 40 s",
-        "nnvis: projections and neuron maps of the last epoch: 0/2 (tsne of hidden1) · 20 s",
-        "nnvis: projections and neuron maps of the last epoch: done (2/2) in 40 s",
+        "nnvis: the first view (projection and neuron map): 0/2 (tsne of hidden1) · 20 s",
+        "nnvis: the first view (projection and neuron map): done (2/2) in 40 s",
     ]
