@@ -21,9 +21,8 @@ from layouts.unit_figures import (
     perturbation_figure,
     png_uri,
     sparsity_figure,
-    view_query,
 )
-from layouts.view_state import follow_address
+from layouts.view_state import follow_address, view_query
 from nnvis import unitlab
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import heat_colours, map_layers, normalise, overlay

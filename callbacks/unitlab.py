@@ -13,8 +13,8 @@ from callbacks.registry import callback
 from callbacks.routes import thumbnail_url
 from callbacks.views import version_of
 from layouts.figures import message_figure
-from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure, view_query
-from layouts.view_state import follow_address
+from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
+from layouts.view_state import follow_address, view_query
 from nnvis import unitlab
 from nnvis.actmax import ActMaxParams
 from nnvis.errors import NNVisError

@@ -12,7 +12,6 @@ from dash import dcc, html
 from callbacks.context import workspace_options
 from layouts.components import epoch_options, labelled
 from layouts.figures import FONT, class_colours
-from layouts.view_state import open_view, view_query  # noqa: F401  the pages' shared readers, here as before
 from nnvis.images import to_png
 
 ACCURACY_COLOURS = {"top-1": "#3366cc", "top-5": "#e45756"}
