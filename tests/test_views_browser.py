@@ -293,8 +293,11 @@ def test_neuron_colouring_without_a_neuron_says_what_to_do(page, server, digits_
     open_explore(page, server + "/?ws=0&layer=hidden4&epoch=2")
     choose(page, "color-by", "Neuron activation (click a neuron)")
     wait_text(page, "neuron-hint", "click a neuron on the neuron map")
-    colours = {t["color"] for t in observation_traces(page) if isinstance(t["color"], str)}
-    assert len(colours) == 1  # no class colours: one neutral colour until a neuron is chosen
+    page.wait_for_function("() => { const gd = document.querySelector('#obs-projection .js-plotly-plot');"
+                           " const shown = gd._fullData.filter(t => !t.name.startsWith('misclassified'));"
+                           " return !gd._fullLayout.showlegend && shown.every(t => t.marker.color === '#9aa5b1'); }")
+    traces = observation_traces(page)  # no class colours: one neutral colour until a neuron is chosen
+    assert {t["color"] for t in traces} == {"#9aa5b1"} and sum(len(t["customdata"]) for t in traces) == 300
     x, y, neuron = page.evaluate(POINT_PIXEL, ["neuron-map", 0, 5])
     page.mouse.click(x, y)
     page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
