@@ -22,9 +22,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // Any page: its controls' values (the last argument names their query keys) into the address.
     followView: function (...args) {
-      const keys = args.pop() || [];
+      const spec = args.pop() || {keys: [], quiet: {}};
       const params = {};
-      keys.forEach((key, k) => { params[key] = args[k]; });
+      spec.keys.forEach((key, k) => { params[key] = args[k]; });
+      const text = v => (v === null || v === undefined) ? "" : (Array.isArray(v) ? v.join(",") : String(v));
+      const quiet = spec.quiet || {};
+      if (Object.keys(quiet).every(key => text(params[key]) === text(quiet[key]))) {
+        Object.keys(quiet).forEach(key => { delete params[key]; });  // as opened: a short link
+      }
       return setAddress(params);
     },
     // The copy-link button: the address as it is now, into the clipboard.

@@ -168,12 +168,18 @@ def observation_of(event: dict | None, ws, layer: str, epoch: int, method: str) 
 
 
 
+@callback(Output("evolution-link", "href"), Input("share-url", "children"), prevent_initial_call=True)
+def link_evolution(url):
+    """The evolution page's address for the shown workspace and projection."""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url or "").query).items()}
+    return "/evolution?" + urlencode({key: query[key] for key in ("ws", "method") if key in query})
+
+
 @callback(Output("unit-card-link", "href"), Output("unit-card-link", "children"), Output("layer-lab-link", "href"),
-          Output("evolution-link", "href"), Input("share-url", "children"), prevent_initial_call=True)
+          Input("share-url", "children"), prevent_initial_call=True)
 def link_unit_lab(url):
-    """The other pages' addresses for the shown view: the clicked neuron's unit card ("open
-    unit card"), with the selection (`sel`) for its rules; the layer lab's for the layer; the
-    evolution page's for the workspace and projection."""
+    """The unit lab's address for the shown view: the clicked neuron's unit card ("open unit
+    card"), with the selection (`sel`) for its rules; the layer lab's for the layer."""
     query = {key: values[0] for key, values in parse_qs(urlsplit(url or "").query).items()}
     view = {key: query[key] for key in ("ws", "layer", "epoch") if key in query}
     if view.get("layer") == "input":
@@ -181,5 +187,4 @@ def link_unit_lab(url):
     card = {**view, **({"unit": query["neuron"]} if "neuron" in query and "layer" in view else {}),
             **({"sel": query["sel"]} if "sel" in query else {})}
     text = f"open unit card of neuron {card['unit']} →" if "unit" in card else "unit lab →"
-    evolution = {key: query[key] for key in ("ws", "method") if key in query}
-    return "/units?" + urlencode(card), text, "/layer-lab?" + urlencode(view), "/evolution?" + urlencode(evolution)
+    return "/units?" + urlencode(card), text, "/layer-lab?" + urlencode(view)

@@ -53,16 +53,15 @@ def actmax_panel() -> html.Div:
     ], className="panel")
 
 
-def rules_panel(sel: str, rule: str | None, n: int) -> html.Div:
+def rules_panel(sel: str, rule: str, n: int) -> html.Div:
     return html.Div([
         html.Div([html.H2("Rule-based selection", className="panel-title"),
                   html.Span("units picked by their alpha on a set of observations (Shang et al.)", className="muted")],
                  className="panel-head"),
         html.Div([
             labelled("Rule", dcc.RadioItems(id="ul-rule", options=RULE_OPTIONS, inline=True, className="radio",
-                                            value=choice(rule, [o["value"] for o in RULE_OPTIONS],
-                                                         "intersection" if "," in sel or "-" in sel else "max"))),
-            labelled("Observations (subset indices)", dcc.Input(id="ul-observations", type="text", value=sel or "0,1,2",
+                                            value=rule)),
+            labelled("Observations (subset indices)", dcc.Input(id="ul-observations", type="text", value=sel,
                                                                 placeholder="3,7,12", debounce=True,
                                                                 className="text-input")),
             labelled("Top n", number_input("ul-n", n, 1, 1)),
@@ -78,11 +77,17 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, layer, epoch = view
+    given = {key for key, value in (("k", k), ("rule", rule), ("sel", sel), ("n", n)) if value}
+    sel_value = str(sel or "") or "0,1,2"
+    rule_value = choice(rule, [o["value"] for o in RULE_OPTIONS], "intersection" if sel and ("," in sel or "-" in sel)
+                        else "max")
+    k_value, n_value = whole_number(k, 9, low=1), whole_number(n, 9, low=1)
     # without a unit in the link: the unit whose activation varies most over the subset (a live one)
     unit_value = int(unit) if str(unit).isdigit() else int(unitlab.activations(analysis, layer, epoch).var(axis=0)
                                                              .argmax())
     return html.Div([
-        dcc.Store(id="ul-actmax-request"), address_holder("ul", ADDRESS),
+        dcc.Store(id="ul-actmax-request"), address_holder("ul", ADDRESS, {key: value for key, value in (
+            ("k", k_value), ("rule", rule_value), ("sel", sel_value), ("n", n_value)) if key not in given}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
             dcc.Link("← projection and neurons", id="ul-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),
@@ -90,10 +95,10 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                      href="/layer-lab" + view_query(number, layer, epoch))]),
         view_controls("ul", analysis, number, layer, epoch, [
             labelled("Unit", number_input("ul-unit", unit_value, 1)),
-            labelled("k", number_input("ul-k", whole_number(k, 9, low=1), 1, 1, "64px")),
+            labelled("k", number_input("ul-k", k_value, 1, 1, "64px")),
             html.Div(dcc.Link("colour the projection by this unit", id="ul-colour-link", href="/"),
                      className="control control-end"),
         ]),
         html.Div([card_panel(), actmax_panel()], className="lab-grid"),
-        rules_panel(str(sel or ""), rule, whole_number(n, 9, low=1)),
+        rules_panel(sel_value, rule_value, n_value),
     ], className="page")

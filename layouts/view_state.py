@@ -72,7 +72,10 @@ def follow_address(prefix: str, params: dict[str, tuple[str, str]]) -> None:
                         State(f"{prefix}-address-keys", "data"))
 
 
-def address_holder(prefix: str, params: dict) -> html.Span:
-    """The hidden parts `follow_address` needs on the page: the address it wrote and the keys."""
-    return html.Span([html.Span(id=f"{prefix}-address"), dcc.Store(id=f"{prefix}-address-keys", data=list(params))],
+def address_holder(prefix: str, params: dict, quiet: dict | None = None) -> html.Span:
+    """The hidden parts `follow_address` needs on the page: the address it wrote and the keys.
+    `quiet`: the opening values of keys the link did not hold; they stay out of the address
+    while every one of them is unchanged (a short link), and all go in once one changes."""
+    spec = {"keys": list(params), "quiet": quiet or {}}
+    return html.Span([html.Span(id=f"{prefix}-address"), dcc.Store(id=f"{prefix}-address-keys", data=spec)],
                      hidden=True)
