@@ -90,19 +90,35 @@ def background_manager(settings: Settings):
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
-    """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there."""
-    from nnvis.pipeline import run
-    from nnvis.progress import TqdmProgress
+    """Train the embedded default (scikit-learn digits, the paper's MLP) unless it is there, and
+    compute what the first page shows: the last layer's projection and neuron map at the last
+    epoch (the other views are computed when first asked for). One progress line per stage, with
+    the time left."""
+    import torch
+
+    from nnvis.analysis import Analysis
+    from nnvis.pipeline import prepare
+    from nnvis.progress import LineProgress
     from nnvis.workspace import RunConfig, Workspace
 
-    if Workspace(path).exists():
+    workspace = Workspace(path)
+    if workspace.exists():
         return
     print(f"nnvis: preparing the default workspace in {path} (digits, MLP, 6 epochs)…", file=sys.stderr)
-    progress = TqdmProgress(file=sys.stderr, leave=False)
+    progress = LineProgress(sys.stderr)
     config = RunConfig(dataset="digits", model="mlp", epochs=6, snapshot_every=3, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches of 8x8 images: threads would only wait on each other on a busy machine
     try:
-        run(config, path, progress, neuron_maps="last")
+        analysis = Analysis(workspace, dataset=prepare(config, workspace, progress), progress=progress)
+        layer, last = analysis.layers[-1], analysis.epochs[-1]
+        progress("project", 0, 2)
+        analysis.projection(layer, last)
+        progress("project", 1, 2)
+        analysis.neuron_map(layer, last)
+        progress("project", 2, 2)
     finally:
+        torch.set_num_threads(threads)
         progress.close()
 
 

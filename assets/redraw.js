@@ -17,12 +17,29 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     shareLink: function (ws, layer, epoch, method, color, neuron, selected, shared) {
       const ids = selected && selected.points ? selected.points.map(p => p.customdata).filter(i => i !== undefined)
         : (shared || []);
-      const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, method: method, color: color});
-      if (neuron !== null && neuron !== undefined) { query.set("neuron", neuron); }
-      if (ids.length) { query.set("sel", ranges(ids)); }
-      const url = window.location.origin + window.location.pathname + "?" + query.toString();
-      window.history.replaceState(null, "", url);
-      return url;
+      return setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
+                         sel: ids.length ? ranges(ids) : null});
+    },
+    // Any page: its controls' values (the last argument names their query keys) into the address.
+    followView: function (...args) {
+      const spec = args.pop() || {keys: [], quiet: {}};
+      const params = {};
+      spec.keys.forEach((key, k) => { params[key] = args[k]; });
+      const text = v => (v === null || v === undefined) ? "" : (Array.isArray(v) ? v.join(",") : String(v));
+      const quiet = spec.quiet || {};
+      if (Object.keys(quiet).every(key => text(params[key]) === text(quiet[key]))) {
+        Object.keys(quiet).forEach(key => { delete params[key]; });  // as opened: a short link
+      }
+      return setAddress(params);
+    },
+    // The copy-link button: the address as it is now, into the clipboard.
+    copyAddress: function (clicks) {
+      if (!clicks) { return ""; }
+      const address = window.location.href;
+      if (navigator.clipboard && window.isSecureContext) {
+        return navigator.clipboard.writeText(address).then(() => "Copied", () => copyByHand(address));
+      }
+      return copyByHand(address);  // plain http on another host: no Clipboard API there
     },
   },
 });
@@ -38,4 +55,30 @@ function ranges(ids) {
     k = j;
   }
   return parts.join(",");
+}
+
+// The view's values as the query string of the address bar (replacing the entry, no reload):
+// empty values are left out, lists written "a,b". Returns the address.
+function setAddress(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) { continue; }
+    query.set(key, Array.isArray(value) ? value.join(",") : value);
+  }
+  const url = window.location.origin + window.location.pathname + "?" + query.toString();
+  window.history.replaceState(window.history.state, "", url);
+  return url;
+}
+
+// Copy through a selected text box (browsers without the Clipboard API on plain http).
+function copyByHand(text) {
+  const box = document.createElement("textarea");
+  box.value = text;
+  box.style.position = "fixed";
+  box.style.opacity = "0";
+  document.body.appendChild(box);
+  box.select();
+  const copied = document.execCommand("copy");
+  document.body.removeChild(box);
+  return copied ? "Copied" : "Copy the address bar: the browser refused";
 }

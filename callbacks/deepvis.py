@@ -225,8 +225,8 @@ def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
         return filters_figure, message_figure("Pick a unit (click a grid cell)."), ""
     try:
         found = weighted_sum_view(model, shape, layer, unit, int(top_k or 9))
-    except (NNVisError, TypeError, ValueError) as error:
-        return filters_figure, message_figure(str(error)), str(error)
+    except (NNVisError, TypeError, ValueError) as error:  # said once, in full, in the status line
+        return filters_figure, message_figure(f"No weighted-sum view for unit {unit}."), str(error)
     pictures = [(f"unit {unit} of {layer}", weight_picture(signed_unit(found.view[None])[0]))]
     pictures += [(f"{i}<br>{w:+.3g}", weight_picture(v)) for i, w, v in
                  zip(found.contributors, found.weights, signed_unit(found.contributor_views))]
@@ -255,25 +255,50 @@ def switch_workspace(ws):
 
 
 @callback(Output("dv-input", "data"), Output("dv-input-status", "children"), Input("dv-observation", "value"),
-          Input("dv-upload", "contents"), Input("dv-canvas", "relayoutData"), State("dv-upload", "filename"),
-          State("dv-ws", "value"), prevent_initial_call=True)
-def choose_input(observation, contents, relayout, filename, ws):
-    """A new input: an observation index, an uploaded file or the drawing (the grid's status
-    names it); bad input says why under the input and leaves the view as it was."""
+          Input("dv-upload", "contents"), State("dv-upload", "filename"), State("dv-ws", "value"),
+          prevent_initial_call=True)
+def choose_input(observation, contents, filename, ws):
+    """A new input: an observation index or an uploaded file (the grid's status names it); bad
+    input says why under the input and leaves the view as it was."""
     analysis = open_analysis(ws)
     shape = tuple(analysis.manifest["image_shape"])
     try:
         if ctx.triggered_id == "dv-upload":
             pixels = uploaded_image(contents, filename, shape)
             return {"pixels": pixels.tolist(), "source": Path(filename or "upload").name}, ""
-        if ctx.triggered_id == "dv-canvas":
-            strokes = drawn_strokes(relayout)
-            if not strokes or len(shape) != 2:
-                raise PreventUpdate
-            return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}, ""
         return {"observation": observation_index(analysis, observation)}, ""
     except NNVisError as error:
         return no_update, str(error)
+
+
+# apart from choose_input: only grey-image pages have the canvas, and a callback whose inputs are
+# partly missing from the page never runs
+@callback(Output("dv-input", "data", allow_duplicate=True), Input("dv-canvas", "relayoutData"),
+          State("dv-ws", "value"), prevent_initial_call=True)
+def draw_input(relayout, ws):
+    """The drawing on the canvas as the new input."""
+    shape = tuple(open_analysis(ws).manifest["image_shape"])
+    strokes = drawn_strokes(relayout)
+    if not strokes or len(shape) != 2:
+        raise PreventUpdate
+    return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}
+
+
+HOVER_HINT = "Hover a cell of the grid."
+
+
+@callback(Output("dv-enlarged", "figure", allow_duplicate=True),
+          Output("dv-enlarged-caption", "children", allow_duplicate=True), Input("dv-input", "data"),
+          Input("dv-layer", "value"), Input("dv-epoch", "value"), Input("dv-sort", "value"), prevent_initial_call=True)
+def forget_enlarged(*_view):
+    """Another input, layer, epoch or order: the enlarged cell of the old grid is gone."""
+    return message_figure(HOVER_HINT), ""
+
+
+@callback(Output("dv-unit", "value", allow_duplicate=True), Input("dv-layer", "value"), prevent_initial_call=True)
+def forget_unit(_layer):
+    """A unit number means nothing in another layer: the choice is cleared."""
+    return None
 
 
 @callback(Output("dv-grid", "figure"), Output("dv-probs", "figure"), Output("dv-input-view", "figure"),
@@ -322,12 +347,8 @@ def clear_canvas(_clicks, ws):
 # The address follows the view (without reloading), so that it can be shared.
 clientside_callback(
     """function (ws, layer, epoch, unit, input) {
-        const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch});
-        if (unit !== null && unit !== undefined) { query.set("unit", unit); }
-        if (input && input.observation !== undefined) { query.set("obs", input.observation); }
-        const url = window.location.origin + window.location.pathname + "?" + query.toString();
-        window.history.replaceState(null, "", url);
-        return url;
+        return setAddress({ws: ws, layer: layer, epoch: epoch, unit: unit,
+                           obs: input && input.observation !== undefined ? input.observation : null});
     }""",
     Output("dv-share-url", "children"), Input("dv-ws", "value"), Input("dv-layer", "value"),
     Input("dv-epoch", "value"), Input("dv-unit", "value"), Input("dv-input", "data"))

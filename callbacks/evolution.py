@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
@@ -11,6 +11,7 @@ from callbacks.jobs import background_options, run_request
 from callbacks.registry import callback
 from layouts.components import anchor_options
 from layouts.figures import message_figure
+from layouts.view_state import follow_address
 from nnvis.errors import NNVisError
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
@@ -29,8 +30,8 @@ def switch_sequence(kind, ws):
 
 @callback(*OUTPUTS, *CONTROLS)
 def render_trails(ws, kind, anchor, method, classes, selected, coherence=None):
-    if ctx.triggered_id == "sequence-kind":
-        raise PreventUpdate  # the anchor changes next and triggers the render
+    if not views.anchor_fits(ws, kind, anchor):
+        raise PreventUpdate  # the kind changed and its anchor is on the way: that update renders
     return views.trails_view(ws, kind, anchor, method, classes, selected, coherence)
 
 
@@ -54,6 +55,8 @@ def run_sequence_job(set_progress, request, *view):
 @callback(Output("frame-graph", "figure"), Input("frame-slider", "value"), Input("evo-status", "children"),
           *[State(i.component_id, i.component_property) for i in CONTROLS])
 def render_frame(frame, _status, ws, kind, anchor, method, classes, _selected, coherence=None):
+    if not views.anchor_fits(ws, kind, anchor):
+        raise PreventUpdate
     return views.frame_view(ws, kind, anchor, method, classes, frame, coherence)
 
 
@@ -75,6 +78,8 @@ def show_hovered_trail(hover, ws, kind, anchor):
 
 @callback(Output("nh-curves", "figure"), *CONTROLS[:4])
 def render_curves(ws, kind, anchor, method):
+    if not views.anchor_fits(ws, kind, anchor):
+        raise PreventUpdate
     return views.curves_view(ws, kind, anchor, method)
 
 
@@ -112,3 +117,9 @@ def render_stability(_status, ws, kind, anchor, method, coherence):
 def offer_coherence(method, coherence):
     """Attractions tie t-SNE frames only: other methods keep independent or chained frames."""
     return views.coherence_options(method), views.coherence_for(method, coherence)
+
+
+ADDRESS = {"ws": ("evo-ws", "value"), "kind": ("sequence-kind", "value"), "at": ("sequence-anchor", "value"),
+           "method": ("evo-method", "value"), "classes": ("class-filter", "value"), "frame": ("frame-slider", "value"),
+           "coherence": ("evo-coherence", "value")}
+follow_address("evo", ADDRESS)  # the address holds the view: a link reopens it

@@ -25,6 +25,13 @@ def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: 
     return np.flatnonzero(shown)
 
 
+def anchor_fits(ws, kind: str, anchor) -> bool:
+    """Whether `anchor` is one of the `kind` sequence's anchors: an epoch for a sequence across
+    layers, a layer for one across epochs."""
+    analysis = open_analysis(ws)
+    return anchor in (analysis.epochs if kind == "layers" else analysis.layers)
+
+
 def describe(kind: str, anchor) -> str:
     return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
 

@@ -34,12 +34,13 @@ PROJECTION_OUTPUTS = [Output("obs-projection", "figure"), Output("nh-value", "ch
                       Output("job-request", "data"), Output("drawn-grouping", "data")]
 
 
-@callback(*PROJECTION_OUTPUTS, *PROJECTION_CONTROLS, State("selected-neuron", "data"))
-def render_projection(ws, layer, epoch, method, color_by, insets, neuron):
-    if ctx.triggered_id == "color-by" and color_by == "neuron":
+@callback(*PROJECTION_OUTPUTS, *PROJECTION_CONTROLS, State("selected-neuron", "data"),
+          State("shared-selection", "data"))
+def render_projection(ws, layer, epoch, method, color_by, insets, neuron, shared):
+    if ctx.triggered_id == "color-by" and color_by == "neuron" and neuron is not None:
         raise PreventUpdate  # colour_by_neuron patches the colours in place
     try:
-        return views.projection_view(ws, layer, epoch, method, color_by, insets, neuron)
+        return views.projection_view(ws, layer, epoch, method, color_by, insets, neuron, shared)
     except NNVisError as error:
         return message_figure(str(error)), str(error), None, no_update
 
@@ -90,10 +91,25 @@ def redraw_density(relayout, ws, layer, epoch, method, color_by, neuron):
 
 clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
                     Input("obs-projection", "figure"), prevent_initial_call=True)
+clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-link-done", "children"),
+                    Input("copy-link", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
                     *VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                     Input("selected-neuron", "data"), Input("obs-projection", "selectedData"),
                     State("shared-selection", "data"))
+
+
+@callback(Output("neuron-hint", "children"), Input("color-by", "value"), Input("selected-neuron", "data"))
+def hint_neuron_colouring(color_by, neuron):
+    """Colouring by a neuron before any is chosen: say how to choose one."""
+    return views.NEURON_HINT if color_by == "neuron" and neuron is None else None
+
+
+@callback(Output("shared-selection", "data", allow_duplicate=True), Input("obs-projection", "selectedData"),
+          prevent_initial_call=True)
+def forget_shared_selection(_selected):
+    """A lasso of one's own replaces the selection a link brought."""
+    return None
 
 
 @callback(Output("selected-neuron", "data", allow_duplicate=True),
@@ -150,6 +166,13 @@ def observation_of(event: dict | None, ws, layer: str, epoch: int, method: str) 
     return index
 
 
+
+
+@callback(Output("evolution-link", "href"), Input("share-url", "children"), prevent_initial_call=True)
+def link_evolution(url):
+    """The evolution page's address for the shown workspace and projection."""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url or "").query).items()}
+    return "/evolution?" + urlencode({key: query[key] for key in ("ws", "method") if key in query})
 
 
 @callback(Output("unit-card-link", "href"), Output("unit-card-link", "children"), Output("layer-lab-link", "href"),

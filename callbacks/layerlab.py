@@ -21,14 +21,18 @@ from layouts.unit_figures import (
     perturbation_figure,
     png_uri,
     sparsity_figure,
-    view_query,
 )
+from layouts.view_state import follow_address, view_query
 from nnvis import unitlab
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import heat_colours, map_layers, normalise, overlay
 from nnvis.strip import select_layers, structure_strip
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
+ADDRESS = {"ws": ("ll-ws", "value"), "layer": ("ll-layer", "value"), "epoch": ("ll-epoch", "value"),
+           "cluster": ("ll-cluster", "value"), "by": ("ll-sparsity-by", "value"),
+           "threshold": ("ll-threshold", "value"), "variance": ("ll-variance", "value"), "image": ("ll-image", "value")}
+follow_address("ll", ADDRESS)  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 

@@ -13,7 +13,8 @@ from callbacks.registry import callback
 from callbacks.routes import thumbnail_url
 from callbacks.views import version_of
 from layouts.figures import message_figure
-from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure, view_query
+from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
+from layouts.view_state import follow_address, view_query
 from nnvis import unitlab
 from nnvis.actmax import ActMaxParams
 from nnvis.errors import NNVisError
@@ -22,6 +23,10 @@ from nnvis.feature_maps import overlay
 VIEW = [Input("ul-ws", "value"), Input("ul-layer", "value"), Input("ul-epoch", "value")]
 PARAMS = [Input(f"ul-am-{suffix}", "value") for suffix, _, _, _ in ACTMAX_INPUTS]
 MAX_K = 64
+ADDRESS = {"ws": ("ul-ws", "value"), "layer": ("ul-layer", "value"), "epoch": ("ul-epoch", "value"),
+           "unit": ("ul-unit", "value"), "k": ("ul-k", "value"), "rule": ("ul-rule", "value"),
+           "sel": ("ul-observations", "value"), "n": ("ul-n", "value")}
+follow_address("ul", ADDRESS)  # the address holds the view: a link reopens it
 
 
 def parse_observations(text: str | None) -> list[int]:

@@ -44,13 +44,20 @@ def neuron_values(analysis: Analysis, layer: str, epoch: int, neuron: int | None
     return np.asarray(by_unit[int(neuron)], np.float32) if 0 <= int(neuron) < len(by_unit) else None
 
 
-def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, insets: list, neuron: int | None):
-    """(figure, NH text, job request, drawn grouping) for the observation projection. When the
-    projection is not in the store yet: PCA at once (progressive display), with the job that
-    computes the asked one; the job's callback swaps it in when done."""
+NEUTRAL_COLOUR = "#9aa5b1"
+NEURON_HINT = "Colour by neuron activation: click a neuron on the neuron map."
+
+
+def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, insets: list, neuron: int | None,
+                    highlighted: list[int] | None = None):
+    """(figure, NH text, job request, drawn grouping) for the observation projection, with the
+    observations `highlighted` (a shared link's lasso) selected. When the projection is not in
+    the store yet: PCA at once (progressive display), with the job that computes the asked one;
+    the job's callback swaps it in when done."""
     analysis = open_analysis(ws)
     if analysis.has_projection(layer, epoch, method):
         figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron)
+        select_points(figure, highlighted)
         return figure, text, no_update, color_by  # no job: the background callback is not started
     if current_settings().read_only:
         return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
@@ -72,6 +79,12 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
     draw = density_projection_figure if is_dense(len(points)) else projection_figure
     figure = draw(points, analysis.labels, predictions, analysis.classes, color_by=color_by, neuron_values=values,
                   neuron_name=f"neuron {neuron}", uirevision=f"{ws}-{layer}-{epoch}-{method}")
+    if color_by == "neuron" and values is None and draw is projection_figure:
+        # no neuron chosen yet: one neutral colour (not the class colours the dropdown no longer names)
+        figure.update_traces(marker_color=NEUTRAL_COLOUR, selector=lambda t: not t.name.startswith("misclassified"))
+        figure.update_layout(showlegend=False)
+    if values is not None:
+        figure.update_layout(datarevision=f"neuron-{neuron}-full")  # the browser redraws every trace's colours
     if insets:
         chosen = representatives(points, len(analysis.classes))
         figure.update_layout(images=inset_images(points, chosen, [thumbnail_url(ws, i, version_of(analysis))
@@ -90,6 +103,17 @@ def shown_faithfulness(analysis: Analysis, layer: str, epoch: int, method: str) 
     if analysis.has_faithfulness(layer, epoch, method) or analysis.config.subset <= QUICK_FAITHFULNESS:
         return analysis.faithfulness(layer, epoch, method)
     return None
+
+
+def select_points(figure, highlighted: list[int] | None) -> None:
+    """Mark the observations `highlighted` as selected in every trace of a points figure (a
+    density image has no points to select)."""
+    if not highlighted:
+        return
+    chosen = set(int(i) for i in highlighted)
+    for trace in figure.data:
+        if trace.customdata is not None:
+            trace.selectedpoints = [k for k, index in enumerate(trace.customdata) if int(index) in chosen]
 
 
 def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping: str, method: str = "pca",

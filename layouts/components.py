@@ -14,6 +14,22 @@ PROJECTION_OPTIONS = [{"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "va
                       {"label": "PCA", "value": "pca"}]
 
 
+# the papers' terms, in their words, where the pages show them
+NH_CAPTION = ("NH (neighborhood hit): the fraction of a point's 6 nearest neighbours in the projection that share "
+              "its class, averaged over the points; 1 = classes fully apart.")
+SCORE_CAPTION = ("A point per neuron, placed by MDS (correlated neurons lie close). S(c, j), the score: neuron j's "
+                 "importance in extremely randomized trees telling class c from the rest; colour: the best class "
+                 "c* = argmax S(c, j), opacity: S(c*, j).")
+ALPHA_CAPTION = ("α (alpha): a unit's activation on one observation; for a convolutional channel, the mean of "
+                 "its feature map, α(A_li) (Shang et al.).")
+
+
+def caption(text: str, element_id: str | None = None) -> html.Div:
+    """A one-line explanation of a term under a panel's title (the whole text also as its tooltip)."""
+    return html.Div(text, id=element_id, className="caption", title=text) if element_id else \
+        html.Div(text, className="caption", title=text)
+
+
 def labelled(label: str, control, width: str | None = None) -> html.Div:
     """A control with its label above it."""
     return html.Div([html.Label(label, className="control-label"), control], className="control",
@@ -56,10 +72,11 @@ def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: lis
         labelled("Insets", dcc.Checklist(id="insets-toggle", options=[{"label": " thumbnails", "value": "on"}],
                                          value=[], className="radio")),
         html.Div([html.Button("Export CSV", id="export-csv", className="button"), dcc.Download(id="csv-download"),
-                  html.Span([dcc.Clipboard(target_id="share-url", title="copy a link to this view"), " Copy link"],
-                            className="button share-button"),
+                  html.Button("Copy link", id="copy-link", className="button share-button",
+                              title="copy a link to this view (the address bar holds it too)"),
+                  html.Span(id="copy-link-done", className="muted", role="status"),
                   html.Span(id="share-url", hidden=True)],
-                 className="control control-end"),
+                 className="control control-end control-row"),
     ], className="controls")
 
 
@@ -73,8 +90,10 @@ def job_indicator(prefix: str) -> html.Span:
 def projection_panel() -> html.Div:
     return html.Div([
         html.Div([html.H2("Observations", className="panel-title"),
-                  html.Span(id="nh-value", className="metric"), job_indicator("job")],
+                  html.Span(id="nh-value", className="metric"), html.Span(id="neuron-hint", className="hint"),
+                  job_indicator("job")],
                  className="panel-head"),
+        caption(NH_CAPTION, "nh-caption"),
         dcc.Loading(dcc.Graph(id="obs-projection", className="graph-main",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-projection"}}),
@@ -89,6 +108,7 @@ def neuron_panel(classes: list[str], ranking=None) -> html.Div:
         html.Div([html.H2("Neurons", className="panel-title"),
                   dcc.Dropdown(id="neuron-colour", options=neuron_colour_options(classes), value="best",
                                clearable=False, className="inline-dropdown")], className="panel-head"),
+        caption(SCORE_CAPTION, "score-caption"),
         dcc.Loading(dcc.Graph(id="neuron-map", className="graph-side",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-neurons"}}),

@@ -10,20 +10,16 @@ import dash
 from dash import dcc, html
 
 from callbacks.context import open_analysis, workspace_options
-from callbacks.deepvis import grid_layers, is_drawable
+from callbacks.deepvis import HOVER_HINT, grid_layers, is_drawable
 from layouts.components import epoch_options, labelled
 from layouts.deepvis_figures import canvas_figure
 from layouts.figures import message_figure
+from layouts.view_state import choice, whole_number
 from nnvis.strip import MAX_FILE_BYTES
 
 dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
 
 GRAPH_CONFIG = {"displaylogo": False}
-
-
-def number(value, allowed: range, default: int | None) -> int | None:
-    """A query-string value as an int in `allowed`, else `default`."""
-    return int(value) if str(value).isdigit() and int(value) in allowed else default
 
 
 def input_panel(analysis, observation: int) -> html.Div:
@@ -53,12 +49,12 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
     workspaces = workspace_options()
     if not workspaces:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    ws_number = number(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
+    ws_number = choice(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
     analysis = open_analysis(ws_number)
-    epoch = number(epoch, analysis.epochs, analysis.epochs[-1])
+    epoch = choice(epoch, analysis.epochs, analysis.epochs[-1])
     layers = grid_layers(analysis, analysis.model(epoch))
     layer = layer if layer in layers else (analysis.layers[0] if analysis.layers[0] in layers else layers[0])
-    observation = number(obs, range(analysis.config.subset), 0)
+    observation = choice(obs, range(analysis.config.subset), 0)
     return html.Div([
         dcc.Store(id="dv-input", data={"observation": observation}), dcc.Location(id="dv-location", refresh=True),
         html.Header([html.H1("nnvis"),
@@ -74,7 +70,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                                                      options=[{"label": "index", "value": "index"},
                                                               {"label": "mean activation", "value": "mean"}])),
             labelled("Unit", dcc.Input(id="dv-unit", type="number", min=0, step=1, debounce=True,
-                                       value=number(unit, range(1 << 20), 0), className="number-input",
+                                       value=whole_number(unit, 0), className="number-input",
                                        style={"width": "80px"})),
             labelled("Top-k", dcc.Input(id="dv-topk", type="number", min=1, max=64, step=1, value=9, debounce=True,
                                         className="number-input", style={"width": "64px"})),
@@ -89,7 +85,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                       dcc.Graph(id="dv-grid", className="dv-grid", config=GRAPH_CONFIG)], className="panel"),
             html.Div([html.H2("Enlarged", className="panel-title"),
                       dcc.Graph(id="dv-enlarged", className="dv-enlarged", config=GRAPH_CONFIG,
-                                figure=message_figure("Hover a cell of the grid.")),
+                                figure=message_figure(HOVER_HINT)),
                       html.Div(id="dv-enlarged-caption", className="muted"),
                       html.H2("Class probabilities", className="panel-title"),
                       dcc.Graph(id="dv-probs", className="dv-probs", config={**GRAPH_CONFIG, "displayModeBar": False})],

@@ -6,29 +6,37 @@ import dash
 from dash import dcc, html
 
 from callbacks.context import open_analysis, workspace_options
+from callbacks.evolution import ADDRESS
 from callbacks.evolution_views import coherence_for, coherence_options
-from layouts.components import PROJECTION_OPTIONS, anchor_options, job_indicator, labelled
+from layouts.components import NH_CAPTION, PROJECTION_OPTIONS, anchor_options, caption, job_indicator, labelled
+from layouts.view_state import address_holder, choice, whole_number
 
 dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
 
 
-def layout(ws: str = "0", kind: str = "layers", method: str | None = None, coherence: str | None = None,
+def layout(ws: str = "0", kind: str = "layers", at: str | None = None, method: str | None = None,
+           classes: str | None = None, frame: str | None = None, coherence: str | None = None,
            **_query) -> html.Div:
-    """The page for workspace `ws`; by default the paper's first sequence: the hidden layers
-    after training."""
+    """The page for the view in the address (ws, kind, at, method, classes, frame, coherence); by
+    default the paper's first sequence: the hidden layers after training."""
     workspaces = workspace_options()
     if not workspaces:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    number = int(ws) if str(ws).isdigit() and int(ws) in [o["value"] for o in workspaces] else workspaces[0]["value"]
+    number = choice(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
     analysis = open_analysis(number)
-    kind = kind if kind in ("layers", "epochs") else "layers"
-    anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
-    classes = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
+    kind = choice(kind, ("layers", "epochs"), "layers")
+    anchor = choice(at, analysis.epochs, analysis.epochs[-1]) if kind == "layers" else \
+        choice(at, analysis.layers, analysis.layers[-1])
+    every_class = list(range(len(analysis.classes)))
+    ticked = every_class if classes is None else sorted({int(c) for c in classes.split(",") if c.isdigit()}
+                                                        & set(every_class))
+    class_options = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
     method = method if method in ("tsne", "umap", "pca") else analysis.config.projection
     coherence = coherence_for(method, coherence if coherence in [o["value"] for o in coherence_options(method)]
                               else None)
     return html.Div([
         dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
+        address_holder("evo", ADDRESS),
         html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
                      dcc.Link("← projection and neurons", href=f"/?ws={number}", className="nav-link")]),
         html.Div([
@@ -44,8 +52,8 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, coher
                                                   value=method)),
             labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method), inline=True,
                                                  className="radio", value=coherence)),
-            labelled("Classes", dcc.Checklist(id="class-filter", options=classes, inline=True, className="radio",
-                                              value=list(range(len(analysis.classes))))),
+            labelled("Classes", dcc.Checklist(id="class-filter", options=class_options, inline=True, className="radio",
+                                              value=ticked)),
         ], className="controls"),
         html.Div([
             html.Div([html.Div([html.H2("Trails", className="panel-title"),
@@ -60,12 +68,12 @@ def layout(ws: str = "0", kind: str = "layers", method: str | None = None, coher
                                    className="panel-head"),
                           dcc.Graph(id="frame-graph", className="graph-side", animate=True,
                                     config={"displaylogo": False}),
-                          dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=0, marks=None),
+                          dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=whole_number(frame, 0), marks=None),
                           html.Div("Lasso points here to keep only their trails.", className="muted"),
                           dcc.Interval(id="player-interval", interval=1200, disabled=True)], className="panel"),
                 html.Div([html.H3("Hovered trail"), html.Div("Hover a trail's end point to see its image.",
                                                              id="trails-hover", className="card")], className="detail"),
-                html.Div([html.H2("Neighborhood hit", className="panel-title"),
+                html.Div([html.H2("Neighborhood hit", className="panel-title"), caption(NH_CAPTION),
                           dcc.Graph(id="nh-curves", config={"displaylogo": False})], className="panel"),
                 stability_panel(),
             ], className="side"),

@@ -8,6 +8,7 @@ from dash import dcc, html
 from callbacks.context import open_analysis, workspace_options
 from callbacks.views import selection_ranking
 from layouts.components import COLOR_BY, controls, detail_panel, neuron_panel, projection_panel
+from layouts.view_state import choice, parse_selection, whole_number
 from nnvis.errors import NNVisError
 
 dash.register_page(__name__, path="/", title="nnvis")
@@ -15,28 +16,16 @@ dash.register_page(__name__, path="/", title="nnvis")
 DEFAULT_STATE = {"ws": 0, "layer": None, "epoch": None, "method": None, "color": "true", "neuron": None, "sel": None}
 
 
-def parse_selection(text: str | None, size: int) -> list[int]:
-    """Observation indices from a link's `sel` ("3-7,12"), keeping those inside 0..size-1."""
-    indices: set[int] = set()
-    for part in (text or "").split(","):
-        first, _, last = part.partition("-")
-        if first.isdigit() and (not last or last.isdigit()):
-            indices.update(range(int(first), min(int(last or first), size - 1) + 1))
-    return sorted(i for i in indices if i < size)
-
-
 def initial_state(workspaces: list[dict], query: dict) -> dict:
     """The view to open: query-string values where valid, else the workspace's last layer and epoch."""
     state = {**DEFAULT_STATE, **{k: v for k, v in query.items() if k in DEFAULT_STATE}}
     valid = [option["value"] for option in workspaces]
-    state["ws"] = int(state["ws"]) if str(state["ws"]).isdigit() and int(state["ws"]) in valid else valid[0]
+    state["ws"] = choice(state["ws"], valid, valid[0])
     analysis = open_analysis(state["ws"])
-    if state["layer"] not in ["input"] + analysis.layers:
-        state["layer"] = analysis.layers[-1]
-    state["epoch"] = int(state["epoch"]) if str(state["epoch"]).isdigit() and int(state["epoch"]) in analysis.epochs \
-        else analysis.epochs[-1]
-    state["method"] = state["method"] if state["method"] in ("tsne", "umap", "pca") else analysis.config.projection
-    state["neuron"] = int(state["neuron"]) if str(state["neuron"]).isdigit() and state["layer"] != "input" else None
+    state["layer"] = choice(state["layer"], ["input"] + analysis.layers, analysis.layers[-1])
+    state["epoch"] = choice(state["epoch"], analysis.epochs, analysis.epochs[-1])
+    state["method"] = choice(state["method"], ("tsne", "umap", "pca"), analysis.config.projection)
+    state["neuron"] = whole_number(state["neuron"]) if state["layer"] != "input" else None
     if state["color"] not in [option["value"] for option in COLOR_BY] or \
             (state["color"] == "neuron" and state["neuron"] is None):
         state["color"] = "true"
@@ -72,8 +61,8 @@ def layout(**query) -> html.Div:
         dcc.Store(id="job-request"),
         dcc.Store(id="drawn-grouping"), dcc.Store(id="drawn-revision"),
         html.Header([html.H1("nnvis"), html.Span("hidden activity of neural networks", className="subtitle"),
-                     dcc.Link("evolution: trails across layers and epochs →", href=f"/evolution?ws={state['ws']}",
-                              className="nav-link"),
+                     dcc.Link("evolution: trails across layers and epochs →", id="evolution-link",
+                              href=f"/evolution?ws={state['ws']}", className="nav-link"),
                      dcc.Link("unit lab →", id="unit-card-link", href=f"/units?ws={state['ws']}", className="nav-link"),
                      dcc.Link("layer lab →", id="layer-lab-link", href=f"/layer-lab?ws={state['ws']}",
                               className="nav-link"),

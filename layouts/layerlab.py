@@ -6,8 +6,10 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.components import job_indicator, labelled
-from layouts.unit_figures import number_input, open_view, page_header, view_controls, view_query
+from callbacks.layerlab import ADDRESS
+from layouts.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from layouts.unit_figures import number_input, page_header, view_controls
+from layouts.view_state import address_holder, choice, decimal, open_view, view_query
 from nnvis.strip import MAX_FILE_BYTES
 
 dash.register_page(__name__, path="/layer-lab", title="nnvis: layer lab")
@@ -25,11 +27,13 @@ def radio(element_id: str, options: list[tuple[str, str]], value: str) -> dcc.Ra
                           inline=True, className="radio")
 
 
-def analysis_panels() -> list:
+def analysis_panels(view: dict) -> list:
+    """The four analyses, their controls set from `view` (cluster, by, threshold, variance)."""
     return [
         panel("Class cosine similarity", [dcc.Checklist(id="ll-cluster", options=[{"label": " clustered order",
                                                                                     "value": "on"}],
-                                                         value=[], className="radio")],
+                                                         value=["on"] if view["cluster"] == "on" else [],
+                                                         className="radio")],
               [dcc.Graph(id="ll-cosine", className="graph-square", config=GRAPH_CONFIG)]),
         panel("Low-activation unit removal", [job_indicator("ll-ablation")], [
             html.Div([labelled("Mode", radio("ll-ablation-mode", [("per image", "per-image"), ("global", "global")],
@@ -39,22 +43,25 @@ def analysis_panels() -> list:
                       html.Button("Run sweep", id="ll-ablation-run", className="button")], className="controls-inline"),
             html.Div(id="ll-ablation-status", className="status-line"),
             dcc.Graph(id="ll-ablation", className="graph-lab", config=GRAPH_CONFIG)]),
-        panel("Sparsity", [radio("ll-sparsity-by", [("overall", "overall"), ("per class", "class")], "overall"),
-                           labelled("Near-zero threshold", number_input("ll-threshold", 0.01, "any"))],
-              [dcc.Graph(id="ll-sparsity", className="graph-lab", config=GRAPH_CONFIG)]),
-        panel("Input perturbation", [labelled("Noise variance", number_input("ll-variance", 0.01, "any"))],
+        panel("Sparsity", [radio("ll-sparsity-by", [("overall", "overall"), ("per class", "class")],
+                                 choice(view["by"], ("overall", "class"), "overall")),
+                           labelled("Near-zero threshold",
+                                    number_input("ll-threshold", decimal(view["threshold"], 0.01), "any"))],
+              [caption(ALPHA_CAPTION), dcc.Graph(id="ll-sparsity", className="graph-lab", config=GRAPH_CONFIG)]),
+        panel("Input perturbation", [labelled("Noise variance", number_input("ll-variance",
+                                                                             decimal(view["variance"], 0.01), "any"))],
               [html.Div("Gaussian noise added to the subset's images; how much each captured layer's activations "
                         "keep their direction.", className="muted"),
                dcc.Graph(id="ll-perturbation", className="graph-lab", config=GRAPH_CONFIG)]),
     ]
 
 
-def strip_panel() -> html.Div:
+def strip_panel(image: int) -> html.Div:
     upload = dcc.Upload(id="ll-upload", children=html.Span(["drop a PNG or JPEG here, or ", html.U("choose a file")]),
                         accept="image/png,image/jpeg", multiple=False, className="upload")
     return panel("Structure strip", [html.Span("top 9 feature maps per layer, shallow → deep; click a map to enlarge "
                                                "it over the input", className="muted")], [
-        html.Div([labelled("Subset image", number_input("ll-image", 0, 1)),
+        html.Div([labelled("Subset image", number_input("ll-image", image, 1)),
                   labelled(f"or upload (≤ {MAX_FILE_BYTES // 2**20} MB)", upload),
                   labelled("From layer", number_input("ll-start", None, 1)),
                   labelled("To layer", number_input("ll-stop", None, 1)),
@@ -67,19 +74,22 @@ def strip_panel() -> html.Div:
     ], "panel strip-panel")
 
 
-def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **_query) -> html.Div:
+def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **query) -> html.Div:
+    """The page for the view in the address (ws, layer, epoch, cluster, by, threshold, variance, image)."""
     view = open_view(ws, layer, epoch)
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, layer, epoch = view
     return html.Div([
         dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data="index"),
+        address_holder("ll", ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
             dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),
             dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
                      href="/units" + view_query(number, layer, epoch))]),
         view_controls("ll", analysis, number, layer, epoch, []),
-        html.Div(analysis_panels(), className="lab-grid lab-grid-2x2"),
-        strip_panel(),
+        html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
+                 className="lab-grid lab-grid-2x2"),
+        strip_panel(choice(query.get("image"), range(analysis.config.subset), 0)),
     ], className="page")

@@ -4,13 +4,12 @@ URI out), then the building blocks that both pages share."""
 from __future__ import annotations
 
 import base64
-from urllib.parse import urlencode
 
 import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from callbacks.context import open_analysis, workspace_options
+from callbacks.context import workspace_options
 from layouts.components import epoch_options, labelled
 from layouts.figures import FONT, class_colours
 from nnvis.images import to_png
@@ -106,9 +105,12 @@ def cosine_figure(matrix: np.ndarray, classes: list[str], order: np.ndarray | No
     low = float(np.nanmin(shown)) if np.isfinite(shown).any() else 0.0
     low = min(low, 0.999)  # the colours span the values shown, so that close similarities still differ
     dark = low + 0.6 * (1 - low)
-    annotations = [dict(x=names[j], y=names[i], text=cell_text(shown[i, j], j == largest[i], j == smallest[i]),
+    # annotations at the cells' positions (0, 1, ...) in the order shown: a class name such as
+    # "3" would be read as position 3 by the annotation but as category "3" by the heatmap
+    cells = range(len(names))
+    annotations = [dict(x=j, y=i, text=cell_text(shown[i, j], j == largest[i], j == smallest[i]),
                         showarrow=False, font=dict(size=11, color="white" if shown[i, j] > dark else "#1f2933"))
-                   for i in range(len(names)) for j in range(len(names))]
+                   for i in cells for j in cells]
     figure = go.Figure(go.Heatmap(z=shown, x=names, y=names, zmin=low, zmax=1,
                                   colorscale="Blues", colorbar=dict(thickness=12, title=dict(text="cos", side="right")),
                                   hovertemplate="%{y} vs %{x}: %{z:.4f}<extra></extra>"))
@@ -164,25 +166,6 @@ ACTMAX_INPUTS = [("steps", "Steps", "steps", 1), ("lr", "Learning rate", "learni
                  ("l2", "L2 decay", "l2_decay", "any"), ("sigma", "Blur σ (px)", "blur_sigma", "any"),
                  ("every", "Blur every", "blur_every", 1), ("jitter", "Jitter (px)", "jitter", 1),
                  ("restarts", "Restarts", "restarts", 1)]
-
-
-def open_view(ws, layer, epoch) -> tuple | None:
-    """(workspace number, Analysis, layer, epoch) for a link's values, falling back to the
-    first workspace, its last captured layer and last epoch; None when no workspace is ready."""
-    numbers = [option["value"] for option in workspace_options()]
-    if not numbers:
-        return None
-    number = int(ws) if str(ws).isdigit() and int(ws) in numbers else numbers[0]
-    analysis = open_analysis(number)
-    layer = layer if layer in analysis.layers else analysis.layers[-1]
-    epoch = int(epoch) if str(epoch).isdigit() and int(epoch) in analysis.epochs else analysis.epochs[-1]
-    return number, analysis, layer, epoch
-
-
-def view_query(ws, layer, epoch, **extra) -> str:
-    """The query string of a view, e.g. `?ws=0&layer=hidden4&epoch=2&unit=7`."""
-    pairs = {"ws": ws, "layer": layer, "epoch": epoch, **{k: v for k, v in extra.items() if v not in (None, "")}}
-    return "?" + urlencode(pairs)
 
 
 def view_controls(prefix: str, analysis, number: int, layer: str, epoch: int, extra: list) -> html.Div:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.components import job_indicator, labelled
-from layouts.unit_figures import ACTMAX_INPUTS, number_input, open_view, page_header, view_controls, view_query
+from callbacks.unitlab import ADDRESS
+from layouts.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from layouts.unit_figures import ACTMAX_INPUTS, number_input, page_header, view_controls
+from layouts.view_state import address_holder, choice, open_view, view_query, whole_number
 from nnvis import unitlab
 from nnvis.actmax import ActMaxParams
 
@@ -24,6 +26,7 @@ def card_panel() -> html.Div:
     return html.Div([
         html.Div([html.H2("Unit card", className="panel-title"), html.Span(id="ul-title", className="metric")],
                  className="panel-head"),
+        caption(ALPHA_CAPTION, "alpha-caption"),
         html.Div(id="ul-message", className="lab-message"),
         html.Div([
             html.Div([html.H3("Top-k observations", className="lab-h3"),
@@ -50,34 +53,41 @@ def actmax_panel() -> html.Div:
     ], className="panel")
 
 
-def rules_panel(sel: str) -> html.Div:
+def rules_panel(sel: str, rule: str, n: int) -> html.Div:
     return html.Div([
         html.Div([html.H2("Rule-based selection", className="panel-title"),
                   html.Span("units picked by their alpha on a set of observations (Shang et al.)", className="muted")],
                  className="panel-head"),
         html.Div([
             labelled("Rule", dcc.RadioItems(id="ul-rule", options=RULE_OPTIONS, inline=True, className="radio",
-                                            value="intersection" if "," in sel or "-" in sel else "max")),
-            labelled("Observations (subset indices)", dcc.Input(id="ul-observations", type="text", value=sel or "0,1,2",
+                                            value=rule)),
+            labelled("Observations (subset indices)", dcc.Input(id="ul-observations", type="text", value=sel,
                                                                 placeholder="3,7,12", debounce=True,
                                                                 className="text-input")),
-            labelled("Top n", number_input("ul-n", 9, 1, 1)),
+            labelled("Top n", number_input("ul-n", n, 1, 1)),
         ], className="controls-inline"),
         html.Div(id="ul-rules", className="rule-results"),
     ], className="panel")
 
 
 def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, unit: str | None = None, sel: str = "",
-           **_query) -> html.Div:
+           k: str | None = None, rule: str | None = None, n: str | None = None, **_query) -> html.Div:
+    """The page for the view in the address (ws, layer, epoch, unit, k, rule, sel, n)."""
     view = open_view(ws, layer, epoch)
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, layer, epoch = view
+    given = {key for key, value in (("k", k), ("rule", rule), ("sel", sel), ("n", n)) if value}
+    sel_value = str(sel or "") or "0,1,2"
+    rule_value = choice(rule, [o["value"] for o in RULE_OPTIONS], "intersection" if sel and ("," in sel or "-" in sel)
+                        else "max")
+    k_value, n_value = whole_number(k, 9, low=1), whole_number(n, 9, low=1)
     # without a unit in the link: the unit whose activation varies most over the subset (a live one)
     unit_value = int(unit) if str(unit).isdigit() else int(unitlab.activations(analysis, layer, epoch).var(axis=0)
                                                              .argmax())
     return html.Div([
-        dcc.Store(id="ul-actmax-request"),
+        dcc.Store(id="ul-actmax-request"), address_holder("ul", ADDRESS, {key: value for key, value in (
+            ("k", k_value), ("rule", rule_value), ("sel", sel_value), ("n", n_value)) if key not in given}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
             dcc.Link("← projection and neurons", id="ul-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),
@@ -85,10 +95,10 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                      href="/layer-lab" + view_query(number, layer, epoch))]),
         view_controls("ul", analysis, number, layer, epoch, [
             labelled("Unit", number_input("ul-unit", unit_value, 1)),
-            labelled("k", number_input("ul-k", 9, 1, 1, "64px")),
+            labelled("k", number_input("ul-k", k_value, 1, 1, "64px")),
             html.Div(dcc.Link("colour the projection by this unit", id="ul-colour-link", href="/"),
                      className="control control-end"),
         ]),
         html.Div([card_panel(), actmax_panel()], className="lab-grid"),
-        rules_panel(str(sel or "")),
+        rules_panel(sel_value, rule_value, n_value),
     ], className="page")
