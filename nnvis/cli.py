@@ -13,6 +13,7 @@ from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
 from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
+from nnvis.preprocess import NORMALIZE_HELP, NORMALIZE_NONE
 from nnvis.projections import PROJECTIONS
 from nnvis.workspace import DEFAULT_SUBSET, DEVICES, OBSERVATIONS, PRECISIONS, SUBSET_ALL, RunConfig
 
@@ -26,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="folder (or .npz file) holding the data set")
     run.add_argument("--download", action="store_true", help="download the data set (needs internet)")
     add_model_arguments(run)
+    run.add_argument("--checkpoints", help="a glob or folder of per-epoch state_dicts to load as epochs (instead "
+                     "of training); the epoch of each file is the last whole number in its name")
+    run.add_argument("--normalize", default=NORMALIZE_NONE, help=f"the model's input normalisation: {NORMALIZE_HELP}")
+    run.add_argument("--image-size", type=int, help="resize the images: the shorter side to this many pixels")
+    run.add_argument("--crop", type=int, help="keep the centre CROP x CROP pixels (after --image-size)")
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--snapshot-every", type=int, default=1)
     run.add_argument("--observations", default="test",
@@ -87,7 +93,8 @@ def command_run(args: argparse.Namespace) -> None:
                        epochs=args.epochs, observations=args.observations, subset=args.subset, layers=args.layers,
                        projection=args.projection, device=args.device, precision=args.precision, seed=args.seed,
                        snapshot_every=args.snapshot_every, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, download=args.download)
+                       learning_rate=args.learning_rate, download=args.download, normalize=args.normalize,
+                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:
         workspace = run(config, args.workspace, progress)
@@ -119,16 +126,18 @@ def command_summary(args: argparse.Namespace) -> None:
 
 def command_layers(args: argparse.Namespace) -> None:
     from nnvis.datasets import load_dataset
-    from nnvis.layers import INPUT_LAYER, default_layers, list_layers
+    from nnvis.layers import INPUT_LAYER, default_layer_reasons, list_layers
     from nnvis.models import build_model
 
     dataset = load_dataset(args.dataset, args.data_dir)
     module = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                          weights=args.weights).module
-    hidden = set(default_layers(module))
+    reasons = default_layer_reasons(module)
     print(INPUT_LAYER + "  (raw pixels)")
+    modules = dict(module.named_modules())
     for name in list_layers(module):
-        print(f"{name}  {type(dict(module.named_modules())[name]).__name__}{'  [default]' if name in hidden else ''}")
+        why = f"  [default] {reasons[name]}" if name in reasons else ""
+        print(f"{name}  {type(modules[name]).__name__}{why}")
 
 
 def command_serve(args: argparse.Namespace) -> None:

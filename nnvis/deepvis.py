@@ -30,7 +30,7 @@ from torch import nn
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import channel_alphas, heat_colours, layer_outputs, normalise, top_channels
 from nnvis.layers import get_module
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 
 SORTS = ("index", "mean")
 WEIGHT_TYPES = (nn.Linear, nn.Conv2d)
@@ -43,7 +43,7 @@ def model_input(model: LoadedModel, image: np.ndarray) -> torch.Tensor:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise NNVisError(f"expected one uint8 image (H,W) or (H,W,3), got {image.dtype} {image.shape}")
-    return images_to_tensor(image[None], model.in_channels)
+    return model.input_tensor(image[None])
 
 
 def check_input(x: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nnvis.errors import NNVisError
+from nnvis.preprocess import Preprocess
 
 PAPER_MODELS = ("mlp", "cnn")
 
@@ -64,11 +65,25 @@ class CNN(nn.Module):
 
 @dataclass
 class LoadedModel:
-    """A model ready for capture: the module, the spec that built it, and the input channels it expects."""
+    """A model ready for capture: the module, the spec that built it, the input channels it
+    expects and the preprocessing between pixels and its input space."""
 
     module: nn.Module
     spec: str
     in_channels: int
+    preprocess: Preprocess = field(default_factory=Preprocess)
+
+    def input_tensor(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 images (N,H,W) or (N,H,W,3) as the model's input (N,C,H,W)."""
+        return self.preprocess.to_model(images_to_tensor(images, self.in_channels))
+
+    def pixels_to_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float pixels (N,C,H,W) in [0, 1], in the data's channels, as the model's input."""
+        if pixels.shape[1] == 1 and self.in_channels == 3:
+            pixels = pixels.expand(-1, 3, -1, -1)
+        elif pixels.shape[1] != self.in_channels:
+            raise NNVisError(f"model expects {self.in_channels} input channels, the image has {pixels.shape[1]}")
+        return self.preprocess.to_model(pixels)
 
 
 def torchvision_names() -> list[str]:
@@ -143,7 +158,8 @@ def load_torchscript(path: Path) -> nn.Module:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state_dict from `path`, loaded with weights_only=True (never unpickles code).
-    Accepts a bare state_dict or a dict holding one under 'state_dict' / 'model_state_dict'."""
+    Accepts a bare state_dict or a dict holding one under 'state_dict' / 'model_state_dict' /
+    'model' (a Lightning checkpoint's keys keep their `model.` prefix: see strip_wrapper_prefix)."""
     if not path.is_file():
         raise NNVisError(f"weights file {path} does not exist")
     try:
@@ -166,10 +182,20 @@ def load_weights_into(model: nn.Module, path: Path, spec: str) -> None:
     """Load a state_dict file into `model`; a checkpoint that does not fit raises NNVisError."""
     state = read_state_dict(path)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(strip_wrapper_prefix(state, model))
     except RuntimeError as error:
         detail = " ".join(str(error).split())[:300]
         raise NNVisError(f"checkpoint {path} does not fit model '{spec}': {detail}") from None
+
+
+def strip_wrapper_prefix(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """`state` without the `model.` / `module.` prefix a Lightning module or DataParallel adds,
+    when every key has it and the model's own keys do not."""
+    own = model.state_dict().keys()
+    for prefix in ("model.", "module."):
+        if state and all(k.startswith(prefix) for k in state) and not all(k.startswith(prefix) for k in own):
+            return {k[len(prefix):]: v for k, v in state.items()}
+    return state
 
 
 def images_to_tensor(images: np.ndarray, in_channels: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import heat_colours, layer_outputs, map_layers, normalise, not_maps_error, top_channels
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 
 MAX_FILE_BYTES = 10 * 2**20
 MAX_SIDE = 4096
@@ -81,7 +81,7 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
     was_training = module.training
     try:
         module.eval().to(device)
-        outputs = layer_outputs(module, images_to_tensor(image[None], model.in_channels).to(device), list(layers))
+        outputs = layer_outputs(module, model.input_tensor(image[None]).to(device), list(layers))
     finally:
         module.train(was_training)
     rows = []
