@@ -179,3 +179,59 @@ def test_wrapped_checkpoints_load(trained, tmp_path):
         model = UserNet()
         load_weights_into(model, path, "usernet")
         assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items()), name
+
+
+def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
+    """A 3-epoch loop with `Recorder`: its workspace's summary equals `nnvis run --checkpoints`
+    on the snapshots it saved (accuracies and NH to 1e-6)."""
+    from nnvis import Recorder
+
+    folder, data, _ = trained
+    with np.load(data) as npz:
+        x, y = normalised(npz["x_train"][:500]), torch.from_numpy(npz["y_train"][:500])
+    torch.manual_seed(1)
+    model = UserNet()
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
+    options = {"data_dir": str(data), "subset": 300, "layers": "head.2", "projection": "pca", "device": "cpu"}
+    with Recorder(folder / "recorded", model, dataset="npz", normalize=(MEAN, STD), **options) as rec:
+        for epoch in range(EPOCHS + 1):
+            if epoch:
+                model.train()
+                for index in torch.randperm(len(y)).split(64):
+                    optimiser.zero_grad()
+                    nn.functional.cross_entropy(model(x[index]), y[index]).backward()
+                    optimiser.step()
+            rec.snapshot(epoch)
+    code, out, err = run_cli(capsys, "summary", "--workspace", str(folder / "recorded"), "--json")
+    recorded = json.loads(out)
+    code, _, err = run_cli(capsys, "run", "--dataset", "npz", "--data-dir", str(data), "--model", MODEL,
+                           "--checkpoints", str(folder / "recorded" / "checkpoints"), "--normalize", NORMALIZE,
+                           "--subset", "300", "--layers", "head.2", "--projection", "pca", "--device", "cpu",
+                           "--workspace", str(folder / "by-cli"))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "summary", "--workspace", str(folder / "by-cli"), "--json")
+    by_cli = json.loads(out)
+    assert recorded["epochs"] == by_cli["epochs"] == [0, 1, 2, 3]
+    assert recorded["model"] == "tests.test_own_model:UserNet"
+    for epoch in map(str, recorded["epochs"]):
+        assert recorded["accuracy"][epoch] == pytest.approx(by_cli["accuracy"][epoch], abs=1e-6)
+        assert recorded["nh"]["head.2"][epoch] == pytest.approx(by_cli["nh"]["head.2"][epoch], abs=1e-6)
+    assert recorded["accuracy"]["3"] > recorded["accuracy"]["0"] + 0.05
+
+
+def test_recorder_refuses_what_it_cannot_rebuild(tmp_path):
+    from nnvis import Recorder
+    from nnvis.errors import NNVisError
+
+    class Local(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.fc = nn.Linear(width, 2)
+
+    with pytest.raises(NNVisError, match="model_spec='module:function'"):
+        Recorder(tmp_path / "w", Local(3), dataset="digits")
+    with pytest.raises(NNVisError, match="unknown Recorder option"):
+        Recorder(tmp_path / "w", UserNet(), dataset="digits", epochz=3)
+    with pytest.raises(NNVisError, match="no snapshot was recorded"):
+        with Recorder(tmp_path / "w", UserNet(), dataset="digits"):
+            pass
