@@ -134,7 +134,7 @@ class Analysis:
         if epoch not in self._models:
             torch.manual_seed(self.config.seed)
             loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
-                                 n_classes=len(self.classes))
+                                 n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
             loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
             loaded.preprocess = self.preprocess
             self._models[epoch] = loaded

@@ -94,9 +94,11 @@ def torchvision_names() -> list[str]:
 
 
 def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
-                weights: str | Path | None = None) -> LoadedModel:
+                weights: str | Path | None = None, download: bool = False) -> LoadedModel:
     """Build the model named by `spec` for images of `image_shape` ((H,W) or (H,W,3)) and
-    `n_classes`; load `weights` (a state_dict file) when given."""
+    `n_classes`; load `weights` when given: a state_dict file, or for a torchvision
+    architecture the name of its pretrained weights (nnvis.pretrained; then the model has the
+    weights' classes, and they are downloaded only with `download`)."""
     channels = image_shape[2] if len(image_shape) == 3 else 1
     hw = (image_shape[0], image_shape[1])
     if spec == "mlp":
@@ -110,7 +112,18 @@ def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
     elif spec in torchvision_names():
         import torchvision
 
-        module = torchvision.models.get_model(spec, weights=None, num_classes=n_classes)
+        from nnvis.pretrained import is_weight_name, pretrained_classes, pretrained_state
+
+        named = is_weight_name(spec, weights)
+        classes = pretrained_classes(spec, weights) if named else n_classes
+        module = torchvision.models.get_model(spec, weights=None, num_classes=classes)
+        if named:
+            try:
+                module.load_state_dict(pretrained_state(spec, weights, download=download))
+            except RuntimeError as error:
+                raise NNVisError(f"the file of pretrained weights {spec} {weights} does not fit the architecture: "
+                                 f"{' '.join(str(error).split())[:200]}") from None
+            weights = None
         loaded = LoadedModel(module, spec, 3)
     else:
         raise NNVisError(unknown_model_message(spec))

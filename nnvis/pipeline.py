@@ -17,7 +17,8 @@ from nnvis.datasets import ImageDataset
 from nnvis.errors import NNVisError
 from nnvis.layers import INPUT_LAYER, resolve_layers
 from nnvis.models import LoadedModel, build_model, load_weights_into, weights_hash
-from nnvis.preprocess import Preprocess, load_data
+from nnvis.preprocess import NORMALIZE_NONE, Preprocess, load_data
+from nnvis.pretrained import is_weight_name, pretrained_preprocessing
 from nnvis.progress import Progress, no_progress
 from nnvis.training import TrainSettings, snapshot_epochs, train
 from nnvis.workspace import DEFAULT_SUBSET, SUBSET_ALL, RunConfig, Workspace, resolve_device
@@ -52,6 +53,16 @@ def check_fits(model: LoadedModel, dataset: ImageDataset) -> None:
                              "channels the model was built for (see --image-size, --crop)") from None
 
 
+def with_pretrained_preprocessing(config: RunConfig) -> RunConfig:
+    """For torchvision weights by name, their resize, crop and mean/std where the user gave none."""
+    if config.weights is None or not is_weight_name(config.model, config.weights):
+        return config
+    given = {"normalize": config.normalize != NORMALIZE_NONE, "image_size": config.image_size is not None,
+             "crop": config.crop is not None}
+    own = pretrained_preprocessing(config.model, config.weights)
+    return replace(config, **{name: value for name, value in own.items() if not given[name]})
+
+
 def load_series(config: RunConfig, model: LoadedModel, workspace: Workspace) -> tuple[list[int], dict[str, str]]:
     """Load each file of `--checkpoints` into the model and keep it as that epoch's snapshot;
     returns the epochs and their weight hashes."""
@@ -73,7 +84,7 @@ def resolve_subset(subset: int | str | None, n_pool: int) -> int:
 def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_progress) -> ImageDataset:
     """Check the inputs, then train and snapshot unless this workspace already holds the
     snapshots of the same training; writes the manifest and returns the loaded data set."""
-    config.validate()
+    config = with_pretrained_preprocessing(config.validate())
     device = resolve_device(config.device)
     dataset = load_data(config, download=config.download)
     n_pool = pool_size(dataset, config.observations)  # fails early on "all" without a train split
@@ -81,7 +92,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     subset_indices(n_pool, config.subset, config.seed, config.observations)  # fail early on a bad --subset
     torch.manual_seed(config.seed)
     model = build_model(config.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
-                        weights=config.weights)
+                        weights=config.weights, download=config.download)
     model.preprocess = Preprocess.of(config)
     check_fits(model, dataset)
     layers = [layer for layer in resolve_layers(model.module, config.layers) if layer != INPUT_LAYER]
@@ -109,8 +120,17 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
         "config": asdict(config), "training_key": key, "dataset_id": dataset.id,
         "classes": list(dataset.classes), "image_shape": list(dataset.image_shape),
         "n_test": len(dataset.test_labels), "layers": layers, "epochs": epochs, "weights": hashes,
+        **({"n_outputs": outputs} if (outputs := output_count(model)) not in (None, dataset.n_classes) else {}),
     })
     return dataset
+
+
+def output_count(model: LoadedModel) -> int | None:
+    """Classes of the model's last Linear (a pretrained classifier may have more than the data)."""
+    from nnvis.layers import last_linear
+
+    classifier = last_linear(model.module)
+    return classifier.out_features if classifier is not None else None
 
 
 def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_progress, *,
