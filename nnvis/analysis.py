@@ -126,7 +126,7 @@ class Analysis:
     @property
     def dataset(self) -> ImageDataset:
         if self._dataset is None:
-            self._dataset = load_data(self.config)
+            self._dataset = load_data(self.config, cache_dir=self.workspace.path / "data")
         return self._dataset
 
     def model(self, epoch: int) -> LoadedModel:

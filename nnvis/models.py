@@ -214,7 +214,8 @@ def strip_wrapper_prefix(state: dict[str, torch.Tensor], model: nn.Module) -> di
 def images_to_tensor(images: np.ndarray, in_channels: int) -> torch.Tensor:
     """uint8 images (N,H,W) or (N,H,W,3) to float32 (N,C,H,W) in [0, 1], grey repeated to 3
     channels when the model expects colour."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    images = np.ascontiguousarray(images)
+    x = torch.from_numpy(images if images.flags.writeable else images.copy()).float().div_(255.0)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
     if x.shape[1] == 1 and in_channels == 3:
         x = x.expand(-1, 3, -1, -1)

@@ -86,7 +86,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     snapshots of the same training; writes the manifest and returns the loaded data set."""
     config = with_pretrained_preprocessing(config.validate())
     device = resolve_device(config.device)
-    dataset = load_data(config, download=config.download)
+    dataset = load_data(config, download=config.download, cache_dir=workspace.path / "data")
     n_pool = pool_size(dataset, config.observations)  # fails early on "all" without a train split
     config = replace(config, subset=resolve_subset(config.subset, n_pool))
     subset_indices(n_pool, config.subset, config.seed, config.observations)  # fail early on a bad --subset

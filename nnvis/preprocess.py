@@ -183,11 +183,12 @@ def resized_dataset(dataset, preprocess: Preprocess):
                         dataset.classes, train, dataset.train_labels)
 
 
-def load_data(config, *, download: bool = False):
-    """The data set a RunConfig names, at the size its preprocessing asks for."""
+def load_data(config, *, download: bool = False, cache_dir=None):
+    """The data set a RunConfig names, at the size its preprocessing asks for (an image folder
+    decoded once into a memory-mapped file in `cache_dir` when given)."""
     from nnvis.datasets import load_dataset
 
     preprocess = Preprocess.of(config)
-    folder_size = {"image_size": preprocess.image_size} if config.dataset == "imagefolder" else {}
-    dataset = load_dataset(config.dataset, config.data_dir, download=download, seed=config.seed, **folder_size)
+    folder = {"image_size": preprocess.image_size, "cache_dir": cache_dir} if config.dataset == "imagefolder" else {}
+    dataset = load_dataset(config.dataset, config.data_dir, download=download, seed=config.seed, **folder)
     return resized_dataset(dataset, preprocess)
