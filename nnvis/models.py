@@ -108,7 +108,8 @@ def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
     elif Path(spec).is_file():
         loaded = LoadedModel(load_torchscript(Path(spec)), spec, channels)
     elif ":" in spec:
-        loaded = LoadedModel(model_from_factory(spec), spec, channels)
+        module = model_from_factory(spec)
+        loaded = LoadedModel(module, spec, first_conv_channels(module) or channels)
     elif spec in torchvision_names():
         import torchvision
 
@@ -130,6 +131,12 @@ def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
     if weights is not None:
         load_weights_into(loaded.module, Path(weights), spec)
     return loaded
+
+
+def first_conv_channels(module: nn.Module) -> int | None:
+    """The input channels of the model's first Conv2d (grey data is repeated to 3 for a colour
+    network), or None without one."""
+    return next((m.in_channels for m in module.modules() if isinstance(m, nn.Conv2d)), None)
 
 
 def unknown_model_message(spec: str) -> str:

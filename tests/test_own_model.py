@@ -235,3 +235,15 @@ def test_recorder_refuses_what_it_cannot_rebuild(tmp_path):
     with pytest.raises(NNVisError, match="no snapshot was recorded"):
         with Recorder(tmp_path / "w", UserNet(), dataset="digits"):
             pass
+
+
+def test_data_that_cannot_fit_the_model_is_one_line(trained, capsys, tmp_path):
+    """8x8 grey digits for a network built for 32x32 colour: the error names the data and the model."""
+    folder, _, _ = trained
+    one_line_error(capsys, ["run", "--dataset", "digits", "--model", MODEL, "--checkpoints", str(folder / "ckpt"),
+                            "--workspace", str(tmp_path / "ws")],
+                   "cannot take the data's 8x8 images", MODEL, "--image-size")
+    one_line_error(capsys, ["run", "--dataset", "digits", "--model", MODEL, "--checkpoints", str(folder / "ckpt"),
+                            "--image-size", "32", "--normalize", "0.5,0.5/0.2,0.2",
+                            "--workspace", str(tmp_path / "ws")],
+                   "2 mean/std value(s)", "the model takes 3 input channel(s) (the data has 1)")
