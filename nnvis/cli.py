@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=128)
     run.add_argument("--learning-rate", type=float, default=1e-3)
     run.add_argument("--workspace", required=True, help="folder for snapshots and the artifact store")
+    run.add_argument("--neuron-maps", choices=("all", "last"), default="all",
+                     help="compute the neuron maps of every epoch now, or of the last one only (the others when "
+                          "first shown)")
 
     summary = commands.add_parser("summary", help="print a workspace's figures")
     summary.add_argument("--workspace", required=True)
@@ -97,7 +100,7 @@ def command_run(args: argparse.Namespace) -> None:
                        image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:
-        workspace = run(config, args.workspace, progress)
+        workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
     finally:
         progress.close()
     print_summary(summary(Workspace(workspace.path)))

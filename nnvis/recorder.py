@@ -53,15 +53,17 @@ def check_spec(spec: str, model: nn.Module) -> None:
 class Recorder:
     """Snapshots of `model` during the caller's own training, made into a workspace on exit.
     Keyword arguments are `nnvis run`'s (RunConfig fields: dataset, data_dir, layers, subset,
-    projection, device, seed, ...); `normalize` may be a (mean, std) pair of sequences."""
+    projection, device, seed, ...; `neuron_maps` "all" or "last"); `normalize` may be a
+    (mean, std) pair of sequences."""
 
     def __init__(self, workspace: str | Path, model: nn.Module, *, dataset: str, model_spec: str | None = None,
-                 normalize=None, progress: Progress = no_progress, **options):
+                 normalize=None, progress: Progress = no_progress, neuron_maps: str = "all", **options):
         allowed = {f.name for f in fields(RunConfig)} - {"dataset", "model", "normalize", "checkpoints", "weights"}
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise NNVisError(f"unknown Recorder option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
         self.model, self.workspace, self.progress = model, Workspace(workspace), progress
+        self.neuron_maps = neuron_maps
         spec = model_spec or model_spec_of(model)
         check_spec(spec, model)
         self.config = RunConfig(dataset=dataset, model=spec, normalize=normalize_text(normalize),
@@ -94,4 +96,4 @@ class Recorder:
 
         if not self.epochs:
             raise NNVisError("no snapshot was recorded; call rec.snapshot(epoch) in the training loop")
-        return run(self.config, self.workspace.path, self.progress)
+        return run(self.config, self.workspace.path, self.progress, neuron_maps=self.neuron_maps)

@@ -91,6 +91,7 @@ def test_checkpoints_with_normalisation_match_the_users_own_loop(trained, capsys
     code, _, err = run_cli(capsys, "run", "--dataset", "npz", "--data-dir", str(data),
                            "--model", MODEL, "--checkpoints", str(folder / "ckpt" / "epoch_*.pt"),
                            "--normalize", NORMALIZE, "--projection", "pca", "--device", "cpu", "--subset", "500",
+                           "--neuron-maps", "last",
                            "--workspace", str(workspace))
     assert code == 0, err
     code, out, err = run_cli(capsys, "summary", "--workspace", str(workspace), "--json")
@@ -186,13 +187,17 @@ def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
     on the snapshots it saved (accuracies and NH to 1e-6)."""
     from nnvis import Recorder
 
-    folder, data, _ = trained
-    with np.load(data) as npz:
+    folder, full, _ = trained
+    data = folder / "small.npz"  # 500 to train on, 300 to test: a quick pair of runs
+    with np.load(full) as npz:
+        np.savez(data, x_train=npz["x_train"][:500], y_train=npz["y_train"][:500], x_test=npz["x_test"][:300],
+                 y_test=npz["y_test"][:300])
         x, y = normalised(npz["x_train"][:500]), torch.from_numpy(npz["y_train"][:500])
     torch.manual_seed(1)
     model = UserNet()
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    options = {"data_dir": str(data), "subset": 300, "layers": "head.2", "projection": "pca", "device": "cpu"}
+    options = {"data_dir": str(data), "subset": 300, "layers": "head.2", "projection": "pca", "device": "cpu",
+               "neuron_maps": "last"}
     with Recorder(folder / "recorded", model, dataset="npz", normalize=(MEAN, STD), **options) as rec:
         for epoch in range(EPOCHS + 1):
             if epoch:
@@ -207,6 +212,7 @@ def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
     code, _, err = run_cli(capsys, "run", "--dataset", "npz", "--data-dir", str(data), "--model", MODEL,
                            "--checkpoints", str(folder / "recorded" / "checkpoints"), "--normalize", NORMALIZE,
                            "--subset", "300", "--layers", "head.2", "--projection", "pca", "--device", "cpu",
+                           "--neuron-maps", "last",
                            "--workspace", str(folder / "by-cli"))
     assert code == 0, err
     code, out, err = run_cli(capsys, "summary", "--workspace", str(folder / "by-cli"), "--json")
