@@ -114,3 +114,20 @@ def test_actmax_of_a_normalised_model_optimises_its_input_and_shows_pixels():
     expected = -((shown[:, 0] - MEAN[0]) / STD[0]).abs().flatten(1).mean(1)
     assert np.allclose(result.activations, expected.numpy(), atol=1e-5)
     assert torch.allclose(module.seen, NORMALISED.to_model(shown), atol=1e-6)
+
+
+def test_an_upload_goes_through_the_workspaces_resize_and_crop(tmp_path):
+    """A 40x20 picture, green in its centre, red at the sides: the workspace's resize
+    (shorter side to 10) and centre crop keep only green; plain resizing squashes the red in."""
+    from PIL import Image
+
+    from nnvis.strip import read_image_file
+
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :, 0] = 255
+    pixels[:, 6:34] = (0, 255, 0)  # wider than the crop, so that the filter brings no red into it
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    cropped = read_image_file(tmp_path / "wide.png", (10, 10, 3), Preprocess(MEAN, STD, image_size=10, crop=10))
+    assert cropped.shape == (10, 10, 3) and cropped[..., 0].max() == 0 and cropped[..., 1].min() == 255
+    squashed = read_image_file(tmp_path / "wide.png", (10, 10, 3))
+    assert squashed[:, 0, 0].min() == 255
