@@ -84,7 +84,8 @@ def test_saliency_of_a_normalised_model_is_taken_in_pixel_space():
     per_pixel = weight / torch.tensor(STD)[None, :, None, None]
     found = explainer.unit(model_input(model, IMAGE), "1", 1, "gradient")
     assert np.allclose(found.attribution, per_pixel[1].numpy(), atol=1e-5)
-    assert found.value == pytest.approx(float(normalised(IMAGE).flatten() @ model.module[1].weight[1]), abs=1e-4)
+    unit_value = float(normalised(IMAGE).flatten() @ model.module[1].weight[1].detach())
+    assert found.value == pytest.approx(unit_value, abs=1e-4)
     integrated = explainer.predicted_class(model_input(model, IMAGE), "integrated", target=0)
     pixels = torch.from_numpy(IMAGE).float().div(255).permute(2, 0, 1)
     assert np.allclose(integrated.attribution, (pixels * per_pixel[0]).numpy(), atol=1e-4)
