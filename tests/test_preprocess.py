@@ -132,3 +132,46 @@ def test_an_upload_goes_through_the_workspaces_resize_and_crop(tmp_path):
     assert cropped.shape == (10, 10, 3) and cropped[..., 0].max() == 0 and cropped[..., 1].min() == 255
     squashed = read_image_file(tmp_path / "wide.png", (10, 10, 3))
     assert squashed[:, 0, 0].min() == 255
+
+
+class Normalise(nn.Module):
+    """The normalisation as the model's own first layer (to compare with the workspace's)."""
+
+    def __init__(self, preprocess: Preprocess):
+        super().__init__()
+        self.preprocess = preprocess
+
+    def forward(self, x):
+        return self.preprocess.to_model(x)
+
+
+def small_conv() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+
+
+def test_training_and_perturbation_see_what_a_model_with_its_own_normalisation_layer_sees():
+    """Training and perturbation (noise in pixels) of a model behind the workspace's
+    normalisation equal those of the same model with the normalisation as its first layer."""
+    import copy
+
+    from nnvis.perturbation import perturbation
+    from nnvis.training import TrainSettings, train
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (40, 8, 8, 3)).astype(np.uint8), rng.integers(0, 3, 40)
+    inner = small_conv()
+    behind = LoadedModel(copy.deepcopy(inner), "behind", 3, NORMALISED)
+    folded = LoadedModel(nn.Sequential(Normalise(NORMALISED), copy.deepcopy(inner)), "folded", 3)
+    snapshots = {}
+    for model in (behind, folded):
+        def keep(epoch, module, name=model.spec):
+            snapshots[(name, epoch)] = copy.deepcopy(module.state_dict())
+        train(model, images, labels, TrainSettings(epochs=2, batch_size=8, seed=3), on_snapshot=keep)
+    for key, value in snapshots[("behind", 2)].items():
+        assert torch.allclose(value, snapshots[("folded", 2)][f"1.{key}"], atol=1e-5), key
+    assert not torch.allclose(snapshots[("behind", 2)]["0.weight"], inner[0].weight)  # it did train
+    noisy = perturbation(behind, images, labels, ["1"], variance=0.05, seed=4)
+    same = perturbation(folded, images, labels, ["1.1"], variance=0.05, seed=4)
+    assert np.allclose(noisy["cosine"], same["cosine"], atol=1e-6) and noisy["top1_noisy"] == same["top1_noisy"]
+    assert noisy["cosine"][0] < 0.999  # the noise changed the activations
