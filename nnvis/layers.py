@@ -63,25 +63,30 @@ def last_linear(model: nn.Module) -> nn.Module | None:
 
 def block_outputs(model: nn.Module, classifier: nn.Module | None) -> dict[str, str]:
     """Top-level blocks of a plain model, never the classifier nor a block holding it: for a
-    Sequential the activations inside it (else its blocks), before the classifier."""
+    Sequential (the model itself or a top-level one) the activations inside it, else its blocks,
+    before the classifier."""
+    if isinstance(model, nn.Sequential):
+        return sequential_outputs(model, "", classifier)
     found: dict[str, str] = {}
     for name, child in model.named_children():
-        holds_classifier = classifier is not None and any(m is classifier for m in child.modules())
         if isinstance(child, nn.Sequential):
-            parts = []
-            for part_name, part in child.named_children():
-                if classifier is not None and any(m is classifier for m in part.modules()):
-                    break
-                parts.append((f"{name}.{part_name}", part))
-            activations = [path for path, part in parts if isinstance(part, ACTIVATIONS)]
-            if activations:
-                found.update({path: f"activation in the top-level Sequential '{name}'" for path in activations})
-            else:
-                found.update({path: f"block of the top-level Sequential '{name}'" for path, part in parts
-                              if not isinstance(part, PASS_THROUGH)})
-        elif not holds_classifier and not isinstance(child, PASS_THROUGH):
+            found.update(sequential_outputs(child, name, classifier))
+        elif not any(m is classifier for m in child.modules()) and not isinstance(child, PASS_THROUGH):
             found[name] = "top-level block"
     return found
+
+
+def sequential_outputs(stack: nn.Sequential, name: str, classifier: nn.Module | None) -> dict[str, str]:
+    """The activations among the parts of `stack` (module path `name`) before the classifier,
+    or, when it has none, those parts that are not a Dropout, Flatten or Identity."""
+    parts = []
+    for part_name, part in stack.named_children():
+        if any(m is classifier for m in part.modules()):
+            break
+        parts.append((f"{name}.{part_name}" if name else part_name, part))
+    where = f"the top-level Sequential '{name}'" if name else "the model's Sequential"
+    activations = {path: f"activation in {where}" for path, part in parts if isinstance(part, ACTIVATIONS)}
+    return activations or {path: f"block of {where}" for path, part in parts if not isinstance(part, PASS_THROUGH)}
 
 
 def classifier_input(model: nn.Module) -> str | None:
