@@ -35,16 +35,18 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_weights_by_name_load_from_torch_home_with_their_transforms(few_images, torch_home, tmp_path, capsys):
+def test_weights_by_name_load_from_torch_home_with_their_transforms(few_images, torch_home, tmp_path):
     torch.manual_seed(5)
     state = torchvision.models.resnet18(num_classes=1000).state_dict()
     (torch_home / "hub" / "checkpoints").mkdir(parents=True)
     torch.save(state, torch_home / "hub" / "checkpoints" / WEIGHTS_FILE)
-    workspace = tmp_path / "ws"
-    code, _, err = run(capsys, "run", "--dataset", "npz", "--data-dir", str(few_images), "--model", "resnet18",
-                       "--weights", "IMAGENET1K_V1", "--epochs", "0", "--layers", "avgpool", "--projection", "pca",
-                       "--device", "cpu", "--workspace", str(workspace))
-    assert code == 0, err
+    from nnvis.analysis import Analysis
+    from nnvis.pipeline import prepare
+    from nnvis.workspace import RunConfig, Workspace
+
+    workspace = tmp_path / "ws"  # prepared (snapshot and manifest), as `nnvis run` starts; no projections
+    prepare(RunConfig(dataset="npz", data_dir=str(few_images), model="resnet18", weights="IMAGENET1K_V1", epochs=0,
+                      layers="avgpool", device="cpu"), Workspace(workspace))
     manifest = json.loads((workspace / "workspace.json").read_text())
     config = manifest["config"]
     assert (config["normalize"], config["image_size"], config["crop"]) == (
@@ -52,11 +54,11 @@ def test_weights_by_name_load_from_torch_home_with_their_transforms(few_images, 
     assert manifest["image_shape"] == [224, 224, 3] and manifest["n_outputs"] == 1000
     snapshot = torch.load(workspace / "snapshots" / "epoch_0000.pt", weights_only=True)
     assert all(torch.equal(snapshot[k], v) for k, v in state.items())
+    analysis = Analysis(Workspace(workspace))  # the model is rebuilt with the weights' 1000 classes
+    assert analysis.probabilities(0).shape == (6, 1000)
     # a preprocessing value the user gives wins over the weights' own
-    code, _, err = run(capsys, "run", "--dataset", "npz", "--data-dir", str(few_images), "--model", "resnet18",
-                       "--weights", "DEFAULT", "--crop", "200", "--epochs", "0", "--layers", "avgpool",
-                       "--projection", "pca", "--device", "cpu", "--workspace", str(tmp_path / "ws2"))
-    assert code == 0, err
+    prepare(RunConfig(dataset="npz", data_dir=str(few_images), model="resnet18", weights="DEFAULT", crop=200,
+                      epochs=0, layers="avgpool", device="cpu"), Workspace(tmp_path / "ws2"))
     manifest = json.loads((tmp_path / "ws2" / "workspace.json").read_text())
     assert (manifest["config"]["image_size"], manifest["config"]["crop"]) == (256, 200)
     assert manifest["image_shape"] == [200, 200, 3]
