@@ -1,6 +1,7 @@
 """Default layers for any nn.Module: the input of the last Linear always, the model's blocks
 (activations inside a top-level Sequential), never the logits; torchvision's stage outputs."""
 
+import torch
 import torchvision
 from torch import nn
 
@@ -16,15 +17,18 @@ def test_a_users_cnn_gets_its_activations_and_the_penultimate_layer():
 
 
 def test_torchvision_families_get_their_stage_outputs():
-    resnet = default_layer_reasons(torchvision.models.resnet18())
+    with torch.device("meta"):  # structure only: no memory, no initialisation
+        resnet18, vgg11, mobilenet = (torchvision.models.resnet18(), torchvision.models.vgg11(),
+                                      torchvision.models.mobilenet_v2())
+    resnet = default_layer_reasons(resnet18)
     assert list(resnet) == ["layer1", "layer2", "layer3", "layer4", "avgpool"]
     assert "input of the last Linear" in resnet["avgpool"]
-    vgg = default_layers(torchvision.models.vgg11())
+    vgg = default_layers(vgg11)
     assert vgg == ["features.2", "features.5", "features.10", "features.15", "features.20",
                    "classifier.1", "classifier.4"]
     # a Sequential of blocks without activations of its own: the blocks; the penultimate is the
     # last block (its last activation), not listed twice
-    mobile = default_layer_reasons(torchvision.models.mobilenet_v2())
+    mobile = default_layer_reasons(mobilenet)
     assert list(mobile) == [f"features.{i}" for i in range(19)]
     assert "input of the last Linear" in mobile["features.18"]
 
