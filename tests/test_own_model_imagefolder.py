@@ -51,7 +51,7 @@ def test_resnet18_over_an_image_folder_at_64_pixels_equals_a_hand_written_forwar
     manifest = json.loads((workspace / "workspace.json").read_text())
     assert manifest["image_shape"] == [64, 64, 3]
 
-    pixels = torch.stack([torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))) for p in tests])
+    pixels = torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB"))) for p in tests])
     mean, std = torch.tensor(MEAN)[:, None, None], torch.tensor(STD)[:, None, None]
     x = (pixels.permute(0, 3, 1, 2).float() / 255 - mean) / std
     seen = {}
