@@ -105,9 +105,11 @@ def input_image(analysis, data) -> tuple[np.ndarray, str]:
     return analysis.subset()["images"][index], f"observation {index}"
 
 
-def uploaded_image(contents: str | None, filename: str | None, image_shape: tuple[int, ...]) -> np.ndarray:
-    """A dcc.Upload data URL as a uint8 image of `image_shape`, with read_image_file's limits
-    (PNG or JPEG, at most 10 MB and 4096 pixels a side)."""
+def uploaded_image(contents: str | None, filename: str | None, image_shape: tuple[int, ...],
+                   preprocess=None) -> np.ndarray:
+    """A dcc.Upload data URL as a uint8 image of `image_shape` (through the workspace's resize
+    and crop, `preprocess`), with read_image_file's limits (PNG or JPEG, at most 10 MB and 4096
+    pixels a side)."""
     name = Path(filename or "the uploaded file").name
     header, _, payload = (contents or "").partition(";base64,")
     if not header.startswith("data:") or not payload:
@@ -123,7 +125,7 @@ def uploaded_image(contents: str | None, filename: str | None, image_shape: tupl
         path = Path(folder) / "upload"
         path.write_bytes(raw)
         try:
-            return read_image_file(path, image_shape)
+            return read_image_file(path, image_shape, preprocess)
         except NNVisError as error:
             raise NNVisError(str(error).replace(str(path), name)) from None
 
@@ -264,7 +266,7 @@ def choose_input(observation, contents, filename, ws):
     shape = tuple(analysis.manifest["image_shape"])
     try:
         if ctx.triggered_id == "dv-upload":
-            pixels = uploaded_image(contents, filename, shape)
+            pixels = uploaded_image(contents, filename, shape, analysis.preprocess)
             return {"pixels": pixels.tolist(), "source": Path(filename or "upload").name}, ""
         return {"observation": observation_index(analysis, observation)}, ""
     except NNVisError as error:

@@ -153,7 +153,8 @@ def cancelled_ablation(_clicks):
 def strip_image(analysis, source: str, index, contents: str | None, filename: str | None) -> tuple[np.ndarray, str]:
     """The strip's input image and a caption: an uploaded file, or a subset observation."""
     if source == "upload" and contents:
-        return uploaded_image(contents, filename, tuple(analysis.manifest["image_shape"])), Path(filename or "").name
+        image = uploaded_image(contents, filename, tuple(analysis.manifest["image_shape"]), analysis.preprocess)
+        return image, Path(filename or "").name
     n = analysis.config.subset
     if not isinstance(index, int) or not 0 <= index < n:
         raise NNVisError(f"subset image {index} is out of range; allowed: 0..{n - 1}")

@@ -18,7 +18,7 @@ from torch import nn
 from nnvis.capture import reduce_output
 from nnvis.errors import NNVisError
 from nnvis.layers import get_module
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 from nnvis.progress import Progress, no_progress
 
 MODES = ("per-image", "global")
@@ -121,7 +121,7 @@ def accuracy(model: LoadedModel, images: np.ndarray, labels: np.ndarray, *, edit
     hits1 = hits5 = 0
     with hooked(model.module.to(device), hooks) as module:
         for start in range(0, len(images), batch_size):
-            x = images_to_tensor(images[start:start + batch_size], model.in_channels).to(device)
+            x = model.input_tensor(images[start:start + batch_size]).to(device)
             h1, h5 = top_hits(module(x), y[start:start + batch_size].to(device))
             hits1, hits5 = hits1 + h1, hits5 + h5
             progress(stage, min(start + batch_size, len(images)), len(images))

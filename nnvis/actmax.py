@@ -3,7 +3,9 @@ input image that drives one unit highest, found by gradient ascent from seeded n
 
 A unit is index `unit` along a layer's dimension 1: a dense neuron of an (N,D) output, or a
 channel of (N,C,H,W) maps, whose alpha (mean over the map) is maximized. Images live in the
-model's input range [0, 1]; the regularizers pull towards mid-grey 0.5. Each step:
+model's input space (pixels in [0, 1] through the workspace's normalisation, see InputSpace);
+the regularizers pull towards mid-grey (pixel 0.5) and the result is shown decoded to pixels.
+Each step:
 
 1. jitter: the images are rolled by a random offset of up to `jitter` pixels (gradient unrolled);
 2. ascent: x += learning_rate * g / mean|g| (the gradient normalised per image, so the
@@ -14,7 +16,7 @@ model's input range [0, 1]; the regularizers pull towards mid-grey 0.5. Each ste
    `norm_percentile`-th percentile of the image are set to 0.5;
 6. small-contribution clipping: pixels whose |sum over channels of (x - 0.5) * g| is below the
    `contribution_percentile`-th percentile are set to 0.5;
-7. x is clipped to [0, 1].
+7. x is clipped to the image of [0, 1] (pixels) in the model's input space.
 
 `restarts` runs start from different noise and are optimised side by side in one batch.
 """
@@ -31,7 +33,7 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import layer_outputs, to_model_input
+from nnvis.feature_maps import layer_outputs
 from nnvis.layers import get_module
 from nnvis.models import LoadedModel
 from nnvis.progress import Progress, no_progress
@@ -131,10 +133,35 @@ def percentile_mask(values: torch.Tensor, percentile: float) -> torch.Tensor:
     return (flat < threshold).reshape(values.shape)
 
 
-def regularize(x: torch.Tensor, grad: torch.Tensor, step: int, params: ActMaxParams) -> torch.Tensor:
+class InputSpace:
+    """Where the ascent's images live: the model's input space when the data has the model's
+    channels (`encode` = the workspace's normalisation), else pixels that the forward pass
+    turns into model inputs (grey data for a colour model). `centre`, `low`, `high`: mid-grey,
+    black and white there, per channel (1,C,1,1)."""
+
+    def __init__(self, model: LoadedModel, channels: int, device: str):
+        self.model = model
+        self.native = channels == model.in_channels
+        grey = torch.full((1, channels, 1, 1), CENTRE, device=device)
+        self.centre, self.low, self.high = (self.encode(grey * v / CENTRE) for v in (CENTRE, 0.0, 1.0))
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.preprocess.to_model(pixels) if self.native else pixels
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.preprocess.to_pixels(x) if self.native else x
+
+    def forward_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.native else self.model.pixels_to_input(x)
+
+
+def regularize(x: torch.Tensor, grad: torch.Tensor, step: int, params: ActMaxParams, *,
+               centre: float | torch.Tensor = CENTRE, low: float | torch.Tensor = 0.0,
+               high: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Steps 3-7 of the module docstring on images `x` (N,C,H,W) after the ascent of step
-    `step` (counted from 1), given the gradient `grad` of that step. Returns new images."""
-    d = (x - CENTRE) * (1.0 - params.l2_decay)
+    `step` (counted from 1), given the gradient `grad` of that step. Returns new images.
+    `centre`, `low` and `high` are mid-grey, black and white in the space `x` lives in."""
+    d = (x - centre) * (1.0 - params.l2_decay)
     if params.blur_every and params.blur_sigma > 0 and step % params.blur_every == 0:
         size = blur_kernel_size(params.blur_sigma, d.shape[2], d.shape[3])
         d = gaussian_blur(d, [size, size], [params.blur_sigma, params.blur_sigma])
@@ -144,7 +171,7 @@ def regularize(x: torch.Tensor, grad: torch.Tensor, step: int, params: ActMaxPar
     if params.contribution_percentile > 0:
         small = percentile_mask((d * grad).sum(dim=1).abs(), params.contribution_percentile)
         d = d.masked_fill(small[:, None], 0.0)
-    return (d + CENTRE).clamp_(0.0, 1.0)
+    return (d + centre).clamp_(low, high)
 
 
 def data_channels(image_shape: tuple[int, ...]) -> int:
@@ -170,7 +197,7 @@ def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], de
     try:
         module.eval().to(device)
         with torch.no_grad():
-            out = layer_outputs(module, to_model_input(probe, model.in_channels), [layer])[layer]
+            out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
     finally:
         module.train(was_training)
     return tuple(out.shape[1:])
@@ -214,7 +241,8 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
         raise NNVisError(f"unit {unit!r} is out of range for layer '{layer}' ({n_units} units: 0..{n_units - 1})")
     rng = np.random.default_rng(params.seed)
     noise = rng.normal(CENTRE, params.init_std, (params.restarts, channels, height, width)).clip(0, 1)
-    x = torch.from_numpy(noise.astype(np.float32)).to(device)
+    space = InputSpace(model, channels, device)
+    x = space.encode(torch.from_numpy(noise.astype(np.float32)).to(device))
     module = model.module
     point = ascent_point(module, layer, dense=len(shape) == 1)
     was_training = module.training
@@ -228,19 +256,20 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
             dy, dx = (rng.integers(-params.jitter, params.jitter + 1, 2).tolist() if params.jitter else (0, 0))
             leaf = x.detach().requires_grad_(True)
             shifted = torch.roll(leaf, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else leaf
-            objective = unit_values(module, to_model_input(shifted, model.in_channels), point, unit).sum()
+            objective = unit_values(module, space.forward_input(shifted), point, unit).sum()
             (grad,) = torch.autograd.grad(objective, leaf)
             scale = grad.abs().flatten(1).mean(dim=1).clamp_min(1e-12)[:, None, None, None]
             with torch.no_grad():
-                x = regularize(leaf.detach() + params.learning_rate * grad / scale, grad, step, params)
+                x = regularize(leaf.detach() + params.learning_rate * grad / scale, grad, step, params,
+                               centre=space.centre, low=space.low, high=space.high)
             done = step
             if step % report_every == 0 or step == params.steps:
                 progress("actmax", step, params.steps)
-        images = to_uint8(x)
+        images = to_uint8(space.decode(x))
         with torch.no_grad():
             final = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).to(device)
             final = final[:, None] if final.ndim == 3 else final.permute(0, 3, 1, 2)
-            achieved = unit_values(module, to_model_input(final, model.in_channels), (layer, False), unit)
+            achieved = unit_values(module, model.pixels_to_input(final), (layer, False), unit)
             achieved = achieved.float().cpu().numpy()
     finally:
         module.train(was_training)

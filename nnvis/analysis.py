@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from nnvis.capture import capture, input_activations
-from nnvis.datasets import ImageDataset, load_dataset
+from nnvis.datasets import ImageDataset
 from nnvis.errors import NNVisError
 from nnvis.gpu_projection import uses_gpu_engine
 from nnvis.images import to_png
@@ -25,6 +25,7 @@ from nnvis.metrics import (
 )
 from nnvis.models import LoadedModel, build_model
 from nnvis.neuron_scores import DEFAULT_SCORING, check_scoring, class_means, neuron_scores
+from nnvis.preprocess import Preprocess, load_data
 from nnvis.progress import Progress, no_progress
 from nnvis.projections import check_method, neuron_projection, project
 from nnvis.store import Arrays, ArtifactKey
@@ -114,19 +115,27 @@ class Analysis:
 
     def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
         """The store key of an artifact of this workspace's data subset. Whatever comes from a
-        forward pass at an epoch also depends on mixed precision (`config.precision`)."""
+        forward pass at an epoch also depends on mixed precision (`config.precision`) and on the
+        preprocessing (when not the default; a resize already changes the data set's id)."""
         weights = self.weights(epoch) if epoch >= 0 else ""
         if epoch >= 0 and self.config.precision != "float32":
             params = {"precision": self.config.precision, **params}
+        if epoch >= 0:
+            params = {**self.preprocess.key(), **params}
         subset = f"{self.config.observations}-{self.config.subset}-seed{self.config.seed}"
         base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
         return base.with_params(**params) if params else base
+
+    @cached_property
+    def preprocess(self) -> Preprocess:
+        """Resize, crop and normalisation between the data's pixels and the model."""
+        return Preprocess.of(self.config)
 
     # ---- lazily loaded inputs (cache misses only)
     @property
     def dataset(self) -> ImageDataset:
         if self._dataset is None:
-            self._dataset = load_dataset(self.config.dataset, self.config.data_dir, seed=self.config.seed)
+            self._dataset = load_data(self.config, cache_dir=self.workspace.path / "data")
         return self._dataset
 
     def model(self, epoch: int) -> LoadedModel:
@@ -134,8 +143,9 @@ class Analysis:
         if epoch not in self._models:
             torch.manual_seed(self.config.seed)
             loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
-                                 n_classes=len(self.classes))
+                                 n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
             loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
+            loaded.preprocess = self.preprocess
             self._models[epoch] = loaded
         return self._models[epoch]
 

@@ -13,7 +13,7 @@ import torch
 
 from nnvis.errors import NNVisError
 from nnvis.layers import get_module
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 from nnvis.progress import Progress, no_progress
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -93,9 +93,9 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
         module.eval().to(device)
         if channels_last:
             module.to(memory_format=torch.channels_last)
-        batch_size = batch_size or auto_batch_size(module, images_to_tensor(images[:8], model.in_channels), device)
+        batch_size = batch_size or auto_batch_size(module, model.input_tensor(images[:8]), device)
         for start in range(0, len(images), batch_size):
-            batch = images_to_tensor(images[start:start + batch_size], model.in_channels)
+            batch = model.input_tensor(images[start:start + batch_size])
             batch = (batch.pin_memory() if on_gpu else batch).to(device, non_blocking=on_gpu)
             if channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)

@@ -15,6 +15,7 @@ from nnvis.cli_neurons import NEURON_COMMANDS, add_neuron_commands
 from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
+from nnvis.preprocess import NORMALIZE_HELP, NORMALIZE_NONE
 from nnvis.projections import PROJECTIONS
 from nnvis.workspace import DEFAULT_SUBSET, DEVICES, OBSERVATIONS, PRECISIONS, SUBSET_ALL, RunConfig
 
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="folder (or .npz file) holding the data set")
     run.add_argument("--download", action="store_true", help="download the data set (needs internet)")
     add_model_arguments(run)
+    run.add_argument("--checkpoints", help="a glob or folder of per-epoch state_dicts to load as epochs (instead "
+                     "of training); the epoch of each file is the last whole number in its name")
+    run.add_argument("--normalize", default=NORMALIZE_NONE, help=f"the model's input normalisation: {NORMALIZE_HELP}")
+    run.add_argument("--image-size", type=int, help="resize the images: the shorter side to this many pixels")
+    run.add_argument("--crop", type=int, help="keep the centre CROP x CROP pixels (after --image-size)")
     run.add_argument("--epochs", type=int, default=3)
     run.add_argument("--snapshot-every", type=int, default=1)
     run.add_argument("--observations", default="test",
@@ -44,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=128)
     run.add_argument("--learning-rate", type=float, default=1e-3)
     run.add_argument("--workspace", required=True, help="folder for snapshots and the artifact store")
+    run.add_argument("--neuron-maps", choices=("all", "last"), default="all",
+                     help="compute the neuron maps of every epoch now, or of the last one only (the others when "
+                          "first shown)")
 
     summary = commands.add_parser("summary", help="print a workspace's figures")
     summary.add_argument("--workspace", required=True)
@@ -91,10 +100,11 @@ def command_run(args: argparse.Namespace) -> None:
                        epochs=args.epochs, observations=args.observations, subset=args.subset, layers=args.layers,
                        projection=args.projection, device=args.device, precision=args.precision, seed=args.seed,
                        snapshot_every=args.snapshot_every, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, download=args.download)
+                       learning_rate=args.learning_rate, download=args.download, normalize=args.normalize,
+                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:
-        workspace = run(config, args.workspace, progress)
+        workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
     finally:
         progress.close()
     print_summary(full_summary(Workspace(workspace.path)))
@@ -135,16 +145,18 @@ def command_summary(args: argparse.Namespace) -> None:
 
 def command_layers(args: argparse.Namespace) -> None:
     from nnvis.datasets import load_dataset
-    from nnvis.layers import INPUT_LAYER, default_layers, list_layers
+    from nnvis.layers import INPUT_LAYER, default_layer_reasons, list_layers
     from nnvis.models import build_model
 
     dataset = load_dataset(args.dataset, args.data_dir)
     module = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                          weights=args.weights).module
-    hidden = set(default_layers(module))
+    reasons = default_layer_reasons(module)
     print(INPUT_LAYER + "  (raw pixels)")
+    modules = dict(module.named_modules())
     for name in list_layers(module):
-        print(f"{name}  {type(dict(module.named_modules())[name]).__name__}{'  [default]' if name in hidden else ''}")
+        why = f"  [default] {reasons[name]}" if name in reasons else ""
+        print(f"{name}  {type(modules[name]).__name__}{why}")
 
 
 def command_serve(args: argparse.Namespace) -> None:

@@ -98,8 +98,12 @@ class ImageDataset:
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = False,
-                 seed: int = 0, image_size: int = 32) -> ImageDataset:
-    """Load dataset `name` (one of DATASETS) from `data_dir`.
+                 seed: int = 0, image_size: int | None = None,
+                 cache_dir: str | Path | None = None) -> ImageDataset:
+    """Load dataset `name` (one of DATASETS) from `data_dir`. An image folder's pictures are
+    resized to 32x32 by default; with `image_size` their shorter side goes to `image_size` and
+    the centre square is kept (torchvision's Resize + CenterCrop). With `cache_dir`, they are
+    decoded once into a memory-mapped file there (nnvis.decode_cache).
 
     `seed` is accepted for API symmetry; splits always use a fixed seed so ids stay stable.
     """
@@ -108,7 +112,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
         close = difflib.get_close_matches(str(key), DATASETS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise NNVisError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}{hint}")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                   or image_size < 1):
         raise NNVisError(f"image size {image_size!r} is invalid; allowed: a positive integer")
     if key == "digits":
         return _load_digits()
@@ -123,7 +128,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
         return _load_svhn(root, download)
     if key == "idx":
         return _load_idx_dir(root)
-    return _load_imagefolder(root, image_size)
+    return _load_imagefolder(root, image_size, cache_dir)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -346,17 +351,17 @@ def _npz_file(data_dir) -> Path:
     return path
 
 
-def _load_imagefolder(root: Path, image_size: int) -> ImageDataset:
+def _load_imagefolder(root: Path, image_size: int | None, cache_dir=None) -> ImageDataset:
     if (root / "train").is_dir() and (root / "test").is_dir():
         train, test = _image_folder(root / "train"), _image_folder(root / "test")
         if train.classes != test.classes:
             raise NNVisError(f"{root}: train classes {train.classes} differ from test classes "
                              f"{test.classes}; both must have the same class folders")
-        x, y = _read_images(test.samples, image_size)
-        tx, ty = _read_images(train.samples, image_size)
+        x, y = _read_images(test.samples, image_size, cache_dir)
+        tx, ty = _read_images(train.samples, image_size, cache_dir)
     else:
         test = _image_folder(root)
-        tx, ty, x, y = seeded_split(*_read_images(test.samples, image_size), 0.2, _SPLIT_SEED)
+        tx, ty, x, y = seeded_split(*_read_images(test.samples, image_size, cache_dir), 0.2, _SPLIT_SEED)
     return ImageDataset("imagefolder", x, y, tuple(test.classes), tx, ty)
 
 
@@ -371,16 +376,24 @@ def _image_folder(path: Path):
                          "subfolders, or train/<class>/... and test/<class>/...") from exc
 
 
-def _read_images(samples: list[tuple[str, int]], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Load (path, label) samples as RGB uint8 images resized to size x size."""
+def _read_images(samples: list[tuple[str, int]], size: int | None, cache_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Load (path, label) samples as RGB uint8 images: squashed to 32x32 when `size` is None,
+    else the shorter side resized to `size` and the centre size x size square kept."""
     from PIL import Image
+
+    from nnvis.decode_cache import decoded
+    from nnvis.preprocess import Preprocess
+
+    fit = Preprocess(image_size=size, crop=size) if size else None
 
     def load(path: str) -> np.ndarray:
         try:
             with Image.open(path) as image:
-                return np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+                if fit is not None:
+                    return fit.resize_image(np.asarray(image.convert("RGB")))
+                return np.asarray(image.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR))
         except (OSError, ValueError) as exc:
             raise NNVisError(f"cannot read image {path}: {exc}") from exc
 
-    images = np.stack([load(path) for path, _ in samples])
+    images = decoded([path for path, _ in samples], load, size, cache_dir)
     return images, np.array([label for _, label in samples], dtype=np.int64)

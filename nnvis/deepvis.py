@@ -3,8 +3,8 @@ channel of one layer for one input with the model's class probabilities, and the
 first-layer filters as images and a deeper unit as the weighted sum of the previous layer's
 top-k unit visualizations.
 
-Inputs are tensors in the model's input space: float32 (1,C,H,W) in [0, 1], as
-`model_input` makes them from a data set's uint8 image. Layers are module paths; a module
+Inputs are tensors in the model's input space: float32 (1,C,H,W), pixels in [0, 1] through
+the workspace's normalisation, as `model_input` makes them from a uint8 image. Layers are module paths; a module
 reused in one forward is read at its first call (nnvis.feature_maps).
 
 The weighted-sum view follows the chain of Linear/Conv2d layers in module order, leaving out
@@ -30,7 +30,7 @@ from torch import nn
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import channel_alphas, heat_colours, layer_outputs, normalise, top_channels
 from nnvis.layers import get_module
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 
 SORTS = ("index", "mean")
 WEIGHT_TYPES = (nn.Linear, nn.Conv2d)
@@ -39,11 +39,12 @@ WEIGHT_TYPES = (nn.Linear, nn.Conv2d)
 # ---- the live layer grid
 
 def model_input(model: LoadedModel, image: np.ndarray) -> torch.Tensor:
-    """One uint8 image ((H,W) or (H,W,3)) as the model's input (1,C,H,W) in [0, 1]."""
+    """One uint8 image ((H,W) or (H,W,3)) as the model's input (1,C,H,W): pixels in [0, 1],
+    normalised as the workspace says (LoadedModel.input_tensor)."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise NNVisError(f"expected one uint8 image (H,W) or (H,W,3), got {image.dtype} {image.shape}")
-    return images_to_tensor(image[None], model.in_channels)
+    return model.input_tensor(image[None])
 
 
 def check_input(x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from nnvis.errors import NNVisError
 from nnvis.layers import get_module, list_layers
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 
 
 class _Reached(Exception):
@@ -89,7 +89,7 @@ def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "
                 lambda _m, _i, out, name=name: record(name, out)))
         module.eval().to(device)
         with torch.no_grad():
-            module(to_model_input(probe, model.in_channels))
+            module(model.pixels_to_input(probe))
     finally:
         for handle in handles:
             handle.remove()
@@ -123,7 +123,7 @@ def feature_maps(model: LoadedModel, images: np.ndarray, layer: str, device: str
     try:
         module.eval().to(device)
         for start in range(0, len(images), batch_size):
-            x = images_to_tensor(images[start:start + batch_size], model.in_channels).to(device)
+            x = model.input_tensor(images[start:start + batch_size]).to(device)
             out = layer_outputs(module, x, [layer])[layer]
             if out.ndim != 4:
                 raise not_maps_error(model, layer, tuple(out.shape), images.shape[1:], device)

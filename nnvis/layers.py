@@ -17,14 +17,108 @@ def list_layers(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+               nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.Hardtanh, nn.Softplus)
+PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Flatten, nn.Identity)
+
+
 def default_layers(model: nn.Module) -> list[str]:
-    """The hidden layers worth projecting: the model's own `hidden_layers` if it names them,
-    otherwise every top-level child but the last (the classifier head)."""
+    """The hidden layers worth projecting (see default_layer_reasons)."""
+    return list(default_layer_reasons(model))
+
+
+def default_layer_reasons(model: nn.Module) -> dict[str, str]:
+    """{module path: why it is a default layer}. The model's own `hidden_layers` if it names
+    them; otherwise the stage outputs of torchvision's ResNet, VGG and AlexNet, or for any
+    other model the outputs of its top-level blocks (for a top-level Sequential, the
+    activations inside it, else its blocks), never the logits; always with the input of the
+    last Linear (the representation the classifier reads), found in registration order."""
     declared = getattr(model, "hidden_layers", None)
     if declared:
-        return list(declared)
-    children = [name for name, _ in model.named_children()]
-    return children[:-1] if len(children) > 1 else children
+        return {name: "declared by the model (hidden_layers)" for name in declared}
+    children = dict(model.named_children())
+    family = type(model).__name__
+    if family == "ResNet" and {"layer1", "layer4", "avgpool", "fc"} <= children.keys():
+        found = {f"layer{i}": "ResNet stage output" for i in range(1, 5)}
+    elif family in ("VGG", "AlexNet") and {"features", "classifier"} <= children.keys():
+        found = {f"features.{n}": f"{family} pooled features" for n, m in children["features"].named_children()
+                 if isinstance(m, nn.MaxPool2d)}
+        found.update({f"classifier.{n}": f"{family} classifier activation"
+                      for n, m in children["classifier"].named_children() if isinstance(m, ACTIVATIONS)})
+    else:
+        found = block_outputs(model, last_linear(model))
+    penultimate = classifier_input(model)
+    if penultimate:
+        same = next((name for name in found if last_part(model, name) == penultimate), penultimate)
+        reason = "input of the last Linear (the representation the classifier reads)"
+        found[same] = f"{found[same]}; {reason}" if same in found else reason
+    return found
+
+
+def last_linear(model: nn.Module) -> nn.Module | None:
+    """The model's last nn.Linear in registration order (its classifier), or None."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1] if linears else None
+
+
+def block_outputs(model: nn.Module, classifier: nn.Module | None) -> dict[str, str]:
+    """Top-level blocks of a plain model, never the classifier nor a block holding it: for a
+    Sequential (the model itself or a top-level one) the activations inside it, else its blocks,
+    before the classifier."""
+    if isinstance(model, nn.Sequential):
+        return sequential_outputs(model, "", classifier)
+    found: dict[str, str] = {}
+    for name, child in model.named_children():
+        if isinstance(child, nn.Sequential):
+            found.update(sequential_outputs(child, name, classifier))
+        elif not any(m is classifier for m in child.modules()) and not isinstance(child, PASS_THROUGH):
+            found[name] = "top-level block"
+    return found
+
+
+def sequential_outputs(stack: nn.Sequential, name: str, classifier: nn.Module | None) -> dict[str, str]:
+    """The activations among the parts of `stack` (module path `name`) before the classifier,
+    or, when it has none, those parts that are not a Dropout, Flatten or Identity."""
+    parts = []
+    for part_name, part in stack.named_children():
+        if any(m is classifier for m in part.modules()):
+            break
+        parts.append((f"{name}.{part_name}" if name else part_name, part))
+    where = f"the top-level Sequential '{name}'" if name else "the model's Sequential"
+    activations = {path: f"activation in {where}" for path, part in parts if isinstance(part, ACTIVATIONS)}
+    return activations or {path: f"block of {where}" for path, part in parts if not isinstance(part, PASS_THROUGH)}
+
+
+def classifier_input(model: nn.Module) -> str | None:
+    """The module path whose output the last Linear reads: the last module before it (in
+    registration order, at its own level or the level above) that is not a Dropout, Flatten
+    or Identity, followed down to the last such part of a Sequential."""
+    classifier = last_linear(model)
+    if classifier is None:
+        return None
+    path = next(name for name, m in model.named_modules() if m is classifier)
+    while path:
+        parent_path, _, own = path.rpartition(".")
+        parent = get_module(model, parent_path) if parent_path else model
+        names = [n for n, _ in parent.named_children()]
+        before = [n for n in names[:names.index(own)]
+                  if not isinstance(getattr(parent, n), PASS_THROUGH)]
+        if before:
+            found = f"{parent_path}.{before[-1]}" if parent_path else before[-1]
+            return last_part(model, found)
+        path = parent_path
+    return None
+
+
+def last_part(model: nn.Module, path: str) -> str:
+    """`path`, or for a Sequential its last part that is not a Dropout, Flatten or Identity."""
+    module = get_module(model, path)
+    while isinstance(module, nn.Sequential):
+        parts = [(n, m) for n, m in module.named_children() if not isinstance(m, PASS_THROUGH)]
+        if not parts:
+            break
+        path, module = f"{path}.{parts[-1][0]}", parts[-1][1]
+    return path
 
 
 def resolve_layers(model: nn.Module, requested: str | list[str] | None) -> list[str]:

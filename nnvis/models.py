@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nnvis.errors import NNVisError
+from nnvis.preprocess import Preprocess
 
 PAPER_MODELS = ("mlp", "cnn")
 
@@ -64,11 +65,25 @@ class CNN(nn.Module):
 
 @dataclass
 class LoadedModel:
-    """A model ready for capture: the module, the spec that built it, and the input channels it expects."""
+    """A model ready for capture: the module, the spec that built it, the input channels it
+    expects and the preprocessing between pixels and its input space."""
 
     module: nn.Module
     spec: str
     in_channels: int
+    preprocess: Preprocess = field(default_factory=Preprocess)
+
+    def input_tensor(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 images (N,H,W) or (N,H,W,3) as the model's input (N,C,H,W)."""
+        return self.preprocess.to_model(images_to_tensor(images, self.in_channels))
+
+    def pixels_to_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float pixels (N,C,H,W) in [0, 1], in the data's channels, as the model's input."""
+        if pixels.shape[1] == 1 and self.in_channels == 3:
+            pixels = pixels.expand(-1, 3, -1, -1)
+        elif pixels.shape[1] != self.in_channels:
+            raise NNVisError(f"model expects {self.in_channels} input channels, the image has {pixels.shape[1]}")
+        return self.preprocess.to_model(pixels)
 
 
 def torchvision_names() -> list[str]:
@@ -79,9 +94,11 @@ def torchvision_names() -> list[str]:
 
 
 def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
-                weights: str | Path | None = None) -> LoadedModel:
+                weights: str | Path | None = None, download: bool = False) -> LoadedModel:
     """Build the model named by `spec` for images of `image_shape` ((H,W) or (H,W,3)) and
-    `n_classes`; load `weights` (a state_dict file) when given."""
+    `n_classes`; load `weights` when given: a state_dict file, or for a torchvision
+    architecture the name of its pretrained weights (nnvis.pretrained; then the model has the
+    weights' classes, and they are downloaded only with `download`)."""
     channels = image_shape[2] if len(image_shape) == 3 else 1
     hw = (image_shape[0], image_shape[1])
     if spec == "mlp":
@@ -91,17 +108,35 @@ def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
     elif Path(spec).is_file():
         loaded = LoadedModel(load_torchscript(Path(spec)), spec, channels)
     elif ":" in spec:
-        loaded = LoadedModel(model_from_factory(spec), spec, channels)
+        module = model_from_factory(spec)
+        loaded = LoadedModel(module, spec, first_conv_channels(module) or channels)
     elif spec in torchvision_names():
         import torchvision
 
-        module = torchvision.models.get_model(spec, weights=None, num_classes=n_classes)
+        from nnvis.pretrained import is_weight_name, pretrained_classes, pretrained_state
+
+        named = is_weight_name(spec, weights)
+        classes = pretrained_classes(spec, weights) if named else n_classes
+        module = torchvision.models.get_model(spec, weights=None, num_classes=classes)
+        if named:
+            try:
+                module.load_state_dict(pretrained_state(spec, weights, download=download))
+            except RuntimeError as error:
+                raise NNVisError(f"the file of pretrained weights {spec} {weights} does not fit the architecture: "
+                                 f"{' '.join(str(error).split())[:200]}") from None
+            weights = None
         loaded = LoadedModel(module, spec, 3)
     else:
         raise NNVisError(unknown_model_message(spec))
     if weights is not None:
         load_weights_into(loaded.module, Path(weights), spec)
     return loaded
+
+
+def first_conv_channels(module: nn.Module) -> int | None:
+    """The input channels of the model's first Conv2d (grey data is repeated to 3 for a colour
+    network), or None without one."""
+    return next((m.in_channels for m in module.modules() if isinstance(m, nn.Conv2d)), None)
 
 
 def unknown_model_message(spec: str) -> str:
@@ -143,7 +178,8 @@ def load_torchscript(path: Path) -> nn.Module:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state_dict from `path`, loaded with weights_only=True (never unpickles code).
-    Accepts a bare state_dict or a dict holding one under 'state_dict' / 'model_state_dict'."""
+    Accepts a bare state_dict or a dict holding one under 'state_dict' / 'model_state_dict' /
+    'model' (a Lightning checkpoint's keys keep their `model.` prefix: see strip_wrapper_prefix)."""
     if not path.is_file():
         raise NNVisError(f"weights file {path} does not exist")
     try:
@@ -166,16 +202,27 @@ def load_weights_into(model: nn.Module, path: Path, spec: str) -> None:
     """Load a state_dict file into `model`; a checkpoint that does not fit raises NNVisError."""
     state = read_state_dict(path)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(strip_wrapper_prefix(state, model))
     except RuntimeError as error:
         detail = " ".join(str(error).split())[:300]
         raise NNVisError(f"checkpoint {path} does not fit model '{spec}': {detail}") from None
 
 
+def strip_wrapper_prefix(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """`state` without the `model.` / `module.` prefix a Lightning module or DataParallel adds,
+    when every key has it and the model's own keys do not."""
+    own = model.state_dict().keys()
+    for prefix in ("model.", "module."):
+        if state and all(k.startswith(prefix) for k in state) and not all(k.startswith(prefix) for k in own):
+            return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
 def images_to_tensor(images: np.ndarray, in_channels: int) -> torch.Tensor:
     """uint8 images (N,H,W) or (N,H,W,3) to float32 (N,C,H,W) in [0, 1], grey repeated to 3
     channels when the model expects colour."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
+    images = np.ascontiguousarray(images)
+    x = torch.from_numpy(images if images.flags.writeable else images.copy()).float().div_(255.0)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
     if x.shape[1] == 1 and in_channels == 3:
         x = x.expand(-1, 3, -1, -1)

@@ -1,6 +1,7 @@
-"""Input perturbation (Shang et al.): add zero-mean Gaussian noise of variance v to the inputs
-in [0, 1] (not clipped), then compare each layer's activations (alpha per unit) with the clean
-ones by cosine similarity, and the accuracy clean vs noisy."""
+"""Input perturbation (Shang et al.): add zero-mean Gaussian noise of variance v to the input
+pixels in [0, 1] (not clipped; before the workspace's normalisation), then compare each
+layer's activations (alpha per unit) with the clean ones by cosine similarity, and the
+accuracy clean vs noisy."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def perturbation(model: LoadedModel, images: np.ndarray, labels: np.ndarray, lay
     hits = np.zeros(4, dtype=np.int64)  # top1 clean, top1 noisy, top5 clean, top5 noisy
     with hooked(model.module.to(device), hooks) as module:
         for start in range(0, len(images), batch_size):
-            x = images_to_tensor(images[start:start + batch_size], model.in_channels)
-            noisy = x + torch.randn(x.shape, generator=generator) * std
+            pixels = images_to_tensor(images[start:start + batch_size], model.in_channels)
+            noise = torch.randn(pixels.shape, generator=generator) * std
+            x, noisy = model.preprocess.to_model(pixels), model.preprocess.to_model(pixels + noise)
             target = y[start:start + batch_size].to(device)
             clean_hits = top_hits(module(x.to(device)), target)
             clean = dict(seen)

@@ -11,7 +11,9 @@ A unit's value is what activation maximization maximizes (nnvis.actmax.unit_acti
 dense neuron as is, a channel of (C,H,W) maps as its mean over the map (Shang's alpha). Captum
 takes it through a callable `neuron_selector`, `out -> unit_activation(out)[:, unit]`.
 
-The attributions are signed, in the model's input channels; the map shown is their absolute
+The attributions are signed, in the model's input channels, and taken with respect to the
+pixels in [0, 1] (the workspace's normalisation runs inside the attributed function, so a
+normalised model's map is in pixel space and the integrated-gradient baseline is black); the map shown is their absolute
 value, the largest over the channels at each pixel, divided by its maximum (so [0, 1]; all
 zeros when no gradient reaches the input, e.g. for a ReLU unit that is off for this input).
 
@@ -37,6 +39,7 @@ from captum.attr import (
     NeuronIntegratedGradients,
     Saliency,
 )
+from torch import nn
 
 from nnvis.actmax import unit_activation
 from nnvis.deepvis import check_input
@@ -95,6 +98,17 @@ def saliency_map(attribution: np.ndarray) -> np.ndarray:
     return normalise(magnitude, 0.0, float(magnitude.max()))
 
 
+class PixelInput(nn.Module):
+    """The network behind its preprocessing: pixels in, the network's output out."""
+
+    def __init__(self, network: nn.Module, preprocess):
+        super().__init__()
+        self.network, self.preprocess = network, preprocess
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.network(self.preprocess.to_model(pixels))
+
+
 class Explainer:
     """Captum attributions for one model, on a deep copy of it in eval mode with in-place
     operations off and parameters frozen (the caller's model is never touched)."""
@@ -109,9 +123,12 @@ class Explainer:
         for parameter in module.parameters():
             parameter.requires_grad_(False)
         self.module, self.device, self.steps = module, device, int(steps)
+        self.preprocess = model.preprocess
+        self.forward = PixelInput(module, model.preprocess)
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
-        return check_input(x).detach().to(self.device).clone().requires_grad_(True)
+        """The model input `x` (1,C,H,W) back in pixels, the variable attributions are taken for."""
+        return self.preprocess.to_pixels(check_input(x).detach().to(self.device)).clone().requires_grad_(True)
 
     def _attribute(self, attributor, x: torch.Tensor, method: str, **kwargs) -> np.ndarray:
         if method == "integrated":
@@ -132,7 +149,7 @@ class Explainer:
 
         handle = get_module(self.module, layer).register_forward_hook(keep)
         try:
-            self.module(x.detach())
+            self.forward(x.detach())
         finally:
             handle.remove()
         if not seen:
@@ -154,7 +171,7 @@ class Explainer:
         if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < n_units:
             raise NNVisError(f"unit {unit!r} is out of range for layer '{layer}' ({n_units} units: 0..{n_units - 1})")
         unit = int(unit)
-        attributor = UNIT_METHODS[method](self.module, get_module(self.module, layer))
+        attributor = UNIT_METHODS[method](self.forward, get_module(self.module, layer))
         attribution = self._attribute(attributor, x, method,
                                       neuron_selector=lambda out: unit_activation(out)[:, unit])
         return SaliencyMap(method, type(attributor).__name__, "unit", float(values[0, unit]), attribution,
@@ -166,7 +183,7 @@ class Explainer:
         check_method(method)
         x = self._input(x)
         with torch.no_grad():
-            logits = self.module(x.detach())
+            logits = self.forward(x.detach())
         logits = logits[0] if isinstance(logits, (tuple, list)) else logits
         if logits.ndim != 2:
             raise NNVisError(f"the model outputs shape {tuple(logits.shape)}, not class scores (N, classes)")
@@ -175,7 +192,7 @@ class Explainer:
         target = int(probabilities.argmax()) if target is None else target
         if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < n_classes:
             raise NNVisError(f"class {target!r} is out of range ({n_classes} classes: 0..{n_classes - 1})")
-        attributor = CLASS_METHODS[method](self.module)
+        attributor = CLASS_METHODS[method](self.forward)
         extra = {"abs": False} if method == "gradient" else {}
         attribution = self._attribute(attributor, x, method, target=int(target), **extra)
         return SaliencyMap(method, type(attributor).__name__, "class", float(probabilities[target]), attribution,

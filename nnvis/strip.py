@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from nnvis.errors import NNVisError
 from nnvis.feature_maps import heat_colours, layer_outputs, map_layers, normalise, not_maps_error, top_channels
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
+from nnvis.preprocess import Preprocess
 
 MAX_FILE_BYTES = 10 * 2**20
 MAX_SIDE = 4096
@@ -81,7 +82,7 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
     was_training = module.training
     try:
         module.eval().to(device)
-        outputs = layer_outputs(module, images_to_tensor(image[None], model.in_channels).to(device), list(layers))
+        outputs = layer_outputs(module, model.input_tensor(image[None]).to(device), list(layers))
     finally:
         module.train(was_training)
     rows = []
@@ -95,9 +96,10 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
     return rows
 
 
-def read_image_file(path: str | Path, image_shape: tuple[int, ...]) -> np.ndarray:
+def read_image_file(path: str | Path, image_shape: tuple[int, ...], preprocess: Preprocess | None = None) -> np.ndarray:
     """A PNG or JPEG file as a uint8 image of `image_shape` ((H,W) grey or (H,W,3) colour),
-    turned upright by its EXIF orientation and resized with bilinear filtering. Rejects what
+    turned upright by its EXIF orientation and resized with bilinear filtering (first through
+    the workspace's `preprocess` resize and centre crop when it has them, as its data was). Rejects what
     is not such a file, files over 10 MB and images over 4096 pixels a side with NNVisError
     (sizes are read before decoding)."""
     path = Path(path)
@@ -115,6 +117,8 @@ def read_image_file(path: str | Path, image_shape: tuple[int, ...]) -> np.ndarra
                 raise NNVisError(f"image {path} is {width}x{height} pixels; allowed: at most {MAX_SIDE} a side")
             mode = "RGB" if len(image_shape) == 3 else "L"
             upright = ImageOps.exif_transpose(picture).convert(mode)
+            if preprocess is not None and (preprocess.image_size or preprocess.crop):
+                upright = Image.fromarray(preprocess.resize_image(np.asarray(upright)))
             picture = upright.resize((int(image_shape[1]), int(image_shape[0])), Image.BILINEAR)
             return np.asarray(picture, dtype=np.uint8).copy()
     except Image.DecompressionBombError:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models import LoadedModel
 from nnvis.progress import Progress, no_progress
 
 
@@ -44,7 +44,7 @@ def train(model: LoadedModel, images: np.ndarray, labels: np.ndarray, settings: 
     on_snapshot(0, module)
     if settings.epochs == 0:
         return
-    x = images_to_tensor(images, model.in_channels)
+    x = model.input_tensor(images)
     y = torch.as_tensor(labels, dtype=torch.long)
     generator = torch.Generator().manual_seed(settings.seed)
     optimiser = torch.optim.Adam(module.parameters(), lr=settings.learning_rate)

@@ -19,6 +19,7 @@ from nnvis.capture import PRECISIONS
 from nnvis.datasets import DATASETS
 from nnvis.errors import NNVisError
 from nnvis.models import read_state_dict
+from nnvis.preprocess import NORMALIZE_NONE, Preprocess
 from nnvis.projections import PROJECTIONS
 from nnvis.store import Store
 
@@ -50,6 +51,10 @@ class RunConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     download: bool = False
+    normalize: str = NORMALIZE_NONE  # "none", "imagenet" or "MEAN,.../STD,..." (nnvis.preprocess)
+    image_size: int | None = None  # resize: the shorter side to this many pixels
+    crop: int | None = None  # centre crop to crop x crop pixels
+    checkpoints: str | None = None  # a glob or folder of per-epoch state_dicts, used instead of training
 
     def validate(self) -> "RunConfig":
         """Raise NNVisError for a value outside what is allowed; return self otherwise."""
@@ -70,6 +75,10 @@ class RunConfig:
                 raise NNVisError(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
         if not self.learning_rate > 0:
             raise NNVisError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if self.checkpoints is not None and self.weights is not None:
+            raise NNVisError("--checkpoints and --weights were both given; allowed: one of them "
+                             "(--weights loads one file, --checkpoints a series as epochs)")
+        Preprocess.of(self)
         return self
 
     @classmethod
