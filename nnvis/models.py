@@ -42,9 +42,10 @@ class MLP(nn.Module):
 
 class CNN(nn.Module):
     """Rauber et al.'s CNN: conv, maxpool, conv, maxpool, FC 4096, FC 512, output; all ReLU.
-    Only the fully connected layers are hidden layers to project, as in the paper."""
+    The paper projects only the fully connected layers; the conv layers are captured by default
+    too (as channel means, Shang's alpha) so that conv units reach the explore page and unit lab."""
 
-    hidden_layers = ["fc1", "fc2"]
+    hidden_layers = ["conv1", "conv2", "fc1", "fc2"]
 
     def __init__(self, in_channels: int, image_hw: tuple[int, int], n_classes: int):
         super().__init__()

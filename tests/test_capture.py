@@ -87,7 +87,7 @@ def test_layers_by_module_path_and_closest_names():
 
 def test_paper_cnn_shapes_and_default_layers():
     model = build_model("cnn", image_shape=(28, 28), n_classes=10)
-    assert default_layers(model.module) == ["fc1", "fc2"]
+    assert default_layers(model.module) == ["conv1", "conv2", "fc1", "fc2"]  # conv units too (issue 14)
     acts, _ = capture(model, np.zeros((2, 28, 28), np.uint8), ["conv2", "fc1", "fc2"])
     assert acts["conv2"].shape == (2, 64) and acts["fc1"].shape == (2, 4096) and acts["fc2"].shape == (2, 512)
 
