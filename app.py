@@ -60,10 +60,14 @@ def require_login(app: dash.Dash, settings: Settings) -> None:
 def show_callback_error(error: Exception) -> None:
     """Any callback that fails says so in the page's banner and leaves the view as it was
     (bad input gets its own message; anything else is logged with its traceback)."""
+    from dash.exceptions import BackgroundCallbackError
+
     from nnvis.errors import NNVisError
 
     if isinstance(error, NNVisError):
         message = str(error)
+    elif isinstance(error, BackgroundCallbackError) and "Traceback" not in str(error):  # a job refused or stopped
+        message = str(error).split(": ", 1)[-1].strip()
     else:
         logging.getLogger("nnvis").error("callback failed", exc_info=error)
         message = (f"Something went wrong ({type(error).__name__}: {error}); the view is unchanged. "
@@ -73,7 +77,7 @@ def show_callback_error(error: Exception) -> None:
 
 def background_manager(settings: Settings):
     """Where background callbacks run: Celery workers through Redis when `settings.redis_url`
-    is set (several machines), else processes of this machine tracked in a diskcache."""
+    is set (several machines), else fresh interpreters on this machine tracked in a diskcache."""
     if settings.redis_url:
         from celery import Celery
         from celery.signals import worker_process_init
@@ -85,8 +89,10 @@ def background_manager(settings: Settings):
                            result_expires=24 * 3600)
         worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
         return dash.CeleryManager(celery)
+    from callbacks.job_manager import FreshProcessManager
+
     settings.job_cache.mkdir(parents=True, exist_ok=True)
-    return dash.DiskcacheManager(diskcache.Cache(str(settings.job_cache)))
+    return FreshProcessManager(diskcache.Cache(str(settings.job_cache)), settings)
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:

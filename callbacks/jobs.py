@@ -1,6 +1,7 @@
 """Background jobs from the pages: the progress and cancel wiring of a background callback,
-and running a job request from one (in a fresh process under the web server's diskcache
-manager; in the Celery worker's own process when REDIS_URL is set)."""
+and running a job request from one. The callback itself already runs away from the web workers
+(a fresh interpreter under `callbacks.job_manager`, a Celery worker when REDIS_URL is set), so
+the job runs in that process."""
 
 from __future__ import annotations
 
@@ -37,4 +38,4 @@ def run_request(set_progress, request: dict) -> None:
 
     def report(stage: str, done: int, total: int) -> None:
         set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
-    launch(job, report, in_process=settings.redis_url is not None)
+    launch(job, report, in_process=True)
