@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
     from callbacks import deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks.auth import require_login
     from callbacks.context import SETTINGS_KEY
     from callbacks.registry import register
     from callbacks.routes import register_routes
@@ -34,27 +35,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config[SETTINGS_KEY] = settings
     register(app)
     register_routes(app.server)
-    require_login(app, settings)
+    require_login(app.server, settings.users, settings.auth_header)
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
-
-
-def require_login(app: dash.Dash, settings: Settings) -> None:
-    """Optional access control: HTTP basic login (NNVIS_USERS), or a header that an
-    authenticating reverse proxy sets (NNVIS_AUTH_HEADER). /health stays open for load balancers."""
-    if settings.users:
-        import dash_auth
-
-        dash_auth.BasicAuth(app, dict(settings.users), public_routes=["/health"])
-    if settings.auth_header:
-        import flask
-
-        @app.server.before_request
-        def refuse_unauthenticated():
-            if flask.request.path != "/health" and not flask.request.headers.get(settings.auth_header):
-                return flask.Response(f"Sign in through the proxy: this server needs the {settings.auth_header} "
-                                      "header.", status=401, mimetype="text/plain")
-            return None
 
 
 def show_callback_error(error: Exception) -> None:
