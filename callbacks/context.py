@@ -33,8 +33,9 @@ def workspace_path(ws: int | str | None) -> Path:
 
 
 def open_analysis(ws: int | str | None) -> Analysis:
-    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store)."""
-    return Analysis(Workspace(workspace_path(ws)))
+    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store; a
+    read-only server's store computes and writes nothing)."""
+    return Analysis(Workspace(workspace_path(ws), read_only=current_settings().read_only))
 
 
 def workspace_options() -> list[dict]:

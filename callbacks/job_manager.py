@@ -22,6 +22,7 @@ import diskcache
 import flask
 from dash import DiskcacheManager
 
+from callbacks.jobs import READ_ONLY_MESSAGE
 from nnvis.errors import NNVisError
 from nnvis.jobs import check_fields
 from nnvis.settings import Settings
@@ -92,6 +93,8 @@ class FreshProcessManager(DiskcacheManager):
             self.handle.set(key, {"_dash_no_update": "_dash_no_update"}, expire=RESULT_KEPT_S)
             return DONE
         try:
+            if self.settings.read_only:
+                raise NNVisError(READ_ONLY_MESSAGE)
             check_fields(request, job_fn["name"])
         except NNVisError as error:
             self.handle.set(key, error_result(str(error)), expire=RESULT_KEPT_S)

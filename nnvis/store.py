@@ -18,13 +18,18 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import threading
+import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import diskcache
 import numpy as np
+
+from nnvis.errors import NotInStore
 
 Arrays = dict[str, np.ndarray]
 
@@ -77,12 +82,58 @@ def load_mapped(path: Path) -> np.ndarray:
         return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-class Store:
-    """Artifacts on disk, shared by every process that opens the same directory."""
+class ReadOnlyCache:
+    """The reading half of a diskcache.Cache, over a SQLite connection opened read-only: opening
+    a diskcache.Cache writes its settings, and this must leave the folder as it was."""
 
-    def __init__(self, directory: str | Path, size_limit_gb: float = 64.0):
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.disk = diskcache.Disk(str(directory))
+        self.local = threading.local()
+
+    def connection(self) -> sqlite3.Connection | None:
+        if getattr(self.local, "connection", None) is None:
+            path = self.directory / "cache.db"
+            if not path.is_file():
+                return None
+            uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+            self.local.connection = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        return self.local.connection
+
+    def get(self, key: str, default=None):
+        connection = self.connection()
+        row = None if connection is None else connection.execute(
+            "SELECT mode, filename, value, expire_time FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+        if row is None or (row[3] is not None and row[3] < time.time()):
+            return default
+        return self.disk.fetch(row[0], row[1], row[2], False)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def close(self) -> None:
+        if getattr(self.local, "connection", None) is not None:
+            self.local.connection.close()
+            self.local.connection = None
+
+
+def not_stored(key: ArtifactKey) -> NotInStore:
+    what = " ".join(part for part in (key.method, key.kind, f"of {key.layer}" if key.layer else "",
+                                      f"at epoch {key.epoch}" if key.epoch >= 0 else "") if part)
+    return NotInStore(f"This server is read-only and the {what} is not in the store: it shows only what was "
+                      "computed already. Pick a computed view, or ask the workspace's owner to compute this one.")
+
+
+class Store:
+    """Artifacts on disk, shared by every process that opens the same directory. A `read_only`
+    store computes and writes nothing: a miss is a NotInStore error saying so (a thumbnail or a
+    by-unit copy, views of stored arrays, are made in memory and not kept)."""
+
+    def __init__(self, directory: str | Path, size_limit_gb: float = 64.0, read_only: bool = False):
         self.directory = Path(directory)
-        self.cache = diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
+        self.read_only = read_only
+        self.cache = ReadOnlyCache(self.directory) if read_only else \
+            diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
         self.hits = 0
         self.misses = 0
 
@@ -93,6 +144,8 @@ class Store:
 
     def put(self, key: ArtifactKey, arrays: Arrays) -> None:
         """Store `arrays` under `key` (atomically)."""
+        if self.read_only:
+            raise not_stored(key)
         self.cache.set(key.digest(), pack(arrays), tag=key.kind)
 
     def __contains__(self, key: ArtifactKey) -> bool:
@@ -101,6 +154,8 @@ class Store:
     @contextlib.contextmanager
     def computing(self, key: ArtifactKey) -> Iterator[None]:
         """Hold the exclusive lock of `key` while it is computed (released on exit or death)."""
+        if self.read_only:
+            raise not_stored(key)
         locks = self.directory / "locks"
         locks.mkdir(exist_ok=True)
         with open(locks / f"{key.digest()}.lock", "a+b") as handle:
@@ -127,6 +182,8 @@ class Store:
     def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
         """Like get_or_compute for a raw blob (a PNG, say), stored as is."""
         blob = self.cache.get(key.digest())
+        if blob is None and self.read_only:
+            return compute()
         if blob is None:
             blob = compute()
             self.cache.set(key.digest(), blob, tag=key.kind)
@@ -136,6 +193,8 @@ class Store:
         """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,
         so that reading one row reads only that row from disk; computed once, like get_or_compute."""
         path = self.directory / "arrays" / f"{key.digest()}.npy"
+        if not path.exists() and self.read_only:
+            return np.ascontiguousarray(compute())
         if not path.exists():
             with self.computing(key):
                 if not path.exists():

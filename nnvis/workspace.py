@@ -93,10 +93,11 @@ def resolve_device(device: str) -> str:
 
 
 class Workspace:
-    """An existing or new workspace folder."""
+    """An existing or new workspace folder (`read_only`: its store computes and writes nothing)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._store: Store | None = None
 
     @property
@@ -125,7 +126,7 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.path / "store")
+            self._store = Store(self.path / "store", read_only=self.read_only)
         return self._store
 
     def snapshot_path(self, epoch: int) -> Path:
