@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
     from callbacks.auth import require_login
     from callbacks.context import SETTINGS_KEY
+    from callbacks.limits import limit_requests
     from callbacks.registry import register
     from callbacks.routes import register_routes
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register(app)
     register_routes(app.server)
     require_login(app.server, settings.users, settings.auth_header)
+    limit_requests(app.server)  # after the login: an anonymous body is refused before it is read
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
 
