@@ -3,6 +3,7 @@ request, the NNVIS_* environment in a background job. No module-level state."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import flask
@@ -39,12 +40,17 @@ def open_analysis(ws: int | str | None) -> Analysis:
 
 
 def workspace_options() -> list[dict]:
-    """Dropdown options for the workspaces this server knows that hold a finished run."""
+    """Dropdown options for the workspaces this server knows that hold a finished run; a damaged
+    one is left out, with why in the server's log (the others stay usable)."""
     options = []
     for number, path in enumerate(current_settings().workspaces):
         workspace = Workspace(path)
         if workspace.exists():
-            config = workspace.config()
+            try:
+                config = workspace.config()
+            except NNVisError as error:
+                logging.getLogger("nnvis").warning("workspace %s left out: %s", path, error)
+                continue
             options.append({"label": f"{path.name}: {config.dataset} / {config.model}", "value": number})
     return options
 

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from nnvis.cli_check import add_check_command, command_check
 from nnvis.cli_deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
 from nnvis.cli_units import UNIT_COMMANDS, add_unit_commands
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_unit_commands(commands)
     add_image_commands(commands)
     add_deepvis_commands(commands)
+    add_check_command(commands)
     return parser
 
 
@@ -140,7 +142,7 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS}
+            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, "check": command_check}
 
 
 def main(argv: list[str] | None = None) -> int:

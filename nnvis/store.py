@@ -17,11 +17,13 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 import urllib.parse
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -74,6 +76,27 @@ def unpack(blob: bytes) -> Arrays:
     """Inverse of `pack`; refuses object arrays."""
     with NPY_HEADERS, np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
+
+
+DECODE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+LOG = logging.getLogger("nnvis")
+
+
+def is_png(blob) -> bool:
+    """Whether `blob` is a whole PNG (its signature first, its end chunk last)."""
+    return isinstance(blob, bytes) and blob.startswith(PNG_SIGNATURE) and blob.endswith(PNG_END)
+
+
+def decodes(blob) -> bool:
+    """Whether a stored value reads back whole: a PNG, or .npz arrays whose CRCs hold."""
+    if is_png(blob):
+        return True
+    try:
+        unpack(blob)
+    except DECODE_ERRORS:
+        return False
+    return True
 
 
 def load_mapped(path: Path) -> np.ndarray:
@@ -136,11 +159,23 @@ class Store:
             diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
         self.hits = 0
         self.misses = 0
+        self.damaged: set[str] = set()
+
+    def note_damaged(self, key: ArtifactKey, what: str) -> None:
+        """Log a damaged entry once per store: it is read as missing, so recomputed and replaced."""
+        if key.digest() not in self.damaged:
+            self.damaged.add(key.digest())
+            LOG.warning("store %s: the %s entry %s is damaged (%s); recomputing it", self.directory, key.kind,
+                        key.digest()[:12], what)
 
     def get(self, key: ArtifactKey) -> Arrays | None:
-        """The artifact for `key`, or None when it was never computed."""
-        blob = self.cache.get(key.digest())
-        return None if blob is None else unpack(blob)
+        """The artifact for `key`, or None when it was never computed or does not decode (damaged)."""
+        try:
+            blob = self.cache.get(key.digest())
+            return None if blob is None else unpack(blob)
+        except DECODE_ERRORS as error:
+            self.note_damaged(key, str(error)[:120] or type(error).__name__)
+            return None
 
     def put(self, key: ArtifactKey, arrays: Arrays) -> None:
         """Store `arrays` under `key` (atomically)."""
@@ -180,8 +215,11 @@ class Store:
         return found
 
     def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
-        """Like get_or_compute for a raw blob (a PNG, say), stored as is."""
+        """Like get_or_compute for a PNG (a thumbnail), stored as is; one that is not whole is a miss."""
         blob = self.cache.get(key.digest())
+        if blob is not None and not is_png(blob):
+            self.note_damaged(key, "not a whole PNG")
+            blob = None
         if blob is None and self.read_only:
             return compute()
         if blob is None:
@@ -193,6 +231,17 @@ class Store:
         """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,
         so that reading one row reads only that row from disk; computed once, like get_or_compute."""
         path = self.directory / "arrays" / f"{key.digest()}.npy"
+        if path.exists():
+            try:
+                found = load_mapped(path)
+                self.hits += 1
+                return found
+            except DECODE_ERRORS as error:
+                self.note_damaged(key, str(error)[:120])
+                if self.read_only:
+                    return np.ascontiguousarray(compute())
+                with self.computing(key):
+                    path.unlink(missing_ok=True)
         if not path.exists() and self.read_only:
             return np.ascontiguousarray(compute())
         if not path.exists():
