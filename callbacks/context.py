@@ -12,6 +12,7 @@ from layouts.components import epoch_options
 from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
 from nnvis.settings import Settings
+from nnvis.trust import check_served_model
 from nnvis.workspace import Workspace
 
 SETTINGS_KEY = "NNVIS_SETTINGS"
@@ -35,8 +36,12 @@ def workspace_path(ws: int | str | None) -> Path:
 
 def open_analysis(ws: int | str | None) -> Analysis:
     """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store; a
-    read-only server's store computes and writes nothing)."""
-    return Analysis(Workspace(workspace_path(ws), read_only=current_settings().read_only))
+    read-only server's store computes and writes nothing). A workspace naming a model outside
+    the allow-list (code it would run) is refused."""
+    settings = current_settings()
+    workspace = Workspace(workspace_path(ws), read_only=settings.read_only)
+    check_served_model(workspace.config().model, settings.model_allow, workspace.path)
+    return Analysis(workspace)
 
 
 def workspace_options() -> list[dict]:
@@ -48,6 +53,7 @@ def workspace_options() -> list[dict]:
         if workspace.exists():
             try:
                 config = workspace.config()
+                check_served_model(config.model, current_settings().model_allow, path)
             except NNVisError as error:
                 logging.getLogger("nnvis").warning("workspace %s left out: %s", path, error)
                 continue

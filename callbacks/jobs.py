@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dash import Input, Output
 
-from callbacks.context import current_settings, workspace_path
+from callbacks.context import current_settings, open_analysis
 from nnvis.errors import NNVisError
 from nnvis.jobs import launch
 
@@ -34,7 +34,7 @@ def run_request(set_progress, request: dict) -> None:
     if settings.read_only:
         raise NNVisError(READ_ONLY_MESSAGE)
     job = {key: value for key, value in request.items() if key != "ws"}
-    job["workspace"] = str(workspace_path(request["ws"]))
+    job["workspace"] = str(open_analysis(request["ws"]).workspace.path)  # the allow-list checked
 
     def report(stage: str, done: int, total: int) -> None:
         set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nnvis.errors import NNVisError
+from nnvis.trust import check_checkpoint
 
 PAPER_MODELS = ("mlp", "cnn")
 
@@ -138,6 +139,7 @@ def load_torchscript(path: Path) -> nn.Module:
     if not is_torchscript(path):
         raise NNVisError(f"{path} is not a TorchScript model; a state_dict needs an architecture: "
                          "--model ARCH --weights FILE")
+    check_checkpoint(path)
     return torch.jit.load(str(path), map_location="cpu")
 
 
@@ -146,6 +148,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     Accepts a bare state_dict or a dict holding one under 'state_dict' / 'model_state_dict'."""
     if not path.is_file():
         raise NNVisError(f"weights file {path} does not exist")
+    check_checkpoint(path)  # a size and unpacking limit before torch reads it
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types on junk (IndexError, UnpicklingError, ...)
