@@ -145,16 +145,23 @@ class Workspace:
         path = self.snapshot_path(epoch)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        with removed_on_failure(tmp):
-            torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
-            os.replace(tmp, path)
+        try:
+            with removed_on_failure(tmp):
+                torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
+                os.replace(tmp, path)
+        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+            raise NNVisError(f"cannot write snapshot {path} ({reason}); is the disk full?") from None
 
     def load_snapshot(self, epoch: int) -> dict[str, torch.Tensor]:
         """The state_dict of `epoch`, checked against the hash workspace.json recorded for it."""
         from nnvis.integrity import verify_snapshot
 
+        epochs = self.manifest()["epochs"]
+        if epoch not in epochs:  # e.g. -1 from a link: say what exists, not where files lie
+            raise NNVisError(f"no snapshot for epoch {epoch}; allowed: {', '.join(map(str, epochs))}")
         path = self.snapshot_path(epoch)
-        return verify_snapshot(path, read_state_dict(path), self.manifest().get("weights", {}).get(str(epoch)))
+        return verify_snapshot(path, read_state_dict(path), self.manifest()["weights"].get(str(epoch)))
 
 
 @contextlib.contextmanager
