@@ -61,6 +61,15 @@ def alive(pid: int | None) -> bool:
         return False
 
 
+def feed(child: subprocess.Popen, payload: bytes) -> None:
+    """Write the job to the child's stdin (it reads it once imported; a closed pipe: it died)."""
+    try:
+        child.stdin.write(payload)
+        child.stdin.close()
+    except OSError:
+        pass
+
+
 def requesting_user(settings: Settings) -> str:
     """Who asks, for the per-user cap: the login name, the proxy's header, else the client address."""
     request = flask.request
@@ -138,8 +147,7 @@ class FreshProcessManager(DiskcacheManager):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         child = subprocess.Popen([sys.executable, "-m", "callbacks.job_process"], stdin=subprocess.PIPE,
                                  cwd=ROOT, env=env, start_new_session=False)
-        child.stdin.write(pickle.dumps(payload))
-        child.stdin.close()
+        threading.Thread(target=feed, args=(child, pickle.dumps(payload)), daemon=True).start()  # never blocks here
         threading.Thread(target=child.wait, name=f"reap-job-{child.pid}", daemon=True).start()
         return child.pid
 

@@ -2,7 +2,7 @@
 and TorchScript models run code when loaded, so a served workspace may name only the built-in
 models (mlp, cnn, a torchvision architecture) or a model on the operator's allow-list
 (NNVIS_MODEL_ALLOW): whoever can write to the data folder cannot make a web worker run code.
-Checkpoints are read within a size limit, and never as compressed archives (a zip bomb)."""
+Checkpoints are read within a size limit, and not when a member unpacks far beyond its size (a zip bomb)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from nnvis.errors import NNVisError
 
 BUILT_IN = ("mlp", "cnn")
 MAX_CHECKPOINT_BYTES = 4 * 2**30  # unpacked; the largest torchvision classifier is about 0.6 GB
+MAX_RATIO = 100  # a compressed member may unpack to this many times its size (text: about 5x)
 
 
 def is_built_in(spec: str) -> bool:
@@ -38,7 +39,7 @@ def check_served_model(spec: str, allowed: tuple[str, ...], workspace: Path) -> 
 
 def check_checkpoint(path: Path, limit: int = MAX_CHECKPOINT_BYTES) -> None:
     """NNVisError when the checkpoint at `path` is larger than `limit` bytes, or is an archive
-    with compressed members or more than `limit` bytes unpacked (torch.save stores, never compresses)."""
+    that unpacks to more than `limit` bytes or holds a member compressed beyond MAX_RATIO."""
     size = path.stat().st_size
     if size > limit:
         raise NNVisError(f"checkpoint {path} is {size / 2**20:.0f} MB; at most {limit / 2**20:.0f} MB is read")
@@ -49,9 +50,10 @@ def check_checkpoint(path: Path, limit: int = MAX_CHECKPOINT_BYTES) -> None:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise NNVisError(f"checkpoint {path} is a damaged archive ({error})") from None
-    if any(member.compress_type != zipfile.ZIP_STORED for member in members):
-        raise NNVisError(f"checkpoint {path} holds compressed members; torch.save writes none, so it was not "
-                         "written by PyTorch and is not read (a compressed archive can unpack to any size)")
+    for member in members:  # torch.save stores tensors; TorchScript compresses only its code (text)
+        if member.compress_type != zipfile.ZIP_STORED and member.file_size > MAX_RATIO * member.compress_size + 2**20:
+            raise NNVisError(f"checkpoint {path} holds {member.filename}, packed {member.compress_size} bytes that "
+                             f"unpack to {member.file_size}: more than {MAX_RATIO}x, so it is not read (a zip bomb?)")
     unpacked = sum(member.file_size for member in members)
     if unpacked > limit:
         raise NNVisError(f"checkpoint {path} unpacks to {unpacked / 2**20:.0f} MB; at most "
