@@ -50,8 +50,10 @@ def check_fields(request: dict, kind: str) -> dict:
         if name in request and (isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 10**6):
             raise NNVisError(f"job {kind}: {name} must be an integer from -1 to 999999, got {value!r}")
     for name in ("layer", "method", "kind", "anchor", "mode", "on"):
-        if name in request and not (isinstance(request[name], str) and len(request[name]) <= 200):
-            raise NNVisError(f"job {kind}: {name} must be a name of at most 200 characters, got {request[name]!r}")
+        value = request.get(name, "")
+        is_epoch = name == "anchor" and isinstance(value, int) and not isinstance(value, bool)  # a layers sequence
+        if not is_epoch and not (isinstance(value, str) and len(value) <= 200):
+            raise NNVisError(f"job {kind}: {name} must be a name of at most 200 characters, got {value!r}")
     params = request.get("params", {})
     if not isinstance(params, dict):
         raise NNVisError(f"job {kind}: params must be an object, got {params!r}")

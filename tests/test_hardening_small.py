@@ -88,3 +88,20 @@ def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits
         assert time.monotonic() - started < 1.0
         assert export_table(0, "hidden1", 1, "pca")["content"].count("\n") == 302  # a stored one exports
     assert not Analysis(Workspace(workspace)).has_projection("hidden1", 1, "umap")
+
+
+def test_job_requests_are_bounded_before_any_work():
+    from nnvis.jobs import check_request
+
+    base = {"job": "actmax", "workspace": "w", "layer": "hidden1", "epoch": 1, "unit": 0}
+    assert check_request({**base, "params": {"steps": 2000, "restarts": 16}})
+    for params, message in (({"steps": 10**9}, "actmax steps must be 1..2000 on this server, got 1000000000"),
+                            ({"restarts": 64}, "actmax restarts must be 1..16 on this server, got 64"),
+                            ({"steps": "9"}, "actmax steps must be 1..2000 on this server, got '9'")):
+        with pytest.raises(NNVisError, match=message):
+            check_request({**base, "params": params})
+    with pytest.raises(NNVisError, match="unit must be an integer from -1 to 999999, got 1e\\+20"):
+        check_request({**base, "unit": 1e20})
+    assert check_request({"job": "sequence", "workspace": "w", "kind": "layers", "anchor": 2, "method": "tsne"})
+    with pytest.raises(NNVisError, match="anchor must be a name of at most 200 characters"):
+        check_request({"job": "sequence", "workspace": "w", "kind": "epochs", "anchor": "x" * 201, "method": "t"})
