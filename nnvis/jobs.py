@@ -26,7 +26,7 @@ from nnvis.progress import Progress, no_progress
 JOBS = ("projection", "sequence", "actmax", "ablation")
 PR_SET_PDEATHSIG = 1
 # the most a served job may ask for: beyond these a job runs for hours (steps=1e9 runs forever)
-ACTMAX_BOUNDS = {"steps": (1, 2000), "restarts": (1, 16), "jitter": (0, 64), "blur_every": (0, 2000)}
+ACTMAX_BOUNDS = {"steps": (1, 10_000), "restarts": (1, 16), "jitter": (0, 64), "blur_every": (0, 10_000)}
 INDEX_FIELDS = ("epoch", "unit", "ws")
 
 

@@ -94,10 +94,10 @@ def test_job_requests_are_bounded_before_any_work():
     from nnvis.jobs import check_request
 
     base = {"job": "actmax", "workspace": "w", "layer": "hidden1", "epoch": 1, "unit": 0}
-    assert check_request({**base, "params": {"steps": 2000, "restarts": 16}})
-    for params, message in (({"steps": 10**9}, "actmax steps must be 1..2000 on this server, got 1000000000"),
+    assert check_request({**base, "params": {"steps": 10_000, "restarts": 16}})
+    for params, message in (({"steps": 10**9}, "actmax steps must be 1..10000 on this server, got 1000000000"),
                             ({"restarts": 64}, "actmax restarts must be 1..16 on this server, got 64"),
-                            ({"steps": "9"}, "actmax steps must be 1..2000 on this server, got '9'")):
+                            ({"steps": "9"}, "actmax steps must be 1..10000 on this server, got '9'")):
         with pytest.raises(NNVisError, match=message):
             check_request({**base, "params": params})
     with pytest.raises(NNVisError, match="unit must be an integer from -1 to 999999, got 1e\\+20"):
