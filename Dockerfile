@@ -9,6 +9,10 @@
 # Checked by hadolint in tests/test_deploy.py.
 FROM python:3.11-slim
 
+# the server runs as an unprivileged user owning only /data
+RUN useradd --create-home --uid 10001 nnvis \
+    && mkdir -p /data \
+    && chown nnvis /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY nnvis ./nnvis
@@ -17,6 +21,7 @@ COPY layouts ./layouts
 COPY assets ./assets
 COPY app.py ./
 RUN pip install --no-cache-dir .
+USER 10001
 
 ENV NNVIS_WORKSPACES=/data/digits-mlp \
     NNVIS_JOB_CACHE=/data/.jobs \

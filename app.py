@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
     from callbacks import compare, deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks.auth import require_login
     from callbacks.context import SETTINGS_KEY
+    from callbacks.limits import limit_requests
     from callbacks.registry import register
     from callbacks.routes import register_routes
 
@@ -34,36 +36,23 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.server.config[SETTINGS_KEY] = settings
     register(app)
     register_routes(app.server)
-    require_login(app, settings)
+    require_login(app.server, settings.users, settings.auth_header)
+    limit_requests(app.server)  # after the login: an anonymous body is refused before it is read
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
-
-
-def require_login(app: dash.Dash, settings: Settings) -> None:
-    """Optional access control: HTTP basic login (NNVIS_USERS), or a header that an
-    authenticating reverse proxy sets (NNVIS_AUTH_HEADER). /health stays open for load balancers."""
-    if settings.users:
-        import dash_auth
-
-        dash_auth.BasicAuth(app, dict(settings.users), public_routes=["/health"])
-    if settings.auth_header:
-        import flask
-
-        @app.server.before_request
-        def refuse_unauthenticated():
-            if flask.request.path != "/health" and not flask.request.headers.get(settings.auth_header):
-                return flask.Response(f"Sign in through the proxy: this server needs the {settings.auth_header} "
-                                      "header.", status=401, mimetype="text/plain")
-            return None
 
 
 def show_callback_error(error: Exception) -> None:
     """Any callback that fails says so in the page's banner and leaves the view as it was
     (bad input gets its own message; anything else is logged with its traceback)."""
+    from dash.exceptions import BackgroundCallbackError
+
     from nnvis.errors import NNVisError
 
     if isinstance(error, NNVisError):
         message = str(error)
+    elif isinstance(error, BackgroundCallbackError) and "Traceback" not in str(error):  # a job refused or stopped
+        message = str(error).split(": ", 1)[-1].strip()
     else:
         logging.getLogger("nnvis").error("callback failed", exc_info=error)
         message = (f"Something went wrong ({type(error).__name__}: {error}); the view is unchanged. "
@@ -73,7 +62,7 @@ def show_callback_error(error: Exception) -> None:
 
 def background_manager(settings: Settings):
     """Where background callbacks run: Celery workers through Redis when `settings.redis_url`
-    is set (several machines), else processes of this machine tracked in a diskcache."""
+    is set (several machines), else fresh interpreters on this machine tracked in a diskcache."""
     if settings.redis_url:
         from celery import Celery
         from celery.signals import worker_process_init
@@ -85,8 +74,10 @@ def background_manager(settings: Settings):
                            result_expires=24 * 3600)
         worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
         return dash.CeleryManager(celery)
+    from callbacks.job_manager import FreshProcessManager
+
     settings.job_cache.mkdir(parents=True, exist_ok=True)
-    return dash.DiskcacheManager(diskcache.Cache(str(settings.job_cache)))
+    return FreshProcessManager(diskcache.Cache(str(settings.job_cache)), settings)
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:

@@ -3,6 +3,7 @@ request, the NNVIS_* environment in a background job. No module-level state."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import flask
@@ -11,6 +12,7 @@ from layouts.components import epoch_options
 from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
 from nnvis.settings import Settings
+from nnvis.trust import check_served_model
 from nnvis.workspace import Workspace
 
 SETTINGS_KEY = "NNVIS_SETTINGS"
@@ -33,17 +35,28 @@ def workspace_path(ws: int | str | None) -> Path:
 
 
 def open_analysis(ws: int | str | None) -> Analysis:
-    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store)."""
-    return Analysis(Workspace(workspace_path(ws)))
+    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store; a
+    read-only server's store computes and writes nothing). A workspace naming a model outside
+    the allow-list (code it would run) is refused."""
+    settings = current_settings()
+    workspace = Workspace(workspace_path(ws), read_only=settings.read_only)
+    check_served_model(workspace.config().model, settings.model_allow, workspace.path)
+    return Analysis(workspace)
 
 
 def workspace_options() -> list[dict]:
-    """Dropdown options for the workspaces this server knows that hold a finished run."""
+    """Dropdown options for the workspaces this server knows that hold a finished run; a damaged
+    one is left out, with why in the server's log (the others stay usable)."""
     options = []
     for number, path in enumerate(current_settings().workspaces):
         workspace = Workspace(path)
         if workspace.exists():
-            config = workspace.config()
+            try:
+                config = workspace.config()
+                check_served_model(config.model, current_settings().model_allow, path)
+            except NNVisError as error:
+                logging.getLogger("nnvis").warning("workspace %s left out: %s", path, error)
+                continue
             options.append({"label": f"{path.name}: {config.dataset} / {config.model}", "value": number})
     return options
 

@@ -1,12 +1,13 @@
 """Background jobs from the pages: the progress and cancel wiring of a background callback,
-and running a job request from one (in a fresh process under the web server's diskcache
-manager; in the Celery worker's own process when REDIS_URL is set)."""
+and running a job request from one. The callback itself already runs away from the web workers
+(a fresh interpreter under `callbacks.job_manager`, a Celery worker when REDIS_URL is set), so
+the job runs in that process."""
 
 from __future__ import annotations
 
 from dash import Input, Output
 
-from callbacks.context import current_settings, workspace_path
+from callbacks.context import current_settings, open_analysis
 from nnvis.errors import NNVisError
 from nnvis.jobs import launch
 
@@ -33,8 +34,8 @@ def run_request(set_progress, request: dict) -> None:
     if settings.read_only:
         raise NNVisError(READ_ONLY_MESSAGE)
     job = {key: value for key, value in request.items() if key != "ws"}
-    job["workspace"] = str(workspace_path(request["ws"]))
+    job["workspace"] = str(open_analysis(request["ws"]).workspace.path)  # the allow-list checked
 
     def report(stage: str, done: int, total: int) -> None:
         set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
-    launch(job, report, in_process=settings.redis_url is not None)
+    launch(job, report, in_process=True)

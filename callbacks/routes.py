@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from callbacks.context import open_analysis
+from callbacks.context import current_settings, open_analysis
 from nnvis.errors import NNVisError
 
 ONE_YEAR = 31536000
@@ -16,7 +16,8 @@ def thumbnail_url(ws: int, index: int, version: str) -> str:
 
 
 def register_routes(server: flask.Flask) -> None:
-    """Add /thumbs/<ws>/<index>.png (immutable, cached a year) and /health to `server`.
+    """Add /thumbs/<ws>/<index>.png (immutable, cached a year; only by the browser behind a login)
+    and /health to `server`.
     Integers only in the path: nothing a client sends becomes a file name."""
 
     @server.route("/thumbs/<int:ws>/<int:index>.png")
@@ -26,7 +27,9 @@ def register_routes(server: flask.Flask) -> None:
         except NNVisError as error:
             return flask.Response(str(error), status=404, mimetype="text/plain")
         response = flask.Response(blob, mimetype="image/png")
-        response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+        settings = current_settings()
+        shared = "private" if settings.users or settings.auth_header else "public"  # behind a login: no shared cache
+        response.headers["Cache-Control"] = f"{shared}, max-age={ONE_YEAR}, immutable"
         return response
 
     @server.route("/health")

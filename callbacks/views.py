@@ -232,8 +232,12 @@ def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
 
 
 def export_table(ws, layer: str, epoch: int, method: str) -> dict:
-    """The dcc.Download payload of the shown projection as CSV."""
+    """The dcc.Download payload of the shown projection as CSV; one not computed yet is not
+    computed here (a web request never runs a projection: the page's job does)."""
     analysis = open_analysis(ws)
+    if not analysis.has_projection(layer, epoch, method) and not current_settings().read_only:  # read-only: says so
+        raise NNVisError(f"The {METHOD_NAMES.get(method, method)} of {layer} at epoch {epoch} is not computed yet; "
+                         "show it first (it is computed in the background), then export it.")
     projection = analysis.projection(layer, epoch, method)
     predictions, _ = analysis.predictions(epoch)
     content = projection_csv(analysis.subset()["index"], projection["points"], analysis.labels, predictions,

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from nnvis.cli_check import add_check_command, command_check
 from nnvis.cli_compare import COMPARE_COMMANDS, add_compare_command
 from nnvis.cli_deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_deepvis_commands(commands)
     add_neuron_commands(commands)
     add_compare_command(commands)
+    add_check_command(commands)
     return parser
 
 
@@ -168,7 +170,8 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS}
+            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
+            "check": command_check}
 
 
 def main(argv: list[str] | None = None) -> int:

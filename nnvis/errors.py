@@ -6,3 +6,7 @@ class NNVisError(ValueError):
 
     The CLI prints it on one line and exits with status 2; the dashboard shows it.
     """
+
+
+class NotInStore(NNVisError):
+    """A read-only server was asked for something that was never computed: it says so instead."""

@@ -1,13 +1,11 @@
 """Heavy work as jobs: a job is a JSON request naming a workspace by path (never code), its
 result landing in the workspace's store.
 
-Where a job runs:
-- under the web server (Dash's diskcache manager), `launch` runs it in a fresh interpreter,
-  `python -m nnvis.jobs REQUEST`: web servers start background work by forking, and a
-  process forked from one that already ran OpenMP (torch, scikit-learn, numba) can deadlock.
-  The child reports progress as JSON lines on stdout and dies with its parent (cancel).
-- in a Celery worker (REDIS_URL set), `launch(..., in_process=True)` runs it in the worker's
-  own long-lived process, so compiled code (numba's bundling) stays warm between jobs.
+Where a job runs: in the process of the dashboard's background callback (`launch(...,
+in_process=True)`: a fresh interpreter under `callbacks.job_manager`, or a Celery worker's
+long-lived process, where compiled code stays warm). `launch` without `in_process` runs it in
+a fresh interpreter, `python -m nnvis.jobs REQUEST`, reporting progress as JSON lines on stdout
+and dying with its parent (never a fork: a fork of a threaded or OpenMP process can deadlock).
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from typing import Callable
 
 from nnvis.errors import NNVisError
@@ -26,6 +25,43 @@ from nnvis.progress import Progress, no_progress
 
 JOBS = ("projection", "sequence", "actmax", "ablation", "compare")
 PR_SET_PDEATHSIG = 1
+# the most a served job may ask for: beyond these a job runs for hours (steps=1e9 runs forever)
+ACTMAX_BOUNDS = {"steps": (1, 10_000), "restarts": (1, 16), "jitter": (0, 64), "blur_every": (0, 10_000)}
+INDEX_FIELDS = ("epoch", "unit", "ws")
+
+
+def check_request(request: dict) -> dict:
+    """`request` if it is a job this server runs, with every number inside its bounds; NNVisError
+    naming the first field that is not (and what is allowed) otherwise. Checked before any work."""
+    if not isinstance(request, dict):
+        raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
+    kind = request.get("job")
+    if kind not in JOBS:
+        raise NNVisError(f"unknown job {kind!r}; allowed: {', '.join(JOBS)}")
+    return check_fields(request, kind)
+
+
+def check_fields(request: dict, kind: str) -> dict:
+    """`request` if each of its fields has the type and range a `kind` job allows; NNVisError otherwise."""
+    if not isinstance(request, dict):
+        raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
+    for name in INDEX_FIELDS:
+        value = request.get(name)
+        if name in request and (isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 10**6):
+            raise NNVisError(f"job {kind}: {name} must be an integer from -1 to 999999, got {value!r}")
+    for name in ("layer", "method", "kind", "anchor", "mode", "on"):
+        value = request.get(name, "")
+        is_epoch = name == "anchor" and isinstance(value, int) and not isinstance(value, bool)  # a layers sequence
+        if not is_epoch and not (isinstance(value, str) and len(value) <= 200):
+            raise NNVisError(f"job {kind}: {name} must be a name of at most 200 characters, got {value!r}")
+    params = request.get("params", {})
+    if not isinstance(params, dict):
+        raise NNVisError(f"job {kind}: params must be an object, got {params!r}")
+    for name, (low, high) in ACTMAX_BOUNDS.items():
+        value = params.get(name, low)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise NNVisError(f"actmax {name} must be {low}..{high} on this server, got {value!r}")
+    return request
 
 
 def run_job(request: dict, progress: Progress = no_progress) -> None:
@@ -35,9 +71,7 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     from nnvis.unitlab import run_unit_job
     from nnvis.workspace import Workspace
 
-    kind = request.get("job")
-    if kind not in JOBS:
-        raise NNVisError(f"unknown job {kind!r}; allowed: {', '.join(JOBS)}")
+    kind = check_request(request)["job"]
     analysis = Analysis(Workspace(request["workspace"]), progress=progress)
     if kind == "projection":
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
@@ -63,17 +97,23 @@ def launch(request: dict, on_progress: Progress = no_progress, *, in_process: bo
     with tempfile.TemporaryFile("w+") as errors:
         child = subprocess.Popen([sys.executable, "-m", "nnvis.jobs", json.dumps(request), str(os.getpid())],
                                  stdout=subprocess.PIPE, stderr=errors, text=True)
+        timed_out = threading.Event()
+        limit = threading.Timer(timeout, lambda: (timed_out.set(), child.kill()))  # holds while it still writes
+        limit.start()
         try:
             for line in child.stdout:
                 report_progress(line, on_progress)
-            child.wait(timeout=timeout)
+            child.wait()
         finally:
+            limit.cancel()
             if child.poll() is None:
                 child.kill()
                 child.wait()
         if child.returncode != 0:
             errors.seek(0)
             lines = errors.read().strip().splitlines() or [f"exit status {child.returncode}"]
+            if timed_out.is_set():
+                lines = [f"it ran longer than its limit of {timeout:g} s and was stopped"]
             raise NNVisError(f"job {request.get('job')} failed: {lines[-1]}")
 
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from nnvis.errors import NNVisError
 from nnvis.preprocess import Preprocess
+from nnvis.trust import check_checkpoint
 
 PAPER_MODELS = ("mlp", "cnn")
 
@@ -174,6 +175,7 @@ def load_torchscript(path: Path) -> nn.Module:
     if not is_torchscript(path):
         raise NNVisError(f"{path} is not a TorchScript model; a state_dict needs an architecture: "
                          "--model ARCH --weights FILE")
+    check_checkpoint(path)
     return torch.jit.load(str(path), map_location="cpu")
 
 
@@ -183,6 +185,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     'model' (a Lightning checkpoint's keys keep their `model.` prefix: see strip_wrapper_prefix)."""
     if not path.is_file():
         raise NNVisError(f"weights file {path} does not exist")
+    check_checkpoint(path)  # a size and unpacking limit before torch reads it
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types on junk (IndexError, UnpicklingError, ...)

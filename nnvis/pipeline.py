@@ -15,6 +15,7 @@ from nnvis.analysis import Analysis, pool_size, subset_indices
 from nnvis.checkpoints import checkpoint_series
 from nnvis.datasets import ImageDataset
 from nnvis.errors import NNVisError
+from nnvis.integrity import readable_manifest, snapshots_intact
 from nnvis.layers import INPUT_LAYER, resolve_layers
 from nnvis.models import LoadedModel, build_model, load_weights_into, weights_hash
 from nnvis.preprocess import NORMALIZE_NONE, Preprocess, load_data
@@ -104,8 +105,8 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     else:
         key = training_key(dataset, model, config)
         epochs = snapshot_epochs(train_settings(config))
-        previous = workspace.manifest() if workspace.exists() else {}
-        reusable = previous.get("training_key") == key and all(workspace.snapshot_path(e).is_file() for e in epochs)
+        previous = readable_manifest(workspace)  # a damaged manifest or snapshot: trained again (seeded: the same)
+        reusable = previous.get("training_key") == key and snapshots_intact(workspace, epochs, previous)
         hashes = previous.get("weights", {}) if reusable else {}
     if not reusable:
         train_images, train_labels = dataset.require_train() if config.epochs > 0 else (None, None)

@@ -17,7 +17,11 @@ class Settings:
     ('name:password,...': HTTP basic login), NNVIS_AUTH_HEADER (a header an authenticating
     reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused),
     NNVIS_DENSITY_ABOVE (projections of more observations are drawn as a server-rendered density
-    image instead of WebGL points; default 100,000)."""
+    image instead of WebGL points; default 100,000). Jobs: NNVIS_MAX_JOBS (running at once on this
+    machine, default 4), NNVIS_MAX_JOBS_PER_USER (default 2), NNVIS_JOB_TIMEOUT (wall-clock seconds,
+    default 3600), NNVIS_JOB_STALL (seconds without progress before a job is stopped, default 900).
+    NNVIS_MODEL_ALLOW: TorchScript files and module:function models (separated by commas) that a
+    served workspace may name; any other such model is refused (mlp, cnn, torchvision names are allowed)."""
 
     workspaces: tuple[Path, ...] = (DEFAULT_WORKSPACE,)
     host: str = "127.0.0.1"
@@ -28,6 +32,11 @@ class Settings:
     users: tuple[tuple[str, str], ...] = ()
     auth_header: str | None = None
     density_above: int = 100_000
+    max_jobs: int = 4
+    max_jobs_per_user: int = 2
+    job_timeout_s: float = 3600.0
+    job_stall_s: float = 900.0
+    model_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -51,11 +60,39 @@ class Settings:
             if any(len(pair) != 2 or not all(pair) for pair in pairs):
                 raise ValueError("NNVIS_USERS must be 'name:password' pairs separated by commas")
             settings = replace(settings, users=tuple((name, password) for name, password in pairs))
-        if env.get("NNVIS_DENSITY_ABOVE"):
-            settings = replace(settings, density_above=int(env["NNVIS_DENSITY_ABOVE"]))
+        for variable, name, kind in NUMBERS:
+            if env.get(variable):
+                settings = replace(settings, **{name: positive(variable, env[variable], kind)})
+        if env.get("NNVIS_MODEL_ALLOW"):
+            settings = replace(settings, model_allow=tuple(m.strip() for m in env["NNVIS_MODEL_ALLOW"].split(",")
+                                                           if m.strip()))
         if env.get("NNVIS_AUTH_HEADER"):
             settings = replace(settings, auth_header=env["NNVIS_AUTH_HEADER"])
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if "workspaces" in overrides:
             overrides["workspaces"] = tuple(Path(p) for p in overrides["workspaces"])
         return replace(settings, **overrides)
+
+    def to_env(self) -> dict[str, str]:
+        """The NNVIS_* variables that give these settings back (for a job's fresh interpreter)."""
+        env = {"NNVIS_WORKSPACES": ":".join(str(p) for p in self.workspaces), "NNVIS_HOST": self.host,
+               "NNVIS_PORT": str(self.port), "NNVIS_READ_ONLY": "1" if self.read_only else "0",
+               "NNVIS_JOB_CACHE": str(self.job_cache), "NNVIS_MODEL_ALLOW": ",".join(self.model_allow)}
+        env.update({variable: str(getattr(self, name)) for variable, name, _ in NUMBERS})
+        return env
+
+
+NUMBERS = (("NNVIS_DENSITY_ABOVE", "density_above", int), ("NNVIS_MAX_JOBS", "max_jobs", int),
+           ("NNVIS_MAX_JOBS_PER_USER", "max_jobs_per_user", int), ("NNVIS_JOB_TIMEOUT", "job_timeout_s", float),
+           ("NNVIS_JOB_STALL", "job_stall_s", float))
+
+
+def positive(variable: str, text: str, kind: type):
+    """`text` as a positive `kind`; ValueError naming `variable` otherwise."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise ValueError(f"{variable} must be a positive {kind.__name__}, not {text!r}")
+    return value

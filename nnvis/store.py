@@ -17,14 +17,21 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
+import sqlite3
 import threading
+import time
+import urllib.parse
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import diskcache
 import numpy as np
+
+from nnvis.errors import NotInStore
 
 Arrays = dict[str, np.ndarray]
 
@@ -71,28 +78,109 @@ def unpack(blob: bytes) -> Arrays:
         return {name: npz[name] for name in npz.files}
 
 
+DECODE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+LOG = logging.getLogger("nnvis")
+
+
+def is_png(blob) -> bool:
+    """Whether `blob` is a whole PNG (its signature first, its end chunk last)."""
+    return isinstance(blob, bytes) and blob.startswith(PNG_SIGNATURE) and blob.endswith(PNG_END)
+
+
+def decodes(blob) -> bool:
+    """Whether a stored value reads back whole: a PNG, or .npz arrays whose CRCs hold."""
+    if is_png(blob):
+        return True
+    try:
+        unpack(blob)
+    except DECODE_ERRORS:
+        return False
+    return True
+
+
 def load_mapped(path: Path) -> np.ndarray:
     """A read-only memory map of the .npy file at `path`."""
     with NPY_HEADERS:
         return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-class Store:
-    """Artifacts on disk, shared by every process that opens the same directory."""
+class ReadOnlyCache:
+    """The reading half of a diskcache.Cache, over a SQLite connection opened read-only: opening
+    a diskcache.Cache writes its settings, and this must leave the folder as it was."""
 
-    def __init__(self, directory: str | Path, size_limit_gb: float = 64.0):
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.disk = diskcache.Disk(str(directory))
+        self.local = threading.local()
+
+    def connection(self) -> sqlite3.Connection | None:
+        if getattr(self.local, "connection", None) is None:
+            path = self.directory / "cache.db"
+            if not path.is_file():
+                return None
+            uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+            self.local.connection = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        return self.local.connection
+
+    def get(self, key: str, default=None):
+        connection = self.connection()
+        row = None if connection is None else connection.execute(
+            "SELECT mode, filename, value, expire_time FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+        if row is None or (row[3] is not None and row[3] < time.time()):
+            return default
+        return self.disk.fetch(row[0], row[1], row[2], False)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def close(self) -> None:
+        if getattr(self.local, "connection", None) is not None:
+            self.local.connection.close()
+            self.local.connection = None
+
+
+def not_stored(key: ArtifactKey) -> NotInStore:
+    what = " ".join(part for part in (key.method, key.kind, f"of {key.layer}" if key.layer else "",
+                                      f"at epoch {key.epoch}" if key.epoch >= 0 else "") if part)
+    return NotInStore(f"This server is read-only and the {what} is not in the store: it shows only what was "
+                      "computed already. Pick a computed view, or ask the workspace's owner to compute this one.")
+
+
+class Store:
+    """Artifacts on disk, shared by every process that opens the same directory. A `read_only`
+    store computes and writes nothing: a miss is a NotInStore error saying so (a thumbnail or a
+    by-unit copy, views of stored arrays, are made in memory and not kept)."""
+
+    def __init__(self, directory: str | Path, size_limit_gb: float = 64.0, read_only: bool = False):
         self.directory = Path(directory)
-        self.cache = diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
+        self.read_only = read_only
+        self.cache = ReadOnlyCache(self.directory) if read_only else \
+            diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
         self.hits = 0
         self.misses = 0
+        self.damaged: set[str] = set()
+
+    def note_damaged(self, key: ArtifactKey, what: str) -> None:
+        """Log a damaged entry once per store: it is read as missing, so recomputed and replaced."""
+        if key.digest() not in self.damaged:
+            self.damaged.add(key.digest())
+            LOG.warning("store %s: the %s entry %s is damaged (%s); recomputing it", self.directory, key.kind,
+                        key.digest()[:12], what)
 
     def get(self, key: ArtifactKey) -> Arrays | None:
-        """The artifact for `key`, or None when it was never computed."""
-        blob = self.cache.get(key.digest())
-        return None if blob is None else unpack(blob)
+        """The artifact for `key`, or None when it was never computed or does not decode (damaged)."""
+        try:
+            blob = self.cache.get(key.digest())
+            return None if blob is None else unpack(blob)
+        except DECODE_ERRORS as error:
+            self.note_damaged(key, str(error)[:120] or type(error).__name__)
+            return None
 
     def put(self, key: ArtifactKey, arrays: Arrays) -> None:
         """Store `arrays` under `key` (atomically)."""
+        if self.read_only:
+            raise not_stored(key)
         self.cache.set(key.digest(), pack(arrays), tag=key.kind)
 
     def __contains__(self, key: ArtifactKey) -> bool:
@@ -101,6 +189,8 @@ class Store:
     @contextlib.contextmanager
     def computing(self, key: ArtifactKey) -> Iterator[None]:
         """Hold the exclusive lock of `key` while it is computed (released on exit or death)."""
+        if self.read_only:
+            raise not_stored(key)
         locks = self.directory / "locks"
         locks.mkdir(exist_ok=True)
         with open(locks / f"{key.digest()}.lock", "a+b") as handle:
@@ -125,8 +215,13 @@ class Store:
         return found
 
     def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
-        """Like get_or_compute for a raw blob (a PNG, say), stored as is."""
+        """Like get_or_compute for a PNG (a thumbnail), stored as is; one that is not whole is a miss."""
         blob = self.cache.get(key.digest())
+        if blob is not None and not is_png(blob):
+            self.note_damaged(key, "not a whole PNG")
+            blob = None
+        if blob is None and self.read_only:
+            return compute()
         if blob is None:
             blob = compute()
             self.cache.set(key.digest(), blob, tag=key.kind)
@@ -136,6 +231,19 @@ class Store:
         """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,
         so that reading one row reads only that row from disk; computed once, like get_or_compute."""
         path = self.directory / "arrays" / f"{key.digest()}.npy"
+        if path.exists():
+            try:
+                found = load_mapped(path)
+                self.hits += 1
+                return found
+            except DECODE_ERRORS as error:
+                self.note_damaged(key, str(error)[:120])
+                if self.read_only:
+                    return np.ascontiguousarray(compute())
+                with self.computing(key):
+                    path.unlink(missing_ok=True)
+        if not path.exists() and self.read_only:
+            return np.ascontiguousarray(compute())
         if not path.exists():
             with self.computing(key):
                 if not path.exists():

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, fields
@@ -102,10 +103,11 @@ def resolve_device(device: str) -> str:
 
 
 class Workspace:
-    """An existing or new workspace folder."""
+    """An existing or new workspace folder (`read_only`: its store computes and writes nothing)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._store: Store | None = None
 
     @property
@@ -119,14 +121,21 @@ class Workspace:
         """The parsed workspace.json; NNVisError when the folder is not a workspace."""
         if not self.exists():
             raise NNVisError(f"{self.path} is not an nnvis workspace (no {MANIFEST}); create one with `nnvis run`")
-        return json.loads(self.manifest_path.read_text())
+        from nnvis.integrity import parse_manifest
+
+        try:
+            text = self.manifest_path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise NNVisError(f"{self.manifest_path} cannot be read ({error})") from None
+        return parse_manifest(text, self.manifest_path)
 
     def write_manifest(self, manifest: dict) -> None:
         """Replace workspace.json atomically."""
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        os.replace(tmp, self.manifest_path)
+        with removed_on_failure(tmp):
+            tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            os.replace(tmp, self.manifest_path)
 
     def config(self) -> RunConfig:
         return RunConfig.from_dict(self.manifest()["config"])
@@ -134,7 +143,7 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.path / "store")
+            self._store = Store(self.path / "store", read_only=self.read_only)
         return self._store
 
     def snapshot_path(self, epoch: int) -> Path:
@@ -145,8 +154,30 @@ class Workspace:
         path = self.snapshot_path(epoch)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
-        os.replace(tmp, path)
+        try:
+            with removed_on_failure(tmp):
+                torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
+                os.replace(tmp, path)
+        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+            raise NNVisError(f"cannot write snapshot {path} ({reason}); is the disk full?") from None
 
     def load_snapshot(self, epoch: int) -> dict[str, torch.Tensor]:
-        return read_state_dict(self.snapshot_path(epoch))
+        """The state_dict of `epoch`, checked against the hash workspace.json recorded for it."""
+        from nnvis.integrity import verify_snapshot
+
+        epochs = self.manifest()["epochs"]
+        if epoch not in epochs:  # e.g. -1 from a link: say what exists, not where files lie
+            raise NNVisError(f"no snapshot for epoch {epoch}; allowed: {', '.join(map(str, epochs))}")
+        path = self.snapshot_path(epoch)
+        return verify_snapshot(path, read_state_dict(path), self.manifest()["weights"].get(str(epoch)))
+
+
+@contextlib.contextmanager
+def removed_on_failure(tmp: Path):
+    """Delete the half-written `tmp` when writing it fails (a full disk leaves no .tmp behind)."""
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,167 @@
+"""Jobs as a bounded resource that cannot hang: each runs in a fresh interpreter (never a fork
+of a threaded web server), identical requests share one, the caps hold, numbers are bounded,
+a stalled or overlong job is reported failed, and none is left a zombie."""
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+
+from nnvis.settings import Settings
+from tests.conftest import serving
+from tests.hardening_client import callback_body, gunicorn, http, run_background
+
+VIEW = {"workspace-select.value": 0, "color-by.value": "label", "insets-toggle.value": []}
+
+
+def projection_job(base: str, layer: str, epoch: int, method: str, headers: dict | None = None) -> dict:
+    """The body of the explore page's background projection job for this view."""
+    values = {**VIEW, "job-request.data": {"ws": 0, "layer": layer, "epoch": epoch, "method": method},
+              "layer-select.value": layer, "epoch-select.value": epoch, "projection-select.value": method}
+    return callback_body(base, "obs-projection.figure@", values, "job-request.data", headers)
+
+
+def start(base: str, body: dict, headers: dict | None = None) -> dict:
+    status, _, answer = http(base + "/_dash-update-component", json.dumps(body).encode(), headers)
+    assert status == 200, answer[:300]
+    return json.loads(answer)
+
+
+def job_pid(handles: dict) -> str:
+    return handles["job"].split("~")[0]  # the signed handle is 'pid~signature'
+
+
+def banner(reply: dict) -> str:
+    return json.dumps(reply["sideUpdate"]["error-banner"]["children"]) if reply and "sideUpdate" in reply else ""
+
+
+def zombies_of(pids) -> list:
+    found = []
+    for pid in pids:
+        for child in psutil.Process(pid).children():
+            try:
+                found += [child.pid] if child.status() == psutil.STATUS_ZOMBIE else []
+            except psutil.NoSuchProcess:
+                pass
+    return found
+
+
+@pytest.mark.slow
+def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digits_workspace, tmp_path):
+    env = {"NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs"),
+           "NNVIS_MAX_JOBS": "2", "NNVIS_MAX_JOBS_PER_USER": "1", "NNVIS_AUTH_HEADER": "X-User"}
+    alice, bob, carol = ({"X-User": name} for name in ("alice", "bob", "carol"))
+    with gunicorn(env) as base:
+        body = projection_job(base, "hidden1", 1, "tsne", alice)
+        with ThreadPoolExecutor(8) as pool:  # 8 identical posts, spread over the 4 workers
+            handles = list(pool.map(lambda _: start(base, body, alice), range(8)))
+        pids = {job_pid(h) for h in handles}
+        assert len(pids) == 1  # one job for all eight
+        (pid,) = pids
+        cmdline = open(f"/proc/{pid}/cmdline").read().split("\0") if os.path.exists(f"/proc/{pid}") else []
+        assert not cmdline or "callbacks.job_process" in cmdline  # a fresh interpreter, not a fork of a worker
+
+        # while alice's job runs: bob may start one, then the server is full; alice may not start a second
+        bob_reply = {}
+        bob_thread = threading.Thread(target=lambda: bob_reply.update(
+            run_background(base, projection_job(base, "hidden2", 1, "tsne", bob), bob) or {}))
+        bob_thread.start()
+        time.sleep(0.5)
+        refused = run_background(base, projection_job(base, "hidden3", 1, "tsne", carol), carol)
+        assert "at most 2" in banner(refused)
+        refused = run_background(base, projection_job(base, "hidden4", 1, "tsne", alice), alice)
+        assert "at most 1 per user" in banner(refused) or "at most 2" in banner(refused)
+
+        query = "?cacheKey={}&job={}"
+        answers = []
+        for h in handles:  # every one of the eight gets the job's answer
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                status, _, answer = http(base + "/_dash-update-component" + query.format(h["cacheKey"], h["job"]),
+                                         json.dumps(body).encode(), alice)
+                reply = json.loads(answer) if status == 200 else {}
+                if "response" in reply:
+                    answers.append(reply["response"]["nh-value"]["children"])
+                    break
+                time.sleep(0.3)
+        assert len(answers) == 8 and len(set(answers)) == 1  # the same answer, the t-SNE now drawn
+        bob_thread.join(timeout=240)
+        assert "response" in bob_reply
+
+        # numbers are bounded before any process starts
+        actmax = {"ul-actmax-request.data": {"ws": 0, "layer": "hidden2", "epoch": 1, "unit": 0,
+                                             "params": {"steps": 10**9, "restarts": 64}},
+                  "ul-ws.value": 0, "ul-layer.value": "hidden2", "ul-epoch.value": 1, "ul-unit.value": 0}
+        body = callback_body(base, "ul-actmax-images.children@", actmax, "ul-actmax-request.data", carol)
+        reply = run_background(base, body, carol)
+        assert "actmax steps must be 1..10000 on this server, got 1000000000" in banner(reply)
+        workers = [int(p) for p in open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()]
+        gunicorn_pid = next(p for p in workers if "gunicorn" in " ".join(psutil.Process(p).cmdline()))
+        time.sleep(1.5)
+        assert zombies_of([w.pid for w in psutil.Process(gunicorn_pid).children()]) == []
+
+
+def test_a_stalled_or_overlong_job_is_reported_failed(digits_workspace, tmp_path):
+    """The job process starts with no progress for longer than a 0.5 s stall limit (importing
+    takes that): it is stopped and the page says why; likewise the wall-clock limit."""
+    for limits, reason in (({"job_stall_s": 0.5}, "made no progress for 0.5 s"),
+                           ({"job_timeout_s": 1.5}, "ran longer than its limit of 1.5 s")):
+        settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / f"jobs{len(reason)}", **limits)
+        with serving(settings) as base:
+            started = time.monotonic()
+            reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"))
+            assert reason in banner(reply)
+            assert time.monotonic() - started < 30
+            time.sleep(0.5)
+            assert zombies_of([os.getpid()]) == []
+
+
+def hovers_thumbnails_and_jobs(base: str, rounds: int) -> None:
+    """`rounds` rounds of 4 hovers, 4 thumbnails and 2 job starts at once; every job must answer."""
+    hover = {"obs-projection.hoverData": {"points": [{"customdata": 7}]}, "workspace-select.value": 0,
+             "layer-select.value": "hidden2", "epoch-select.value": 2, "projection-select.value": "pca"}
+    hover_body = json.dumps(callback_body(base, "obs-hover.children", hover, "obs-projection.hoverData")).encode()
+    jobs = [(layer, epoch, method) for method in ("tsne", "pca") for layer in ("hidden1", "hidden2", "hidden3",
+                                                                               "hidden4") for epoch in (0, 1, 2)]
+
+    def hover_once(_):
+        status, _, answer = http(base + "/_dash-update-component", hover_body)
+        return status == 200 and "/thumbs/0/7.png" in json.dumps(json.loads(answer))
+
+    def thumbnail(index):
+        return http(f"{base}/thumbs/0/{index}.png")[0] == 200
+
+    def job(spec):
+        reply = run_background(base, projection_job(base, *spec), timeout=300)
+        return bool(reply) and "response" in reply
+    for round_number in range(rounds):
+        with ThreadPoolExecutor(10) as pool:
+            results = [pool.submit(job, jobs[(2 * round_number + k) % len(jobs)]) for k in range(2)]
+            results += [pool.submit(hover_once, k) for k in range(4)]
+            results += [pool.submit(thumbnail, round_number * 4 + k) for k in range(4)]
+            assert [r.result(timeout=360) for r in results] == [True] * 10, f"round {round_number}"
+
+
+@pytest.mark.slow
+def test_twenty_rounds_of_hovers_thumbnails_and_jobs_finish_every_job(digits_workspace, tmp_path):
+    """The hang of a forked job (a lock held by a request thread at the fork): 20 rounds of
+    concurrent hovers, thumbnails and job starts on the threaded server; every job answers."""
+    settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs", max_jobs=8,
+                        max_jobs_per_user=8)
+    with serving(settings) as base:
+        hovers_thumbnails_and_jobs(base, 20)
+        time.sleep(1)
+        assert not [c for c in psutil.Process().children() if "callbacks.job_process" in " ".join(c.cmdline())]
+        assert zombies_of([os.getpid()]) == []
+
+
+@pytest.mark.slow
+def test_twenty_rounds_under_gunicorn(digits_workspace, tmp_path):
+    env = {"NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs"),
+           "NNVIS_MAX_JOBS": "8", "NNVIS_MAX_JOBS_PER_USER": "8"}
+    with gunicorn(env) as base:
+        hovers_thumbnails_and_jobs(base, 20)
