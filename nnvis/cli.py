@@ -166,7 +166,29 @@ def command_serve(args: argparse.Namespace) -> None:
     from nnvis.settings import Settings
 
     settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
+    settings = trust_named_models(settings)
     create_app(settings).run(host=settings.host, port=settings.port, debug=False)
+
+
+def trust_named_models(settings):
+    """`settings` with the models its workspaces name now (read once, at start) on the allow-list:
+    the user who types `nnvis serve --workspace W` vouches for W's model as it is now; a later edit
+    of workspace.json that names another model is still refused by the server."""
+    from dataclasses import replace
+
+    from nnvis.trust import is_built_in
+    from nnvis.workspace import Workspace
+
+    named = []
+    for path in settings.workspaces:
+        try:
+            spec = Workspace(path).config().model if Workspace(path).exists() else None
+        except NNVisError:
+            continue  # a damaged workspace: the server leaves it out and says why
+        if spec and not is_built_in(spec) and spec not in settings.model_allow:
+            print(f"nnvis serve: trusting model {spec!r} of {path} (named by the workspace now)", file=sys.stderr)
+            named.append(spec)
+    return replace(settings, model_allow=settings.model_allow + tuple(named))
 
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,

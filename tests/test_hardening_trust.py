@@ -51,3 +51,19 @@ def test_a_zip_bomb_checkpoint_is_refused_before_it_is_unpacked(tmp_path):
     check_checkpoint(stored, limit=8192)  # stored as torch.save stores: read
     with pytest.raises(NNVisError, match="stored.pt is 0 MB; at most 0 MB is read"):
         check_checkpoint(stored, limit=4096)
+
+
+def test_nnvis_serve_trusts_the_models_its_workspaces_name_at_start(digits_workspace, tmp_path):
+    from nnvis.cli import trust_named_models
+    from nnvis.settings import Settings
+
+    own = tmp_path / "own"
+    shutil.copytree(digits_workspace.path, own)
+    manifest = json.loads((own / "workspace.json").read_text())
+    manifest["config"]["model"] = "usernet:build"  # a model of the user's own code (Recorder, --model mod:fn)
+    (own / "workspace.json").write_text(json.dumps(manifest))
+    broken = tmp_path / "broken"
+    shutil.copytree(digits_workspace.path, broken)
+    (broken / "workspace.json").write_text("{")
+    settings = trust_named_models(Settings(workspaces=(digits_workspace.path, own, broken), model_allow=("a.pt",)))
+    assert settings.model_allow == ("a.pt", "usernet:build")  # mlp is built in; the damaged one is skipped
