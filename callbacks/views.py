@@ -12,7 +12,6 @@ from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.routes import thumbnail_url
 from layouts.components import observation_card
 from layouts.figures import (
-    FAITHFULNESS_EXPLANATION,
     faithfulness_text,
     inset_images,
     marker_size,
@@ -91,7 +90,7 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
                                                                   for i in chosen]))
     text = (f"NH {nh.mean():.4f} · {faithfulness_text(shown_faithfulness(analysis, layer, epoch, method), len(points))}"
             f" · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
-            f"{METHOD_NAMES[method]} of {layer}, epoch {epoch} — {FAITHFULNESS_EXPLANATION}")
+            f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
     return figure, text
 
 

@@ -17,9 +17,11 @@ PROJECTION_OPTIONS = [{"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "va
 # the papers' terms, in their words, where the pages show them
 NH_CAPTION = ("NH (neighborhood hit): the fraction of a point's 6 nearest neighbours in the projection that share "
               "its class, averaged over the points; 1 = classes fully apart.")
-SCORE_CAPTION = ("A point per neuron, placed by MDS (correlated neurons lie close). S(c, j), the score: neuron j's "
-                 "importance in extremely randomized trees telling class c from the rest; colour: the best class "
-                 "c* = argmax S(c, j), opacity: S(c*, j).")
+FAITHFULNESS_CAPTION = ("Trustworthiness: how far the projection's k nearest neighbours are neighbours in activation "
+                        "space too; continuity: the reverse (Venna and Kaski; 1 = always).")
+SCORE_CAPTION = ("A point per neuron, placed by MDS (correlated neurons lie close). Score of neuron j for class c: "
+                 "the AUC of its activation alone telling class c from the rest (0.5 = no preference, 1 = it fires "
+                 "for c only); colour: the best class c* = argmax over c, opacity: that AUC.")
 ALPHA_CAPTION = ("α (alpha): a unit's activation on one observation; for a convolutional channel, the mean of "
                  "its feature map, α(A_li) (Shang et al.).")
 
@@ -93,7 +95,7 @@ def projection_panel() -> html.Div:
                   html.Span(id="nh-value", className="metric"), html.Span(id="neuron-hint", className="hint"),
                   job_indicator("job")],
                  className="panel-head"),
-        caption(NH_CAPTION, "nh-caption"),
+        caption(f"{NH_CAPTION} {FAITHFULNESS_CAPTION}", "nh-caption"),
         dcc.Loading(dcc.Graph(id="obs-projection", className="graph-main",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-projection"}}),

@@ -244,10 +244,6 @@ def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | No
     return figure
 
 
-FAITHFULNESS_EXPLANATION = ("trustworthiness: 2-D neighbours are neighbours in activation space; "
-                            "continuity: the reverse (1 = always)")
-
-
 def faithfulness_text(found: dict | None, subset: int) -> str:
     """The header's trustworthiness and continuity (k = 7, then k = 15) of a projection, saying
     when they were measured on a sample; what to do when they were not measured yet."""

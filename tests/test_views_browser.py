@@ -309,7 +309,8 @@ def test_neuron_colouring_without_a_neuron_says_what_to_do(page, server, digits_
 POINT_CENTRES = """() => {
   const gd = document.querySelector('#obs-projection .js-plotly-plot');
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
-  const px = x => box.left + xa._offset + xa.l2p(x), py = y => box.top + ya._offset + ya.l2p(y);
+  const px = x => box.left + window.scrollX + xa._offset + xa.l2p(x),
+        py = y => box.top + window.scrollY + ya._offset + ya.l2p(y);  // page pixels
   const insets = (gd._fullLayout.images || []).map(i => [px(i.x - i.sizex / 2), px(i.x + i.sizex / 2),
                                                          py(i.y + i.sizey / 2), py(i.y - i.sizey / 2)]);
   const points = [];
@@ -329,7 +330,7 @@ def unfilled_points(page):
     """Observations whose centre pixel is blank on screen (an empty ring, not a filled point),
     leaving out those under an inset thumbnail."""
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    picture = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
+    picture = np.asarray(Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB")).astype(int)
     return [index for index, x, y in page.evaluate(POINT_CENTRES) if (picture[y, x] > 240).all()]
 
 
