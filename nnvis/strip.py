@@ -125,6 +125,8 @@ def read_image_file(path: str | Path, image_shape: tuple[int, ...], preprocess: 
         raise NNVisError(f"image {path} has far too many pixels; allowed: at most {MAX_SIDE} a side") from None
     except UnidentifiedImageError:
         raise NNVisError(f"{path} is not an image PIL can read; allowed: {', '.join(IMAGE_FORMATS)} files") from None
+    except NNVisError:
+        raise  # already says what is wrong (an NNVisError is a ValueError too)
     except ValueError as error:  # e.g. a PNG text chunk that unpacks beyond PIL's limit ("Decompressed Data Too Large")
         raise NNVisError(f"cannot read image {path}: {error}") from None
     except OSError as error:

@@ -13,6 +13,17 @@ CIFAR_NPZ = SHARED_DATA / "cifar10" / "cifar10_test.npz"
 os.environ.setdefault("NNVIS_THREADS", "2")
 
 
+def copy_workspace(source: Path, target: Path) -> Path:
+    """A copy of a workspace folder made by another process (`cp -a`): when this process closes a
+    file of the store it read (shutil.copytree does), POSIX drops the locks its open SQLite
+    connections hold on that file, and a later write by a job process then shows this process a
+    malformed database."""
+    import subprocess
+
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
+    return Path(target)
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not here (tests expect ../shared/data beside the project)")

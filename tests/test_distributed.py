@@ -15,6 +15,7 @@ import pytest
 
 from nnvis.analysis import Analysis
 from nnvis.workspace import Workspace
+from tests.conftest import copy_workspace
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def redis_url(tmp_path_factory):
 def workspace(mnist_small_workspace, tmp_path_factory):
     """A private copy of the MNIST workspace (this test's jobs write into its store)."""
     path = tmp_path_factory.mktemp("distributed") / "mnist"
-    shutil.copytree(mnist_small_workspace.path, path)
+    copy_workspace(mnist_small_workspace.path, path)
     return Workspace(path)
 
 

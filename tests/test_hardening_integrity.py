@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from nnvis.cli import main
-from nnvis.pipeline import summary
+from nnvis.cli import full_summary, main
 from nnvis.workspace import Workspace
+from tests.conftest import copy_workspace
 
 RUN = ["run", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--subset", "300", "--projection", "pca",
        "--device", "cpu"]  # the arguments of the digits_workspace fixture
@@ -18,9 +18,10 @@ RUN = ["run", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--subse
 @pytest.fixture
 def damaged(digits_workspace, tmp_path):
     """A copy of the digits workspace to damage, and the undamaged run's summary."""
+    intact = full_summary(Workspace(digits_workspace.path))  # what `nnvis summary --json` prints for it
     copy = tmp_path / "digits"
-    shutil.copytree(digits_workspace.path, copy)
-    return copy, summary(Workspace(digits_workspace.path))
+    copy_workspace(digits_workspace.path, copy)
+    return copy, intact
 
 
 def cli(capsys, *argv) -> tuple[int, list[str], list[str]]:

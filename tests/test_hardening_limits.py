@@ -45,15 +45,19 @@ def test_oversized_deep_and_long_bodies_are_refused(client):
 
 
 def choose_input(changed: str, value) -> dict:
-    """The deep-vis page's body for a new input (an upload's contents or the canvas's drawing)."""
+    """The deep-vis page's body for a new input: an upload's contents (the input callback) or the
+    canvas's drawing (the drawing callback)."""
     values = {"dv-observation.value": 0, "dv-upload.contents": None, "dv-canvas.relayoutData": None,
               "dv-upload.filename": "big.png", "dv-ws.value": 0, changed: value}
-    ids = ["dv-observation.value", "dv-upload.contents", "dv-canvas.relayoutData"]
-    return {"output": "..dv-input.data...dv-input-status.children..",
-            "outputs": [{"id": "dv-input", "property": "data"}, {"id": "dv-input-status", "property": "children"}],
+    drawing = changed == "dv-canvas.relayoutData"
+    ids = ["dv-canvas.relayoutData"] if drawing else ["dv-observation.value", "dv-upload.contents"]
+    states = ["dv-ws.value"] if drawing else ["dv-upload.filename", "dv-ws.value"]
+    outputs = [{"id": "dv-input", "property": "data"}] + ([] if drawing else [
+        {"id": "dv-input-status", "property": "children"}])
+    return {"output": "..dv-input.data...dv-input-status.children..", "outputs": outputs,
             "inputs": [{"id": i.split(".")[0], "property": i.split(".")[1], "value": values[i]} for i in ids],
-            "state": [{"id": i.split(".")[0], "property": i.split(".")[1], "value": values[i]}
-                      for i in ("dv-upload.filename", "dv-ws.value")], "changedPropIds": [changed]}
+            "state": [{"id": i.split(".")[0], "property": i.split(".")[1], "value": values[i]} for i in states],
+            "changedPropIds": [changed]}
 
 
 def test_a_ten_megabyte_upload_still_fits(client):

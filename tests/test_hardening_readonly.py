@@ -2,12 +2,12 @@
 viewed or exported; what is not in the store says so."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from nnvis.errors import NotInStore
+from tests.conftest import copy_workspace
 
 
 def folder_bytes(folder: Path) -> dict:
@@ -22,7 +22,7 @@ def test_read_only_leaves_the_store_byte_identical_after_every_view_and_export(d
     from nnvis.settings import Settings
 
     workspace = tmp_path / "digits"
-    shutil.copytree(digits_workspace.path, workspace)
+    copy_workspace(digits_workspace.path, workspace)
     before = folder_bytes(workspace)
     settings = Settings(workspaces=(workspace,), read_only=True, job_cache=tmp_path / "jobs")
     app = create_app(settings)

@@ -12,6 +12,7 @@ import pytest
 
 from nnvis.errors import NNVisError
 from nnvis.workspace import Workspace
+from tests.conftest import copy_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,6 @@ def test_the_docker_image_runs_as_an_unprivileged_user():
 
 
 def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits_workspace, tmp_path):
-    import shutil
     import time
 
     from app import create_app
@@ -79,7 +79,7 @@ def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits
     from nnvis.settings import Settings
 
     workspace = tmp_path / "digits"
-    shutil.copytree(digits_workspace.path, workspace)
+    copy_workspace(digits_workspace.path, workspace)
     app = create_app(Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs"))
     with app.server.test_request_context():
         started = time.monotonic()

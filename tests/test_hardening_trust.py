@@ -2,7 +2,6 @@
 operator's allow-list; checkpoints read within a size limit and not when they unpack far beyond it."""
 
 import json
-import shutil
 import zipfile
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from nnvis.errors import NNVisError
 from nnvis.models import read_state_dict
 from nnvis.trust import check_checkpoint
+from tests.conftest import copy_workspace
 
 
 def test_a_workspace_naming_code_is_not_loaded_by_the_server(digits_workspace, tmp_path):
@@ -18,7 +18,7 @@ def test_a_workspace_naming_code_is_not_loaded_by_the_server(digits_workspace, t
     from nnvis.settings import Settings
 
     edited = tmp_path / "edited"
-    shutil.copytree(digits_workspace.path, edited)
+    copy_workspace(digits_workspace.path, edited)
     manifest = json.loads((edited / "workspace.json").read_text())
     manifest["config"]["model"] = "os:getcwd"
     (edited / "workspace.json").write_text(json.dumps(manifest))
@@ -58,12 +58,12 @@ def test_nnvis_serve_trusts_the_models_its_workspaces_name_at_start(digits_works
     from nnvis.settings import Settings
 
     own = tmp_path / "own"
-    shutil.copytree(digits_workspace.path, own)
+    copy_workspace(digits_workspace.path, own)
     manifest = json.loads((own / "workspace.json").read_text())
     manifest["config"]["model"] = "usernet:build"  # a model of the user's own code (Recorder, --model mod:fn)
     (own / "workspace.json").write_text(json.dumps(manifest))
     broken = tmp_path / "broken"
-    shutil.copytree(digits_workspace.path, broken)
+    copy_workspace(digits_workspace.path, broken)
     (broken / "workspace.json").write_text("{")
     settings = trust_named_models(Settings(workspaces=(digits_workspace.path, own, broken), model_allow=("a.pt",)))
     assert settings.model_allow == ("a.pt", "usernet:build")  # mlp is built in; the damaged one is skipped

@@ -50,7 +50,11 @@ def test_mnist_nh_grows_with_depth_and_training(mnist_paper_workspace):
     analysis = Analysis(Workspace(mnist_paper_workspace))
     last = analysis.epochs[-1]
     by_layer = [analysis.neighborhood_hit(layer, last) for layer in analysis.layers]
-    assert all(b >= a for a, b in zip(by_layer, by_layer[1:])), by_layer  # deeper separates better
+    # deeper separates better: the last hidden layer clearly above the first, and no deeper layer below
+    # its predecessor by more than t-SNE's own noise (measured [0.9395, 0.9620, 0.9650, 0.9660] on one
+    # machine, [0.9427, 0.9668, 0.9646, 0.9665] on another with the same code and seed)
+    assert by_layer[-1] >= by_layer[0] + 0.01, by_layer
+    assert all(b >= a - 0.005 for a, b in zip(by_layer, by_layer[1:])), by_layer
     by_epoch = sequence(analysis, "epochs", analysis.layers[-1], "tsne")["nh"]
     assert by_epoch[-1] > by_epoch[0]
 

@@ -28,7 +28,7 @@ def test_per_image_removal_of_the_lowest_fifth_keeps_top1_within_one_point(paper
     last = paper.layers[-1]
     sweep = unitlab.ablation_sweep(paper, last, None, "per-image", fractions=[0.2])
     print_sweep(f"per-image ablation of 20% of {last}", sweep)
-    assert sweep["count"].tolist() == [200] and sweep["baseline_top1"] >= 0.97
+    assert sweep["count"].tolist() == [200] and sweep["baseline_top1"] >= 0.96  # 0.9749 or 0.9681 on two machines
     assert abs(sweep["top1"][0] - sweep["baseline_top1"]) < 0.01
 
 
