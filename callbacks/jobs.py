@@ -19,7 +19,7 @@ READ_ONLY_MESSAGE = ("This server is read-only: it shows what was computed alrea
 
 def background_options(prefix: str) -> dict:
     """`callback` options making a background job with the indicator `layouts.components.job_indicator(prefix)`."""
-    return {"background": True, "prevent_initial_call": True,
+    return {"background": True, "prevent_initial_call": True, "interval": 500,  # progress polled twice a second
             "running": [(Output(f"{prefix}-indicator", "style"), SHOWN, HIDDEN)],
             "progress": [Output(f"{prefix}-progress", "value"), Output(f"{prefix}-progress", "max"),
                          Output(f"{prefix}-stage", "children")],
