@@ -257,7 +257,8 @@ def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, re
     record_progress(page, "ll-ablation")
     page.click("#ll-ablation-run")
     wait_for_graph(page, "ll-ablation", "scatter")
-    assert any(s.startswith("ablation sweep ") for s in page.evaluate("() => window.stages")), page.evaluate("() => window.stages")
+    stages = page.evaluate("() => window.stages")
+    assert any(s.startswith("ablation sweep ") for s in stages), stages
     sweep = unitlab.ablation_sweep(resnet, "layer4", 0, "per-image", on="subset")  # stored by the job
     top1, top5, intact1, intact5 = traces(page, "ll-ablation")
     assert (top1["name"], top5["name"]) == ("top-1", "top-5")
