@@ -132,6 +132,33 @@ def page(browser):
     context.close()
 
 
+def paper_summary(workspace: Path) -> dict:
+    """What `nnvis summary --json` prints for `workspace`, run as a user runs it."""
+    import json
+    import subprocess
+    import sys
+
+    summary = subprocess.run([sys.executable, "-m", "nnvis.cli", "summary", "--workspace", str(workspace), "--json"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert summary.returncode == 0, summary.stderr
+    return json.loads(summary.stdout)
+
+
+def drag_lasso(page, graph_id: str, corners: list[tuple[float, float]]) -> None:
+    """Draw a lasso with the mouse over the plot area of graph `graph_id`, through `corners`
+    given as fractions of the plot's width and height."""
+    box = page.evaluate(f"() => {{ const gd = document.querySelector('#{graph_id} .js-plotly-plot');"
+                        " const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();"
+                        " return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }")
+    left, top, width, height = box
+    page.mouse.move(left + corners[0][0] * width - 20, top + corners[0][1] * height - 20)
+    page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height, steps=4)
+    page.mouse.down()
+    for fx, fy in corners[1:]:
+        page.mouse.move(left + fx * width, top + fy * height, steps=8)
+    page.mouse.up()
+
+
 @pytest.fixture(scope="session")
 def mnist_paper_workspace(mnist_dir, tmp_path_factory):
     """The paper's MNIST run made by the CLI, exactly as the README gives it: its workspace path."""

@@ -6,6 +6,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.analysis import Analysis
 from nnvis.workspace import Workspace
+from tests.conftest import drag_lasso
 
 pytestmark = pytest.mark.browser
 
@@ -130,18 +131,9 @@ def test_changing_layer_and_epoch_changes_projection_and_nh(page, dashboard):
 
 def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digits_workspace):
     open_view(page, dashboard, "?ws=0&layer=hidden4&epoch=2")
-    box = page.evaluate("() => { const gd = document.querySelector('#obs-projection .js-plotly-plot');"
-                        " const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();"
-                        " return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }")
-    left, top, width, height = box
     corners = [(0.05, 0.05), (0.5, 0.05), (0.5, 0.5), (0.05, 0.5), (0.05, 0.06)]  # a lasso over the upper-left quarter
     for _attempt in range(3):  # a gesture can land while plotly is still settling in headless Chromium
-        page.mouse.move(left + corners[0][0] * width - 20, top + corners[0][1] * height - 20)
-        page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height, steps=4)
-        page.mouse.down()
-        for fx, fy in corners[1:]:
-            page.mouse.move(left + fx * width, top + fy * height, steps=8)
-        page.mouse.up()
+        drag_lasso(page, "obs-projection", corners)
         try:
             page.wait_for_selector("#neuron-ranking li", timeout=10000)
             break

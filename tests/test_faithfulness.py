@@ -22,7 +22,7 @@ from nnvis.metrics import (
 )
 from nnvis.projections import pca_2d
 from nnvis.workspace import Workspace
-from tests.conftest import ROOT
+from tests.conftest import ROOT, paper_summary
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +165,7 @@ def test_temporal_preservation_rewards_moving_what_changed():
 
 @pytest.mark.usefixtures("mnist_dir")
 def test_paper_summary_has_trustworthiness_and_continuity(mnist_paper_workspace):
-    summary = subprocess.run([sys.executable, "-m", "nnvis.cli", "summary", "--workspace",
-                              str(mnist_paper_workspace), "--json"], capture_output=True, text=True, cwd=ROOT,
-                             timeout=600)
-    assert summary.returncode == 0, summary.stderr
-    figures = json.loads(summary.stdout)
+    figures = paper_summary(mnist_paper_workspace)
     last = figures["hidden_layers"][-1]
     trust, cont = figures["trustworthiness"], figures["continuity"]
     assert set(trust) == set(figures["nh"]) and set(trust[last]) == {"0", "1", "2", "3"}

@@ -1,18 +1,10 @@
 """Rauber et al.'s MNIST figures (SPEC section 1), reproduced by the CLI on the real data."""
 
-import json
-import subprocess
-import sys
-
-from tests.conftest import ROOT
+from tests.conftest import paper_summary
 
 
 def test_paper_figures(mnist_paper_workspace):
-    summary = subprocess.run([sys.executable, "-m", "nnvis.cli", "summary", "--workspace",
-                              str(mnist_paper_workspace), "--json"], capture_output=True, text=True, cwd=ROOT,
-                             timeout=300)
-    assert summary.returncode == 0, summary.stderr
-    figures = json.loads(summary.stdout)
+    figures = paper_summary(mnist_paper_workspace)
     last = figures["hidden_layers"][-1]
     nh = figures["nh"]
     assert figures["epochs"] == [0, 1, 2, 3]

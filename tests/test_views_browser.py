@@ -12,7 +12,7 @@ from nnvis.analysis import Analysis
 from nnvis.evolution import sequence
 from nnvis.unitlab import class_similarity, cluster_order
 from nnvis.workspace import Workspace
-from tests.conftest import serving
+from tests.conftest import drag_lasso, serving
 from tests.test_browser import POINT_PIXEL, TEXT, choose, observation_traces, wait_for_points
 from tests.test_deepvis_browser import FIRST_Z, wait_for_heatmaps
 
@@ -361,17 +361,7 @@ def test_neuron_colouring_with_insets_fills_every_point(page, server, digits_wor
 
 
 def lasso(page, graph_id):
-    box = page.evaluate(f"() => {{ const gd = document.querySelector('#{graph_id} .js-plotly-plot');"
-                        " const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, b = gd.getBoundingClientRect();"
-                        " return [b.left + xa._offset, b.top + ya._offset, xa._length, ya._length]; }")
-    left, top, width, height = box
-    corners = [(0.05, 0.05), (0.6, 0.05), (0.6, 0.6), (0.05, 0.6), (0.05, 0.06)]
-    page.mouse.move(left + corners[0][0] * width - 20, top + corners[0][1] * height - 20)
-    page.mouse.move(left + corners[0][0] * width, top + corners[0][1] * height, steps=4)
-    page.mouse.down()
-    for fx, fy in corners[1:]:
-        page.mouse.move(left + fx * width, top + fy * height, steps=8)
-    page.mouse.up()
+    drag_lasso(page, graph_id, [(0.05, 0.05), (0.6, 0.05), (0.6, 0.6), (0.05, 0.6), (0.05, 0.06)])
 
 
 def selected_observations(page):
