@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -20,15 +19,13 @@ ROOT = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
     from callbacks import compare, deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
-    from callbacks.auth import require_login
-    from callbacks.context import SETTINGS_KEY
-    from callbacks.limits import limit_requests
-    from callbacks.registry import register
-    from callbacks.routes import register_routes
+    from web.auth import require_login
+    from web.context import SETTINGS_KEY
+    from web.limits import limit_requests
+    from web.registry import register
+    from web.routes import register_routes
 
-    settings = settings or Settings.from_env()
-    # background jobs run in other processes: they read the workspaces from the environment
-    os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in settings.workspaces)
+    settings = settings or Settings.from_env()  # jobs get these settings from their manager, not the environment
     app = dash.Dash(__name__, use_pages=True, pages_folder=str(ROOT / "layouts"), assets_folder=str(ROOT / "assets"),
                     background_callback_manager=background_manager(settings), title="nnvis", update_title=None,
                     on_error=show_callback_error,
@@ -67,14 +64,14 @@ def background_manager(settings: Settings):
         from celery import Celery
         from celery.signals import worker_process_init
 
-        from nnvis.trails import warm_up_bundling
+        from nnvis.projection.trails import warm_up_bundling
 
         celery = Celery("nnvis", broker=settings.redis_url, backend=settings.redis_url)
         celery.conf.update(worker_prefetch_multiplier=1, broker_connection_retry_on_startup=True,
                            result_expires=24 * 3600)
         worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
         return dash.CeleryManager(celery)
-    from callbacks.job_manager import FreshProcessManager
+    from web.job_manager import FreshProcessManager
 
     settings.job_cache.mkdir(parents=True, exist_ok=True)
     return FreshProcessManager(diskcache.Cache(str(settings.job_cache)), settings)
@@ -87,10 +84,10 @@ def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:
     the time left."""
     import torch
 
-    from nnvis.analysis import Analysis
-    from nnvis.pipeline import prepare
     from nnvis.progress import LineProgress
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     workspace = Workspace(path)
     if workspace.exists():

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from nnvis.actmax import ActMaxParams, activation_maximization
-from nnvis.models import build_model, images_to_tensor
-from nnvis.workspace import resolve_device
+from nnvis.models.zoo import build_model, images_to_tensor
+from nnvis.unitlab.actmax import ActMaxParams, activation_maximization
+from nnvis.workspace.workspace import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 30.0
@@ -38,7 +38,7 @@ def machine(device: str) -> str:
 
 def train_briefly(module: torch.nn.Module, data_dir: Path, n: int) -> float:
     """One epoch of Adam on the first `n` MNIST training images; returns the last batch's loss."""
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     mnist = load_dataset("mnist", data_dir)
     x = images_to_tensor(mnist.train_images[:n], 1)
@@ -57,8 +57,8 @@ def train_briefly(module: torch.nn.Module, data_dir: Path, n: int) -> float:
 
 def best_on_data(model, layer: str, unit: int, data_dir: Path) -> tuple[float, int]:
     """The unit's largest activation over the MNIST test images, and how many there are."""
-    from nnvis.capture import capture
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
+    from nnvis.models.activations import capture
 
     images = load_dataset("mnist", data_dir).test_images
     acts, _ = capture(model, images, [layer], batch_size=1000)

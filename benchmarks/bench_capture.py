@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torchvision
 
-from nnvis.capture import auto_batch_size, capture, check_precision
-from nnvis.layers import get_module
-from nnvis.models import LoadedModel, images_to_tensor
+from nnvis.models.activations import auto_batch_size, capture, check_precision
+from nnvis.models.layers import get_module
+from nnvis.models.zoo import LoadedModel, images_to_tensor
 
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10" / "cifar10_test.npz"
 

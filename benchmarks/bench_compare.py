@@ -46,8 +46,8 @@ VIEW = f"/compare?ws=0&ws2=1&layer={LAYER}&layer2={LAYER}&epoch=0&epoch2=0&metho
 
 def ensure_workspaces(root: Path) -> list[Path]:
     """Two workspaces over the 10,000 MNIST test observations, untrained MLPs of seeds 0 and 1."""
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     paths = []
     for seed in (0, 1):
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     before = load()
     paths = ensure_workspaces(WORKDIR)
     os.environ["NNVIS_WORKSPACES"] = ":".join(str(p) for p in paths)
-    from nnvis.compare import compute_comparison, has_aligned_projections, open_pair
+    from nnvis.compare.snapshots import compute_comparison, has_aligned_projections, open_pair
 
     a, b = open_pair(paths, [LAYER], [0])
     cached = has_aligned_projections(a, b, "pca")

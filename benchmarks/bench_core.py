@@ -200,8 +200,8 @@ def bench_store(workspace: Path, method: str, misses: int, hits: int) -> dict:
     One miss and one hit warm-up each are excluded (imports, page cache)."""
     import numpy as np
 
-    from nnvis.analysis import Analysis
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     analysis = Analysis(Workspace(workspace))
     layer, epoch = analysis.layers[0], analysis.epochs[-1]

@@ -65,8 +65,8 @@ def versions() -> dict:
 def ensure_workspace(path: Path) -> dict:
     """Make the 10k-point workspace unless it is complete already (`run` then only checks
     the store); returns how long that took and whether it existed."""
-    from nnvis.pipeline import run
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.pipeline import run
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     config = RunConfig(dataset="mnist", data_dir=MNIST_DIR, model="mlp", epochs=1, subset=10000,
                        projection="pca", device="cpu")
@@ -88,8 +88,8 @@ def bench_neuron_click(n_neurons: int) -> dict:
     One warm-up call on another neuron is excluded."""
     import numpy as np
 
-    from callbacks.context import open_analysis
     from callbacks.views import neuron_colour_patch
+    from web.context import open_analysis
 
     width = open_analysis(0).activations(LAYER, EPOCH).shape[1]
     neurons = np.random.default_rng(0).choice(np.arange(1, width), size=n_neurons, replace=False)
@@ -121,7 +121,7 @@ def make_app(workspace: Path):
 
 def forget_thumbnails(indices) -> None:
     """Delete the stored PNGs of `indices` so that the first pass is a real miss."""
-    from callbacks.context import open_analysis
+    from web.context import open_analysis
 
     analysis = open_analysis(0)
     for index in indices:

@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import ROOT, load, load_text, machine, machine_line, print_table, write_json  # noqa: E402
 
 sys.path.insert(0, str(ROOT))  # nnvis from this checkout
-from nnvis.analysis import Analysis  # noqa: E402
-from nnvis.neuron_scores import class_auc, class_means  # noqa: E402
-from nnvis.units import live_units  # noqa: E402
-from nnvis.workspace import Workspace  # noqa: E402
+from nnvis.projection.neurons import class_auc, class_means  # noqa: E402
+from nnvis.unitlab.stats import live_units  # noqa: E402
+from nnvis.workspace.analysis import Analysis  # noqa: E402
+from nnvis.workspace.workspace import Workspace  # noqa: E402
 
 DEFAULT_CANDIDATES = ("extratrees-30", "extratrees-300", "extratrees-1000", "totally-random-30", "totally-random-300",
                       "perm-extratrees-30", "perm-logistic", "selectivity", "smd", "auc")

@@ -41,8 +41,8 @@ def bench_projections(n: int, device: str) -> list[dict]:
     import umap
     from openTSNE import TSNE
 
-    from nnvis.metrics import neighborhood_hit
-    from nnvis.projections import default_jobs, project
+    from nnvis.projection.methods import default_jobs, project
+    from nnvis.projection.metrics import neighborhood_hit
 
     x, labels = clusters(n)
     runs = {"nnvis t-SNE": lambda data=x: project(data, "tsne", device=device),
@@ -66,7 +66,7 @@ SHIFTS = [(dy, dx) for dy in (0, 1, -1, 2) for dx in (0, 1, -1, 2)]  # 16 varian
 def mnist_shifted(folder: Path, n: int) -> Path:
     """`n` images (at most 1,120,000) as an .npz test split: MNIST test + train, then the same
     digits shifted by a pixel or two (np.roll), one shift after another; 20,000 train digits to train on."""
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     path = folder / f"mnist{n // 1000}k.npz"
     if not path.exists():
@@ -84,9 +84,9 @@ def mnist_shifted(folder: Path, n: int) -> Path:
 
 def click_workspace(points: int) -> Path:
     """An MLP workspace (1 epoch, layer hidden4 only, PCA) over `points` MNIST digits."""
-    from nnvis.analysis import Analysis
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     path = WORKDIR / f"scale-mlp-{points}"
     if not Workspace(path).exists():
@@ -131,9 +131,9 @@ def bench_dense_hover(points: int = 1_000_000, hovers: int = 20) -> dict:
 
     from app import create_app
     from callbacks.views import event_observation, observation_details, projection_view, zoomed_density
-    from nnvis.analysis import Analysis
     from nnvis.settings import Settings
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     path = click_workspace(points)
     app = create_app(Settings(workspaces=(path,)))
@@ -185,11 +185,11 @@ def bench_full_mnist(method: str = "tsne") -> dict:
     activations, with their NH."""
     from openTSNE import TSNE
 
-    from nnvis.analysis import Analysis
-    from nnvis.metrics import neighborhood_hit
-    from nnvis.pipeline import prepare
-    from nnvis.projections import default_jobs
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.projection.methods import default_jobs
+    from nnvis.projection.metrics import neighborhood_hit
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     path = WORKDIR / "mnist-all-mlp"
     config = RunConfig(dataset="mnist", data_dir=str(ROOT.parent / "shared" / "data" / "mnist"), model="mlp",

@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from nnvis.store import ArtifactKey, Store
-from nnvis.trails import bundle_trails
+from nnvis.projection.trails import bundle_trails
+from nnvis.workspace.store import ArtifactKey, Store
 
 
 def synthetic_frames(n: int = 2000, frames: int = 5, classes: int = 10, seed: int = 0) -> np.ndarray:
@@ -40,7 +40,7 @@ def timed(function) -> tuple[float, object]:
 FRESH_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
-from nnvis.trails import bundle_trails, cached_hammer_bundle
+from nnvis.projection.trails import bundle_trails, cached_hammer_bundle
 cached_hammer_bundle()
 imported = time.perf_counter()
 sys.path.insert(0, "benchmarks")

@@ -115,8 +115,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from nnvis.analysis import Analysis
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     analysis = Analysis(Workspace(args.workspace))
     epoch, layers = analysis.epochs[-1], [layer for layer in analysis.layers

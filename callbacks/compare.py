@@ -6,15 +6,10 @@ from __future__ import annotations
 from dash import Input, Output, Patch, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.context import current_settings, layer_and_epoch_choices, workspace_path
-from callbacks.jobs import READ_ONLY_MESSAGE, background_options, run_request
-from callbacks.registry import callback, clientside_callback
-from callbacks.routes import thumbnail_url
 from callbacks.views import METHOD_NAMES, version_of
 from layouts.compare_figures import HIGHLIGHT_TRACE, class_nh_figure, side_figure
-from layouts.components import layer_options
 from layouts.figures import message_figure
-from nnvis.compare import (
+from nnvis.compare.snapshots import (
     Snapshot,
     aligned_projections,
     class_nh,
@@ -25,6 +20,11 @@ from nnvis.compare import (
     open_pair,
 )
 from nnvis.errors import NNVisError
+from web.components import layer_options
+from web.context import current_settings, layer_and_epoch_choices, workspace_path
+from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
+from web.registry import callback, clientside_callback
+from web.routes import thumbnail_url
 
 SIDES = ("", "2")
 VIEW = [Input(f"compare-{name}{suffix}", "value") for suffix in SIDES for name in ("ws", "layer", "epoch")] + \

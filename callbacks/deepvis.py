@@ -1,5 +1,5 @@
-"""Callbacks of the deep-visualization page. Thin: read the controls, call nnvis.deepvis and
-nnvis.saliency, build figures with layouts.deepvis_figures. The views are plain functions.
+"""Callbacks of the deep-visualization page. Thin: read the controls, call nnvis.deepvis.grid and
+nnvis.deepvis.saliency, build figures with layouts.deepvis_figures. The views are plain functions.
 
 The current input lives in the `dv-input` store: {"observation": i} for a subset observation,
 or {"pixels": uint8 image as lists, "source": caption} for an uploaded or drawn image."""
@@ -15,13 +15,11 @@ from pathlib import Path
 import numpy as np
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-from torch import nn
 
-from callbacks.context import open_analysis
-from callbacks.registry import callback, clientside_callback
 from layouts import deepvis_figures as figures
 from layouts.figures import message_figure
-from nnvis.deepvis import (
+from layouts.page_parts import HOVER_HINT
+from nnvis.deepvis.grid import (
     first_layer_filters,
     grid_mosaic,
     layer_grid,
@@ -32,11 +30,12 @@ from nnvis.deepvis import (
     weight_picture,
     weighted_sum_view,
 )
+from nnvis.deepvis.saliency import METHODS, Explainer
+from nnvis.deepvis.strip import MAX_FILE_BYTES, read_image_file
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import map_layers, normalise, upsample
-from nnvis.layers import list_layers
-from nnvis.saliency import METHODS, Explainer
-from nnvis.strip import MAX_FILE_BYTES, read_image_file
+from nnvis.models.feature_maps import normalise, upsample
+from web.context import open_analysis
+from web.registry import callback, clientside_callback
 
 METHOD_NAMES = {"gradient": "gradient", "guided": "guided backprop", "integrated": "integrated gradients"}
 SHOWN_FILTERS = 64
@@ -44,18 +43,8 @@ SHOWN_FILTERS = 64
 
 # ---- what the page offers
 
-def grid_layers(analysis, model) -> list[str]:
-    """Layers the grid can show, in module order: those with feature maps, the Linear layers
-    and the workspace's captured layers."""
-    maps = set(map_layers(model, tuple(analysis.manifest["image_shape"])))
-    modules = dict(model.module.named_modules())
-    return [name for name in list_layers(model.module)
-            if name in maps or name in analysis.layers or isinstance(modules[name], nn.Linear)]
 
 
-def is_drawable(analysis) -> bool:
-    """Grey images (MNIST-like) get a drawing canvas."""
-    return len(analysis.manifest["image_shape"]) == 2
 
 
 # ---- the input
@@ -284,9 +273,6 @@ def draw_input(relayout, ws):
     if not strokes or len(shape) != 2:
         raise PreventUpdate
     return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}
-
-
-HOVER_HINT = "Hover a cell of the grid."
 
 
 @callback(Output("dv-enlarged", "figure", allow_duplicate=True),

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 from plotly.colors import sequential
 
-from callbacks.context import current_settings
 from layouts.figures import density_figure, observation_groups
-from nnvis.analysis import Analysis
-from nnvis.density import category_image, full_range, nearest_observation, value_image
+from nnvis.projection.density import category_image, full_range, nearest_observation, value_image
+from nnvis.workspace.analysis import Analysis
+from web.context import current_settings
 
 
 def is_dense(n_points: int) -> bool:

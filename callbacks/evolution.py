@@ -6,13 +6,14 @@ from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
-from callbacks.context import open_analysis
-from callbacks.jobs import background_options, run_request
-from callbacks.registry import callback
-from layouts.components import anchor_options
 from layouts.figures import message_figure
-from layouts.view_state import follow_address
+from layouts.page_parts import EVOLUTION_ADDRESS, coherence_for, coherence_options
 from nnvis.errors import NNVisError
+from web.components import anchor_options
+from web.context import open_analysis
+from web.jobs import background_options, run_request
+from web.registry import callback
+from web.view_state import follow_address
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
             Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data"),
@@ -47,7 +48,7 @@ def run_sequence_job(set_progress, request, *view):
     except NNVisError as error:
         return message_figure(str(error)), str(error), no_update, no_update, None
     if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]] or \
-            views.coherence_for(view[3], view[6]) != request.get("coherence", views.coherence_for(view[3], None)):
+            coherence_for(view[3], view[6]) != request.get("coherence", coherence_for(view[3], None)):
         raise PreventUpdate
     return views.trails_view(*view)
 
@@ -116,10 +117,7 @@ def render_stability(_status, ws, kind, anchor, method, coherence):
           State("evo-coherence", "value"), prevent_initial_call=True)
 def offer_coherence(method, coherence):
     """Attractions tie t-SNE frames only: other methods keep independent or chained frames."""
-    return views.coherence_options(method), views.coherence_for(method, coherence)
+    return coherence_options(method), coherence_for(method, coherence)
 
 
-ADDRESS = {"ws": ("evo-ws", "value"), "kind": ("sequence-kind", "value"), "at": ("sequence-anchor", "value"),
-           "method": ("evo-method", "value"), "classes": ("class-filter", "value"), "frame": ("frame-slider", "value"),
-           "coherence": ("evo-coherence", "value")}
-follow_address("evo", ADDRESS)  # the address holds the view: a link reopens it
+follow_address("evo", EVOLUTION_ADDRESS)  # the address holds the view: a link reopens it

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 from dash import no_update
 
-from callbacks.context import current_settings, open_analysis
-from callbacks.jobs import READ_ONLY_MESSAGE
 from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
+from layouts.page_parts import coherence_for, coherence_options
 from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figure, tradeoff_figure, trails_figure
-from nnvis.evolution import bundled_trails, frame_names, has_sequence, sequence
-from nnvis.trails import COHERENCE, check_coherence
-
-ATTRACTIONS = ("0.03", "0.1", "0.3", "0.9")  # the attractions offered on the page (t-SNE)
+from nnvis.compare.evolution import bundled_trails, frame_names, has_sequence, sequence
+from web.context import current_settings, open_analysis
+from web.jobs import READ_ONLY_MESSAGE
 
 
 def shown_observations(labels: np.ndarray, classes: list[int] | None, selected: list[int] | None = None) -> np.ndarray:
@@ -36,18 +34,8 @@ def describe(kind: str, anchor) -> str:
     return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
 
 
-def coherence_for(method: str, coherence: str | None) -> str:
-    """The page's coherence choice for `method`: an attraction only ties t-SNE frames; UMAP and
-    PCA frames fall back to their default (chained) while the control catches up."""
-    if coherence not in (None, "") and method != "tsne" and coherence not in COHERENCE:
-        coherence = None
-    return check_coherence(coherence, method)
 
 
-def coherence_options(method: str) -> list[dict]:
-    """The coherence control's choices: independent, chained, and for t-SNE the attractions."""
-    tied = [{"label": f"tied λ {a}", "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
-    return [{"label": "independent", "value": "independent"}, {"label": "chained", "value": "chain"}] + tied
 
 
 def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None,

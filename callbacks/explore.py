@@ -8,12 +8,13 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import views
-from callbacks.context import open_analysis
-from callbacks.jobs import background_options, run_request
-from callbacks.registry import callback, clientside_callback
-from layouts.components import epoch_options, layer_options, neuron_colour_options
 from layouts.figures import message_figure
+from layouts.page_parts import selection_ranking
 from nnvis.errors import NNVisError
+from web.components import epoch_options, layer_options, neuron_colour_options
+from web.context import open_analysis
+from web.jobs import background_options, run_request
+from web.registry import callback, clientside_callback
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
 VIEW_STATE = [State("workspace-select", "value"), State("layer-select", "value"), State("epoch-select", "value")]
@@ -147,7 +148,7 @@ def rank_selected(selected, ws, layer, epoch):
     if not indices or layer == "input":
         return None, None
     try:
-        return views.selection_ranking(ws, layer, epoch, indices)
+        return selection_ranking(ws, layer, epoch, indices)
     except NNVisError as error:
         return None, str(error)
 

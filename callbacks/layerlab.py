@@ -1,5 +1,5 @@
 """Callbacks of the layer lab, and the work behind them as plain functions (tested without a
-browser): read the controls, call nnvis.unitlab and nnvis.strip, build figures."""
+browser): read the controls, call nnvis.unitlab.lab and nnvis.deepvis.strip, build figures."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import numpy as np
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.context import layer_and_epoch_choices, open_analysis
 from callbacks.deepvis import uploaded_image  # the same upload rules on both pages
-from callbacks.jobs import background_options, run_request
-from callbacks.registry import callback
 from layouts.figures import message_figure
+from layouts.page_parts import LAYER_LAB_ADDRESS
 from layouts.unit_figures import (
     ablation_figure,
     cosine_figure,
@@ -22,17 +20,17 @@ from layouts.unit_figures import (
     png_uri,
     sparsity_figure,
 )
-from layouts.view_state import follow_address, view_query
-from nnvis import unitlab
+from nnvis.deepvis.strip import select_layers, structure_strip
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import heat_colours, map_layers, normalise, overlay
-from nnvis.strip import select_layers, structure_strip
+from nnvis.models.feature_maps import heat_colours, map_layers, normalise, overlay
+from nnvis.unitlab import lab as unitlab
+from web.context import layer_and_epoch_choices, open_analysis
+from web.jobs import background_options, run_request
+from web.registry import callback
+from web.view_state import follow_address, view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
-ADDRESS = {"ws": ("ll-ws", "value"), "layer": ("ll-layer", "value"), "epoch": ("ll-epoch", "value"),
-           "cluster": ("ll-cluster", "value"), "by": ("ll-sparsity-by", "value"),
-           "threshold": ("ll-threshold", "value"), "variance": ("ll-variance", "value"), "image": ("ll-image", "value")}
-follow_address("ll", ADDRESS)  # the address holds the view: a link reopens it
+follow_address("ll", LAYER_LAB_ADDRESS)  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 

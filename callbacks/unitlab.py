@@ -1,5 +1,5 @@
 """Callbacks of the unit lab, and the work behind them as plain functions (tested without a
-browser): read the controls, call nnvis.unitlab (cached in the store), build components."""
+browser): read the controls, call nnvis.unitlab.lab (cached in the store), build components."""
 
 from __future__ import annotations
 
@@ -7,26 +7,24 @@ import numpy as np
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.context import layer_and_epoch_choices, open_analysis
-from callbacks.jobs import background_options, run_request
-from callbacks.registry import callback
-from callbacks.routes import thumbnail_url
 from callbacks.views import version_of
 from layouts.figures import message_figure
+from layouts.page_parts import UNIT_LAB_ADDRESS
 from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
-from layouts.view_state import follow_address, view_query
-from nnvis import unitlab
-from nnvis.actmax import ActMaxParams
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import overlay
+from nnvis.models.feature_maps import overlay
+from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.actmax import ActMaxParams
+from web.context import layer_and_epoch_choices, open_analysis
+from web.jobs import background_options, run_request
+from web.registry import callback
+from web.routes import thumbnail_url
+from web.view_state import follow_address, view_query
 
 VIEW = [Input("ul-ws", "value"), Input("ul-layer", "value"), Input("ul-epoch", "value")]
 PARAMS = [Input(f"ul-am-{suffix}", "value") for suffix, _, _, _ in ACTMAX_INPUTS]
 MAX_K = 64
-ADDRESS = {"ws": ("ul-ws", "value"), "layer": ("ul-layer", "value"), "epoch": ("ul-epoch", "value"),
-           "unit": ("ul-unit", "value"), "k": ("ul-k", "value"), "rule": ("ul-rule", "value"),
-           "sel": ("ul-observations", "value"), "n": ("ul-n", "value")}
-follow_address("ul", ADDRESS)  # the address holds the view: a link reopens it
+follow_address("ul", UNIT_LAB_ADDRESS)  # the address holds the view: a link reopens it
 
 
 def parse_observations(text: str | None) -> list[int]:

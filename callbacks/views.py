@@ -6,11 +6,7 @@ from __future__ import annotations
 import numpy as np
 from dash import Patch, html, no_update
 
-from callbacks.context import current_settings, open_analysis
 from callbacks.density_views import density_projection_figure, is_dense, nearest_in_view, shown_method
-from callbacks.jobs import READ_ONLY_MESSAGE
-from callbacks.routes import thumbnail_url
-from layouts.components import observation_card
 from layouts.figures import (
     faithfulness_text,
     inset_images,
@@ -22,11 +18,15 @@ from layouts.figures import (
     projection_figure,
     typed_array,
 )
-from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
-from nnvis.export import projection_csv
-from nnvis.layers import INPUT_LAYER
-from nnvis.selection import rank_neurons, representatives, top_units
+from nnvis.models.layers import INPUT_LAYER
+from nnvis.projection.linking import representatives, top_units
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.export import projection_csv
+from web.components import observation_card
+from web.context import current_settings, open_analysis
+from web.jobs import READ_ONLY_MESSAGE
+from web.routes import thumbnail_url
 
 METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 
@@ -217,17 +217,6 @@ def observation_details(ws, epoch: int, index: int, layer: str | None = None) ->
                             analysis.classes[labels[index]], analysis.classes[int(predicted)], float(confidence), extra)
 
 
-def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
-    """(ranking data, list component) of the neurons responding most to the selected observations."""
-    acts = open_analysis(ws).activations(layer, epoch)
-    order, scores = rank_neurons(acts, np.unique(indices), top=10)
-    selected = np.zeros(len(acts), bool)
-    selected[np.unique(indices)] = True
-    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {acts[selected, n].astype(float).mean():.3f} vs "
-                    f"{acts[~selected, n].astype(float).mean():.3f})") for n, s in zip(order, scores)]
-    data = {"layer": layer, "epoch": epoch, "neurons": order.tolist(), "scores": np.round(scores, 4).tolist()}
-    return data, [html.Div(f"Top neurons for {int(selected.sum())} selected observations", className="muted"),
-                  html.Ol(rows)]
 
 
 def export_table(ws, layer: str, epoch: int, method: str) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.context import open_analysis, workspace_options
-from layouts.components import PROJECTION_OPTIONS, epoch_options, job_indicator, labelled, layer_options
+from web.components import PROJECTION_OPTIONS, epoch_options, job_indicator, labelled, layer_options
+from web.context import open_analysis, workspace_options
 
 dash.register_page(__name__, path="/compare", title="nnvis: compare")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.context import open_analysis, workspace_options
-from callbacks.deepvis import HOVER_HINT, grid_layers, is_drawable
-from layouts.components import epoch_options, labelled
 from layouts.deepvis_figures import canvas_figure
 from layouts.figures import message_figure
-from layouts.view_state import choice, whole_number
-from nnvis.strip import MAX_FILE_BYTES
+from layouts.page_parts import HOVER_HINT, grid_layers, is_drawable
+from nnvis.deepvis.strip import MAX_FILE_BYTES
+from web.components import epoch_options, labelled
+from web.context import open_analysis, workspace_options
+from web.view_state import choice, whole_number
 
 dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
 

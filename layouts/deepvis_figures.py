@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from layouts.figures import FONT
-from nnvis.deepvis import pen_width
-from nnvis.images import to_png
+from nnvis.data.images import to_png
+from nnvis.deepvis.grid import pen_width
 
-HEAT = [[0.0, "#000000"], [0.35, "#c81400"], [0.7, "#ffc800"], [1.0, "#ffffff"]]  # nnvis.feature_maps' scale
+HEAT = [[0.0, "#000000"], [0.35, "#c81400"], [0.7, "#ffc800"], [1.0, "#ffffff"]]  # nnvis.models.feature_maps' scale
 OVERLAY_OPACITY = 0.6
 
 
@@ -56,7 +56,7 @@ def image_figure(image: np.ndarray, title: str = "") -> go.Figure:
 
 def canvas_figure(shape: tuple[int, int]) -> go.Figure:
     """A black canvas of `shape` (H,W) to draw on with the mouse (open freehand paths, white,
-    as wide on screen as nnvis.deepvis.pen_width draws them into the image)."""
+    as wide on screen as nnvis.deepvis.grid.pen_width draws them into the image)."""
     pen = pen_width(shape[0])
     figure = go.Figure(go.Image(z=np.zeros(tuple(shape) + (3,), np.uint8), hoverinfo="skip"))
     figure.update_layout(**layout(dragmode="drawopenpath", margin=dict(l=4, r=4, t=4, b=4),

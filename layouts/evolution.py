@@ -5,11 +5,10 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.context import open_analysis, workspace_options
-from callbacks.evolution import ADDRESS
-from callbacks.evolution_views import coherence_for, coherence_options
-from layouts.components import NH_CAPTION, PROJECTION_OPTIONS, anchor_options, caption, job_indicator, labelled
-from layouts.view_state import address_holder, choice, whole_number
+from layouts.page_parts import EVOLUTION_ADDRESS, coherence_for, coherence_options
+from web.components import NH_CAPTION, PROJECTION_OPTIONS, anchor_options, caption, job_indicator, labelled
+from web.context import open_analysis, workspace_options
+from web.view_state import address_holder, choice, whole_number
 
 dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
 
@@ -36,7 +35,7 @@ def layout(ws: str = "0", kind: str = "layers", at: str | None = None, method: s
                               else None)
     return html.Div([
         dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
-        address_holder("evo", ADDRESS),
+        address_holder("evo", EVOLUTION_ADDRESS),
         html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
                      dcc.Link("← projection and neurons", href=f"/?ws={number}", className="nav-link")]),
         html.Div([

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.context import open_analysis, workspace_options
-from callbacks.views import selection_ranking
-from layouts.components import COLOR_BY, controls, detail_panel, neuron_panel, projection_panel
-from layouts.view_state import choice, parse_selection, whole_number
+from layouts.page_parts import selection_ranking
 from nnvis.errors import NNVisError
+from web.components import COLOR_BY, controls, detail_panel, neuron_panel, projection_panel
+from web.context import open_analysis, workspace_options
+from web.view_state import choice, parse_selection, whole_number
 
 dash.register_page(__name__, path="/", title="nnvis")
 

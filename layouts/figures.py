@@ -221,7 +221,7 @@ def message_figure(text: str) -> go.Figure:
 
 def density_figure(image, legend: list[tuple[str, str]], *, colourbar: dict | None = None, note: str = "",
                    uirevision: str = "keep") -> go.Figure:
-    """A server-rendered density image (an `nnvis.density.DensityImage`) as an image trace whose
+    """A server-rendered density image (an `nnvis.projection.density.DensityImage`) as an image trace whose
     hover events carry data coordinates; `legend` (name, colour) entries, or a `colourbar`
     (marker settings of a colour scale) for neuron colouring."""
     import base64

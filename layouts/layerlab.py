@@ -6,11 +6,11 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.layerlab import ADDRESS
-from layouts.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from layouts.page_parts import LAYER_LAB_ADDRESS
 from layouts.unit_figures import number_input, page_header, view_controls
-from layouts.view_state import address_holder, choice, decimal, open_view, view_query
-from nnvis.strip import MAX_FILE_BYTES
+from nnvis.deepvis.strip import MAX_FILE_BYTES
+from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from web.view_state import address_holder, choice, decimal, open_view, view_query
 
 dash.register_page(__name__, path="/layer-lab", title="nnvis: layer lab")
 
@@ -82,7 +82,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
     number, analysis, layer, epoch = view
     return html.Div([
         dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data="index"),
-        address_holder("ll", ADDRESS),
+        address_holder("ll", LAYER_LAB_ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
             dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),

@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from callbacks.context import workspace_options
-from layouts.components import epoch_options, labelled
 from layouts.figures import FONT, class_colours
-from nnvis.images import to_png
+from nnvis.data.images import to_png
+from web.components import epoch_options, labelled
+from web.context import workspace_options
 
 ACCURACY_COLOURS = {"top-1": "#3366cc", "top-5": "#e45756"}
 

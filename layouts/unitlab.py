@@ -8,12 +8,12 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from callbacks.unitlab import ADDRESS
-from layouts.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from layouts.page_parts import UNIT_LAB_ADDRESS
 from layouts.unit_figures import ACTMAX_INPUTS, number_input, page_header, view_controls
-from layouts.view_state import address_holder, choice, open_view, view_query, whole_number
-from nnvis import unitlab
-from nnvis.actmax import ActMaxParams
+from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.actmax import ActMaxParams
+from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
+from web.view_state import address_holder, choice, open_view, view_query, whole_number
 
 dash.register_page(__name__, path="/units", title="nnvis: unit lab")
 
@@ -86,7 +86,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
     unit_value = int(unit) if str(unit).isdigit() else int(unitlab.activations(analysis, layer, epoch).var(axis=0)
                                                              .argmax())
     return html.Div([
-        dcc.Store(id="ul-actmax-request"), address_holder("ul", ADDRESS, {key: value for key, value in (
+        dcc.Store(id="ul-actmax-request"), address_holder("ul", UNIT_LAB_ADDRESS, {key: value for key, value in (
             ("k", k_value), ("rule", rule_value), ("sel", sel_value), ("n", n_value)) if key not in given}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
             dcc.Link("← projection and neurons", id="ul-explore-link", className="nav-link",

@@ -2,7 +2,7 @@
 result landing in the workspace's store.
 
 Where a job runs: in the process of the dashboard's background callback (`launch(...,
-in_process=True)`: a fresh interpreter under `callbacks.job_manager`, or a Celery worker's
+in_process=True)`: a fresh interpreter under `web.job_manager`, or a Celery worker's
 long-lived process, where compiled code stays warm). `launch` without `in_process` runs it in
 a fresh interpreter, `python -m nnvis.jobs REQUEST`, reporting progress as JSON lines on stdout
 and dying with its parent (never a fork: a fork of a threaded or OpenMP process can deadlock).
@@ -66,10 +66,10 @@ def check_fields(request: dict, kind: str) -> dict:
 
 def run_job(request: dict, progress: Progress = no_progress) -> None:
     """Compute what `request` asks for into its workspace's store (in this process)."""
-    from nnvis.analysis import Analysis
-    from nnvis.evolution import bundled_trails
-    from nnvis.unitlab import run_unit_job
-    from nnvis.workspace import Workspace
+    from nnvis.compare.evolution import bundled_trails
+    from nnvis.unitlab.lab import run_unit_job
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     kind = check_request(request)["job"]
     analysis = Analysis(Workspace(request["workspace"]), progress=progress)
@@ -78,7 +78,7 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     elif kind == "sequence":
         bundled_trails(analysis, request["kind"], request["anchor"], request["method"], request.get("coherence"))
     elif kind == "compare":
-        from nnvis.compare import compute_comparison, open_pair
+        from nnvis.compare.snapshots import compute_comparison, open_pair
 
         pair = open_pair([request["workspace"], request["workspace2"]], [request["layer"], request["layer2"]],
                          [int(request["epoch"]), int(request["epoch2"])], progress=progress)

@@ -52,8 +52,8 @@ def blobs():
 @pytest.fixture(scope="session")
 def digits_workspace(tmp_path_factory):
     """A small real run on scikit-learn's digits: MLP, 2 epochs, PCA projections."""
-    from nnvis.pipeline import run
-    from nnvis.workspace import RunConfig
+    from nnvis.workspace.pipeline import run
+    from nnvis.workspace.workspace import RunConfig
 
     path = tmp_path_factory.mktemp("ws") / "digits"
     config = RunConfig(dataset="digits", model="mlp", epochs=2, subset=300, projection="pca", device="cpu")
@@ -63,8 +63,8 @@ def digits_workspace(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mnist_small_workspace(mnist_dir, tmp_path_factory):
     """A real MNIST run for the browser: MLP, 1 epoch, 600 test observations, PCA projections."""
-    from nnvis.pipeline import run
-    from nnvis.workspace import RunConfig
+    from nnvis.workspace.pipeline import run
+    from nnvis.workspace.workspace import RunConfig
 
     path = tmp_path_factory.mktemp("ws") / "mnist"
     config = RunConfig(dataset="mnist", data_dir=str(mnist_dir), model="mlp", epochs=1, subset=600,

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from nnvis.actmax import ActMaxParams, activation_maximization, actmax_for, ascent_point, regularize
-from nnvis.capture import capture
-from nnvis.datasets import load_dataset
+from nnvis.data.datasets import load_dataset
 from nnvis.errors import NNVisError
-from nnvis.models import LoadedModel
+from nnvis.models.activations import capture
+from nnvis.models.zoo import LoadedModel
+from nnvis.unitlab.actmax import ActMaxParams, activation_maximization, actmax_for, ascent_point, regularize
 
 # An 8x8 plus sign of width 2 (28 pixels) on a background of 36 pixels.
 PLUS = np.full((8, 8), -1.0, np.float32)
@@ -209,7 +209,7 @@ def test_bad_input_says_what_is_allowed(layer, unit, params, needle):
 
 
 def test_actmax_for_is_stored_and_a_cancelled_run_is_not(digits_workspace):
-    from nnvis.analysis import Analysis
+    from nnvis.workspace.analysis import Analysis
 
     analysis = Analysis(digits_workspace, device="cpu")
     params = ActMaxParams(restarts=2)

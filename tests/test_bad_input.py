@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nnvis.analysis import Analysis
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nnvis.analysis import Analysis
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import drag_lasso
 
 pytestmark = pytest.mark.browser

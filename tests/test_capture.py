@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nnvis.capture import capture, input_activations
 from nnvis.errors import NNVisError
-from nnvis.layers import default_layers, get_module, list_layers, resolve_layers
-from nnvis.models import LoadedModel, build_model
+from nnvis.models.activations import capture, input_activations
+from nnvis.models.layers import default_layers, get_module, list_layers, resolve_layers
+from nnvis.models.zoo import LoadedModel, build_model
 from tests.tiny_models import OnesConv, TwoByTwo
 
 
@@ -111,7 +111,7 @@ def test_mixed_precision_capture_is_close_to_float32_on_the_cpu():
 
 
 def test_unknown_precision_is_refused_with_the_allowed_ones():
-    from nnvis.workspace import RunConfig
+    from nnvis.workspace.workspace import RunConfig
 
     with pytest.raises(NNVisError, match="unknown precision 'int8'; allowed: float32, bfloat16, float16"):
         RunConfig(dataset="digits", model="mlp", precision="int8").validate()

@@ -51,7 +51,7 @@ def test_bad_run_input_is_one_line_exit_2(tmp_path, args, needles):
 
 
 def test_checkpoint_that_does_not_fit_and_corrupt_file(tmp_path):
-    from nnvis.models import build_model
+    from nnvis.models.zoo import build_model
 
     torch.save(build_model("mlp", image_shape=(28, 28), n_classes=10).module.state_dict(), tmp_path / "big.pt")
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage")

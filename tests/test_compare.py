@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnvis import cli
-from nnvis.compare import (
+from nnvis.cli import commands as cli
+from nnvis.compare.snapshots import (
     class_nh,
     class_verdict,
     comparison,
@@ -53,7 +53,7 @@ def test_class_nh_and_verdicts():
 def fine_tune_confusing(module: torch.nn.Module, images, labels, *, epochs: int = 4, seed: int = 0):
     """Adam fine-tuning with the labels of half of the two SWAPPED classes' images exchanged: the
     network must stop telling them apart, so their hidden neighbourhoods mix."""
-    from nnvis.models import images_to_tensor
+    from nnvis.models.zoo import images_to_tensor
 
     rng = np.random.default_rng(seed)
     swap = rng.random(len(labels)) < 0.5
@@ -78,9 +78,9 @@ def fine_tune_confusing(module: torch.nn.Module, images, labels, *, epochs: int 
 def confused_pair(tmp_path_factory):
     """Two workspaces over all 540 digits test observations: A, the paper's MLP trained 10
     epochs; B, A fine-tuned 4 epochs to confuse 3 and 5 (weights loaded, no training)."""
-    from nnvis.analysis import Analysis
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     root = tmp_path_factory.mktemp("compare")
     first = Workspace(root / "trained")
@@ -137,7 +137,7 @@ def test_two_epochs_of_one_workspace(digits_workspace, capsys):
     assert [m["kept"] for m in result["movers"]] == pytest.approx(np.sort(kept)[:5].tolist())
     # the first side is the explore page's projection; the second is rotated onto it
     projection = a.analysis.projection(LAYER, 0, "pca")["points"]
-    from nnvis.compare import aligned_projections
+    from nnvis.compare.snapshots import aligned_projections
     pair = aligned_projections(a, b, "pca")
     assert np.array_equal(pair["a"], projection)
     own = b.analysis.projection(LAYER, 2, "pca")["points"]
@@ -172,8 +172,8 @@ def test_bad_input(digits_workspace, confused_pair, tmp_path, capsys):
 
 
 def test_different_data_sets_are_refused(confused_pair, tmp_path):
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "blobs.npz", x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 10)

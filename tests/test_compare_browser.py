@@ -5,7 +5,7 @@ a comparison computed by a background job, and a refused comparison shown as a m
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nnvis.compare import compute_comparison, mover_order, neighbourhood_change, open_pair
+from nnvis.compare.snapshots import compute_comparison, mover_order, neighbourhood_change, open_pair
 
 pytestmark = pytest.mark.browser
 

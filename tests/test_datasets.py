@@ -1,4 +1,4 @@
-"""Tests for nnvis.datasets: real data (bundled digits, shared MNIST/CIFAR-10) and tiny files."""
+"""Tests for nnvis.data.datasets: real data (bundled digits, shared MNIST/CIFAR-10) and tiny files."""
 
 import ast
 import gzip
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnvis.datasets import DATASETS, ImageDataset, load_dataset, read_idx, seeded_split
+from nnvis.data.datasets import DATASETS, ImageDataset, load_dataset, read_idx, seeded_split
 from nnvis.errors import NNVisError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -295,9 +295,9 @@ def test_unknown_dataset_suggests_close_name():
 
 
 def test_module_imports_no_web_framework():
-    import nnvis.datasets
+    import nnvis.data.datasets
 
-    tree = ast.parse(Path(nnvis.datasets.__file__).read_text())
+    tree = ast.parse(Path(nnvis.data.datasets.__file__).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from nnvis.cli import main
-from nnvis.deepvis import first_layer_filters, grid_mosaic, layer_grid, model_input, weighted_sum_view
+from nnvis.cli.commands import main
+from nnvis.deepvis.grid import first_layer_filters, grid_mosaic, layer_grid, model_input, weighted_sum_view
+from nnvis.deepvis.saliency import Explainer
 from nnvis.errors import NNVisError
-from nnvis.models import MLP, LoadedModel
-from nnvis.saliency import Explainer
+from nnvis.models.zoo import MLP, LoadedModel
 from tests import test_strip
 from tests.tiny_models import W1, W2, W3, HandConv, OneHidden, TwoByTwo, three_layer_mlp
 
@@ -82,7 +82,7 @@ def test_grid_bad_input_says_what_is_allowed(layer, sort, needle):
 
 
 def test_tile_lays_out_rows_with_gaps():
-    from nnvis.deepvis import tile
+    from nnvis.deepvis.grid import tile
 
     tiles = np.arange(3 * 2 * 2).reshape(3, 2, 2).astype(np.uint8)
     mosaic, index = tile(tiles, columns=3, gap=1, fill=255)
@@ -233,7 +233,7 @@ def test_weighted_sum_bad_input(layer, unit, top_k, needle):
 
 
 def test_signed_unit_and_strokes():
-    from nnvis.deepvis import rasterize_strokes, signed_unit
+    from nnvis.deepvis.grid import rasterize_strokes, signed_unit
 
     np.testing.assert_allclose(signed_unit(np.array([[-2.0, 1.0], [0.0, 0.0]])), [[0.0, 0.75], [0.5, 0.5]])
     assert signed_unit(np.zeros((0, 2, 2))).shape == (0, 2, 2)  # a first-layer unit has no contributors
@@ -247,9 +247,9 @@ def test_signed_unit_and_strokes():
 # ---- end to end: resnet18 (random weights) on CIFAR-10 test images
 
 def test_grid_saliency_and_filters_on_resnet18(resnet_workspace):
-    from nnvis.analysis import Analysis
-    from nnvis.capture import capture
-    from nnvis.feature_maps import feature_maps, layer_outputs
+    from nnvis.models.activations import capture
+    from nnvis.models.feature_maps import feature_maps, layer_outputs
+    from nnvis.workspace.analysis import Analysis
 
     analysis = Analysis(resnet_workspace)
     model = analysis.model(0)

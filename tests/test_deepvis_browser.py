@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnvis.analysis import Analysis
-from nnvis.deepvis import grid_mosaic, layer_grid, model_input
-from nnvis.feature_maps import normalise, upsample
-from nnvis.saliency import METHODS, Explainer
-from nnvis.workspace import Workspace
+from nnvis.deepvis.grid import grid_mosaic, layer_grid, model_input
+from nnvis.deepvis.saliency import METHODS, Explainer
+from nnvis.models.feature_maps import normalise, upsample
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests import test_strip
 from tests.conftest import serving
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnvis.density import category_image, full_range, nearest_observation, value_image
+from nnvis.projection.density import category_image, full_range, nearest_observation, value_image
 
 RED, BLUE = "#ff0000", "#0000ff"
 
@@ -91,8 +91,8 @@ def dense_app(digits_workspace, tmp_path):
 
 def test_projection_above_the_threshold_is_one_image_trace(dense_app, digits_workspace):
     from callbacks import views
-    from nnvis.analysis import Analysis
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     figure, text, job, _ = views.projection_view(0, "hidden2", 2, "pca", "true", [], None)
     traces = figure.to_plotly_json()["data"]
@@ -107,8 +107,8 @@ def test_projection_above_the_threshold_is_one_image_trace(dense_app, digits_wor
 
 def test_density_hover_zoom_and_neuron_colouring(dense_app, digits_workspace):
     from callbacks import views
-    from nnvis.analysis import Analysis
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     analysis = Analysis(Workspace(digits_workspace.path))
     points = analysis.projection("hidden2", 2, "pca")["points"]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nnvis.analysis import Analysis
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import serving
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nnvis.analysis import Analysis
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import copy_workspace
 
 pytestmark = pytest.mark.browser

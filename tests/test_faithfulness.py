@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from nnvis.analysis import Analysis, faithfulness_summary
-from nnvis.capture import input_activations
-from nnvis.metrics import (
+from nnvis.models.activations import input_activations
+from nnvis.projection.methods import pca_2d
+from nnvis.projection.metrics import (
     faithfulness,
     nearest_neighbours,
     neighbourhood_change,
@@ -20,15 +20,15 @@ from nnvis.metrics import (
     temporal_preservation,
     trustworthiness_continuity,
 )
-from nnvis.projections import pca_2d
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis, faithfulness_summary
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import ROOT, paper_summary
 
 
 @pytest.fixture(scope="module")
 def mnist_pixels(mnist_dir):
     """2,000 MNIST test images (a seeded sample) as pixel vectors, and their PCA."""
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     dataset = load_dataset("mnist", str(mnist_dir))
     chosen = seeded_sample(len(dataset.test_labels), 2000, 0)
@@ -57,11 +57,11 @@ def test_identity_is_perfect_and_shuffled_points_are_not():
 
 
 def test_small_blocks_give_the_same_values(mnist_pixels, monkeypatch):
-    import nnvis.metrics
+    import nnvis.projection.metrics
 
     x, points = mnist_pixels[0][:400], mnist_pixels[1][:400]
     whole = trustworthiness_continuity(x, points)
-    monkeypatch.setattr(nnvis.metrics, "BLOCK_BYTES", 400 * 32 * 7)  # 7 rows per block
+    monkeypatch.setattr(nnvis.projection.metrics, "BLOCK_BYTES", 400 * 32 * 7)  # 7 rows per block
     np.testing.assert_allclose(trustworthiness_continuity(x, points), whole, atol=1e-12)
 
 
@@ -184,7 +184,7 @@ STABILITY_BARS = """() => {
 
 
 def test_evolution_coherence_knob_drives_trails_and_stability(page, dashboard, digits_workspace):
-    from nnvis.evolution import sequence
+    from nnvis.compare.evolution import sequence
 
     page.goto(dashboard + "/evolution?ws=0&method=pca&kind=epochs")
     page.wait_for_function("() => (document.querySelector('#evo-status') || {innerText: ''}).innerText"

@@ -112,9 +112,9 @@ def bare_site(distributions: set[str], folder: Path) -> Path:
 BARE_CHECK = """
 import numpy as np
 import openTSNE, pynndescent, torchdr, umap
-from nnvis.capture import capture
-from nnvis.gpu_projection import torchdr_project
-from nnvis.projections import project
+from nnvis.models.activations import capture
+from nnvis.projection.gpu import torchdr_project
+from nnvis.projection.methods import project
 import kit, report, stages, pytest_gpu_data
 x = np.random.default_rng(0).normal(size=(120, 8)).astype(np.float32)
 project(x, "tsne", n_jobs=1)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from nnvis.gpu_projection import torchdr_project, uses_gpu_engine
-from nnvis.metrics import neighborhood_hit
-from nnvis.projections import project
+from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
+from nnvis.projection.methods import project
+from nnvis.projection.metrics import neighborhood_hit
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -29,7 +29,7 @@ def test_torchdr_separates_well_separated_blobs_on_the_cpu(blobs, method):
 def test_torchdr_tsne_matches_opentsne_neighborhood_hit_on_mnist(mnist_dir):
     """On 1,000 MNIST test digits (pixels): InfoTSNE's NH within 0.05 of openTSNE's (measured
     0.802 vs 0.786)."""
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     data = load_dataset("mnist", str(mnist_dir))
     x = data.test_images[:1000].reshape(1000, -1).astype(np.float32) / 255
@@ -42,7 +42,7 @@ def test_torchdr_tsne_matches_opentsne_neighborhood_hit_on_mnist(mnist_dir):
 @pytest.mark.gpu
 @pytest.mark.parametrize("method", ["tsne", "umap"])
 def test_gpu_projection_of_10k_mnist_digits_is_as_good_as_the_cpu_one(mnist_dir, method):
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     data = load_dataset("mnist", str(mnist_dir))
     x = data.test_images.reshape(len(data.test_images), -1).astype(np.float32) / 255
@@ -57,8 +57,8 @@ def test_gpu_projection_of_10k_mnist_digits_is_as_good_as_the_cpu_one(mnist_dir,
 def test_capture_on_the_gpu_matches_the_cpu():
     import torchvision
 
-    from nnvis.capture import capture
-    from nnvis.models import LoadedModel
+    from nnvis.models.activations import capture
+    from nnvis.models.zoo import LoadedModel
 
     torch.manual_seed(0)
     model = LoadedModel(torchvision.models.resnet18(num_classes=10), "resnet18", in_channels=3)

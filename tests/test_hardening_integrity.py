@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from nnvis.cli import full_summary, main
-from nnvis.workspace import Workspace
+from nnvis.cli.commands import full_summary, main
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import copy_workspace
 
 RUN = ["run", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--subset", "300", "--projection", "pca",
@@ -51,8 +51,8 @@ def test_a_truncated_store_entry_is_a_miss_recomputed_and_check_finds_it(damaged
 
 def test_a_damaged_store_entry_read_by_a_view_is_recomputed_not_a_500(damaged, capsys, caplog):
     from app import create_app
-    from nnvis.analysis import Analysis
     from nnvis.settings import Settings
+    from nnvis.workspace.analysis import Analysis
 
     path, intact = damaged
     analysis = Analysis(Workspace(path))
@@ -114,6 +114,6 @@ def test_one_damaged_workspace_leaves_the_other_served(damaged, mnist_small_work
     assert layout.status_code == 200
     for page in ("/", "/units", "/layers", "/evolution"):
         assert client.get(page).status_code == 200
-    from callbacks.context import workspace_options
+    from web.context import workspace_options
     with client.application.test_request_context():
         assert [o["value"] for o in workspace_options()] == [1]

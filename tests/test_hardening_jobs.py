@@ -63,7 +63,7 @@ def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digit
         assert len(pids) == 1  # one job for all eight
         (pid,) = pids
         cmdline = open(f"/proc/{pid}/cmdline").read().split("\0") if os.path.exists(f"/proc/{pid}") else []
-        assert not cmdline or "callbacks.job_process" in cmdline  # a fresh interpreter, not a fork of a worker
+        assert not cmdline or "web.job_process" in cmdline  # a fresh interpreter, not a fork of a worker
 
         # while alice's job runs: bob may start one, then the server is full; alice may not start a second
         bob_reply = {}
@@ -155,7 +155,7 @@ def test_twenty_rounds_of_hovers_thumbnails_and_jobs_finish_every_job(digits_wor
     with serving(settings) as base:
         hovers_thumbnails_and_jobs(base, 20)
         time.sleep(1)
-        assert not [c for c in psutil.Process().children() if "callbacks.job_process" in " ".join(c.cmdline())]
+        assert not [c for c in psutil.Process().children() if "web.job_process" in " ".join(c.cmdline())]
         assert zombies_of([os.getpid()]) == []
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nnvis.errors import NNVisError
-from nnvis.workspace import Workspace
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import copy_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def test_epoch_minus_one_names_the_epochs_not_a_path(digits_workspace):
 
 
 def test_a_png_text_chunk_bomb_is_a_clear_error(tmp_path):
-    from nnvis.strip import read_image_file
+    from nnvis.deepvis.strip import read_image_file
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
@@ -52,7 +52,8 @@ def test_a_png_text_chunk_bomb_is_a_clear_error(tmp_path):
 
 def test_a_full_disk_leaves_no_tmp_snapshot(tmp_path):
     """A file-size limit (RLIMIT_FSIZE) makes the snapshot write fail as a full disk would."""
-    code = ("import resource, signal, sys\nfrom nnvis.models import MLP\nfrom nnvis.workspace import Workspace\n"
+    code = ("import resource, signal, sys\nfrom nnvis.models.zoo import MLP\n"
+            "from nnvis.workspace.workspace import Workspace\n"
             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))\n"
             "try:\n    Workspace(sys.argv[1]).save_snapshot(0, MLP(64, 10))\nexcept ValueError as error:\n"
@@ -75,8 +76,8 @@ def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits
 
     from app import create_app
     from callbacks.views import export_table
-    from nnvis.analysis import Analysis
     from nnvis.settings import Settings
+    from nnvis.workspace.analysis import Analysis
 
     workspace = tmp_path / "digits"
     copy_workspace(digits_workspace.path, workspace)

@@ -7,15 +7,15 @@ import zipfile
 import pytest
 
 from nnvis.errors import NNVisError
-from nnvis.models import read_state_dict
-from nnvis.trust import check_checkpoint
+from nnvis.models.trust import check_checkpoint
+from nnvis.models.zoo import read_state_dict
 from tests.conftest import copy_workspace
 
 
 def test_a_workspace_naming_code_is_not_loaded_by_the_server(digits_workspace, tmp_path):
     from app import create_app
-    from callbacks.context import open_analysis, workspace_options
     from nnvis.settings import Settings
+    from web.context import open_analysis, workspace_options
 
     edited = tmp_path / "edited"
     copy_workspace(digits_workspace.path, edited)
@@ -54,7 +54,7 @@ def test_a_zip_bomb_checkpoint_is_refused_before_it_is_unpacked(tmp_path):
 
 
 def test_nnvis_serve_trusts_the_models_its_workspaces_name_at_start(digits_workspace, tmp_path):
-    from nnvis.cli import trust_named_models
+    from nnvis.cli.commands import trust_named_models
     from nnvis.settings import Settings
 
     own = tmp_path / "own"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
 from nnvis.jobs import launch, run_job
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 
 
 def test_projection_job_lands_in_the_store(digits_workspace):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from nnvis.errors import NNVisError
-from nnvis.metrics import accuracy, discriminative_scores, neighborhood_hit
-from nnvis.projections import neuron_dissimilarity, neuron_projection, project
+from nnvis.projection.methods import neuron_dissimilarity, neuron_projection, project
+from nnvis.projection.metrics import accuracy, discriminative_scores, neighborhood_hit
 
 
 def test_neighborhood_hit_by_hand():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nnvis.errors import NNVisError
-from nnvis.models import build_model, read_state_dict, weights_hash
+from nnvis.models.zoo import build_model, read_state_dict, weights_hash
 
 
 def test_paper_mlp_matches_the_paper():

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from nnvis import neuron_scores
-from nnvis.actmax import ActMaxParams, actmax_for
-from nnvis.analysis import Analysis
-from nnvis.cli import main
+from nnvis.cli.commands import main
 from nnvis.errors import NNVisError
-from nnvis.neuron_scores import best_classes, class_auc, class_means
-from nnvis.neuron_scores import neuron_scores as scores_of
-from nnvis.units import dead_unit_note, live_units
-from nnvis.workspace import Workspace
+from nnvis.projection import neurons as neuron_scores
+from nnvis.projection.neurons import best_classes, class_auc, class_means, live_units
+from nnvis.projection.neurons import neuron_scores as scores_of
+from nnvis.unitlab.actmax import ActMaxParams, actmax_for
+from nnvis.unitlab.stats import dead_unit_note
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import serving
 
 LABELS = np.repeat(np.arange(5), 4)  # 5 classes, 4 observations each

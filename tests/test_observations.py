@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from nnvis.analysis import Analysis, subset_indices, take_from_pool
-from nnvis.datasets import load_dataset
+from nnvis.data.datasets import load_dataset
 from nnvis.errors import NNVisError
-from nnvis.pipeline import prepare
-from nnvis.workspace import MANIFEST, RunConfig, Workspace
+from nnvis.workspace.analysis import Analysis, subset_indices, take_from_pool
+from nnvis.workspace.pipeline import prepare
+from nnvis.workspace.workspace import MANIFEST, RunConfig, Workspace
 from tests.test_cli import nnvis, one_line_error
 
 N_TEST, N_TRAIN = 540, 1257

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from nnvis.cli import main
+from nnvis.cli.commands import main
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -168,7 +168,7 @@ def test_bad_checkpoint_series_is_one_line(trained, capsys, tmp_path):
 
 def test_wrapped_checkpoints_load(trained, tmp_path):
     """`state_dict`, `model_state_dict`, `model` and Lightning's prefixed `state_dict` all load."""
-    from nnvis.models import load_weights_into
+    from nnvis.models.zoo import load_weights_into
 
     folder, _, _ = trained
     state = torch.load(folder / "ckpt" / "epoch_2.pt", weights_only=True)

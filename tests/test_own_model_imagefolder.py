@@ -10,7 +10,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from nnvis.cli import main
+from nnvis.cli.commands import main
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -63,8 +63,8 @@ def test_resnet18_over_an_image_folder_at_64_pixels_equals_a_hand_written_forwar
     for hook in hooks:
         hook.remove()
 
-    from nnvis.analysis import Analysis
-    from nnvis.workspace import Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
     analysis = Analysis(Workspace(workspace))
     assert np.abs(analysis.probabilities(0) - probabilities).max() < 1e-5

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from nnvis.cli import main
+from nnvis.cli.commands import main
 
 WEIGHTS_FILE = "resnet18-f37072fd.pth"  # the file name of torchvision's ResNet18_Weights.IMAGENET1K_V1 URL
 
@@ -40,9 +40,9 @@ def test_weights_by_name_load_from_torch_home_with_their_transforms(few_images, 
     state = torchvision.models.resnet18(num_classes=1000).state_dict()
     (torch_home / "hub" / "checkpoints").mkdir(parents=True)
     torch.save(state, torch_home / "hub" / "checkpoints" / WEIGHTS_FILE)
-    from nnvis.analysis import Analysis
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     workspace = tmp_path / "ws"  # prepared (snapshot and manifest), as `nnvis run` starts; no projections
     prepare(RunConfig(dataset="npz", data_dir=str(few_images), model="resnet18", weights="IMAGENET1K_V1", epochs=0,

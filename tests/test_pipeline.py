@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
-from nnvis.analysis import Analysis
-from nnvis.layers import INPUT_LAYER
-from nnvis.pipeline import run, summary
-from nnvis.workspace import RunConfig, Workspace
+from nnvis.models.layers import INPUT_LAYER
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.pipeline import run, summary
+from nnvis.workspace.workspace import RunConfig, Workspace
 
 
 def test_run_writes_snapshots_and_figures(digits_workspace):
@@ -36,7 +36,7 @@ def test_artifacts_match_a_recomputation(digits_workspace):
     analysis = Analysis(Workspace(digits_workspace.path))
     stored = analysis.activations("hidden2", 1)
     model = analysis.model(1)
-    from nnvis.capture import capture
+    from nnvis.models.activations import capture
 
     fresh, _ = capture(model, analysis.subset()["images"], ["hidden2"])
     np.testing.assert_array_equal(stored, fresh["hidden2"])

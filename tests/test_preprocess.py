@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from nnvis.actmax import ActMaxParams, activation_maximization
-from nnvis.deepvis import layer_grid, model_input
+from nnvis.data.preprocess import Preprocess, parse_normalize
+from nnvis.deepvis.grid import layer_grid, model_input
+from nnvis.deepvis.saliency import Explainer
 from nnvis.errors import NNVisError
-from nnvis.models import LoadedModel
-from nnvis.preprocess import Preprocess, parse_normalize
-from nnvis.saliency import Explainer
+from nnvis.models.zoo import LoadedModel
+from nnvis.unitlab.actmax import ActMaxParams, activation_maximization
 
 MEAN, STD = (0.2, 0.5, 0.7), (0.25, 0.5, 0.125)
 NORMALISED = Preprocess(MEAN, STD)
@@ -122,7 +122,7 @@ def test_an_upload_goes_through_the_workspaces_resize_and_crop(tmp_path):
     (shorter side to 10) and centre crop keep only green; plain resizing squashes the red in."""
     from PIL import Image
 
-    from nnvis.strip import read_image_file
+    from nnvis.deepvis.strip import read_image_file
 
     pixels = np.zeros((20, 40, 3), np.uint8)
     pixels[:, :, 0] = 255
@@ -155,8 +155,8 @@ def test_training_and_perturbation_see_what_a_model_with_its_own_normalisation_l
     normalisation equal those of the same model with the normalisation as its first layer."""
     import copy
 
-    from nnvis.perturbation import perturbation
-    from nnvis.training import TrainSettings, train
+    from nnvis.models.training import TrainSettings, train
+    from nnvis.unitlab import perturbation
 
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (40, 8, 8, 3)).astype(np.uint8), rng.integers(0, 3, 40)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnvis.store import ArtifactKey, Store, pack, unpack
+from nnvis.workspace.store import ArtifactKey, Store, pack, unpack
 
 
 def test_key_depends_on_every_field_and_not_on_param_order():
@@ -71,7 +71,7 @@ def test_a_killed_computation_leaves_no_artifact_and_no_lock(tmp_path):
     import sys
     import time
 
-    script = (f"import time, numpy as np\nfrom nnvis.store import Store, ArtifactKey\n"
+    script = (f"import time, numpy as np\nfrom nnvis.workspace.store import Store, ArtifactKey\n"
               f"store = Store({str(tmp_path)!r})\n"
               f"def compute():\n    print('computing', flush=True)\n    time.sleep(60)\n"
               f"    return {{'x': np.ones(3)}}\n"

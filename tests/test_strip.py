@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from nnvis.deepvis.strip import read_image_file, select_layers, strip_grid, structure_strip
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import feature_maps, map_layers, overlay, top_channels, upsample
-from nnvis.models import LoadedModel
-from nnvis.strip import read_image_file, select_layers, strip_grid, structure_strip
+from nnvis.models.feature_maps import feature_maps, map_layers, overlay, top_channels, upsample
+from nnvis.models.zoo import LoadedModel
 from tests.tiny_models import OnesConv
 
 # Channel weights of the strip model's first 1x1 conv: on an image of mean m, alpha_i = W_A[i] * m.
@@ -194,9 +194,9 @@ def test_read_image_file_rejects_what_is_not_a_small_png_or_jpeg(tmp_path):
 @pytest.fixture(scope="module")
 def resnet_workspace(cifar_npz, tmp_path_factory):
     """A workspace of resnet18 with random weights (epoch 0 only) over 40 CIFAR-10 test images."""
-    from nnvis.datasets import load_dataset
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig, Workspace
+    from nnvis.data.datasets import load_dataset
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     cifar = load_dataset("cifar10", cifar_npz.parent)
     pick = np.random.default_rng(0).permutation(len(cifar.test_labels))[:40]  # the file is sorted by class
@@ -212,7 +212,7 @@ def resnet_workspace(cifar_npz, tmp_path_factory):
 
 
 def run_command(argv: list[str], capsys) -> dict:
-    from nnvis.cli_images import IMAGE_COMMANDS, add_image_commands
+    from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
 
     parser = argparse.ArgumentParser(prog="nnvis")
     add_image_commands(parser.add_subparsers(dest="command", required=True))
@@ -223,8 +223,8 @@ def run_command(argv: list[str], capsys) -> dict:
 
 
 def test_strip_and_actmax_commands_on_resnet18(resnet_workspace, tmp_path, capsys):
-    from nnvis.analysis import Analysis
-    from nnvis.capture import capture
+    from nnvis.models.activations import capture
+    from nnvis.workspace.analysis import Analysis
 
     analysis = Analysis(resnet_workspace)
     images = analysis.subset()["images"]

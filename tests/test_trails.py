@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from nnvis.analysis import Analysis
-from nnvis.evolution import bundled_trails, sequence
-from nnvis.trails import bundle_trails, mean_displacement, procrustes_onto, resample
-from nnvis.workspace import Workspace
+from nnvis.compare.evolution import bundled_trails, sequence
+from nnvis.projection.trails import bundle_trails, mean_displacement, procrustes_onto, resample
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 
 
 def test_procrustes_undoes_rotation_reflection_scale_and_shift():
@@ -83,7 +83,7 @@ def test_bundling_kernels_compile_once_per_machine_not_per_process(tmp_path):
     import subprocess
     import sys
 
-    probe = ("import json, nnvis.trails as t; t.cached_hammer_bundle(); import datashader.bundling as b; "
+    probe = ("import json, nnvis.projection.trails as t; t.cached_hammer_bundle(); import datashader.bundling as b; "
              "s = b.distance_between.stats; print(json.dumps([sum(s.cache_hits.values()), "
              "sum(s.cache_misses.values())]))")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
@@ -99,7 +99,7 @@ def test_bundling_kernels_compile_once_per_machine_not_per_process(tmp_path):
 
 def test_coherence_settings_and_their_errors():
     from nnvis.errors import NNVisError
-    from nnvis.trails import DEFAULT_ATTRACTION, check_coherence
+    from nnvis.projection.trails import DEFAULT_ATTRACTION, check_coherence
 
     assert check_coherence(None, "tsne") == DEFAULT_ATTRACTION and check_coherence(None, "umap") == "chain"
     assert check_coherence("independent", "pca") == "independent" and check_coherence("0.0300", "tsne") == "0.03"
@@ -109,7 +109,7 @@ def test_coherence_settings_and_their_errors():
 
 
 def test_attraction_keeps_tsne_frames_nearer_the_previous_one(digits_workspace):
-    from nnvis.trails import project_from
+    from nnvis.projection.trails import project_from
 
     analysis = Analysis(Workspace(digits_workspace.path))
     previous = analysis.projection("hidden4", 1, "pca")["points"]
@@ -130,7 +130,7 @@ def test_sequence_stability_per_setting(digits_workspace):
         assert found["temporal"].shape == (len(analysis.epochs) - 1,) and np.isfinite(found["temporal"]).all()
         assert ((found["trustworthiness"] > 0.5) & (found["trustworthiness"] <= 1)).all()
     np.testing.assert_allclose(independent["nh"], expected, atol=1e-6)  # Procrustes keeps every neighbourhood
-    from nnvis.evolution import sequence_key
+    from nnvis.compare.evolution import sequence_key
 
     assert sequence_key(analysis, "epochs", "hidden3", "pca", "independent") != \
         sequence_key(analysis, "epochs", "hidden3", "pca")
@@ -140,7 +140,7 @@ def test_sequence_stability_per_setting(digits_workspace):
 
 
 def test_sequence_stored_before_stability_gets_it_on_read(digits_workspace):
-    from nnvis.evolution import sequence_key
+    from nnvis.compare.evolution import sequence_key
 
     analysis = Analysis(Workspace(digits_workspace.path))
     key = sequence_key(analysis, "layers", 1, "pca")
@@ -152,7 +152,7 @@ def test_sequence_stored_before_stability_gets_it_on_read(digits_workspace):
 
 
 def test_sequence_job_follows_the_coherence_setting(digits_workspace):
-    from nnvis.evolution import has_sequence
+    from nnvis.compare.evolution import has_sequence
     from nnvis.jobs import run_job
 
     analysis = Analysis(Workspace(digits_workspace.path))
@@ -166,7 +166,8 @@ def test_sequence_job_follows_the_coherence_setting(digits_workspace):
 
 
 def test_stability_view_plots_the_trade_off_of_computed_settings(digits_workspace, monkeypatch):
-    from callbacks.evolution_views import coherence_options, stability_view
+    from callbacks.evolution_views import stability_view
+    from layouts.page_parts import coherence_options
 
     monkeypatch.setenv("NNVIS_WORKSPACES", str(digits_workspace.path))
     analysis = Analysis(Workspace(digits_workspace.path))

@@ -7,15 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from nnvis import ablation as ab
-from nnvis import unitlab
-from nnvis.capture import capture
 from nnvis.errors import NNVisError
-from nnvis.models import LoadedModel
-from nnvis.perturbation import perturbation
-from nnvis.rules import difference_rule, intersection_rule, max_rule
-from nnvis.similarity import class_cosine, layer_cosine
-from nnvis.units import mean_of_top_k, sparsity, top_k, unit_histograms
+from nnvis.models.activations import capture
+from nnvis.models.zoo import LoadedModel
+from nnvis.unitlab import ablation as ab
+from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab import perturbation
+from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
+from nnvis.unitlab.similarity import class_cosine, layer_cosine
+from nnvis.unitlab.stats import mean_of_top_k, sparsity, top_k, unit_histograms
 from tests.tiny_models import OneHidden
 
 

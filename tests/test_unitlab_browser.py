@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnvis import unitlab
-from nnvis.analysis import Analysis
+from nnvis.deepvis.strip import read_image_file, select_layers, structure_strip
 from nnvis.errors import NNVisError
-from nnvis.feature_maps import map_layers, overlay
-from nnvis.rules import difference_rule, intersection_rule, max_rule
-from nnvis.strip import read_image_file, select_layers, structure_strip
-from nnvis.workspace import Workspace
+from nnvis.models.feature_maps import map_layers, overlay
+from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import serving
 
 pytestmark = pytest.mark.browser
@@ -29,8 +29,8 @@ def lab_workspaces(cifar_npz, tmp_path_factory):
     """(digits MLP trained 2 epochs on 300 test observations, resnet18 untrained on 64 CIFAR-10
     test images), prepared only: these pages read activations (captured on first use) and the
     model, never projections or neuron maps, so `nnvis run`'s projections are not made."""
-    from nnvis.pipeline import prepare
-    from nnvis.workspace import RunConfig
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig
 
     root = tmp_path_factory.mktemp("lab")
     digits = Workspace(root / "digits")
@@ -158,7 +158,7 @@ def test_actmax_runs_as_a_background_job_with_progress_and_cancel(page, lab, dig
     # progress reported (mid-run progress was seen above, on the 10,000-step run; a 300-step run
     # could finish between two of Dash's progress polls, so this one runs 1,500 steps)
     assert any(s.startswith("actmax ") and s.endswith("/1500") for s in stages), stages
-    from nnvis.actmax import ActMaxParams
+    from nnvis.unitlab.actmax import ActMaxParams
 
     stored = unitlab.stored_actmax(digits, "hidden2", 2, unit, ActMaxParams(steps=1500, restarts=3))
     assert stored is not None and stored.steps_done == 1500

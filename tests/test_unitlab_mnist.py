@@ -5,9 +5,9 @@ changes top-1 accuracy; the sweep shows where it starts to fall. Figures are pri
 import numpy as np
 import pytest
 
-from nnvis import unitlab
-from nnvis.analysis import Analysis
-from nnvis.workspace import Workspace
+from nnvis.unitlab import lab as unitlab
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from nnvis import ablation as ab
-from nnvis import unitlab
-from nnvis.analysis import Analysis
-from nnvis.cli import main
+from nnvis.cli.commands import main
 from nnvis.errors import NNVisError
-from nnvis.workspace import Workspace
+from nnvis.unitlab import ablation as ab
+from nnvis.unitlab import lab as unitlab
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import ROOT
 
 
@@ -69,8 +69,8 @@ def test_ablation_results_are_stored_and_reused(digits_workspace):
 
 
 def test_unit_jobs_store_what_the_pages_read(digits_workspace):
-    from nnvis.actmax import ActMaxParams, actmax_for
     from nnvis.jobs import run_job
+    from nnvis.unitlab.actmax import ActMaxParams, actmax_for
 
     analysis, reports = Analysis(digits_workspace), []
     request = {"job": "ablation", "workspace": str(digits_workspace.path), "layer": "hidden1", "epoch": 2,
@@ -94,7 +94,7 @@ def test_unit_jobs_store_what_the_pages_read(digits_workspace):
 
 
 def test_actmax_settings_from_a_browser_keep_their_store_key():
-    from nnvis.actmax import ActMaxParams
+    from nnvis.unitlab.actmax import ActMaxParams
 
     sent = json.loads(json.dumps({"norm_percentile": 0, "blur_sigma": 1, "steps": 200, "learning_rate": 0.05}))
     params = unitlab.actmax_params(sent)   # JavaScript sends 0.0 as 0 and 1.0 as 1
@@ -247,7 +247,7 @@ def test_topk_and_ablate_on_resnet18_cifar10(resnet_workspace, capsys):
 
 
 def test_unit_maps_of_a_conv_unit_are_its_feature_maps_over_the_top_k(resnet_workspace):
-    from nnvis.feature_maps import feature_maps
+    from nnvis.models import feature_maps
 
     analysis = Analysis(resnet_workspace)
     best = unitlab.top_examples(analysis, "layer3", 0, 17, 4)["observations"]

@@ -8,9 +8,9 @@ import plotly
 import pytest
 from dash import no_update
 
-from nnvis.analysis import Analysis
 from nnvis.errors import NNVisError
-from nnvis.workspace import Workspace
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_neuron_patch_carries_that_neurons_activations(served):
 
 
 def test_selection_ranking_prefers_neurons_of_the_selection(served):
-    from callbacks.views import selection_ranking
+    from layouts.page_parts import selection_ranking
 
     selected = np.flatnonzero(served.labels == 3)
     data, _ = selection_ranking(0, "hidden4", 2, selected.tolist())
@@ -131,8 +131,8 @@ def test_every_app_answers_every_callback(digits_workspace, tmp_path):
     """dash.callback gives its callbacks to the first app only; each app built here has them all
     and answers one (the hover details of observation 4) through Dash's own endpoint."""
     from app import create_app
-    from callbacks.registry import DECLARED
     from nnvis.settings import Settings
+    from web.registry import DECLARED
 
     settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")
     answered = []

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnvis.analysis import Analysis
-from nnvis.evolution import sequence
-from nnvis.unitlab import class_similarity, cluster_order
-from nnvis.workspace import Workspace
+from nnvis.compare.evolution import sequence
+from nnvis.unitlab.lab import class_similarity, cluster_order
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from tests.conftest import drag_lasso, serving
 from tests.test_browser import POINT_PIXEL, TEXT, choose, observation_traces, wait_for_points
 from tests.test_deepvis_browser import FIRST_Z, wait_for_heatmaps
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def cifar_workspace(cifar_npz, tmp_path_factory):
     """The paper's CNN (random weights, epoch 0) over 100 CIFAR-10 test images; fc2 captured, PCA."""
-    from nnvis.datasets import load_dataset
-    from nnvis.pipeline import run
-    from nnvis.workspace import RunConfig
+    from nnvis.data.datasets import load_dataset
+    from nnvis.workspace.pipeline import run
+    from nnvis.workspace.workspace import RunConfig
 
     cifar = load_dataset("cifar10", cifar_npz.parent)
     pick = np.random.default_rng(0).permutation(len(cifar.test_labels))[:200]  # the file is sorted by class
@@ -68,7 +68,7 @@ def query_of(url):
 # ---- /evolution (items 1 and 9)
 
 def test_sequence_toggle_redraws_the_trails_and_the_link_reopens_them(page, server, digits_workspace):
-    from nnvis.evolution import bundled_trails
+    from nnvis.compare.evolution import bundled_trails
 
     analysis = Analysis(Workspace(digits_workspace.path))
     for kind, anchor in (("layers", 2), ("epochs", "hidden4")):  # in the store: no job, only the toggle is tested

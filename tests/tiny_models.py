@@ -83,7 +83,7 @@ class HandConv(nn.Module):
 def three_layer_mlp():
     """nnvis's MLP on 2x2 grey images with widths (4, 3) and 2 classes, hand-set weights, no biases:
     hidden1.0 W1 (4x4), hidden2.0 W2 (3x4), output W3 (2x3) as in the constants below."""
-    from nnvis.models import MLP
+    from nnvis.models.zoo import MLP
 
     model = MLP(4, 2, widths=(4, 3))
     with torch.no_grad():

@@ -65,21 +65,21 @@ def load_activations(work: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def nh(points: np.ndarray, labels: np.ndarray) -> float:
     """Neighborhood hit (k = 6) of a projection, nnvis's measure."""
-    from nnvis.metrics import neighborhood_hit
+    from nnvis.projection.metrics import neighborhood_hit
 
     return round(float(neighborhood_hit(points, labels, k=6).mean()), 4)
 
 
 def stage_activations(config: dict, work: Path, rec: Recorder) -> None:
-    """Train the paper's MLP one epoch on the MNIST train digits (nnvis.training), then capture
-    its last hidden layer (hidden4, 1000 wide) for test + train digits with nnvis.capture."""
+    """Train the paper's MLP one epoch on the MNIST train digits (nnvis.models.training), then capture
+    its last hidden layer (hidden4, 1000 wide) for test + train digits with nnvis.models.activations."""
     import torch
 
-    from nnvis.capture import capture
-    from nnvis.datasets import load_dataset
-    from nnvis.metrics import accuracy
-    from nnvis.models import build_model
-    from nnvis.training import TrainSettings, train
+    from nnvis.data.datasets import load_dataset
+    from nnvis.models.activations import capture
+    from nnvis.models.training import TrainSettings, train
+    from nnvis.models.zoo import build_model
+    from nnvis.projection.metrics import accuracy
 
     device = config["device"]
     data = load_dataset("mnist", config["mnist_dir"])
@@ -172,8 +172,8 @@ class TorchdrProfile:
 def nnvis_engine(x: np.ndarray, method: str, config: dict) -> np.ndarray:
     """nnvis's GPU path: `project(..., device="cuda")`; in the CPU smoke run, the same torchdr
     code on the CPU (fewer iterations), since `project` on the CPU uses openTSNE / umap-learn."""
-    from nnvis.gpu_projection import torchdr_project, uses_gpu_engine
-    from nnvis.projections import normalise, project
+    from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
+    from nnvis.projection.methods import normalise, project
 
     if uses_gpu_engine(method, config["device"]):
         return project(x, method, device=config["device"])
@@ -212,7 +212,7 @@ def stage_cpu_reference(config: dict, work: Path, rec: Recorder) -> None:
     few points first compiles umap-learn's numba kernels."""
     import umap
 
-    from nnvis.projections import normalise, project
+    from nnvis.projection.methods import normalise, project
 
     x, labels = load_activations(work)
     cores = config["cores"]
@@ -237,7 +237,7 @@ def mnist_images(config: dict, count: int, size: int) -> np.ndarray:
     """`count` MNIST test digits (repeated as needed), resized to size x size, uint8 grey."""
     import torch
 
-    from nnvis.datasets import load_dataset
+    from nnvis.data.datasets import load_dataset
 
     digits = load_dataset("mnist", config["mnist_dir"]).test_images
     digits = np.concatenate([digits] * (count // len(digits) + 1))[:count]
@@ -256,8 +256,8 @@ def stage_capture(config: dict, work: Path, rec: Recorder) -> None:
     import torchvision
     from bench_capture import plain_forward, throughput
 
-    from nnvis.capture import capture
-    from nnvis.models import LoadedModel
+    from nnvis.models.activations import capture
+    from nnvis.models.zoo import LoadedModel
 
     settings = config["capture"]
     device, batch, precision = config["device"], settings["batch_size"], settings["precision"]

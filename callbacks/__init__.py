@@ -1,0 +1,1 @@
+"""The pages' callbacks, one module per page (declared at import, attached by `create_app`)."""

@@ -1,0 +1,1 @@
+"""The pages (Dash pages, `register_page`) and the figures they draw."""

@@ -1,0 +1,119 @@
+"""Projections to 2-D: t-SNE (openTSNE), UMAP (umap-learn) and PCA for observations;
+metric MDS over 1 - |Pearson r| for the neurons of a layer."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from nnvis.errors import NNVisError
+from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
+from nnvis.projection.metrics import seeded_sample
+
+PROJECTIONS = ("tsne", "umap", "pca")
+BH_LIMIT = 5000
+
+
+def check_method(method: str) -> str:
+    """Return `method` if it is a known projection, else raise NNVisError listing them."""
+    if method not in PROJECTIONS:
+        raise NNVisError(f"unknown projection '{method}'; allowed: {', '.join(PROJECTIONS)}")
+    return method
+
+
+def default_jobs() -> int:
+    """Threads for CPU projections: NNVIS_THREADS, else every core."""
+    return int(os.environ.get("NNVIS_THREADS", os.cpu_count() or 1))
+
+
+def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
+            device: str = "cpu") -> np.ndarray:
+    """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
+    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`)."""
+    check_method(method)
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) < 3:
+        raise NNVisError(f"a projection needs at least 3 observations, got {len(x)}")
+    n_jobs = n_jobs or default_jobs()
+    if method == "pca" or x.shape[1] <= 2:
+        points = pca_2d(x)
+    elif uses_gpu_engine(method, device):
+        points = torchdr_project(x, method, device=device, seed=seed)
+    elif method == "tsne":
+        from openTSNE import TSNE
+
+        perplexity = min(30.0, (len(x) - 1) / 3)
+        gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
+        points = np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
+                                 random_state=seed).fit(x))
+    else:
+        import umap
+
+        reducer = umap.UMAP(n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1)
+        points = reducer.fit_transform(x)
+    return normalise(points.astype(np.float32))
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """The first two principal components (zero-padded when x has fewer than two dimensions)."""
+    from sklearn.decomposition import PCA
+
+    n = min(2, x.shape[1], len(x))
+    points = PCA(n_components=n, random_state=0).fit_transform(x)
+    return np.pad(points, ((0, 0), (0, 2 - n)))
+
+
+def normalise(points: np.ndarray) -> np.ndarray:
+    """Centre and scale so the larger axis spans about [-1, 1]; distances keep their ratios."""
+    centred = points - points.mean(axis=0)
+    scale = np.abs(centred).max()
+    return centred / scale if scale > 0 else centred
+
+
+NEURON_MAP_OBSERVATIONS = 200_000  # correlations beyond this come from a seeded sample of observations
+CHUNK_ROWS = 65_536  # observations read at a time: memory stays bounded for any number of them
+
+
+def neuron_dissimilarity(activations: np.ndarray) -> np.ndarray:
+    """1 - |Pearson r| between the columns (neurons) of `activations`; a neuron that never
+    varies is uncorrelated with every other (dissimilarity 1) and 0 from itself. Accumulated in
+    float64 over chunks of rows (mean first, then centred cross-products), never a float64
+    copy of the whole matrix."""
+    n, units = activations.shape
+    mean = sum(np.asarray(activations[i:i + CHUNK_ROWS], np.float64).sum(axis=0)
+               for i in range(0, n, CHUNK_ROWS)) / n
+    cross = np.zeros((units, units))
+    for i in range(0, n, CHUNK_ROWS):
+        centred = np.asarray(activations[i:i + CHUNK_ROWS], np.float64) - mean
+        cross += centred.T @ centred
+    norms = np.sqrt(np.clip(np.diag(cross), 0.0, None))
+    live = norms > 0
+    r = np.zeros_like(cross)
+    r[np.ix_(live, live)] = cross[np.ix_(live, live)] / np.outer(norms[live], norms[live])
+    d = 1.0 - np.abs(np.clip(r, -1.0, 1.0))
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def neuron_projection(activations: np.ndarray, *, seed: int = 0,
+                      max_observations: int = NEURON_MAP_OBSERVATIONS) -> np.ndarray:
+    """Metric MDS of the neurons over 1 - |Pearson r|, initialised by classical MDS; (units, 2).
+    Neurons that never vary over the observations (dead ReLUs) have no correlation to place them
+    by: their rows are NaN. Beyond `max_observations`, correlations come from a seeded sample of
+    that many observations (their standard error is then about 0.002)."""
+    from sklearn.manifold import MDS
+
+    if len(activations) > max_observations:
+        activations = activations[seeded_sample(len(activations), max_observations, seed)]
+    a = np.asarray(activations, dtype=np.float32)
+    live = a.max(axis=0) > a.min(axis=0)
+    positions = np.full((a.shape[1], 2), np.nan, np.float32)
+    d = neuron_dissimilarity(a[:, live])
+    if len(d) < 3:
+        positions[live] = np.array([[-1, 0], [1, 0]], np.float32)[:len(d)]
+        return positions
+    mds = MDS(n_components=2, metric_mds=True, metric="precomputed", init="classical_mds",
+              max_iter=100, random_state=seed, normalized_stress="auto")
+    positions[live] = normalise(mds.fit_transform(d).astype(np.float32))
+    return positions

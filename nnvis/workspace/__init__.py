@@ -1,0 +1,27 @@
+"""A workspace on disk: its manifest, the store of computed artifacts, the analysis that computes
+and caches them, the training pipeline, integrity checks, the Recorder and exports.
+
+Public names below (each loads its module on first use); everything else is the wing's own."""
+
+from nnvis._exports import lazy_exports
+
+_EXPORTS = {
+    "Analysis": "analysis",
+    "faithfulness_summary": "analysis",
+    "projection_csv": "export",
+    "check": "integrity",
+    "prepare": "pipeline",
+    "run": "pipeline",
+    "summary": "pipeline",
+    "Recorder": "recorder",
+    "Arrays": "store",
+    "ArtifactKey": "store",
+    "DEFAULT_SUBSET": "workspace",
+    "DEVICES": "workspace",
+    "OBSERVATIONS": "workspace",
+    "RunConfig": "workspace",
+    "SUBSET_ALL": "workspace",
+    "Workspace": "workspace",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

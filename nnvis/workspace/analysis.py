@@ -1,0 +1,336 @@
+"""Everything computed from a workspace, each artifact fetched from the store or computed
+once and stored under the key of what produced it. The dashboard reads through this class;
+the model and the data set are loaded only on a cache miss."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from nnvis.data.datasets import ImageDataset
+from nnvis.data.images import to_png
+from nnvis.data.preprocess import Preprocess, load_data
+from nnvis.errors import NNVisError
+from nnvis.models.activations import capture, input_activations
+from nnvis.models.layers import INPUT_LAYER
+from nnvis.models.zoo import LoadedModel, build_model
+from nnvis.progress import Progress, no_progress
+from nnvis.projection.gpu import uses_gpu_engine
+from nnvis.projection.methods import check_method, neuron_projection, project
+from nnvis.projection.metrics import (
+    FAITHFULNESS_KS,
+    FAITHFULNESS_OBSERVATIONS,
+    accuracy,
+    faithfulness,
+    neighborhood_hit,
+)
+from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring, class_means, live_units, neuron_scores
+from nnvis.workspace.store import Arrays, ArtifactKey
+from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
+
+
+def pool_splits(dataset: ImageDataset, observations: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(images, labels) of the splits making up the pool, in pool order: the test split, then
+    for "all" the train split (split code 0 test, 1 train)."""
+    splits = [(dataset.test_images, dataset.test_labels)]
+    if observations == "all":
+        if dataset.train_images is None:
+            raise NNVisError(f"--observations all needs a train split, but dataset '{dataset.name}' has only "
+                             f"its {len(dataset.test_labels)} test images; provide the train files or use "
+                             "--observations test")
+        splits.append((dataset.train_images, dataset.train_labels))
+    return splits
+
+
+def pool_size(dataset: ImageDataset, observations: str) -> int:
+    """How many observations the pool of `observations` holds."""
+    return sum(len(labels) for _, labels in pool_splits(dataset, observations))
+
+
+def subset_indices(n_pool: int, subset: int, seed: int, observations: str = "test") -> np.ndarray:
+    """The observations of the pool shown in every view: a seeded random sample, sorted."""
+    if subset > n_pool:
+        raise NNVisError(f"--subset {subset} is larger than {OBSERVATIONS[observations]} ({n_pool} observations); "
+                         f"allowed: 1..{n_pool} or {SUBSET_ALL}")
+    return np.sort(np.random.default_rng(seed).permutation(n_pool)[:subset])
+
+
+def take_from_pool(dataset: ImageDataset, observations: str, index: np.ndarray) -> Arrays:
+    """Images, labels, `index` (into the pool) and split (uint8: 0 test, 1 train) of the pool
+    observations at `index`."""
+    splits = pool_splits(dataset, observations)
+    starts = np.cumsum([0] + [len(labels) for _, labels in splits])
+    split = (np.searchsorted(starts, index, side="right") - 1).astype(np.uint8)
+    images = np.empty((len(index), *dataset.image_shape), dtype=np.uint8)
+    labels = np.empty(len(index), dtype=np.int64)
+    for code, (split_images, split_labels) in enumerate(splits):
+        here = split == code
+        images[here] = split_images[index[here] - starts[code]]
+        labels[here] = split_labels[index[here] - starts[code]]
+    return {"images": images, "labels": labels, "index": index, "split": split}
+
+
+class Analysis:
+    """Cached computations over one workspace (create one per job or request; holds no
+    state shared between processes)."""
+
+    def __init__(self, workspace: Workspace, *, dataset: ImageDataset | None = None,
+                 progress: Progress = no_progress, device: str | None = None):
+        self.workspace = workspace
+        self.manifest = workspace.manifest()
+        self.config = workspace.config()
+        self.store = workspace.store
+        self.progress = progress
+        self.device = resolve_device(device or self.config.device)
+        self._dataset = dataset
+        self._models: dict[int, LoadedModel] = {}
+
+    # ---- what the manifest says
+    @property
+    def epochs(self) -> list[int]:
+        return [int(e) for e in self.manifest["epochs"]]
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.manifest["layers"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest["classes"])
+
+    def weights(self, epoch: int) -> str:
+        try:
+            return self.manifest["weights"][str(epoch)]
+        except KeyError:
+            raise NNVisError(f"no snapshot for epoch {epoch}; allowed: {self.epochs}") from None
+
+    def check_layer(self, layer: str) -> str:
+        if layer != INPUT_LAYER and layer not in self.layers:
+            raise NNVisError(f"layer '{layer}' was not captured; allowed: {', '.join([INPUT_LAYER] + self.layers)}")
+        return layer
+
+    def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
+        """The store key of an artifact of this workspace's data subset. Whatever comes from a
+        forward pass at an epoch also depends on mixed precision (`config.precision`) and on the
+        preprocessing (when not the default; a resize already changes the data set's id)."""
+        weights = self.weights(epoch) if epoch >= 0 else ""
+        if epoch >= 0 and self.config.precision != "float32":
+            params = {"precision": self.config.precision, **params}
+        if epoch >= 0:
+            params = {**self.preprocess.key(), **params}
+        subset = f"{self.config.observations}-{self.config.subset}-seed{self.config.seed}"
+        base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
+        return base.with_params(**params) if params else base
+
+    @cached_property
+    def preprocess(self) -> Preprocess:
+        """Resize, crop and normalisation between the data's pixels and the model."""
+        return Preprocess.of(self.config)
+
+    # ---- lazily loaded inputs (cache misses only)
+    @property
+    def dataset(self) -> ImageDataset:
+        if self._dataset is None:
+            self._dataset = load_data(self.config, cache_dir=self.workspace.path / "data")
+        return self._dataset
+
+    def model(self, epoch: int) -> LoadedModel:
+        """The model with the weights of `epoch`, built once per Analysis."""
+        if epoch not in self._models:
+            torch.manual_seed(self.config.seed)
+            loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
+                                 n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
+            loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
+            loaded.preprocess = self.preprocess
+            self._models[epoch] = loaded
+        return self._models[epoch]
+
+    # ---- artifacts
+    def subset(self) -> Arrays:
+        """The subset's images (uint8), labels, indices into the pool and split (0 test, 1 train)."""
+        observations = self.config.observations
+
+        def compute() -> Arrays:
+            n_pool = pool_size(self.dataset, observations)
+            index = subset_indices(n_pool, self.config.subset, self.config.seed, observations)
+            return take_from_pool(self.dataset, observations, index)
+        found = self.store.get_or_compute(self.key("subset"), compute)
+        if "split" not in found:  # stored before pools other than the test split existed
+            found = {**found, "split": np.zeros(len(found["index"]), dtype=np.uint8)}
+        return found
+
+    def predictions(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted class and its probability for every subset observation at `epoch`."""
+        table = self.prediction_table(epoch)
+        return table[:, 0].astype(np.int64), np.asarray(table[:, 1])
+
+    def prediction_table(self, epoch: int) -> np.ndarray:
+        """(predicted class, its probability) per observation, float32 (N, 2), memory-mapped: a
+        hover reads one row instead of every observation's class probabilities."""
+        def compute() -> np.ndarray:
+            p = self.probabilities(epoch)
+            return np.column_stack([p.argmax(axis=1), p.max(axis=1)]).astype(np.float32)
+        return self.store.mapped_array(self.key("prediction-table", epoch=epoch), compute)
+
+    def thumbnail(self, index: int, size: int = 96) -> bytes:
+        """PNG of subset observation `index`, upscaled with crisp pixels; cached in the store."""
+        if not 0 <= index < self.config.subset:
+            raise NNVisError(f"observation {index} is outside the subset (0..{self.config.subset - 1})")
+        key = self.key("thumbnail", index=int(index), size=int(size))
+        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset()["images"][index], size))
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """True classes of the subset (a small artifact of their own: no image is read)."""
+        return self.store.get_or_compute(self.key("subset-labels"), lambda: {"labels": self.subset()["labels"]})[
+            "labels"]
+
+    def activations_by_unit(self, layer: str, epoch: int) -> np.ndarray:
+        """The layer's activations as a memory-mapped, read-only units x observations array
+        (float16): reading one unit's row reads only that row from disk."""
+        stored_epoch = -1 if self.check_layer(layer) == INPUT_LAYER else epoch
+        key = self.key("activations-by-unit", layer=layer, epoch=stored_epoch)
+        return self.store.mapped_array(key, lambda: self.activations(layer, epoch).T)
+
+    def unit_activations(self, layer: str, epoch: int, unit: int) -> np.ndarray:
+        """Activations (float32) of one unit over the subset (a neuron click reads only these)."""
+        by_unit = self.activations_by_unit(layer, epoch)
+        if not 0 <= unit < len(by_unit):
+            raise NNVisError(f"unit {unit} does not exist at layer {layer}; allowed: 0..{len(by_unit) - 1}")
+        return np.asarray(by_unit[unit], dtype=np.float32)
+
+    def activations(self, layer: str, epoch: int) -> np.ndarray:
+        """Activations (float16, observations x units) of the subset at `layer` and `epoch`."""
+        self.check_layer(layer)
+        if layer == INPUT_LAYER:
+            key = self.key("activations", layer=INPUT_LAYER)
+            return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
+        found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+        if found is None:
+            self.capture_epoch(epoch)
+            found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
+        return found["x"]
+
+    def capture_epoch(self, epoch: int) -> None:
+        """One forward pass of the subset storing every captured layer and the probabilities."""
+        acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                                      device=self.device, precision=self.config.precision, progress=self.progress)
+        for layer, x in acts.items():
+            self.store.put(self.key("activations", layer=layer, epoch=epoch), {"x": x})
+        self.store.put(self.key("probabilities", epoch=epoch), {"p": probabilities})
+
+    def probabilities(self, epoch: int) -> np.ndarray:
+        """Class probabilities (float32) of the subset at `epoch`."""
+        key = self.key("probabilities", epoch=epoch)
+        if key not in self.store:
+            self.capture_epoch(epoch)
+        return self.store.get(key)["p"]
+
+    def test_accuracy(self, epoch: int) -> float:
+        """Top-1 accuracy on the full test split at `epoch`."""
+        def compute() -> Arrays:
+            _, p = capture(self.model(epoch), self.dataset.test_images, [], device=self.device,
+                           batch_size=1024, progress=self.progress)
+            return {"accuracy": np.float64(accuracy(p, self.dataset.test_labels))}
+        return float(self.store.get_or_compute(self.key("accuracy", epoch=epoch), compute)["accuracy"])
+
+    def projection_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
+        method = check_method(method or self.config.projection)
+        epoch = -1 if layer == INPUT_LAYER else epoch
+        engine = {"engine": "torchdr"} if uses_gpu_engine(method, self.device) else {}  # GPU results differ
+        return self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method,
+                        seed=self.config.seed, **engine)
+
+    def has_projection(self, layer: str, epoch: int, method: str | None = None) -> bool:
+        """Whether the projection is already in the store (so showing it costs no computation)."""
+        return self.projection_key(layer, epoch, method) in self.store
+
+    def projection(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
+        """2-D points of the subset at `layer`/`epoch` and the per-point neighborhood hit (k=6)."""
+        method = check_method(method or self.config.projection)
+        epoch = -1 if layer == INPUT_LAYER else epoch
+        key = self.projection_key(layer, epoch, method)
+
+        def compute() -> Arrays:
+            x = self.activations(layer, epoch)
+            self.progress(f"{method} of {layer}", 0, 1)
+            points = project(x, method, seed=self.config.seed, device=self.device)
+            self.progress(f"{method} of {layer}", 1, 1)
+            self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
+            return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
+        return self.store.get_or_compute(key, compute)
+
+    def faithfulness_sample(self) -> int | None:
+        """How many observations trustworthiness and continuity use: all of them on a GPU, at
+        most FAITHFULNESS_OBSERVATIONS (a seeded sample) on the CPU."""
+        return None if str(self.device).startswith("cuda") else FAITHFULNESS_OBSERVATIONS
+
+    def faithfulness_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
+        """The projection's key, of kind "faithfulness", with the ks and the observations used."""
+        key = self.projection_key(layer, epoch, method)
+        cap = self.faithfulness_sample()
+        used = self.config.subset if cap is None else min(cap, self.config.subset)
+        return replace(key, kind="faithfulness").with_params(**dict(key.params), ks=",".join(map(str, FAITHFULNESS_KS)),
+                                                             observations=used)
+
+    def measure_faithfulness(self, activations: np.ndarray, points: np.ndarray) -> Arrays:
+        return faithfulness(activations, points, seed=self.config.seed, device=self.device,
+                            max_observations=self.faithfulness_sample())
+
+    def has_faithfulness(self, layer: str, epoch: int, method: str | None = None) -> bool:
+        return self.faithfulness_key(layer, epoch, method) in self.store
+
+    def faithfulness(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
+        """Trustworthiness and continuity (k = 7, 15) of the projection at `layer`/`epoch`:
+        stored with every projection computed since they exist, measured (once) on first read
+        for projections stored before. Arrays "k", "trustworthiness", "continuity", "observations"."""
+        def compute() -> Arrays:
+            points = self.projection(layer, epoch, method)["points"]
+            return self.measure_faithfulness(self.activations(layer, epoch), points)
+        return self.store.get_or_compute(self.faithfulness_key(layer, epoch, method), compute)
+
+    def neighborhood_hit(self, layer: str, epoch: int, method: str | None = None) -> float:
+        return float(self.projection(layer, epoch, method)["nh"].mean())
+
+    def neuron_map_key(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING,
+                       seed: int | None = None) -> ArtifactKey:
+        layer = self.check_layer(layer)
+        return self.key("neuron_map", layer=layer, epoch=epoch, method="mds-live",
+                        seed=self.config.seed if seed is None else int(seed), scoring=check_scoring(scoring))
+
+    def neuron_map(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING, seed: int | None = None) -> Arrays:
+        """The neurons of `layer`/`epoch`: `positions` (MDS over 1 - |r|; NaN for a dead neuron),
+        `scores` (classes x units, by `scoring`: see nnvis.projection.neurons), `live` (whether the
+        neuron's activation varies over the subset) and `class_means` (classes x units)."""
+        seed = self.config.seed if seed is None else int(seed)
+        key = self.neuron_map_key(layer, epoch, scoring, seed)
+
+        def compute() -> Arrays:
+            x = self.activations(layer, epoch)
+            n_classes = len(self.classes)
+            return {"positions": neuron_projection(x, seed=seed), "live": live_units(x),
+                    "scores": neuron_scores(x, self.labels, n_classes, scoring, seed=seed),
+                    "class_means": class_means(x, self.labels, n_classes)}
+        return self.store.get_or_compute(key, compute)
+
+
+def faithfulness_summary(analysis: Analysis) -> dict:
+    """Trustworthiness and continuity of every stored view, shaped like `nnvis summary`'s "nh"
+    (layer -> epoch -> value): at k = 7 under "trustworthiness" and "continuity", at k = 15
+    under "trustworthiness_k15" and "continuity_k15"; "faithfulness_observations": how many
+    observations they were measured on (a seeded sample when fewer than the subset)."""
+    names = {"trustworthiness": ("trustworthiness", 0), "continuity": ("continuity", 0),
+             "trustworthiness_k15": ("trustworthiness", 1), "continuity_k15": ("continuity", 1)}
+    figures: dict = {name: {} for name in names}
+    views = [(INPUT_LAYER, [0])] + [(layer, analysis.epochs) for layer in analysis.layers]
+    used = 0
+    for layer, epochs in views:
+        for epoch in epochs:
+            found = analysis.faithfulness(layer, epoch)
+            used = int(found["observations"])
+            for name, (measure, i) in names.items():
+                figures[name].setdefault(layer, {})[str(epoch)] = float(found[measure][i])
+    return {**figures, "faithfulness_observations": used}

@@ -1,0 +1,77 @@
+"""A background callback in a fresh interpreter: `python -m web.job_process` reads the job
+that `web.job_manager` pickled to its stdin (the server's own bytes, over a pipe), runs the
+callback as Dash's diskcache manager would, and writes its answer to the shared diskcache.
+
+A watchdog thread ends the job as failed (an answer the page shows) when it runs longer than its
+wall-clock limit or reports no progress for its stall limit, and ends it when the web worker that
+started it is gone."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import sys
+import threading
+import time
+
+import diskcache
+from dash.background_callback.managers.diskcache_manager import _make_job_fn
+
+from web.job_manager import error_result
+
+CHECK_EVERY_S = 1.0
+
+
+class Heartbeat:
+    """The diskcache the callback writes to, noting when it last wrote (progress or answer)."""
+
+    def __init__(self, cache: diskcache.Cache):
+        self.cache = cache
+        self.last = time.monotonic()
+
+    def set(self, key, value, **options):
+        self.last = time.monotonic()
+        return self.cache.set(key, value, **options)
+
+
+def watch(job: dict, heartbeat: Heartbeat, started: float) -> None:
+    """Stop this process when the job outlives its limits (answering with why) or its parent."""
+    while True:
+        time.sleep(CHECK_EVERY_S)
+        if os.getppid() != job["parent"]:
+            os._exit(1)  # the web worker is gone: nobody waits for this answer
+        now = time.monotonic()
+        if now - started > job["timeout"]:
+            reason = f"the job ran longer than its limit of {job['timeout']:g} s and was stopped"
+        elif now - heartbeat.last > job["stall"]:
+            reason = f"the job made no progress for {job['stall']:g} s and was stopped"
+        else:
+            continue
+        answer = threading.Thread(target=heartbeat.cache.set, args=(job["key"], error_result(reason)), daemon=True)
+        answer.start()
+        answer.join(timeout=10)
+        os._exit(3)
+
+
+def callback(target: dict):
+    """The callback function the manager named (module and qualified name: code of this project)."""
+    found = importlib.import_module(target["module"])
+    for part in target["name"].split("."):
+        found = getattr(found, part)
+    return found
+
+
+def main() -> int:
+    job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  the web worker's own pipe, not a file
+    os.environ.update(job["env"])
+    started = time.monotonic()
+    heartbeat = Heartbeat(diskcache.Cache(job["cache"]))
+    threading.Thread(target=watch, args=(job, heartbeat, started), daemon=True).start()
+    run = _make_job_fn(callback(job["target"]), heartbeat, job["target"]["progress"])
+    run(job["key"], job["progress_key"], job["args"], job["context"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Background jobs from the pages: the progress and cancel wiring of a background callback,
+and running a job request from one. The callback itself already runs away from the web workers
+(a fresh interpreter under `web.job_manager`, a Celery worker when REDIS_URL is set), so
+the job runs in that process."""
+
+from __future__ import annotations
+
+from dash import Input, Output
+
+from nnvis.errors import NNVisError
+from nnvis.jobs import launch
+from web.context import current_settings, open_analysis
+
+SHOWN = {"display": "inline-flex"}
+HIDDEN = {"display": "none"}
+READ_ONLY_MESSAGE = ("This server is read-only: it shows what was computed already and starts no jobs. "
+                     "Pick a computed view, or ask its owner to compute this one.")
+
+
+def background_options(prefix: str) -> dict:
+    """`callback` options making a background job with the indicator `web.components.job_indicator(prefix)`."""
+    return {"background": True, "prevent_initial_call": True, "interval": 500,  # progress polled twice a second
+            "running": [(Output(f"{prefix}-indicator", "style"), SHOWN, HIDDEN)],
+            "progress": [Output(f"{prefix}-progress", "value"), Output(f"{prefix}-progress", "max"),
+                         Output(f"{prefix}-stage", "children")],
+            "progress_default": ["0", "1", "computing in the background…"],
+            "cancel": [Input(f"{prefix}-cancel", "n_clicks")]}
+
+
+def run_request(set_progress, request: dict) -> None:
+    """Run the job `request` (its workspace given as the server's workspace number `ws`),
+    reporting its stages through Dash's `set_progress`."""
+    settings = current_settings()
+    if settings.read_only:
+        raise NNVisError(READ_ONLY_MESSAGE)
+    job = {key: value for key, value in request.items() if key != "ws"}
+    job["workspace"] = str(open_analysis(request["ws"]).workspace.path)  # the allow-list checked
+
+    def report(stage: str, done: int, total: int) -> None:
+        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
+    launch(job, report, in_process=True)
