@@ -172,7 +172,7 @@ def command_sparsity(args: argparse.Namespace) -> None:
 
 
 def command_perturb(args: argparse.Namespace) -> None:
-    from nnvis.unitlab import perturbation
+    from nnvis.unitlab.lab import perturbation
 
     analysis, epoch = _open(args)
     layers = [name.strip() for name in args.layer.split(",") if name.strip()] if args.layer else None

@@ -34,6 +34,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import layer_outputs, unit_activation
+from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
@@ -187,15 +188,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], device: str = "cpu") -> tuple[int, ...]:
     """The shape of one image's output at `layer` for images of `image_shape`."""
-    module = model.module
-    was_training = module.training
     probe = torch.zeros((1, data_channels(image_shape), image_shape[0], image_shape[1]), device=device)
-    try:
-        module.eval().to(device)
-        with torch.no_grad():
-            out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
-    finally:
-        module.train(was_training)
+    with eval_mode(model.module, device) as module, torch.no_grad():
+        out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
     return tuple(out.shape[1:])
 
 
@@ -241,11 +236,9 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
     x = space.encode(torch.from_numpy(noise.astype(np.float32)).to(device))
     module = model.module
     point = ascent_point(module, layer, dense=len(shape) == 1)
-    was_training = module.training
     report_every = max(1, params.steps // 100)
     done = 0
-    try:
-        module.eval().to(device)
+    with eval_mode(module, device):
         for step in range(1, params.steps + 1):
             if should_stop is not None and should_stop():
                 break
@@ -267,8 +260,6 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
             final = final[:, None] if final.ndim == 3 else final.permute(0, 3, 1, 2)
             achieved = unit_values(module, model.pixels_to_input(final), (layer, False), unit)
             achieved = achieved.float().cpu().numpy()
-    finally:
-        module.train(was_training)
     return ActMaxResult(images, achieved.astype(np.float32), done, params.steps)
 
 

@@ -11,14 +11,14 @@ from dataclasses import asdict
 import numpy as np
 
 from nnvis.errors import NNVisError
-from nnvis.models import feature_maps
+from nnvis.models.feature_maps import feature_maps
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
-from nnvis.unitlab import perturbation as perturb_model
 from nnvis.unitlab.actmax import METHOD as ACTMAX_METHOD
 from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for, layer_shape
 from nnvis.unitlab.perturbation import check_variance
+from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
 from nnvis.unitlab.similarity import class_cosine
 from nnvis.unitlab.stats import dead_unit_note, mean_of_top_k, sparsity, top_k, unit_histograms
