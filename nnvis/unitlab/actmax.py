@@ -39,12 +39,13 @@ from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab.stats import refuse_dead_unit
+from nnvis.workspace import keys
 
 if TYPE_CHECKING:
     from nnvis.workspace.analysis import Analysis
 
 CENTRE = 0.5
-METHOD = "yosinski2015"
+METHOD = keys.ACTMAX_METHOD
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     `analysis.device`, fetched from the store or computed and stored (a cancelled run is
     returned but not stored). Any module path of the model is allowed, not only captured layers."""
     params.validate()
-    key = analysis.key("actmax", layer=layer, epoch=epoch, method=METHOD, unit=int(unit), **params.as_key())
+    key = keys.actmax(analysis, layer, epoch, unit, params.as_key())
 
     def compute() -> dict[str, np.ndarray]:
         if layer in analysis.layers:  # captured: the subset tells whether the unit ever fires

@@ -15,13 +15,13 @@ from nnvis.models.feature_maps import feature_maps
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
-from nnvis.unitlab.actmax import METHOD as ACTMAX_METHOD
 from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for, layer_shape
 from nnvis.unitlab.perturbation import check_variance
 from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
 from nnvis.unitlab.similarity import class_cosine
 from nnvis.unitlab.stats import dead_unit_note, mean_of_top_k, sparsity, top_k, unit_histograms
+from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.store import Arrays
 
@@ -98,7 +98,7 @@ def select(analysis: Analysis, layer: str, epoch: int | None, rule: str, observa
 def class_similarity(analysis: Analysis, layer: str, epoch: int | None) -> np.ndarray:
     """The class x class cosine similarity of per-class mean activations over the subset."""
     epoch = resolve_epoch(analysis, epoch)
-    key = analysis.key("class_cosine", layer=analysis.check_layer(layer), epoch=epoch)
+    key = keys.class_cosine(analysis, layer, epoch)
     return analysis.store.get_or_compute(key, lambda: {"cosine": class_cosine(
         activations(analysis, layer, epoch), analysis.labels, len(analysis.classes))})["cosine"]
 
@@ -107,8 +107,7 @@ def layer_sparsity(analysis: Analysis, layer: str, epoch: int | None, threshold:
                    bins: int = 20) -> Arrays:
     """Histograms of alpha (overall and per class) and the near-zero fraction over the subset."""
     epoch = resolve_epoch(analysis, epoch)
-    key = analysis.key("sparsity", layer=analysis.check_layer(layer), epoch=epoch, threshold=float(threshold),
-                       bins=bins)
+    key = keys.sparsity(analysis, layer, epoch, threshold, bins)
     return analysis.store.get_or_compute(key, lambda: sparsity(
         activations(analysis, layer, epoch), analysis.labels, len(analysis.classes), threshold, bins))
 
@@ -135,7 +134,7 @@ def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count
     alpha = activations(analysis, layer, epoch)
     count = ab.check_count(count, alpha.shape[1], layer)
     check_on(on)
-    key = analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count, on=on)
+    key = keys.ablation(analysis, layer, epoch, mode, count, on)
 
     def compute() -> Arrays:
         x, y = images(analysis, on)
@@ -177,8 +176,7 @@ def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None
     epoch = resolve_epoch(analysis, epoch)
     layers = [hidden_layer(analysis, layer) for layer in (layers or analysis.layers)]
     variance, on = check_variance(variance), check_on(on)
-    key = analysis.key("perturbation", epoch=epoch, method="gaussian", layers=",".join(layers), variance=variance,
-                       seed=int(seed), on=on)
+    key = keys.perturbation(analysis, epoch, layers, variance, seed, on)
 
     def compute() -> Arrays:
         x, y = images(analysis, on)
@@ -205,7 +203,7 @@ def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: i
     observations, best first; None for a dense layer, whose units have no map."""
     epoch = resolve_epoch(analysis, epoch)
     best = top_examples(analysis, hidden_layer(analysis, layer), epoch, unit, k)["observations"]
-    key = analysis.key("unit_maps", layer=layer, epoch=epoch, unit=int(unit), k=len(best))
+    key = keys.unit_maps(analysis, layer, epoch, unit, len(best))
 
     def compute() -> Arrays:
         model = analysis.model(epoch)
@@ -230,9 +228,7 @@ def actmax_params(fields: dict) -> ActMaxParams:
 
 def stored_actmax(analysis: Analysis, layer: str, epoch: int, unit: int, params: ActMaxParams) -> ActMaxResult | None:
     """The activation maximization that `actmax_for` stored for these settings, or None (never computes)."""
-    key = analysis.key("actmax", layer=layer, epoch=epoch, method=ACTMAX_METHOD, unit=int(unit),
-                       **params.validate().as_key())
-    found = analysis.store.get(key)
+    found = analysis.store.get(keys.actmax(analysis, layer, epoch, unit, params.validate().as_key()))
     return None if found is None else ActMaxResult.from_arrays(found)
 
 
@@ -246,8 +242,8 @@ def has_ablation_sweep(analysis: Analysis, layer: str, epoch: int | None, mode: 
     """Whether every point of the default sweep is stored (so `ablation_sweep` computes nothing)."""
     epoch = resolve_epoch(analysis, epoch)
     mode, layer, on = ab.check_mode(mode), hidden_layer(analysis, layer), check_on(on)
-    return all(analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count,
-                            on=on) in analysis.store for count in [0] + sweep_counts(analysis, layer, epoch))
+    return all(key in analysis.store
+               for key in keys.ablation_sweep(analysis, layer, epoch, mode, sweep_counts(analysis, layer, epoch), on))
 
 
 def cluster_order(matrix: np.ndarray) -> np.ndarray:
