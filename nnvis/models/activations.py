@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nnvis.errors import NNVisError
 from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.validation import one_of
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CPU_BATCH = 256
@@ -22,9 +22,7 @@ CPU_BATCH = 256
 
 def check_precision(precision: str) -> torch.dtype | None:
     """The autocast dtype of `precision` (None for float32), else NNVisError listing them."""
-    if precision not in PRECISIONS:
-        raise NNVisError(f"unknown precision '{precision}'; allowed: {', '.join(PRECISIONS)}")
-    return PRECISIONS[precision]
+    return PRECISIONS[one_of(precision, PRECISIONS, "precision")]
 
 
 def reduce_output(output) -> torch.Tensor:

@@ -19,28 +19,23 @@ from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.validation import number, one_of, whole_number
 
 MODES = ("per-image", "global")
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise NNVisError(f"unknown ablation mode '{mode}'; allowed: {', '.join(MODES)}")
-    return mode
+    return one_of(mode, MODES, "ablation mode")
 
 
 def check_fraction(fraction: float) -> float:
     """A fraction of units in [0, 1], or NNVisError."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 <= fraction <= 1:
-        raise NNVisError(f"fraction {fraction} is out of range; allowed: 0..1")
-    return float(fraction)
+    return number(fraction, "fraction", 0, 1)
 
 
 def check_count(count: int, units: int, layer: str = "this layer") -> int:
     """A number of units to zero in 0..units, or NNVisError."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 0 <= count <= units:
-        raise NNVisError(f"count {count} is out of range; layer {layer} has {units} units (allowed: 0..{units})")
-    return int(count)
+    return whole_number(count, "count", 0, units, detail=f"layer {layer} has {units} units (allowed: 0..{units})")
 
 
 def fraction_to_count(fraction: float, units: int) -> int:

@@ -21,6 +21,7 @@ from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
 from nnvis.unitlab.similarity import class_cosine
 from nnvis.unitlab.stats import dead_unit_note, mean_of_top_k, sparsity, top_k, unit_histograms
+from nnvis.validation import one_of, whole_number
 from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.store import Arrays
@@ -55,10 +56,7 @@ def check_observations(analysis: Analysis, observations: list[int]) -> list[int]
     n = analysis.config.subset
     if not observations:
         raise NNVisError("no observations given; pass subset indices separated by commas")
-    for i in observations:
-        if not 0 <= i < n:
-            raise NNVisError(f"observation {i} is outside the subset; allowed: 0..{n - 1}")
-    return list(observations)
+    return [whole_number(i, "observation", 0, n - 1, problem="is outside the subset") for i in observations]
 
 
 def dead_note(analysis: Analysis, layer: str, epoch: int | None, unit: int) -> str | None:
@@ -82,8 +80,7 @@ def select(analysis: Analysis, layer: str, epoch: int | None, rule: str, observa
     """Rule-based neuron selection over subset observations: max gives the top-n units of each
     observation; intersection and difference one set of units (difference: `target`, default the
     first observation, against the others)."""
-    if rule not in RULES:
-        raise NNVisError(f"unknown rule '{rule}'; allowed: {', '.join(RULES)}")
+    one_of(rule, RULES, "rule")
     rows = activations(analysis, layer, epoch)[check_observations(analysis, observations)]
     if rule == "max":
         return [max_rule(row, n) for row in rows]
@@ -113,9 +110,7 @@ def layer_sparsity(analysis: Analysis, layer: str, epoch: int | None, threshold:
 
 
 def check_on(on: str) -> str:
-    if on not in IMAGE_SETS:
-        raise NNVisError(f"unknown image set '{on}'; allowed: {', '.join(IMAGE_SETS)}")
-    return on
+    return one_of(on, IMAGE_SETS, "image set")
 
 
 def images(analysis: Analysis, on: str) -> tuple[np.ndarray, np.ndarray]:

@@ -10,20 +10,17 @@ import math
 import numpy as np
 import torch
 
-from nnvis.errors import NNVisError
 from nnvis.models.activations import reduce_output
 from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.zoo import LoadedModel, images_to_tensor
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab.ablation import top_hits
 from nnvis.unitlab.similarity import layer_cosine
+from nnvis.validation import number
 
 
 def check_variance(variance: float) -> float:
-    if isinstance(variance, bool) or not isinstance(variance, (int, float, np.floating)) \
-            or not 0 <= variance < math.inf:
-        raise NNVisError(f"noise variance {variance} is out of range; allowed: a number >= 0 (default 0.01)")
-    return float(variance)
+    return number(variance, "noise variance", 0, detail="allowed: a number >= 0 (default 0.01)")
 
 
 @torch.no_grad()
