@@ -26,6 +26,7 @@ _EXPORTS = {
     "eval_mode": "hooks",
     "first_tensor": "hooks",
     "forward_hooks": "hooks",
+    "model_lock": "hooks",
     "INPUT_LAYER": "layers",
     "default_layer_reasons": "layers",
     "get_module": "layers",

@@ -84,7 +84,7 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
     offset = [0]
     hooks = {name: (lambda out, name=name: buffers.put(name, offset[0], reduce_output(out), torch.float16))
              for name in layers}
-    with forward_hooks(module, hooks), eval_mode(module, device):
+    with eval_mode(module, device), forward_hooks(module, hooks):
         try:
             if channels_last:
                 module.to(memory_format=torch.channels_last)

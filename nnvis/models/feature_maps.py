@@ -71,7 +71,7 @@ def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "
         shapes.setdefault(name, first_tensor(output).ndim)
 
     hooks = {name: (lambda out, name=name: record(name, out)) for name in names}
-    with forward_hooks(module, hooks), eval_mode(module, device), torch.no_grad():
+    with eval_mode(module, device), forward_hooks(module, hooks), torch.no_grad():
         module(model.pixels_to_input(probe))
     return [name for name in names if shapes.get(name) == 4]
 

@@ -1,10 +1,17 @@
 """The two ways every analysis reaches into a model: run it in eval mode and give back each
 submodule's train/eval flag as it was, and read or replace named layers' outputs through
-forward hooks that are always removed afterwards."""
+forward hooks that are always removed afterwards.
+
+A model object may be shared by the threads of a process (nnvis.workspace.model_cache): the
+eval-mode block holds the model's own re-entrant lock, so that one analysis at a time moves it,
+switches its modes and hooks it (hooks on a shared module would fire in every thread's forward).
+Hooks are registered inside that block."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from typing import Any, Callable, Iterator
 
 import torch
@@ -13,22 +20,34 @@ from torch import nn
 from nnvis.models.layers import get_module
 
 OutputHook = Callable[[Any], Any]
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def model_lock(module: nn.Module) -> threading.RLock:
+    """The re-entrant lock of one model object (made on first use, dropped with the model)."""
+    with _LOCKS_LOCK:
+        lock = _LOCKS.get(module)
+        if lock is None:
+            lock = _LOCKS[module] = threading.RLock()
+        return lock
 
 
 @contextlib.contextmanager
 def eval_mode(module: nn.Module, device: str | torch.device | None = None) -> Iterator[nn.Module]:
     """`module` switched to eval mode (and moved to `device` when given) for the block; on exit,
     whatever happens, every submodule gets back its own training flag (a dropout kept in eval
-    inside a model in training stays in eval)."""
-    flags = [(part, part.training) for part in module.modules()]
-    try:
-        module.eval()
-        if device is not None:
-            module.to(device)
-        yield module
-    finally:
-        for part, training in flags:
-            part.training = training
+    inside a model in training stays in eval). Holds the model's lock (`model_lock`) throughout."""
+    with model_lock(module):
+        flags = [(part, part.training) for part in module.modules()]
+        try:
+            module.eval()
+            if device is not None:
+                module.to(device)
+            yield module
+        finally:
+            for part, training in flags:
+                part.training = training
 
 
 def _hook(fn: OutputHook) -> Callable:

@@ -96,7 +96,7 @@ def accuracy(model: LoadedModel, images: np.ndarray, labels: np.ndarray, *, edit
     applied by forward hooks while it runs."""
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     hits1 = hits5 = 0
-    with forward_hooks(model.module, edit or {}), eval_mode(model.module, device) as module:
+    with eval_mode(model.module, device) as module, forward_hooks(module, edit or {}):
         for start in range(0, len(images), batch_size):
             x = model.input_tensor(images[start:start + batch_size]).to(device)
             h1, h5 = top_hits(module(x), y[start:start + batch_size].to(device))

@@ -38,7 +38,7 @@ def perturbation(model: LoadedModel, images: np.ndarray, labels: np.ndarray, lay
     generator = torch.Generator().manual_seed(seed)
     sums = np.zeros(len(layers))
     hits = np.zeros(4, dtype=np.int64)  # top1 clean, top1 noisy, top5 clean, top5 noisy
-    with forward_hooks(model.module, hooks), eval_mode(model.module, device) as module:
+    with eval_mode(model.module, device) as module, forward_hooks(module, hooks):
         for start in range(0, len(images), batch_size):
             pixels = images_to_tensor(images[start:start + batch_size], model.in_channels)
             noise = torch.randn(pixels.shape, generator=generator) * std

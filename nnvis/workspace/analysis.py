@@ -26,6 +26,7 @@ from nnvis.projection.metrics import (
 )
 from nnvis.projection.neurons import DEFAULT_SCORING, class_means, live_units, neuron_scores
 from nnvis.workspace import keys
+from nnvis.workspace.model_cache import MODELS, model_key
 from nnvis.workspace.store import Arrays, ArtifactKey
 from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
 
@@ -128,15 +129,21 @@ class Analysis:
         return self._dataset
 
     def model(self, epoch: int) -> LoadedModel:
-        """The model with the weights of `epoch`, built once per Analysis."""
+        """The model with the weights of `epoch`: from the process's model cache (keyed by the
+        workspace and the weights hash), built and loaded on a miss."""
         if epoch not in self._models:
-            torch.manual_seed(self.config.seed)
-            loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
-                                 n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
-            loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
-            loaded.preprocess = self.preprocess
-            self._models[epoch] = loaded
+            key = model_key(self.workspace.path, self.weights(epoch), self.config.model, self.preprocess)
+            self._models[epoch] = MODELS.get(key, lambda: self.build_model(epoch))
         return self._models[epoch]
+
+    def build_model(self, epoch: int) -> LoadedModel:
+        """A new model with the weights of `epoch` read from its snapshot (checked against its hash)."""
+        torch.manual_seed(self.config.seed)
+        loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
+                             n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
+        loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
+        loaded.preprocess = self.preprocess
+        return loaded
 
     # ---- artifacts
     def subset(self) -> Arrays:
@@ -197,26 +204,35 @@ class Analysis:
         if layer == INPUT_LAYER:
             key = keys.activations(self, INPUT_LAYER, -1)
             return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
-        found = self.store.get(keys.activations(self, layer, epoch))
-        if found is None:
-            self.capture_epoch(epoch)
-            found = self.store.get(keys.activations(self, layer, epoch))
-        return found["x"]
+        key = keys.activations(self, layer, epoch)
+        found = self.store.get(key)
+        return (self.capture_epoch(epoch, key) if found is None else found)["x"]
 
-    def capture_epoch(self, epoch: int) -> None:
-        """One forward pass of the subset storing every captured layer and the probabilities."""
-        acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
-                                      device=self.device, precision=self.config.precision, progress=self.progress)
-        for layer, x in acts.items():
-            self.store.put(keys.activations(self, layer, epoch), {"x": x})
-        self.store.put(keys.probabilities(self, epoch), {"p": probabilities})
+    def capture_epoch(self, epoch: int, wanted: ArtifactKey | None = None) -> Arrays:
+        """One forward pass of the subset storing every captured layer and the probabilities;
+        returns the artifact `wanted` (default: the probabilities). Runs under the store's lock
+        of the epoch's probabilities (written last), and looks for `wanted` once it holds it: two
+        workers asking at once capture the epoch once, the second reads what the first stored."""
+        done = keys.probabilities(self, epoch)
+        wanted = wanted or done
+        with self.store.computing(done):
+            found = self.store.get(wanted)
+            if found is not None:
+                return found
+            acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                                          device=self.device, precision=self.config.precision,
+                                          progress=self.progress)
+            stored = {keys.activations(self, layer, epoch): {"x": x} for layer, x in acts.items()}
+            stored[done] = {"p": probabilities}
+            for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured
+                self.store.put(key, arrays)
+        return stored[wanted]
 
     def probabilities(self, epoch: int) -> np.ndarray:
         """Class probabilities (float32) of the subset at `epoch`."""
         key = keys.probabilities(self, epoch)
-        if key not in self.store:
-            self.capture_epoch(epoch)
-        return self.store.get(key)["p"]
+        found = self.store.get(key)
+        return (self.capture_epoch(epoch, key) if found is None else found)["p"]
 
     def test_accuracy(self, epoch: int) -> float:
         """Top-1 accuracy on the full test split at `epoch`."""
