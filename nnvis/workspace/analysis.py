@@ -132,7 +132,10 @@ class Analysis:
         """The model with the weights of `epoch`: from the process's model cache (keyed by the
         workspace and the weights hash), built and loaded on a miss."""
         if epoch not in self._models:
-            key = model_key(self.workspace.path, self.weights(epoch), self.config.model, self.preprocess)
+            weights = self.manifest["weights"].get(str(epoch))
+            if weights is None:
+                return self.build_model(epoch)  # load_snapshot names the epochs there are
+            key = model_key(self.workspace.path, weights, self.config.model, self.preprocess)
             self._models[epoch] = MODELS.get(key, lambda: self.build_model(epoch))
         return self._models[epoch]
 
