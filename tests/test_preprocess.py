@@ -156,7 +156,7 @@ def test_training_and_perturbation_see_what_a_model_with_its_own_normalisation_l
     import copy
 
     from nnvis.models.training import TrainSettings, train
-    from nnvis.unitlab import perturbation
+    from nnvis.unitlab.perturbation import perturbation
 
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (40, 8, 8, 3)).astype(np.uint8), rng.integers(0, 3, 40)

@@ -12,7 +12,7 @@ from nnvis.models.activations import capture
 from nnvis.models.zoo import LoadedModel
 from nnvis.unitlab import ablation as ab
 from nnvis.unitlab import lab as unitlab
-from nnvis.unitlab import perturbation
+from nnvis.unitlab.perturbation import perturbation
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
 from nnvis.unitlab.similarity import class_cosine, layer_cosine
 from nnvis.unitlab.stats import mean_of_top_k, sparsity, top_k, unit_histograms

@@ -247,7 +247,7 @@ def test_topk_and_ablate_on_resnet18_cifar10(resnet_workspace, capsys):
 
 
 def test_unit_maps_of_a_conv_unit_are_its_feature_maps_over_the_top_k(resnet_workspace):
-    from nnvis.models import feature_maps
+    from nnvis.models.feature_maps import feature_maps
 
     analysis = Analysis(resnet_workspace)
     best = unitlab.top_examples(analysis, "layer3", 0, 17, 4)["observations"]

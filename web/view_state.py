@@ -35,13 +35,11 @@ def decimal(value, default: float) -> float:
 
 
 def parse_selection(text: str | None, size: int) -> list[int]:
-    """Observation indices from a link's `sel` ("3-7,12"), keeping those inside 0..size-1."""
-    indices: set[int] = set()
-    for part in (text or "").split(","):
-        first, _, last = part.partition("-")
-        if first.isdigit() and (not last or last.isdigit()):
-            indices.update(range(int(first), min(int(last or first), size - 1) + 1))
-    return sorted(i for i in indices if i < size)
+    """Observation indices from a link's `sel` ("3-7,12"), sorted, keeping those inside
+    0..size-1 and skipping parts that are not indices or ranges (a link never fails)."""
+    from nnvis.validation import parse_ranges
+
+    return sorted(parse_ranges(text, "sel", size=size, strict=False))
 
 
 def open_view(ws, layer, epoch) -> tuple | None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from nnvis.cli.images import add_common_arguments, open_analysis, out_folder, report
 from nnvis.errors import NNVisError
+from nnvis.validation import whole_number
 
 METHODS = ("gradient", "guided", "integrated")  # nnvis.deepvis.saliency.METHODS, without importing Captum here
 
@@ -54,9 +55,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_size(size: int) -> int:
-    if size < 1:
-        raise NNVisError(f"--size must be >= 1, got {size}")
-    return size
+    return whole_number(size, "--size", 1)
 
 
 def load_input(args: argparse.Namespace, analysis) -> tuple[np.ndarray, str]:
@@ -64,9 +63,7 @@ def load_input(args: argparse.Namespace, analysis) -> tuple[np.ndarray, str]:
     from nnvis.deepvis.strip import read_image_file
 
     if args.observation is not None:
-        n = analysis.config.subset
-        if not 0 <= args.observation < n:
-            raise NNVisError(f"--observation {args.observation} is outside the subset; allowed: 0..{n - 1}")
+        whole_number(args.observation, "--observation", 0, analysis.config.subset - 1, problem="is outside the subset")
         return analysis.subset()["images"][args.observation], f"observation{args.observation}"
     return read_image_file(args.image, tuple(analysis.manifest["image_shape"])), Path(args.image).stem
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from nnvis.errors import NNVisError
 from nnvis.unitlab.actmax import ActMaxParams
+from nnvis.validation import whole_number
 from nnvis.workspace.workspace import DEVICES
 
 _DEFAULTS = ActMaxParams()
@@ -94,8 +95,7 @@ def command_actmax(args: argparse.Namespace) -> None:
     from nnvis.data.images import to_png
     from nnvis.unitlab.actmax import actmax_for
 
-    if args.size < 1:
-        raise NNVisError(f"--size must be >= 1, got {args.size}")
+    whole_number(args.size, "--size", 1)
     params = ActMaxParams(steps=args.steps, learning_rate=args.learning_rate, l2_decay=args.l2_decay,
                           blur_every=args.blur_every, blur_sigma=args.blur_sigma,
                           norm_percentile=args.norm_percentile, contribution_percentile=args.contribution_percentile,
@@ -125,15 +125,12 @@ def command_actmax(args: argparse.Namespace) -> None:
 def command_strip(args: argparse.Namespace) -> None:
     from nnvis.deepvis.strip import read_image_file, strip_grid, structure_strip
 
-    if args.cell < 1:
-        raise NNVisError(f"--cell must be >= 1, got {args.cell}")
+    whole_number(args.cell, "--cell", 1)
     analysis, epoch = open_analysis(args)
     analysis.progress.close()
     image_shape = tuple(analysis.manifest["image_shape"])
     if args.image is not None:
-        n = analysis.config.subset
-        if not 0 <= args.image < n:
-            raise NNVisError(f"--image {args.image} is outside the subset; allowed: 0..{n - 1}")
+        whole_number(args.image, "--image", 0, analysis.config.subset - 1, problem="is outside the subset")
         image, source = analysis.subset()["images"][args.image], f"image{args.image}"
     else:
         image, source = read_image_file(args.image_file, image_shape), Path(args.image_file).stem

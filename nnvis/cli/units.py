@@ -108,9 +108,10 @@ def command_topk(args: argparse.Namespace) -> None:
 
 def command_select(args: argparse.Namespace) -> None:
     from nnvis.unitlab.lab import select
+    from nnvis.validation import parse_ranges
 
     analysis, epoch = _open(args)
-    observations = _number_list(args.observations, "--observations")
+    observations = parse_ranges(args.observations, "--observations")
     units = select(analysis, args.layer, epoch, args.rule, observations, args.n, args.target)
     if args.rule == "max":
         picked = {str(o): u for o, u in zip(observations, units)}
@@ -172,7 +173,7 @@ def command_sparsity(args: argparse.Namespace) -> None:
 
 
 def command_perturb(args: argparse.Namespace) -> None:
-    from nnvis.unitlab import perturbation
+    from nnvis.unitlab.lab import perturbation
 
     analysis, epoch = _open(args)
     layers = [name.strip() for name in args.layer.split(",") if name.strip()] if args.layer else None

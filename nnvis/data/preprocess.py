@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from nnvis.errors import NNVisError
+from nnvis.validation import whole_number
 
 NORMALIZE_NONE = "none"
 NAMED_NORMALIZATIONS = {
@@ -64,9 +65,7 @@ def check_size(value, flag: str) -> int | None:
     """None, or a whole number >= 1 (NNVisError naming `flag` otherwise)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise NNVisError(f"{flag} {value!r} is invalid; allowed: a whole number of pixels >= 1")
-    return int(value)
+    return whole_number(value, flag, 1, detail="allowed: a whole number of pixels >= 1")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from torch import nn
 
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import channel_alphas, heat_colours, layer_outputs, normalise, top_channels
+from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 
@@ -93,15 +94,10 @@ def layer_grid(model: LoadedModel, x: torch.Tensor, layer: str, *, sort: str = "
     the softmax of the model's output. The model's train/eval mode is restored afterwards."""
     check_sort(sort)
     x = check_input(x)
-    module = model.module
-    was_training = module.training
-    try:
-        module.eval().to(device)
+    with eval_mode(model.module, device) as module:
         x = x.to(device)
         out = layer_outputs(module, x, [layer])[layer][0].float().cpu()
         logits = module(x)
-    finally:
-        module.train(was_training)
     if out.ndim == 1:
         maps = out.numpy()[:, None, None]
     elif out.ndim == 3:

@@ -44,6 +44,7 @@ from torch import nn
 from nnvis.deepvis.grid import check_input
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import normalise, unit_activation
+from nnvis.models.hooks import collected_outputs, model_lock
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 
@@ -115,7 +116,8 @@ class Explainer:
     def __init__(self, model: LoadedModel, device: str = "cpu", steps: int = STEPS):
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
             raise NNVisError(f"integrated-gradient steps must be an integer in 1..1000, got {steps!r}")
-        module = copy.deepcopy(model.module).eval().to(device)
+        with model_lock(model.module):  # not while another thread has hooks on it
+            module = copy.deepcopy(model.module).eval().to(device)
         for part in module.modules():
             if hasattr(part, "inplace"):
                 part.inplace = False
@@ -141,16 +143,9 @@ class Explainer:
     @torch.no_grad()
     def _probe(self, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, int]:
         """The layer's first output for `x` and how many times the forward calls it."""
-        seen: list[torch.Tensor] = []
-
-        def keep(_module, _inputs, output) -> None:
-            seen.append((output[0] if isinstance(output, (tuple, list)) else output).detach().clone())
-
-        handle = get_module(self.module, layer).register_forward_hook(keep)
-        try:
+        with collected_outputs(self.module, [layer]) as outputs:
             self.forward(x.detach())
-        finally:
-            handle.remove()
+        seen = outputs[layer]
         if not seen:
             raise NNVisError(f"layer '{layer}' is never called by the model's forward pass; "
                              "choose a module the forward uses (list them with `nnvis layers`)")

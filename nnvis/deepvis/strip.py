@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from nnvis.data.preprocess import Preprocess
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import heat_colours, layer_outputs, map_layers, normalise, not_maps_error, top_channels
+from nnvis.models.hooks import eval_mode
 from nnvis.models.zoo import LoadedModel
 
 MAX_FILE_BYTES = 10 * 2**20
@@ -78,13 +79,8 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
         layers = select_layers(map_layers(model, image.shape, device), start, stop, step)
     elif not layers:
         raise NNVisError("no layers given for the strip; give module paths or start/stop/step")
-    module = model.module
-    was_training = module.training
-    try:
-        module.eval().to(device)
+    with eval_mode(model.module, device) as module:
         outputs = layer_outputs(module, model.input_tensor(image[None]).to(device), list(layers))
-    finally:
-        module.train(was_training)
     rows = []
     for name in layers:
         out = outputs[name]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nnvis.errors import NNVisError
-from nnvis.models.layers import get_module
+from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.validation import one_of
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CPU_BATCH = 256
@@ -22,9 +22,7 @@ CPU_BATCH = 256
 
 def check_precision(precision: str) -> torch.dtype | None:
     """The autocast dtype of `precision` (None for float32), else NNVisError listing them."""
-    if precision not in PRECISIONS:
-        raise NNVisError(f"unknown precision '{precision}'; allowed: {', '.join(PRECISIONS)}")
-    return PRECISIONS[precision]
+    return PRECISIONS[one_of(precision, PRECISIONS, "precision")]
 
 
 def reduce_output(output) -> torch.Tensor:
@@ -80,39 +78,33 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
     restored afterwards."""
     autocast_dtype = check_precision(precision)
     module = model.module
-    was_training = module.training
     on_gpu = device.startswith("cuda")
     channels_last = on_gpu and images.ndim >= 3 and any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
     buffers = HostBuffers(len(images), pinned=on_gpu)
     offset = [0]
-    handles = []
-    try:
-        for name in layers:
-            handles.append(get_module(module, name).register_forward_hook(
-                lambda _m, _i, out, name=name: buffers.put(name, offset[0], reduce_output(out), torch.float16)))
-        module.eval().to(device)
-        if channels_last:
-            module.to(memory_format=torch.channels_last)
-        batch_size = batch_size or auto_batch_size(module, model.input_tensor(images[:8]), device)
-        for start in range(0, len(images), batch_size):
-            batch = model.input_tensor(images[start:start + batch_size])
-            batch = (batch.pin_memory() if on_gpu else batch).to(device, non_blocking=on_gpu)
+    hooks = {name: (lambda out, name=name: buffers.put(name, offset[0], reduce_output(out), torch.float16))
+             for name in layers}
+    with eval_mode(module, device), forward_hooks(module, hooks):
+        try:
             if channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            offset[0] = start
-            with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=autocast_dtype or torch.bfloat16,
-                                enabled=autocast_dtype is not None):
-                logits = module(batch)
-            buffers.put("probabilities", start, torch.softmax(logits.float(), dim=1), torch.float32)
-            progress("capture", min(start + batch_size, len(images)), len(images))
-        if on_gpu:
-            torch.cuda.synchronize(device)
-    finally:
-        for handle in handles:
-            handle.remove()
-        if channels_last:
-            module.to(memory_format=torch.contiguous_format)
-        module.train(was_training)
+                module.to(memory_format=torch.channels_last)
+            batch_size = batch_size or auto_batch_size(module, model.input_tensor(images[:8]), device)
+            for start in range(0, len(images), batch_size):
+                batch = model.input_tensor(images[start:start + batch_size])
+                batch = (batch.pin_memory() if on_gpu else batch).to(device, non_blocking=on_gpu)
+                if channels_last:
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                offset[0] = start
+                with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=autocast_dtype or torch.bfloat16,
+                                    enabled=autocast_dtype is not None):
+                    logits = module(batch)
+                buffers.put("probabilities", start, torch.softmax(logits.float(), dim=1), torch.float32)
+                progress("capture", min(start + batch_size, len(images)), len(images))
+            if on_gpu:
+                torch.cuda.synchronize(device)
+        finally:
+            if channels_last:
+                module.to(memory_format=torch.contiguous_format)
     return {name: buffers.numpy(name) for name in layers}, buffers.numpy("probabilities")
 
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from nnvis.errors import NNVisError
-from nnvis.models.layers import get_module, list_layers
+from nnvis.models.hooks import eval_mode, first_tensor, forward_hooks
+from nnvis.models.layers import list_layers
 from nnvis.models.zoo import LoadedModel
 
 
@@ -25,35 +26,23 @@ def layer_outputs(module: torch.nn.Module, x: torch.Tensor, layers: list[str], *
                   inputs: bool = False) -> dict[str, torch.Tensor]:
     """The outputs of `layers` (first call of each; their first inputs when `inputs`) for input
     `x`, running the forward only as far as the deepest of them. Keeps autograd history, so
-    gradients flow back to `x`. Hooks are registered in `try` and removed in `finally`; the
-    caller sets the train/eval mode."""
+    gradients flow back to `x`. The hooks are removed afterwards, whatever happens; the caller
+    sets the train/eval mode."""
     wanted = list(dict.fromkeys(layers))
     outputs: dict[str, torch.Tensor] = {}
-    handles = []
 
     def hook(name: str, output) -> None:
         if name in outputs:
             return
-        if isinstance(output, (tuple, list)):
-            output = output[0]
-        outputs[name] = output.clone()  # a later in-place op (ReLU(inplace=True)) must not change it
+        outputs[name] = first_tensor(output).clone()  # a later in-place op (ReLU(inplace=True)) must not change it
         if len(outputs) == len(wanted):
             raise _Reached
 
-    try:
-        for name in wanted:
-            target = get_module(module, name)
-            if inputs:
-                handles.append(target.register_forward_pre_hook(lambda _m, args, name=name: hook(name, args[0])))
-            else:
-                handles.append(target.register_forward_hook(lambda _m, _i, out, name=name: hook(name, out)))
+    with forward_hooks(module, {name: (lambda out, name=name: hook(name, out)) for name in wanted}, inputs=inputs):
         try:
             module(x)
         except _Reached:
             pass
-    finally:
-        for handle in handles:
-            handle.remove()
     missing = [name for name in wanted if name not in outputs]
     if missing:
         raise NNVisError(f"layer(s) {', '.join(missing)} are never called by the model's forward pass; "
@@ -76,24 +65,14 @@ def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "
     module = model.module
     names = list_layers(module)
     shapes: dict[str, int] = {}
-    handles = []
-    was_training = module.training
     probe = torch.zeros((1, 3 if len(image_shape) == 3 else 1, image_shape[0], image_shape[1]), device=device)
 
     def record(name: str, output) -> None:  # a hook that returns a value would replace the output
-        shapes.setdefault(name, (output[0] if isinstance(output, (tuple, list)) else output).ndim)
+        shapes.setdefault(name, first_tensor(output).ndim)
 
-    try:
-        for name in names:
-            handles.append(get_module(module, name).register_forward_hook(
-                lambda _m, _i, out, name=name: record(name, out)))
-        module.eval().to(device)
-        with torch.no_grad():
-            module(model.pixels_to_input(probe))
-    finally:
-        for handle in handles:
-            handle.remove()
-        module.train(was_training)
+    hooks = {name: (lambda out, name=name: record(name, out)) for name in names}
+    with eval_mode(module, device), forward_hooks(module, hooks), torch.no_grad():
+        module(model.pixels_to_input(probe))
     return [name for name in names if shapes.get(name) == 4]
 
 
@@ -117,19 +96,14 @@ def feature_maps(model: LoadedModel, images: np.ndarray, layer: str, device: str
     if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) == 0:
         raise NNVisError(f"feature_maps needs uint8 images (n,H,W) or (n,H,W,3) with n >= 1, "
                          f"got {images.dtype} {images.shape}")
-    module = model.module
-    was_training = module.training
     parts = []
-    try:
-        module.eval().to(device)
+    with eval_mode(model.module, device) as module:
         for start in range(0, len(images), batch_size):
             x = model.input_tensor(images[start:start + batch_size]).to(device)
             out = layer_outputs(module, x, [layer])[layer]
             if out.ndim != 4:
                 raise not_maps_error(model, layer, tuple(out.shape), images.shape[1:], device)
             parts.append(out.float().cpu())
-    finally:
-        module.train(was_training)
     return torch.cat(parts).numpy()
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from nnvis.errors import NNVisError
 from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
 from nnvis.projection.metrics import seeded_sample
+from nnvis.validation import one_of
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
@@ -17,9 +18,7 @@ BH_LIMIT = 5000
 
 def check_method(method: str) -> str:
     """Return `method` if it is a known projection, else raise NNVisError listing them."""
-    if method not in PROJECTIONS:
-        raise NNVisError(f"unknown projection '{method}'; allowed: {', '.join(PROJECTIONS)}")
-    return method
+    return one_of(method, PROJECTIONS, "projection")
 
 
 def default_jobs() -> int:

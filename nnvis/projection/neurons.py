@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnvis.errors import NNVisError
 from nnvis.projection.metrics import discriminative_scores
+from nnvis.validation import one_of
 
 SCORINGS = {
     "auc": "AUC of the neuron alone, class vs rest (0.5 = no preference, 1 = perfect)",
@@ -32,9 +32,7 @@ CHUNK_VALUES = 8_000_000  # ... and at most this many values (64 MB as float64) 
 
 def check_scoring(scoring: str) -> str:
     """`scoring` if it is one of SCORINGS, else NNVisError naming the allowed ones."""
-    if scoring not in SCORINGS:
-        raise NNVisError(f"unknown neuron scoring '{scoring}'; allowed: {', '.join(SCORINGS)}")
-    return scoring
+    return one_of(scoring, SCORINGS, "neuron scoring")
 
 
 def class_means(activations: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -7,41 +7,35 @@ for every image, those with the lowest dataset-mean alpha. Ties go to the lower 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from nnvis.errors import NNVisError
 from nnvis.models.activations import reduce_output
+from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.validation import number, one_of, whole_number
 
 MODES = ("per-image", "global")
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise NNVisError(f"unknown ablation mode '{mode}'; allowed: {', '.join(MODES)}")
-    return mode
+    return one_of(mode, MODES, "ablation mode")
 
 
 def check_fraction(fraction: float) -> float:
     """A fraction of units in [0, 1], or NNVisError."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 <= fraction <= 1:
-        raise NNVisError(f"fraction {fraction} is out of range; allowed: 0..1")
-    return float(fraction)
+    return number(fraction, "fraction", 0, 1)
 
 
 def check_count(count: int, units: int, layer: str = "this layer") -> int:
     """A number of units to zero in 0..units, or NNVisError."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 0 <= count <= units:
-        raise NNVisError(f"count {count} is out of range; layer {layer} has {units} units (allowed: 0..{units})")
-    return int(count)
+    return whole_number(count, "count", 0, units, detail=f"layer {layer} has {units} units (allowed: 0..{units})")
 
 
 def fraction_to_count(fraction: float, units: int) -> int:
@@ -86,22 +80,6 @@ def zero_units(output: torch.Tensor, units: np.ndarray, layer: str = "this layer
     return _unit_mask(output, keep.expand(output.shape[0], -1))
 
 
-@contextlib.contextmanager
-def hooked(module: nn.Module, hooks: dict[str, Callable]) -> Iterator[nn.Module]:
-    """`module` in eval mode with forward hooks `{layer: hook(module, input, output)}`; the hooks
-    are removed and the train/eval mode restored on exit, whatever happens."""
-    was_training = module.training
-    handles = []
-    try:
-        for layer, hook in hooks.items():
-            handles.append(get_module(module, layer).register_forward_hook(hook))
-        yield module.eval()
-    finally:
-        for handle in handles:
-            handle.remove()
-        module.train(was_training)
-
-
 def top_hits(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
     """(top-1 hits, top-5 hits) in a batch; top-1 is the first largest logit, top-5 the
     five largest (all classes when there are fewer than five)."""
@@ -116,10 +94,9 @@ def accuracy(model: LoadedModel, images: np.ndarray, labels: np.ndarray, *, edit
              stage: str = "accuracy") -> dict[str, float]:
     """Top-1 and top-5 accuracy of uint8 `images`, with `edit` {layer: fn(output) -> output}
     applied by forward hooks while it runs."""
-    hooks = {layer: (lambda _m, _i, out, fn=fn: fn(out)) for layer, fn in (edit or {}).items()}
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     hits1 = hits5 = 0
-    with hooked(model.module.to(device), hooks) as module:
+    with eval_mode(model.module, device) as module, forward_hooks(module, edit or {}):
         for start in range(0, len(images), batch_size):
             x = model.input_tensor(images[start:start + batch_size]).to(device)
             h1, h5 = top_hits(module(x), y[start:start + batch_size].to(device))

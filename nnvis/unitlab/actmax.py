@@ -34,16 +34,18 @@ from torchvision.transforms.functional import gaussian_blur
 
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import layer_outputs, unit_activation
+from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab.stats import refuse_dead_unit
+from nnvis.workspace import keys
 
 if TYPE_CHECKING:
     from nnvis.workspace.analysis import Analysis
 
 CENTRE = 0.5
-METHOD = "yosinski2015"
+METHOD = keys.ACTMAX_METHOD
 
 
 @dataclass(frozen=True)
@@ -187,15 +189,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], device: str = "cpu") -> tuple[int, ...]:
     """The shape of one image's output at `layer` for images of `image_shape`."""
-    module = model.module
-    was_training = module.training
     probe = torch.zeros((1, data_channels(image_shape), image_shape[0], image_shape[1]), device=device)
-    try:
-        module.eval().to(device)
-        with torch.no_grad():
-            out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
-    finally:
-        module.train(was_training)
+    with eval_mode(model.module, device) as module, torch.no_grad():
+        out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
     return tuple(out.shape[1:])
 
 
@@ -241,11 +237,9 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
     x = space.encode(torch.from_numpy(noise.astype(np.float32)).to(device))
     module = model.module
     point = ascent_point(module, layer, dense=len(shape) == 1)
-    was_training = module.training
     report_every = max(1, params.steps // 100)
     done = 0
-    try:
-        module.eval().to(device)
+    with eval_mode(module, device):
         for step in range(1, params.steps + 1):
             if should_stop is not None and should_stop():
                 break
@@ -267,8 +261,6 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
             final = final[:, None] if final.ndim == 3 else final.permute(0, 3, 1, 2)
             achieved = unit_values(module, model.pixels_to_input(final), (layer, False), unit)
             achieved = achieved.float().cpu().numpy()
-    finally:
-        module.train(was_training)
     return ActMaxResult(images, achieved.astype(np.float32), done, params.steps)
 
 
@@ -286,7 +278,7 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     `analysis.device`, fetched from the store or computed and stored (a cancelled run is
     returned but not stored). Any module path of the model is allowed, not only captured layers."""
     params.validate()
-    key = analysis.key("actmax", layer=layer, epoch=epoch, method=METHOD, unit=int(unit), **params.as_key())
+    key = keys.actmax(analysis, layer, epoch, unit, params.as_key())
 
     def compute() -> dict[str, np.ndarray]:
         if layer in analysis.layers:  # captured: the subset tells whether the unit ever fires

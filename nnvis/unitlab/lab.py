@@ -11,17 +11,18 @@ from dataclasses import asdict
 import numpy as np
 
 from nnvis.errors import NNVisError
-from nnvis.models import feature_maps
+from nnvis.models.feature_maps import feature_maps
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
-from nnvis.unitlab import perturbation as perturb_model
-from nnvis.unitlab.actmax import METHOD as ACTMAX_METHOD
 from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for, layer_shape
 from nnvis.unitlab.perturbation import check_variance
+from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
 from nnvis.unitlab.similarity import class_cosine
 from nnvis.unitlab.stats import dead_unit_note, mean_of_top_k, sparsity, top_k, unit_histograms
+from nnvis.validation import one_of, whole_number
+from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.store import Arrays
 
@@ -55,10 +56,7 @@ def check_observations(analysis: Analysis, observations: list[int]) -> list[int]
     n = analysis.config.subset
     if not observations:
         raise NNVisError("no observations given; pass subset indices separated by commas")
-    for i in observations:
-        if not 0 <= i < n:
-            raise NNVisError(f"observation {i} is outside the subset; allowed: 0..{n - 1}")
-    return list(observations)
+    return [whole_number(i, "observation", 0, n - 1, problem="is outside the subset") for i in observations]
 
 
 def dead_note(analysis: Analysis, layer: str, epoch: int | None, unit: int) -> str | None:
@@ -82,8 +80,7 @@ def select(analysis: Analysis, layer: str, epoch: int | None, rule: str, observa
     """Rule-based neuron selection over subset observations: max gives the top-n units of each
     observation; intersection and difference one set of units (difference: `target`, default the
     first observation, against the others)."""
-    if rule not in RULES:
-        raise NNVisError(f"unknown rule '{rule}'; allowed: {', '.join(RULES)}")
+    one_of(rule, RULES, "rule")
     rows = activations(analysis, layer, epoch)[check_observations(analysis, observations)]
     if rule == "max":
         return [max_rule(row, n) for row in rows]
@@ -98,7 +95,7 @@ def select(analysis: Analysis, layer: str, epoch: int | None, rule: str, observa
 def class_similarity(analysis: Analysis, layer: str, epoch: int | None) -> np.ndarray:
     """The class x class cosine similarity of per-class mean activations over the subset."""
     epoch = resolve_epoch(analysis, epoch)
-    key = analysis.key("class_cosine", layer=analysis.check_layer(layer), epoch=epoch)
+    key = keys.class_cosine(analysis, layer, epoch)
     return analysis.store.get_or_compute(key, lambda: {"cosine": class_cosine(
         activations(analysis, layer, epoch), analysis.labels, len(analysis.classes))})["cosine"]
 
@@ -107,16 +104,13 @@ def layer_sparsity(analysis: Analysis, layer: str, epoch: int | None, threshold:
                    bins: int = 20) -> Arrays:
     """Histograms of alpha (overall and per class) and the near-zero fraction over the subset."""
     epoch = resolve_epoch(analysis, epoch)
-    key = analysis.key("sparsity", layer=analysis.check_layer(layer), epoch=epoch, threshold=float(threshold),
-                       bins=bins)
+    key = keys.sparsity(analysis, layer, epoch, threshold, bins)
     return analysis.store.get_or_compute(key, lambda: sparsity(
         activations(analysis, layer, epoch), analysis.labels, len(analysis.classes), threshold, bins))
 
 
 def check_on(on: str) -> str:
-    if on not in IMAGE_SETS:
-        raise NNVisError(f"unknown image set '{on}'; allowed: {', '.join(IMAGE_SETS)}")
-    return on
+    return one_of(on, IMAGE_SETS, "image set")
 
 
 def images(analysis: Analysis, on: str) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +129,7 @@ def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count
     alpha = activations(analysis, layer, epoch)
     count = ab.check_count(count, alpha.shape[1], layer)
     check_on(on)
-    key = analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count, on=on)
+    key = keys.ablation(analysis, layer, epoch, mode, count, on)
 
     def compute() -> Arrays:
         x, y = images(analysis, on)
@@ -177,8 +171,7 @@ def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None
     epoch = resolve_epoch(analysis, epoch)
     layers = [hidden_layer(analysis, layer) for layer in (layers or analysis.layers)]
     variance, on = check_variance(variance), check_on(on)
-    key = analysis.key("perturbation", epoch=epoch, method="gaussian", layers=",".join(layers), variance=variance,
-                       seed=int(seed), on=on)
+    key = keys.perturbation(analysis, epoch, layers, variance, seed, on)
 
     def compute() -> Arrays:
         x, y = images(analysis, on)
@@ -205,7 +198,7 @@ def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: i
     observations, best first; None for a dense layer, whose units have no map."""
     epoch = resolve_epoch(analysis, epoch)
     best = top_examples(analysis, hidden_layer(analysis, layer), epoch, unit, k)["observations"]
-    key = analysis.key("unit_maps", layer=layer, epoch=epoch, unit=int(unit), k=len(best))
+    key = keys.unit_maps(analysis, layer, epoch, unit, len(best))
 
     def compute() -> Arrays:
         model = analysis.model(epoch)
@@ -230,9 +223,7 @@ def actmax_params(fields: dict) -> ActMaxParams:
 
 def stored_actmax(analysis: Analysis, layer: str, epoch: int, unit: int, params: ActMaxParams) -> ActMaxResult | None:
     """The activation maximization that `actmax_for` stored for these settings, or None (never computes)."""
-    key = analysis.key("actmax", layer=layer, epoch=epoch, method=ACTMAX_METHOD, unit=int(unit),
-                       **params.validate().as_key())
-    found = analysis.store.get(key)
+    found = analysis.store.get(keys.actmax(analysis, layer, epoch, unit, params.validate().as_key()))
     return None if found is None else ActMaxResult.from_arrays(found)
 
 
@@ -246,8 +237,8 @@ def has_ablation_sweep(analysis: Analysis, layer: str, epoch: int | None, mode: 
     """Whether every point of the default sweep is stored (so `ablation_sweep` computes nothing)."""
     epoch = resolve_epoch(analysis, epoch)
     mode, layer, on = ab.check_mode(mode), hidden_layer(analysis, layer), check_on(on)
-    return all(analysis.key("ablation", layer=layer, epoch=epoch, method=mode if count else "none", count=count,
-                            on=on) in analysis.store for count in [0] + sweep_counts(analysis, layer, epoch))
+    return all(key in analysis.store
+               for key in keys.ablation_sweep(analysis, layer, epoch, mode, sweep_counts(analysis, layer, epoch), on))
 
 
 def cluster_order(matrix: np.ndarray) -> np.ndarray:

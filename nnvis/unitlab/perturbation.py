@@ -10,19 +10,17 @@ import math
 import numpy as np
 import torch
 
-from nnvis.errors import NNVisError
 from nnvis.models.activations import reduce_output
+from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.zoo import LoadedModel, images_to_tensor
 from nnvis.progress import Progress, no_progress
-from nnvis.unitlab.ablation import hooked, top_hits
+from nnvis.unitlab.ablation import top_hits
 from nnvis.unitlab.similarity import layer_cosine
+from nnvis.validation import number
 
 
 def check_variance(variance: float) -> float:
-    if isinstance(variance, bool) or not isinstance(variance, (int, float, np.floating)) \
-            or not 0 <= variance < math.inf:
-        raise NNVisError(f"noise variance {variance} is out of range; allowed: a number >= 0 (default 0.01)")
-    return float(variance)
+    return number(variance, "noise variance", 0, detail="allowed: a number >= 0 (default 0.01)")
 
 
 @torch.no_grad()
@@ -34,13 +32,13 @@ def perturbation(model: LoadedModel, images: np.ndarray, labels: np.ndarray, lay
     the CPU from `seed`, batch after batch, so it is the same on every device."""
     std = math.sqrt(check_variance(variance))
     seen: dict[str, torch.Tensor] = {}
-    hooks = {layer: (lambda _m, _i, out, layer=layer: seen.__setitem__(layer, reduce_output(out).float().cpu()))
+    hooks = {layer: (lambda out, layer=layer: seen.__setitem__(layer, reduce_output(out).float().cpu()))
              for layer in layers}
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     generator = torch.Generator().manual_seed(seed)
     sums = np.zeros(len(layers))
     hits = np.zeros(4, dtype=np.int64)  # top1 clean, top1 noisy, top5 clean, top5 noisy
-    with hooked(model.module.to(device), hooks) as module:
+    with eval_mode(model.module, device) as module, forward_hooks(module, hooks):
         for start in range(0, len(images), batch_size):
             pixels = images_to_tensor(images[start:start + batch_size], model.in_channels)
             noise = torch.randn(pixels.shape, generator=generator) * std

@@ -10,6 +10,7 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.unitlab.stats import check_k, descending
+from nnvis.validation import whole_number
 
 
 def max_rule(acts_row: np.ndarray, n: int) -> np.ndarray:
@@ -41,8 +42,8 @@ def difference_rule(acts_rows: np.ndarray, target: int, n: int) -> np.ndarray:
     """Units in the top-n of image `target` (a row of `acts_rows`) but in the top-n of no other
     image of the set, ascending unit index."""
     rows = _rows(acts_rows)
-    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < len(rows):
-        raise NNVisError(f"target {target} is out of range; the set has {len(rows)} images (0..{len(rows) - 1})")
+    target = whole_number(target, "target", 0, len(rows) - 1,
+                          detail=f"the set has {len(rows)} images (0..{len(rows) - 1})")
     tops = _top_sets(rows, n)
     others = set().union(*(top for i, top in enumerate(tops) if i != target))
     return np.array(sorted(tops[target] - others), dtype=np.int64)

@@ -9,6 +9,7 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.projection.neurons import live_units
+from nnvis.validation import whole_number
 
 
 def n_units(activations: np.ndarray) -> int:
@@ -18,9 +19,7 @@ def n_units(activations: np.ndarray) -> int:
 def check_unit(activations: np.ndarray, unit: int, layer: str = "this layer") -> int:
     """`unit` as an int, or NNVisError naming the layer's unit range."""
     count = n_units(activations)
-    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < count:
-        raise NNVisError(f"unit {unit} is out of range; layer {layer} has {count} units (0..{count - 1})")
-    return int(unit)
+    return whole_number(unit, "unit", 0, count - 1, detail=f"layer {layer} has {count} units (0..{count - 1})")
 
 
 
@@ -45,9 +44,7 @@ def refuse_dead_unit(values: np.ndarray, unit: int, layer: str, task: str) -> No
 
 def check_k(k: int, what: str, upper: int) -> int:
     """A count between 1 and `upper`, or NNVisError."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= upper:
-        raise NNVisError(f"{what} {k} is out of range; allowed: 1..{upper}")
-    return int(k)
+    return whole_number(k, what, 1, upper)
 
 
 def descending(values: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""A workspace on disk: its manifest, the store of computed artifacts, the analysis that computes
-and caches them, the training pipeline, integrity checks, the Recorder and exports.
+"""A workspace on disk: its manifest, the store of computed artifacts (one key function per
+artifact kind in `keys`), the analysis that computes and caches them, the per-process cache of
+loaded models, the training pipeline, integrity checks, the Recorder and exports.
 
 Public names below (each loads its module on first use); everything else is the wing's own."""
 
@@ -10,6 +11,7 @@ _EXPORTS = {
     "faithfulness_summary": "analysis",
     "projection_csv": "export",
     "check": "integrity",
+    "MODELS": "model_cache",
     "prepare": "pipeline",
     "run": "pipeline",
     "summary": "pipeline",

@@ -4,7 +4,6 @@ the model and the data set are loaded only on a cache miss."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -18,16 +17,16 @@ from nnvis.models.activations import capture, input_activations
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.models.zoo import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
-from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.methods import check_method, neuron_projection, project
 from nnvis.projection.metrics import (
-    FAITHFULNESS_KS,
     FAITHFULNESS_OBSERVATIONS,
     accuracy,
     faithfulness,
     neighborhood_hit,
 )
-from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring, class_means, live_units, neuron_scores
+from nnvis.projection.neurons import DEFAULT_SCORING, class_means, live_units, neuron_scores
+from nnvis.workspace import keys
+from nnvis.workspace.model_cache import MODELS, model_key
 from nnvis.workspace.store import Arrays, ArtifactKey
 from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
 
@@ -113,17 +112,9 @@ class Analysis:
         return layer
 
     def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
-        """The store key of an artifact of this workspace's data subset. Whatever comes from a
-        forward pass at an epoch also depends on mixed precision (`config.precision`) and on the
-        preprocessing (when not the default; a resize already changes the data set's id)."""
-        weights = self.weights(epoch) if epoch >= 0 else ""
-        if epoch >= 0 and self.config.precision != "float32":
-            params = {"precision": self.config.precision, **params}
-        if epoch >= 0:
-            params = {**self.preprocess.key(), **params}
-        subset = f"{self.config.observations}-{self.config.subset}-seed{self.config.seed}"
-        base = ArtifactKey(kind, self.manifest["dataset_id"], subset, weights, layer, epoch, method)
-        return base.with_params(**params) if params else base
+        """The store key of an artifact of this workspace's data subset (see nnvis.workspace.keys,
+        which has one function per artifact kind)."""
+        return keys.artifact(self, kind, layer=layer, epoch=epoch, method=method, **params)
 
     @cached_property
     def preprocess(self) -> Preprocess:
@@ -138,15 +129,24 @@ class Analysis:
         return self._dataset
 
     def model(self, epoch: int) -> LoadedModel:
-        """The model with the weights of `epoch`, built once per Analysis."""
+        """The model with the weights of `epoch`: from the process's model cache (keyed by the
+        workspace and the weights hash), built and loaded on a miss."""
         if epoch not in self._models:
-            torch.manual_seed(self.config.seed)
-            loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
-                                 n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
-            loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
-            loaded.preprocess = self.preprocess
-            self._models[epoch] = loaded
+            weights = self.manifest["weights"].get(str(epoch))
+            if weights is None:
+                return self.build_model(epoch)  # load_snapshot names the epochs there are
+            key = model_key(self.workspace.path, weights, self.config.model, self.preprocess)
+            self._models[epoch] = MODELS.get(key, lambda: self.build_model(epoch))
         return self._models[epoch]
+
+    def build_model(self, epoch: int) -> LoadedModel:
+        """A new model with the weights of `epoch` read from its snapshot (checked against its hash)."""
+        torch.manual_seed(self.config.seed)
+        loaded = build_model(self.config.model, image_shape=tuple(self.manifest["image_shape"]),
+                             n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
+        loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
+        loaded.preprocess = self.preprocess
+        return loaded
 
     # ---- artifacts
     def subset(self) -> Arrays:
@@ -157,7 +157,7 @@ class Analysis:
             n_pool = pool_size(self.dataset, observations)
             index = subset_indices(n_pool, self.config.subset, self.config.seed, observations)
             return take_from_pool(self.dataset, observations, index)
-        found = self.store.get_or_compute(self.key("subset"), compute)
+        found = self.store.get_or_compute(keys.subset(self), compute)
         if "split" not in found:  # stored before pools other than the test split existed
             found = {**found, "split": np.zeros(len(found["index"]), dtype=np.uint8)}
         return found
@@ -173,26 +173,25 @@ class Analysis:
         def compute() -> np.ndarray:
             p = self.probabilities(epoch)
             return np.column_stack([p.argmax(axis=1), p.max(axis=1)]).astype(np.float32)
-        return self.store.mapped_array(self.key("prediction-table", epoch=epoch), compute)
+        return self.store.mapped_array(keys.prediction_table(self, epoch), compute)
 
     def thumbnail(self, index: int, size: int = 96) -> bytes:
         """PNG of subset observation `index`, upscaled with crisp pixels; cached in the store."""
         if not 0 <= index < self.config.subset:
             raise NNVisError(f"observation {index} is outside the subset (0..{self.config.subset - 1})")
-        key = self.key("thumbnail", index=int(index), size=int(size))
+        key = keys.thumbnail(self, index, size)
         return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset()["images"][index], size))
 
     @cached_property
     def labels(self) -> np.ndarray:
         """True classes of the subset (a small artifact of their own: no image is read)."""
-        return self.store.get_or_compute(self.key("subset-labels"), lambda: {"labels": self.subset()["labels"]})[
-            "labels"]
+        found = self.store.get_or_compute(keys.subset_labels(self), lambda: {"labels": self.subset()["labels"]})
+        return found["labels"]
 
     def activations_by_unit(self, layer: str, epoch: int) -> np.ndarray:
         """The layer's activations as a memory-mapped, read-only units x observations array
         (float16): reading one unit's row reads only that row from disk."""
-        stored_epoch = -1 if self.check_layer(layer) == INPUT_LAYER else epoch
-        key = self.key("activations-by-unit", layer=layer, epoch=stored_epoch)
+        key = keys.activations_by_unit(self, self.check_layer(layer), epoch)
         return self.store.mapped_array(key, lambda: self.activations(layer, epoch).T)
 
     def unit_activations(self, layer: str, epoch: int, unit: int) -> np.ndarray:
@@ -206,28 +205,37 @@ class Analysis:
         """Activations (float16, observations x units) of the subset at `layer` and `epoch`."""
         self.check_layer(layer)
         if layer == INPUT_LAYER:
-            key = self.key("activations", layer=INPUT_LAYER)
+            key = keys.activations(self, INPUT_LAYER, -1)
             return self.store.get_or_compute(key, lambda: {"x": input_activations(self.subset()["images"])})["x"]
-        found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
-        if found is None:
-            self.capture_epoch(epoch)
-            found = self.store.get(self.key("activations", layer=layer, epoch=epoch))
-        return found["x"]
+        key = keys.activations(self, layer, epoch)
+        found = self.store.get(key)
+        return (self.capture_epoch(epoch, key) if found is None else found)["x"]
 
-    def capture_epoch(self, epoch: int) -> None:
-        """One forward pass of the subset storing every captured layer and the probabilities."""
-        acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
-                                      device=self.device, precision=self.config.precision, progress=self.progress)
-        for layer, x in acts.items():
-            self.store.put(self.key("activations", layer=layer, epoch=epoch), {"x": x})
-        self.store.put(self.key("probabilities", epoch=epoch), {"p": probabilities})
+    def capture_epoch(self, epoch: int, wanted: ArtifactKey | None = None) -> Arrays:
+        """One forward pass of the subset storing every captured layer and the probabilities;
+        returns the artifact `wanted` (default: the probabilities). Runs under the store's lock
+        of the epoch's probabilities (written last), and looks for `wanted` once it holds it: two
+        workers asking at once capture the epoch once, the second reads what the first stored."""
+        done = keys.probabilities(self, epoch)
+        wanted = wanted or done
+        with self.store.computing(done):
+            found = self.store.get(wanted)
+            if found is not None:
+                return found
+            acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                                          device=self.device, precision=self.config.precision,
+                                          progress=self.progress)
+            stored = {keys.activations(self, layer, epoch): {"x": x} for layer, x in acts.items()}
+            stored[done] = {"p": probabilities}
+            for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured
+                self.store.put(key, arrays)
+        return stored[wanted]
 
     def probabilities(self, epoch: int) -> np.ndarray:
         """Class probabilities (float32) of the subset at `epoch`."""
-        key = self.key("probabilities", epoch=epoch)
-        if key not in self.store:
-            self.capture_epoch(epoch)
-        return self.store.get(key)["p"]
+        key = keys.probabilities(self, epoch)
+        found = self.store.get(key)
+        return (self.capture_epoch(epoch, key) if found is None else found)["p"]
 
     def test_accuracy(self, epoch: int) -> float:
         """Top-1 accuracy on the full test split at `epoch`."""
@@ -235,14 +243,10 @@ class Analysis:
             _, p = capture(self.model(epoch), self.dataset.test_images, [], device=self.device,
                            batch_size=1024, progress=self.progress)
             return {"accuracy": np.float64(accuracy(p, self.dataset.test_labels))}
-        return float(self.store.get_or_compute(self.key("accuracy", epoch=epoch), compute)["accuracy"])
+        return float(self.store.get_or_compute(keys.accuracy(self, epoch), compute)["accuracy"])
 
     def projection_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
-        method = check_method(method or self.config.projection)
-        epoch = -1 if layer == INPUT_LAYER else epoch
-        engine = {"engine": "torchdr"} if uses_gpu_engine(method, self.device) else {}  # GPU results differ
-        return self.key("projection", layer=self.check_layer(layer), epoch=epoch, method=method,
-                        seed=self.config.seed, **engine)
+        return keys.projection(self, layer, epoch, method)
 
     def has_projection(self, layer: str, epoch: int, method: str | None = None) -> bool:
         """Whether the projection is already in the store (so showing it costs no computation)."""
@@ -270,11 +274,7 @@ class Analysis:
 
     def faithfulness_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
         """The projection's key, of kind "faithfulness", with the ks and the observations used."""
-        key = self.projection_key(layer, epoch, method)
-        cap = self.faithfulness_sample()
-        used = self.config.subset if cap is None else min(cap, self.config.subset)
-        return replace(key, kind="faithfulness").with_params(**dict(key.params), ks=",".join(map(str, FAITHFULNESS_KS)),
-                                                             observations=used)
+        return keys.faithfulness(self, layer, epoch, method)
 
     def measure_faithfulness(self, activations: np.ndarray, points: np.ndarray) -> Arrays:
         return faithfulness(activations, points, seed=self.config.seed, device=self.device,
@@ -297,9 +297,7 @@ class Analysis:
 
     def neuron_map_key(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING,
                        seed: int | None = None) -> ArtifactKey:
-        layer = self.check_layer(layer)
-        return self.key("neuron_map", layer=layer, epoch=epoch, method="mds-live",
-                        seed=self.config.seed if seed is None else int(seed), scoring=check_scoring(scoring))
+        return keys.neuron_map(self, layer, epoch, scoring, seed)
 
     def neuron_map(self, layer: str, epoch: int, scoring: str = DEFAULT_SCORING, seed: int | None = None) -> Arrays:
         """The neurons of `layer`/`epoch`: `positions` (MDS over 1 - |r|; NaN for a dead neuron),

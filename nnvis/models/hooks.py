@@ -1,0 +1,99 @@
+"""The two ways every analysis reaches into a model: run it in eval mode and give back each
+submodule's train/eval flag as it was, and read or replace named layers' outputs through
+forward hooks that are always removed afterwards.
+
+A model object may be shared by the threads of a process (nnvis.workspace.model_cache): the
+eval-mode block holds the model's own re-entrant lock, so that one analysis at a time moves it,
+switches its modes and hooks it (hooks on a shared module would fire in every thread's forward).
+Hooks are registered inside that block."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from nnvis.models.layers import get_module
+
+OutputHook = Callable[[Any], Any]
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def model_lock(module: nn.Module) -> threading.RLock:
+    """The re-entrant lock of one model object (made on first use, dropped with the model)."""
+    with _LOCKS_LOCK:
+        lock = _LOCKS.get(module)
+        if lock is None:
+            lock = _LOCKS[module] = threading.RLock()
+        return lock
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module, device: str | torch.device | None = None) -> Iterator[nn.Module]:
+    """`module` switched to eval mode (and moved to `device` when given) for the block; on exit,
+    whatever happens, every submodule gets back its own training flag (a dropout kept in eval
+    inside a model in training stays in eval). Holds the model's lock (`model_lock`) throughout."""
+    with model_lock(module):
+        flags = [(part, part.training) for part in module.modules()]
+        try:
+            module.eval()
+            if device is not None:
+                module.to(device)
+            yield module
+        finally:
+            for part, training in flags:
+                part.training = training
+
+
+def _hook(fn: OutputHook) -> Callable:
+    def hook(_module, _inputs, output):
+        return fn(output)
+    return hook
+
+
+def _pre_hook(fn: OutputHook) -> Callable:
+    def pre_hook(_module, args) -> None:
+        fn(args[0])
+    return pre_hook
+
+
+@contextlib.contextmanager
+def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bool = False) -> Iterator[nn.Module]:
+    """`module` with a forward hook on each named layer `{path: fn(output)}` for the block: `fn`
+    sees the layer's output (its first positional input when `inputs`: a pre-hook) and may
+    return a tensor that replaces the output (a pre-hook's return value is ignored). Unknown
+    paths raise NNVisError before any hook is registered; the hooks are removed on exit,
+    whatever happens."""
+    targets = {name: get_module(module, name) for name in hooks}
+    handles = []
+    try:
+        for name, fn in hooks.items():
+            if inputs:
+                handles.append(targets[name].register_forward_pre_hook(_pre_hook(fn)))
+            else:
+                handles.append(targets[name].register_forward_hook(_hook(fn)))
+        yield module
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def first_tensor(output: Any) -> Any:
+    """A layer's output, or its first element when the layer returns a tuple or list."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+@contextlib.contextmanager
+def collected_outputs(module: nn.Module, layers: list[str]) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """A dict filled, while the block runs forwards, with every output of each named layer
+    (first tensor of a tuple, detached copies), in call order; the hooks are removed on exit."""
+    seen: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    hooks = {name: (lambda out, name=name: seen[name].append(first_tensor(out).detach().clone()))
+             for name in layers}
+    with forward_hooks(module, hooks):
+        yield seen
