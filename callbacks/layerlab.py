@@ -27,6 +27,7 @@ from nnvis.unitlab import lab as unitlab
 from web.context import layer_and_epoch_choices, open_analysis
 from web.jobs import background_options, run_request
 from web.registry import callback
+from web.uploads import image_record, input_key, per_input, stored_image
 from web.view_state import follow_address, view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
@@ -160,6 +161,28 @@ def strip_image(analysis, source: str, index, contents: str | None, filename: st
     return analysis.subset()["images"][index], f"subset image {index} (class {label})"
 
 
+def strip_input(analysis, data) -> tuple[np.ndarray, str]:
+    """The strip's input as the `ll-strip-source` store holds it: a stored upload (by digest),
+    a subset observation, or why the last choice was refused."""
+    if isinstance(data, dict) and data.get("error"):
+        raise NNVisError(str(data["error"])[:300])
+    if isinstance(data, dict) and data.get("digest") is not None:
+        image = stored_image(data["digest"], tuple(analysis.manifest["image_shape"]))
+        return image, str(data.get("source") or "uploaded image")[:80]
+    return strip_image(analysis, "index", data.get("observation") if isinstance(data, dict) else data, None, None)
+
+
+def chosen_input(ws, source: str, index, contents: str | None, filename: str | None) -> dict:
+    """What the `ll-strip-source` store holds for a new choice: an upload decoded once and
+    stored by digest (web.uploads), or the observation's index; {"error"} when it is refused."""
+    try:
+        analysis = open_analysis(ws)
+        image, caption = strip_image(analysis, source, index, contents, filename)
+    except NNVisError as error:
+        return {"error": str(error)}
+    return image_record(image, caption) if source == "upload" and contents else {"observation": index}
+
+
 def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> list:
     """Shang's strip of `image`: layers `start`..`stop` step `step` of those with maps (by
     default about STRIP_ROWS of them, evenly spaced from the first to the last)."""
@@ -169,6 +192,20 @@ def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> li
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
     layers = select_layers(available, 0 if start is None else start, stop, step)
     return structure_strip(model, image, layers, device=analysis.device)
+
+
+def input_strip(ws, epoch: int, data, start, stop, step) -> tuple:
+    """(image, caption, strip rows) of the input: kept per process by workspace, weights, input
+    and layers, so enlarging a map recomputes nothing."""
+    analysis = open_analysis(ws)
+    if isinstance(data, dict) and data.get("error"):
+        strip_input(analysis, data)  # says why
+    key = analysis.key("structure-strip", epoch=epoch, input=input_key(data), start=start, stop=stop, step=step)
+
+    def compute() -> tuple:
+        image, caption = strip_input(analysis, data)
+        return image, caption, strip_rows(analysis, epoch, image, start, stop, step)
+    return per_input("structure-strip", analysis, key, compute)
 
 
 def strip_grid(rows: list) -> list:
@@ -187,42 +224,40 @@ def strip_grid(rows: list) -> list:
     return lines
 
 
-def strip_inputs(ws, epoch: int, source: str, index, contents, filename) -> tuple:
-    analysis = open_analysis(ws)
-    image, caption = strip_image(analysis, source, index, contents, filename)
-    return analysis, image, caption
-
-
-def strip_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step) -> tuple:
+def strip_view(ws, epoch: int, data, start, stop, step) -> tuple:
     """(grid, input image) of the strip."""
-    analysis, image, caption = strip_inputs(ws, epoch, source, index, contents, filename)
-    rows = strip_rows(analysis, epoch, image, start, stop, step)
+    image, caption, rows = input_strip(ws, epoch, data, start, stop, step)
     picture = [html.Img(src=png_uri(image, 128), className="strip-picture", alt="strip input"),
                html.Div(caption, className="tile-caption")]
     return strip_grid(rows), picture
 
 
+@callback(Output("ll-strip-source", "data"), Input("ll-image", "value"), Input("ll-upload", "contents"),
+          State("ll-upload", "filename"), State("ll-ws", "value"), prevent_initial_call=True)
+def choose_strip_input(index, contents, filename, ws):
+    """A new input for the strip: the subset image typed, or the file dropped (decoded once here;
+    the browser never sends it again)."""
+    source = "upload" if ctx.triggered_id == "ll-upload" else "index"
+    return chosen_input(ws, source, index, contents, filename)
+
+
 @callback(Output("ll-strip-grid", "children"), Output("ll-strip-input", "children"),
-          Output("ll-strip-message", "children"), Output("ll-strip-source", "data"),
-          Output("ll-strip-enlarged", "children"),
-          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-image", "value"),
-          Input("ll-upload", "contents"), Input("ll-start", "value"), Input("ll-stop", "value"),
-          Input("ll-step", "value"), State("ll-upload", "filename"), State("ll-strip-source", "data"))
-def render_strip(ws, epoch, index, contents, start, stop, step, filename, source):
-    source = {"ll-upload": "upload", "ll-image": "index"}.get(ctx.triggered_id, source)
+          Output("ll-strip-message", "children"), Output("ll-strip-enlarged", "children"),
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-strip-source", "data"),
+          Input("ll-start", "value"), Input("ll-stop", "value"), Input("ll-step", "value"))
+def render_strip(ws, epoch, data, start, stop, step):
     hint = "Click a map to see it over the input."
     try:
-        grid, picture = strip_view(ws, epoch, source, index, contents, filename, start, stop, step)
+        grid, picture = strip_view(ws, epoch, data, start, stop, step)
     except NNVisError as error:
-        return [], [], str(error), source, hint
-    return grid, picture, None, source, hint
+        return [], [], str(error), hint
+    return grid, picture, None, hint
 
 
-def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step, row: int,
-                  col: int) -> list:
-    """One map of the strip upsampled over its input image, with its layer, channel and alpha."""
-    analysis, image, _ = strip_inputs(ws, epoch, source, index, contents, filename)
-    rows = strip_rows(analysis, epoch, image, start, stop, step)
+def enlarged_view(ws, epoch: int, data, start, stop, step, row: int, col: int) -> list:
+    """One map of the strip upsampled over its input image, with its layer, channel and alpha
+    (from the strip kept for this input)."""
+    image, _, rows = input_strip(ws, epoch, data, start, stop, step)
     if not 0 <= row < len(rows) or not 0 <= col < len(rows[row].channels):
         raise NNVisError(f"map {row},{col} is not in the strip")
     layer = rows[row]
@@ -236,10 +271,12 @@ def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start,
 @callback(Output("ll-strip-enlarged", "children", allow_duplicate=True),
           Input({"type": MAP_ID, "row": ALL, "col": ALL}, "n_clicks"),
           State("ll-ws", "value"), State("ll-epoch", "value"), State("ll-strip-source", "data"),
-          State("ll-image", "value"), State("ll-upload", "contents"), State("ll-upload", "filename"),
           State("ll-start", "value"), State("ll-stop", "value"), State("ll-step", "value"), prevent_initial_call=True)
-def enlarge_map(clicks, ws, epoch, source, index, contents, filename, start, stop, step):
+def enlarge_map(clicks, ws, epoch, data, start, stop, step):
     if not isinstance(ctx.triggered_id, dict) or not any(clicks):
         raise PreventUpdate  # a new grid was drawn, nothing was clicked
-    return enlarged_view(ws, epoch, source, index, contents, filename, start, stop, step,
-                         int(ctx.triggered_id["row"]), int(ctx.triggered_id["col"]))
+    try:
+        return enlarged_view(ws, epoch, data, start, stop, step, int(ctx.triggered_id["row"]),
+                             int(ctx.triggered_id["col"]))
+    except NNVisError as error:
+        return html.Div(str(error), className="lab-message")

@@ -80,8 +80,9 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, layer, epoch = view
+    image = choice(query.get("image"), range(analysis.config.subset), 0)
     return html.Div([
-        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data="index"),
+        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": image}),
         address_holder("ll", LAYER_LAB_ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
             dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
@@ -91,5 +92,5 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
         view_controls("ll", analysis, number, layer, epoch, []),
         html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
                  className="lab-grid lab-grid-2x2"),
-        strip_panel(choice(query.get("image"), range(analysis.config.subset), 0)),
+        strip_panel(image),
     ], className="page")
