@@ -14,6 +14,7 @@ from callbacks.deepvis import uploaded_image  # the same upload rules on both pa
 from layouts.figures import message_figure
 from layouts.page_parts import LAYER_LAB_ADDRESS
 from layouts.unit_figures import (
+    LAYER_JOBS,
     ablation_figure,
     cosine_figure,
     perturbation_figure,
@@ -21,12 +22,15 @@ from layouts.unit_figures import (
     sparsity_figure,
 )
 from nnvis.deepvis.strip import select_layers, structure_strip
-from nnvis.errors import NNVisError
+from nnvis.errors import NNVisError, NotInStore
 from nnvis.models.feature_maps import heat_colours, map_layers, normalise, overlay
 from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.perturbation import check_variance
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from web.context import layer_and_epoch_choices, open_analysis
 from web.jobs import background_options, run_request
-from web.registry import callback
+from web.registry import callback, clientside_callback
 from web.uploads import image_record, input_key, per_input, stored_image
 from web.view_state import follow_address, view_query
 
@@ -55,44 +59,109 @@ def figure_or_message(build, *args):
         return message_figure(str(error))
 
 
-def cosine_view(ws, layer: str, epoch: int, clustered: bool):
+def from_store(analysis, read):
+    """`read(analysis)` from the store alone, computing nothing: its result, or None when it is
+    not stored (a read-only server's NotInStore, which says so, passes through)."""
+    try:
+        return read(Analysis(Workspace(analysis.workspace.path, read_only=True)))
+    except NotInStore:
+        if analysis.store.read_only:
+            raise
+        return None
+
+
+def job_view(ws, what: str, read, draw, params: dict, done) -> tuple:
+    """(figure, job request) of a layer-lab view that a job computes: drawn from the
+    store when there, else a request for the job (with `params`), unless the job for this very
+    request finished already (`done`): then only a message."""
     analysis = open_analysis(ws)
-    matrix = unitlab.class_similarity(analysis, layer, epoch)
-    order = unitlab.cluster_order(matrix) if clustered else None
-    return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
-                                                          f"epoch {epoch}" + (" (clustered)" if clustered else ""))
+    found = from_store(analysis, read)
+    if found is not None:
+        return draw(analysis, found), no_update
+    request = {"ws": ws, **params}
+    if done == request:
+        return message_figure(f"{what} is not in the store; change the view and come back to compute it."), no_update
+    return message_figure(f"Computing {what} in the background…"), request
 
 
-@callback(Output("ll-cosine", "figure"), *VIEW, Input("ll-cluster", "value"))
-def render_cosine(ws, layer, epoch, clustered):
-    return figure_or_message(cosine_view, ws, layer, epoch, bool(clustered))
+def view_or_message(build, *args) -> tuple:
+    """(figure, job request) of `build(*args)`, or a figure holding the message of bad input."""
+    try:
+        return build(*args)
+    except NNVisError as error:
+        return message_figure(str(error)), no_update
 
 
-def sparsity_view(ws, layer: str, epoch: int, by: str, threshold):
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+def cosine_view(ws, layer: str, epoch: int, clustered: bool, done=None) -> tuple:
+    def draw(analysis, matrix):
+        order = unitlab.cluster_order(matrix) if clustered else None
+        return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
+                                                             f"epoch {epoch}" + (" (clustered)" if clustered else ""))
+    return job_view(ws, "the class cosine similarity", lambda a: unitlab.class_similarity(a, layer, epoch),
+                    draw, {"layer": layer, "epoch": epoch}, done)
+
+
+@callback(Output("ll-cosine", "figure"), Output("ll-cosine-request", "data"), *VIEW, Input("ll-cluster", "value"),
+          Input("ll-cosine-done", "data"))
+def render_cosine(ws, layer, epoch, clustered, done=None):
+    return view_or_message(cosine_view, ws, layer, epoch, bool(clustered), done)
+
+
+def sparsity_view(ws, layer: str, epoch: int, by: str, threshold, done=None) -> tuple:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
         raise NNVisError(f"near-zero threshold {threshold} is out of range; allowed: a number >= 0 (default 0.01)")
-    analysis = open_analysis(ws)
-    found = unitlab.layer_sparsity(analysis, layer, epoch, float(threshold))
-    return sparsity_figure(found, analysis.classes, by == "class", float(threshold))
+    return job_view(ws, "the sparsity", lambda a: unitlab.layer_sparsity(a, layer, epoch, float(threshold)),
+                    lambda analysis, found: sparsity_figure(found, analysis.classes, by == "class", float(threshold)),
+                    {"layer": layer, "epoch": epoch, "threshold": float(threshold)}, done)
 
 
-@callback(Output("ll-sparsity", "figure"), *VIEW, Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
-def render_sparsity(ws, layer, epoch, by, threshold):
-    return figure_or_message(sparsity_view, ws, layer, epoch, by, threshold)
+@callback(Output("ll-sparsity", "figure"), Output("ll-sparsity-request", "data"), *VIEW,
+          Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"), Input("ll-sparsity-done", "data"))
+def render_sparsity(ws, layer, epoch, by, threshold, done=None):
+    return view_or_message(sparsity_view, ws, layer, epoch, by, threshold, done)
 
 
-def perturbation_view(ws, epoch: int, variance):
+def perturbation_view(ws, epoch: int, variance, done=None) -> tuple:
     if not isinstance(variance, (int, float)):
         raise NNVisError("noise variance is empty or not a number; allowed: a number >= 0 (default 0.01)")
-    analysis = open_analysis(ws)
-    found = unitlab.perturbation(analysis, epoch, None, float(variance), on="subset")
-    return perturbation_figure(found, float(variance))
+    variance = check_variance(variance)
+    return job_view(ws, "the input perturbation",
+                    lambda a: unitlab.perturbation(a, epoch, None, variance, on="subset"),
+                    lambda _analysis, found: perturbation_figure(found, variance),
+                    {"epoch": epoch, "variance": variance}, done)
 
 
-@callback(Output("ll-perturbation", "figure"), Input("ll-ws", "value"), Input("ll-epoch", "value"),
-          Input("ll-variance", "value"))
-def render_perturbation(ws, epoch, variance):
-    return figure_or_message(perturbation_view, ws, epoch, variance)
+@callback(Output("ll-perturbation", "figure"), Output("ll-perturbation-request", "data"),
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-variance", "value"),
+          Input("ll-perturbation-done", "data"))
+def render_perturbation(ws, epoch, variance, done=None):
+    return view_or_message(perturbation_view, ws, epoch, variance, done)
+
+
+# the views' job requests, merged: one job computes what a page view lacks (a newly opened lab
+# lacks up to three views, and a user may run only so many jobs at once)
+clientside_callback(
+    """function (cosine, sparsity, perturbation) {
+        return (cosine || sparsity || perturbation) ? {cosine: cosine, sparsity: sparsity, perturbation: perturbation}
+                                                    : null;
+    }""",
+    Output("ll-views-request", "data"), *[Input(f"ll-{kind}-request", "data") for kind in LAYER_JOBS])
+
+
+@callback(*[Output(f"ll-{kind}-done", "data") for kind in LAYER_JOBS], Input("ll-views-request", "data"),
+          **background_options("ll-views"))
+def run_view_jobs(set_progress, requests):
+    """Compute the views requested, away from the web workers; each done request makes its view
+    redraw from the store."""
+    if not isinstance(requests, dict) or not any(requests.get(kind) for kind in LAYER_JOBS):
+        raise PreventUpdate
+    done = []
+    for kind in LAYER_JOBS:
+        request = requests.get(kind)
+        if request:
+            run_request(set_progress, {"job": kind, **request})
+        done.append(request or no_update)
+    return tuple(done)
 
 
 def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> tuple:

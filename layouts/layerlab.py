@@ -7,7 +7,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import LAYER_LAB_ADDRESS
-from layouts.unit_figures import number_input, page_header, view_controls
+from layouts.unit_figures import LAYER_JOBS, number_input, page_header, view_controls
 from nnvis.deepvis.strip import MAX_FILE_BYTES
 from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
 from web.view_state import address_holder, choice, decimal, open_view, view_query
@@ -83,13 +83,15 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
     image = choice(query.get("image"), range(analysis.config.subset), 0)
     return html.Div([
         dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": image}),
+        *[dcc.Store(id=f"ll-{job}-{part}") for job in LAYER_JOBS for part in ("request", "done")],
+        dcc.Store(id="ll-views-request"),
         address_holder("ll", LAYER_LAB_ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
             dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),
             dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
                      href="/units" + view_query(number, layer, epoch))]),
-        view_controls("ll", analysis, number, layer, epoch, []),
+        view_controls("ll", analysis, number, layer, epoch, [job_indicator("ll-views")]),  # views not stored yet
         html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
                  className="lab-grid lab-grid-2x2"),
         strip_panel(image),
