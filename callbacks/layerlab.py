@@ -35,6 +35,8 @@ from web.uploads import image_record, input_key, per_input, stored_image
 from web.view_state import follow_address, view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
+VIEW_CONTROLS = [("ll-ws", "value"), ("ll-layer", "value"), ("ll-epoch", "value"), ("ll-cluster", "value"),
+                 ("ll-sparsity-by", "value"), ("ll-threshold", "value"), ("ll-variance", "value")]
 follow_address("ll", LAYER_LAB_ADDRESS)  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
@@ -70,18 +72,16 @@ def from_store(analysis, read):
         return None
 
 
-def job_view(ws, what: str, read, draw, params: dict, done) -> tuple:
-    """(figure, job request) of a layer-lab view that a job computes: drawn from the
-    store when there, else a request for the job (with `params`), unless the job for this very
-    request finished already (`done`): then only a message."""
+def job_view(ws, what: str, read, draw, params: dict, ran: bool) -> tuple:
+    """(figure, job request) of a layer-lab view that a job computes: drawn from the store when
+    there, else a request for the job (with `params`); after the job `ran`, only a message."""
     analysis = open_analysis(ws)
     found = from_store(analysis, read)
     if found is not None:
         return draw(analysis, found), no_update
-    request = {"ws": ws, **params}
-    if done == request:
+    if ran:
         return message_figure(f"{what} is not in the store; change the view and come back to compute it."), no_update
-    return message_figure(f"Computing {what} in the background…"), request
+    return message_figure(f"Computing {what} in the background…"), {"ws": ws, **params}
 
 
 def view_or_message(build, *args) -> tuple:
@@ -92,50 +92,48 @@ def view_or_message(build, *args) -> tuple:
         return message_figure(str(error)), no_update
 
 
-def cosine_view(ws, layer: str, epoch: int, clustered: bool, done=None) -> tuple:
+def cosine_view(ws, layer: str, epoch: int, clustered: bool, ran: bool = False) -> tuple:
     def draw(analysis, matrix):
         order = unitlab.cluster_order(matrix) if clustered else None
         return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
                                                              f"epoch {epoch}" + (" (clustered)" if clustered else ""))
     return job_view(ws, "the class cosine similarity", lambda a: unitlab.class_similarity(a, layer, epoch),
-                    draw, {"layer": layer, "epoch": epoch}, done)
+                    draw, {"layer": layer, "epoch": epoch}, ran)
 
 
-@callback(Output("ll-cosine", "figure"), Output("ll-cosine-request", "data"), *VIEW, Input("ll-cluster", "value"),
-          Input("ll-cosine-done", "data"))
-def render_cosine(ws, layer, epoch, clustered, done=None):
-    return view_or_message(cosine_view, ws, layer, epoch, bool(clustered), done)
+@callback(Output("ll-cosine", "figure"), Output("ll-cosine-request", "data"), *VIEW, Input("ll-cluster", "value"))
+def render_cosine(ws, layer, epoch, clustered):
+    return view_or_message(cosine_view, ws, layer, epoch, bool(clustered))
 
 
-def sparsity_view(ws, layer: str, epoch: int, by: str, threshold, done=None) -> tuple:
+def sparsity_view(ws, layer: str, epoch: int, by: str, threshold, ran: bool = False) -> tuple:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
         raise NNVisError(f"near-zero threshold {threshold} is out of range; allowed: a number >= 0 (default 0.01)")
     return job_view(ws, "the sparsity", lambda a: unitlab.layer_sparsity(a, layer, epoch, float(threshold)),
                     lambda analysis, found: sparsity_figure(found, analysis.classes, by == "class", float(threshold)),
-                    {"layer": layer, "epoch": epoch, "threshold": float(threshold)}, done)
+                    {"layer": layer, "epoch": epoch, "threshold": float(threshold)}, ran)
 
 
 @callback(Output("ll-sparsity", "figure"), Output("ll-sparsity-request", "data"), *VIEW,
-          Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"), Input("ll-sparsity-done", "data"))
-def render_sparsity(ws, layer, epoch, by, threshold, done=None):
-    return view_or_message(sparsity_view, ws, layer, epoch, by, threshold, done)
+          Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
+def render_sparsity(ws, layer, epoch, by, threshold):
+    return view_or_message(sparsity_view, ws, layer, epoch, by, threshold)
 
 
-def perturbation_view(ws, epoch: int, variance, done=None) -> tuple:
+def perturbation_view(ws, epoch: int, variance, ran: bool = False) -> tuple:
     if not isinstance(variance, (int, float)):
         raise NNVisError("noise variance is empty or not a number; allowed: a number >= 0 (default 0.01)")
     variance = check_variance(variance)
     return job_view(ws, "the input perturbation",
                     lambda a: unitlab.perturbation(a, epoch, None, variance, on="subset"),
                     lambda _analysis, found: perturbation_figure(found, variance),
-                    {"epoch": epoch, "variance": variance}, done)
+                    {"epoch": epoch, "variance": variance}, ran)
 
 
 @callback(Output("ll-perturbation", "figure"), Output("ll-perturbation-request", "data"),
-          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-variance", "value"),
-          Input("ll-perturbation-done", "data"))
-def render_perturbation(ws, epoch, variance, done=None):
-    return view_or_message(perturbation_view, ws, epoch, variance, done)
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-variance", "value"))
+def render_perturbation(ws, epoch, variance):
+    return view_or_message(perturbation_view, ws, epoch, variance)
 
 
 # the views' job requests, merged: one job computes what a page view lacks (a newly opened lab
@@ -148,20 +146,20 @@ clientside_callback(
     Output("ll-views-request", "data"), *[Input(f"ll-{kind}-request", "data") for kind in LAYER_JOBS])
 
 
-@callback(*[Output(f"ll-{kind}-done", "data") for kind in LAYER_JOBS], Input("ll-views-request", "data"),
+@callback(*[Output(f"ll-{kind}", "figure", allow_duplicate=True) for kind in LAYER_JOBS],
+          Input("ll-views-request", "data"), *[State(*control) for control in VIEW_CONTROLS],
           **background_options("ll-views"))
-def run_view_jobs(set_progress, requests):
-    """Compute the views requested, away from the web workers; each done request makes its view
-    redraw from the store."""
+def run_view_jobs(set_progress, requests, ws, layer, epoch, clustered, by, threshold, variance):
+    """Compute the views requested, away from the web workers; then draw the views the page
+    shows now from the store (outputs, not a store the views listen to: no callback cycle)."""
     if not isinstance(requests, dict) or not any(requests.get(kind) for kind in LAYER_JOBS):
         raise PreventUpdate
-    done = []
     for kind in LAYER_JOBS:
-        request = requests.get(kind)
-        if request:
-            run_request(set_progress, {"job": kind, **request})
-        done.append(request or no_update)
-    return tuple(done)
+        if requests.get(kind):
+            run_request(set_progress, {"job": kind, **requests[kind]})
+    return (view_or_message(cosine_view, ws, layer, epoch, bool(clustered), True)[0],
+            view_or_message(sparsity_view, ws, layer, epoch, by, threshold, True)[0],
+            view_or_message(perturbation_view, ws, epoch, variance, True)[0])
 
 
 def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> tuple:

@@ -83,7 +83,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
     image = choice(query.get("image"), range(analysis.config.subset), 0)
     return html.Div([
         dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": image}),
-        *[dcc.Store(id=f"ll-{job}-{part}") for job in LAYER_JOBS for part in ("request", "done")],
+        *[dcc.Store(id=f"ll-{job}-request") for job in LAYER_JOBS],
         dcc.Store(id="ll-views-request"),
         address_holder("ll", LAYER_LAB_ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [

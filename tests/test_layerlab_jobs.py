@@ -52,28 +52,30 @@ def test_cosine_sparsity_and_perturbation_views_ask_for_a_job_which_stores_them(
         assert "in the background" in json.dumps(figure.to_plotly_json(), default=str)
 
     reports = []
-    done = layerlab.run_view_jobs(lambda report: reports.append(report), requests)
-    assert done == tuple(requests.values()) and reports[-1] == ("1", "1", "perturbation 1/1")
+    shown = layerlab.run_view_jobs(lambda report: reports.append(report), requests, 0, "hidden2", 2, [], "overall",
+                                   0.25, 0.37)
+    assert reports[-1] == ("1", "1", "perturbation 1/1")
     assert store_entries(fresh_copy) != before
 
     analysis = Analysis(Workspace(fresh_copy))
     acts, labels = analysis.activations("hidden2", 2).astype(np.float64), analysis.labels
-    figure, request = layerlab.render_cosine(0, "hidden2", 2, [], done[0])
     means = np.stack([acts[labels == c].mean(axis=0) for c in range(10)])
     unit = means / np.linalg.norm(means, axis=1, keepdims=True)
-    assert request is no_update
-    np.testing.assert_allclose(np.array(figure.data[0].z), unit @ unit.T, atol=1e-6)
+    for figure in (shown[0], layerlab.render_cosine(0, "hidden2", 2, [])[0]):  # the job's answer, then the page's
+        np.testing.assert_allclose(np.array(figure.data[0].z), unit @ unit.T, atol=1e-6)
+    assert layerlab.render_cosine(0, "hidden2", 2, [])[1] is no_update  # stored: no job asked
 
-    figure, request = layerlab.render_sparsity(0, "hidden2", 2, "overall", 0.25, done[1])
-    assert request is no_update and f"{np.mean(np.abs(acts) <= 0.25):.1%}" in json.dumps(
-        figure.to_plotly_json(), default=str)
+    for figure in (shown[1], layerlab.render_sparsity(0, "hidden2", 2, "overall", 0.25)[0]):
+        assert f"{np.mean(np.abs(acts) <= 0.25):.1%} of alphas" in figure.layout.title.text
 
-    figure, request = layerlab.render_perturbation(0, 2, 0.37, done[2])
     subset = analysis.subset()
     expected = perturbation(analysis.model(2), subset["images"], subset["labels"], analysis.layers, variance=0.37)
     stored = analysis.store.get(analysis.key("perturbation", epoch=2, method="gaussian", layers=",".join(
         analysis.layers), variance=0.37, seed=0, on="subset"))
-    assert request is no_update and stored is not None and figure.data  # drawn, not a message
+    figure, request = layerlab.render_perturbation(0, 2, 0.37)
+    assert request is no_update and stored is not None
+    np.testing.assert_allclose(shown[2].data[0].y, expected["cosine"], atol=1e-6)
+    np.testing.assert_allclose(figure.data[0].y, expected["cosine"], atol=1e-6)
     assert sorted(stored) == sorted(expected)
     for name, value in expected.items():
         if np.asarray(value).dtype.kind in "fiu":
@@ -85,8 +87,7 @@ def test_cosine_sparsity_and_perturbation_views_ask_for_a_job_which_stores_them(
 def test_a_finished_job_is_not_asked_again_and_bad_values_ask_for_nothing(fresh_copy):
     from callbacks import layerlab
 
-    request = {"ws": 0, "layer": "hidden1", "epoch": 1}
-    figure, again = layerlab.render_cosine(0, "hidden1", 1, ["on"], request)  # done, yet not stored: no loop
+    figure, again = layerlab.cosine_view(0, "hidden1", 1, True, ran=True)  # after its job, yet not stored: no loop
     assert again is no_update and "is not in the store" in json.dumps(figure.to_plotly_json(), default=str)
     before = store_entries(fresh_copy)
     for shown in (layerlab.render_sparsity(0, "hidden1", 1, "class", -1), layerlab.render_perturbation(0, 1, None),
