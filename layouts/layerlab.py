@@ -56,6 +56,12 @@ def analysis_panels(view: dict) -> list:
     ]
 
 
+def views_job() -> html.Div:
+    """The indicator of the job computing the views not stored yet, at the right of the controls."""
+    return html.Div(job_indicator("ll-views"), style={"position": "relative", "marginLeft": "auto",
+                                                       "minWidth": "420px", "alignSelf": "stretch"})
+
+
 def strip_panel(image: int) -> html.Div:
     upload = dcc.Upload(id="ll-upload", children=html.Span(["drop a PNG or JPEG here, or ", html.U("choose a file")]),
                         accept="image/png,image/jpeg", multiple=False, className="upload")
@@ -91,7 +97,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
                      href="/" + view_query(number, layer, epoch)),
             dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
                      href="/units" + view_query(number, layer, epoch))]),
-        view_controls("ll", analysis, number, layer, epoch, [job_indicator("ll-views")]),  # views not stored yet
+        view_controls("ll", analysis, number, layer, epoch, [views_job()]),
         html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
                  className="lab-grid lab-grid-2x2"),
         strip_panel(image),
