@@ -2,7 +2,9 @@
 nnvis.deepvis.saliency, build figures with layouts.deepvis_figures. The views are plain functions.
 
 The current input lives in the `dv-input` store: {"observation": i} for a subset observation,
-or {"pixels": uint8 image as lists, "source": caption} for an uploaded or drawn image."""
+or {"digest", "source", "shape"} for an uploaded or drawn image, stored once by web.uploads (the
+pixels are never sent back from the browser). The grid of an input is kept per process, so a
+hover reads it instead of rebuilding the model and rerunning the forward pass."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from layouts import deepvis_figures as figures
 from layouts.figures import message_figure
 from layouts.page_parts import HOVER_HINT
 from nnvis.deepvis.grid import (
+    check_sort,
     first_layer_filters,
     grid_mosaic,
     layer_grid,
@@ -36,6 +39,7 @@ from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import normalise, upsample
 from web.context import open_analysis
 from web.registry import callback, clientside_callback
+from web.uploads import image_record, input_key, per_input, stored_image
 
 METHOD_NAMES = {"gradient": "gradient", "guided": "guided backprop", "integrated": "integrated gradients"}
 SHOWN_FILTERS = 64
@@ -49,9 +53,9 @@ SHOWN_FILTERS = 64
 
 # ---- the input
 
-def load(ws, epoch, layer=None):
-    """(Analysis, model at `epoch`) of workspace `ws`; NNVisError for an epoch without a snapshot
-    or a layer that is not a module path."""
+def open_view(ws, epoch, layer=None):
+    """(Analysis, epoch as an int) of workspace `ws`, building no model; NNVisError for an epoch
+    without a snapshot or a layer that is not a module path."""
     if layer is not None and not isinstance(layer, str):
         raise NNVisError(f"layer {layer!r} is not a module path; pick one from the list")
     analysis = open_analysis(ws)
@@ -60,6 +64,12 @@ def load(ws, epoch, layer=None):
     except (TypeError, ValueError):
         raise NNVisError(f"epoch {epoch!r} is not a number; allowed: {analysis.epochs}") from None
     analysis.weights(epoch)
+    return analysis, epoch
+
+
+def load(ws, epoch, layer=None):
+    """(Analysis, model at `epoch`) of workspace `ws` (open_view's checks)."""
+    analysis, epoch = open_view(ws, epoch, layer)
     return analysis, analysis.model(epoch)
 
 
@@ -80,16 +90,12 @@ def observation_index(analysis, value) -> int:
 
 
 def input_image(analysis, data) -> tuple[np.ndarray, str]:
-    """The current input as a uint8 image of the workspace's image shape, and its caption."""
+    """The current input as a uint8 image of the workspace's image shape, and its caption: a
+    stored upload or drawing (by digest; NNVisError to upload again when it is gone), else a
+    subset observation."""
     shape = tuple(analysis.manifest["image_shape"])
-    if isinstance(data, dict) and data.get("pixels") is not None:
-        try:
-            pixels = np.asarray(data["pixels"], dtype=np.float64)
-        except (TypeError, ValueError):
-            pixels = np.zeros(0)
-        if pixels.shape != shape or not np.isin(pixels, np.arange(256)).all():
-            raise NNVisError(f"the input image must be {shape} pixels of 0..255; pick an observation or upload again")
-        return pixels.astype(np.uint8), str(data.get("source") or "uploaded image")[:80]
+    if isinstance(data, dict) and data.get("digest") is not None:
+        return stored_image(data["digest"], shape), str(data.get("source") or "uploaded image")[:80]
     index = observation_index(analysis, (data or {}).get("observation", 0) if isinstance(data, dict) else data)
     return analysis.subset()["images"][index], f"observation {index}"
 
@@ -135,12 +141,23 @@ def drawn_strokes(relayout: dict | None) -> list[list[tuple[float, float]]]:
 
 # ---- the views
 
+def input_grid(ws, data, layer, epoch, sort) -> tuple:
+    """(analysis, image, caption, LayerGrid, mosaic, channel_at) of the input: kept per process
+    by workspace, weights, input, layer and order, so only a new view builds the model."""
+    analysis, epoch = open_view(ws, epoch, layer)
+    key = analysis.key("layer-grid", layer=layer, epoch=epoch, method=check_sort(sort), input=input_key(data))
+
+    def compute() -> tuple:
+        model = analysis.model(epoch)
+        image, source = input_image(analysis, data)
+        grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
+        return (image, source, grid, *grid_mosaic(grid))
+    return (analysis, *per_input("layer-grid", analysis, key, compute))
+
+
 def grid_view(ws, data, layer, epoch, sort, unit) -> tuple:
     """The grid figure, the probabilities, the input picture and a status line."""
-    analysis, model = load(ws, epoch, layer)
-    image, source = input_image(analysis, data)
-    grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
-    mosaic, channel_at = grid_mosaic(grid)
+    analysis, image, source, grid, mosaic, channel_at = input_grid(ws, data, layer, epoch, sort)
     kind = "units" if grid.dense else f"maps {grid.maps.shape[1]}×{grid.maps.shape[2]}"
     title = f"{layer}: {len(grid.maps)} {kind}, by {'index' if sort == 'index' else 'mean activation'}"
     status = source
@@ -164,11 +181,10 @@ def hovered_channel(event: dict | None, channel_at: np.ndarray) -> int:
 
 
 def enlarged_view(ws, data, layer, epoch, sort, event) -> tuple:
-    """The hovered channel's map, upsampled over the input and scaled to [0, 1], and a caption."""
-    analysis, model = load(ws, epoch, layer)
-    image, _source = input_image(analysis, data)
-    grid = layer_grid(model, model_input(model, image), layer, sort=sort, device=analysis.device)
-    channel = hovered_channel(event, grid_mosaic(grid)[1])
+    """The hovered channel's map, upsampled over the input and scaled to [0, 1], and a caption
+    (from the grid kept for this input: no forward pass)."""
+    _analysis, image, _source, grid, _mosaic, channel_at = input_grid(ws, data, layer, epoch, sort)
+    channel = hovered_channel(event, channel_at)
     value = float(grid.alphas[channel])
     if grid.dense:
         return figures.image_figure(image, f"unit {channel}: {value:.4g}"), f"unit {channel} of {layer}: {value:.4g}"
@@ -256,7 +272,7 @@ def choose_input(observation, contents, filename, ws):
     try:
         if ctx.triggered_id == "dv-upload":
             pixels = uploaded_image(contents, filename, shape, analysis.preprocess)
-            return {"pixels": pixels.tolist(), "source": Path(filename or "upload").name}, ""
+            return image_record(pixels, Path(filename or "upload").name), ""
         return {"observation": observation_index(analysis, observation)}, ""
     except NNVisError as error:
         return no_update, str(error)
@@ -272,7 +288,7 @@ def draw_input(relayout, ws):
     strokes = drawn_strokes(relayout)
     if not strokes or len(shape) != 2:
         raise PreventUpdate
-    return {"pixels": rasterize_strokes(strokes, shape).tolist(), "source": "drawing"}
+    return image_record(rasterize_strokes(strokes, shape), "drawing")
 
 
 @callback(Output("dv-enlarged", "figure", allow_duplicate=True),

@@ -14,6 +14,7 @@ from callbacks.deepvis import uploaded_image  # the same upload rules on both pa
 from layouts.figures import message_figure
 from layouts.page_parts import LAYER_LAB_ADDRESS
 from layouts.unit_figures import (
+    LAYER_JOBS,
     ablation_figure,
     cosine_figure,
     perturbation_figure,
@@ -21,15 +22,21 @@ from layouts.unit_figures import (
     sparsity_figure,
 )
 from nnvis.deepvis.strip import select_layers, structure_strip
-from nnvis.errors import NNVisError
+from nnvis.errors import NNVisError, NotInStore
 from nnvis.models.feature_maps import heat_colours, map_layers, normalise, overlay
 from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.perturbation import check_variance
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
 from web.context import layer_and_epoch_choices, open_analysis
 from web.jobs import background_options, run_request
-from web.registry import callback
+from web.registry import callback, clientside_callback
+from web.uploads import image_record, input_key, per_input, stored_image
 from web.view_state import follow_address, view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
+VIEW_CONTROLS = [("ll-ws", "value"), ("ll-layer", "value"), ("ll-epoch", "value"), ("ll-cluster", "value"),
+                 ("ll-sparsity-by", "value"), ("ll-threshold", "value"), ("ll-variance", "value")]
 follow_address("ll", LAYER_LAB_ADDRESS)  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
@@ -54,44 +61,105 @@ def figure_or_message(build, *args):
         return message_figure(str(error))
 
 
-def cosine_view(ws, layer: str, epoch: int, clustered: bool):
+def from_store(analysis, read):
+    """`read(analysis)` from the store alone, computing nothing: its result, or None when it is
+    not stored (a read-only server's NotInStore, which says so, passes through)."""
+    try:
+        return read(Analysis(Workspace(analysis.workspace.path, read_only=True)))
+    except NotInStore:
+        if analysis.store.read_only:
+            raise
+        return None
+
+
+def job_view(ws, what: str, read, draw, params: dict, ran: bool) -> tuple:
+    """(figure, job request) of a layer-lab view that a job computes: drawn from the store when
+    there, else a request for the job (with `params`); after the job `ran`, only a message."""
     analysis = open_analysis(ws)
-    matrix = unitlab.class_similarity(analysis, layer, epoch)
-    order = unitlab.cluster_order(matrix) if clustered else None
-    return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
-                                                          f"epoch {epoch}" + (" (clustered)" if clustered else ""))
+    found = from_store(analysis, read)
+    if found is not None:
+        return draw(analysis, found), no_update
+    if ran:
+        return message_figure(f"{what} is not in the store; change the view and come back to compute it."), no_update
+    return message_figure(f"Computing {what} in the background…"), {"ws": ws, **params}
 
 
-@callback(Output("ll-cosine", "figure"), *VIEW, Input("ll-cluster", "value"))
+def view_or_message(build, *args) -> tuple:
+    """(figure, job request) of `build(*args)`, or a figure holding the message of bad input."""
+    try:
+        return build(*args)
+    except NNVisError as error:
+        return message_figure(str(error)), no_update
+
+
+def cosine_view(ws, layer: str, epoch: int, clustered: bool, ran: bool = False) -> tuple:
+    def draw(analysis, matrix):
+        order = unitlab.cluster_order(matrix) if clustered else None
+        return cosine_figure(matrix, analysis.classes, order, f"cosine of per-class mean activations at {layer}, "
+                                                             f"epoch {epoch}" + (" (clustered)" if clustered else ""))
+    return job_view(ws, "the class cosine similarity", lambda a: unitlab.class_similarity(a, layer, epoch),
+                    draw, {"layer": layer, "epoch": epoch}, ran)
+
+
+@callback(Output("ll-cosine", "figure"), Output("ll-cosine-request", "data"), *VIEW, Input("ll-cluster", "value"))
 def render_cosine(ws, layer, epoch, clustered):
-    return figure_or_message(cosine_view, ws, layer, epoch, bool(clustered))
+    return view_or_message(cosine_view, ws, layer, epoch, bool(clustered))
 
 
-def sparsity_view(ws, layer: str, epoch: int, by: str, threshold):
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+def sparsity_view(ws, layer: str, epoch: int, by: str, threshold, ran: bool = False) -> tuple:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
         raise NNVisError(f"near-zero threshold {threshold} is out of range; allowed: a number >= 0 (default 0.01)")
-    analysis = open_analysis(ws)
-    found = unitlab.layer_sparsity(analysis, layer, epoch, float(threshold))
-    return sparsity_figure(found, analysis.classes, by == "class", float(threshold))
+    return job_view(ws, "the sparsity", lambda a: unitlab.layer_sparsity(a, layer, epoch, float(threshold)),
+                    lambda analysis, found: sparsity_figure(found, analysis.classes, by == "class", float(threshold)),
+                    {"layer": layer, "epoch": epoch, "threshold": float(threshold)}, ran)
 
 
-@callback(Output("ll-sparsity", "figure"), *VIEW, Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
+@callback(Output("ll-sparsity", "figure"), Output("ll-sparsity-request", "data"), *VIEW,
+          Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
 def render_sparsity(ws, layer, epoch, by, threshold):
-    return figure_or_message(sparsity_view, ws, layer, epoch, by, threshold)
+    return view_or_message(sparsity_view, ws, layer, epoch, by, threshold)
 
 
-def perturbation_view(ws, epoch: int, variance):
+def perturbation_view(ws, epoch: int, variance, ran: bool = False) -> tuple:
     if not isinstance(variance, (int, float)):
         raise NNVisError("noise variance is empty or not a number; allowed: a number >= 0 (default 0.01)")
-    analysis = open_analysis(ws)
-    found = unitlab.perturbation(analysis, epoch, None, float(variance), on="subset")
-    return perturbation_figure(found, float(variance))
+    variance = check_variance(variance)
+    return job_view(ws, "the input perturbation",
+                    lambda a: unitlab.perturbation(a, epoch, None, variance, on="subset"),
+                    lambda _analysis, found: perturbation_figure(found, variance),
+                    {"epoch": epoch, "variance": variance}, ran)
 
 
-@callback(Output("ll-perturbation", "figure"), Input("ll-ws", "value"), Input("ll-epoch", "value"),
-          Input("ll-variance", "value"))
+@callback(Output("ll-perturbation", "figure"), Output("ll-perturbation-request", "data"),
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-variance", "value"))
 def render_perturbation(ws, epoch, variance):
-    return figure_or_message(perturbation_view, ws, epoch, variance)
+    return view_or_message(perturbation_view, ws, epoch, variance)
+
+
+# the views' job requests, merged: one job computes what a page view lacks (a newly opened lab
+# lacks up to three views, and a user may run only so many jobs at once)
+clientside_callback(
+    """function (cosine, sparsity, perturbation) {
+        return (cosine || sparsity || perturbation) ? {cosine: cosine, sparsity: sparsity, perturbation: perturbation}
+                                                    : null;
+    }""",
+    Output("ll-views-request", "data"), *[Input(f"ll-{kind}-request", "data") for kind in LAYER_JOBS])
+
+
+@callback(*[Output(f"ll-{kind}", "figure", allow_duplicate=True) for kind in LAYER_JOBS],
+          Input("ll-views-request", "data"), *[State(*control) for control in VIEW_CONTROLS],
+          **background_options("ll-views"))
+def run_view_jobs(set_progress, requests, ws, layer, epoch, clustered, by, threshold, variance):
+    """Compute the views requested, away from the web workers; then draw the views the page
+    shows now from the store (outputs, not a store the views listen to: no callback cycle)."""
+    if not isinstance(requests, dict) or not any(requests.get(kind) for kind in LAYER_JOBS):
+        raise PreventUpdate
+    for kind in LAYER_JOBS:
+        if requests.get(kind):
+            run_request(set_progress, {"job": kind, **requests[kind]})
+    return (view_or_message(cosine_view, ws, layer, epoch, bool(clustered), True)[0],
+            view_or_message(sparsity_view, ws, layer, epoch, by, threshold, True)[0],
+            view_or_message(perturbation_view, ws, epoch, variance, True)[0])
 
 
 def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> tuple:
@@ -160,6 +228,28 @@ def strip_image(analysis, source: str, index, contents: str | None, filename: st
     return analysis.subset()["images"][index], f"subset image {index} (class {label})"
 
 
+def strip_input(analysis, data) -> tuple[np.ndarray, str]:
+    """The strip's input as the `ll-strip-source` store holds it: a stored upload (by digest),
+    a subset observation, or why the last choice was refused."""
+    if isinstance(data, dict) and data.get("error"):
+        raise NNVisError(str(data["error"])[:300])
+    if isinstance(data, dict) and data.get("digest") is not None:
+        image = stored_image(data["digest"], tuple(analysis.manifest["image_shape"]))
+        return image, str(data.get("source") or "uploaded image")[:80]
+    return strip_image(analysis, "index", data.get("observation") if isinstance(data, dict) else data, None, None)
+
+
+def chosen_input(ws, source: str, index, contents: str | None, filename: str | None) -> dict:
+    """What the `ll-strip-source` store holds for a new choice: an upload decoded once and
+    stored by digest (web.uploads), or the observation's index; {"error"} when it is refused."""
+    try:
+        analysis = open_analysis(ws)
+        image, caption = strip_image(analysis, source, index, contents, filename)
+    except NNVisError as error:
+        return {"error": str(error)}
+    return image_record(image, caption) if source == "upload" and contents else {"observation": index}
+
+
 def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> list:
     """Shang's strip of `image`: layers `start`..`stop` step `step` of those with maps (by
     default about STRIP_ROWS of them, evenly spaced from the first to the last)."""
@@ -169,6 +259,20 @@ def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> li
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
     layers = select_layers(available, 0 if start is None else start, stop, step)
     return structure_strip(model, image, layers, device=analysis.device)
+
+
+def input_strip(ws, epoch: int, data, start, stop, step) -> tuple:
+    """(image, caption, strip rows) of the input: kept per process by workspace, weights, input
+    and layers, so enlarging a map recomputes nothing."""
+    analysis = open_analysis(ws)
+    if isinstance(data, dict) and data.get("error"):
+        strip_input(analysis, data)  # says why
+    key = analysis.key("structure-strip", epoch=epoch, input=input_key(data), start=start, stop=stop, step=step)
+
+    def compute() -> tuple:
+        image, caption = strip_input(analysis, data)
+        return image, caption, strip_rows(analysis, epoch, image, start, stop, step)
+    return per_input("structure-strip", analysis, key, compute)
 
 
 def strip_grid(rows: list) -> list:
@@ -187,42 +291,40 @@ def strip_grid(rows: list) -> list:
     return lines
 
 
-def strip_inputs(ws, epoch: int, source: str, index, contents, filename) -> tuple:
-    analysis = open_analysis(ws)
-    image, caption = strip_image(analysis, source, index, contents, filename)
-    return analysis, image, caption
-
-
-def strip_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step) -> tuple:
+def strip_view(ws, epoch: int, data, start, stop, step) -> tuple:
     """(grid, input image) of the strip."""
-    analysis, image, caption = strip_inputs(ws, epoch, source, index, contents, filename)
-    rows = strip_rows(analysis, epoch, image, start, stop, step)
+    image, caption, rows = input_strip(ws, epoch, data, start, stop, step)
     picture = [html.Img(src=png_uri(image, 128), className="strip-picture", alt="strip input"),
                html.Div(caption, className="tile-caption")]
     return strip_grid(rows), picture
 
 
+@callback(Output("ll-strip-source", "data"), Input("ll-image", "value"), Input("ll-upload", "contents"),
+          State("ll-upload", "filename"), State("ll-ws", "value"), prevent_initial_call=True)
+def choose_strip_input(index, contents, filename, ws):
+    """A new input for the strip: the subset image typed, or the file dropped (decoded once here;
+    the browser never sends it again)."""
+    source = "upload" if ctx.triggered_id == "ll-upload" else "index"
+    return chosen_input(ws, source, index, contents, filename)
+
+
 @callback(Output("ll-strip-grid", "children"), Output("ll-strip-input", "children"),
-          Output("ll-strip-message", "children"), Output("ll-strip-source", "data"),
-          Output("ll-strip-enlarged", "children"),
-          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-image", "value"),
-          Input("ll-upload", "contents"), Input("ll-start", "value"), Input("ll-stop", "value"),
-          Input("ll-step", "value"), State("ll-upload", "filename"), State("ll-strip-source", "data"))
-def render_strip(ws, epoch, index, contents, start, stop, step, filename, source):
-    source = {"ll-upload": "upload", "ll-image": "index"}.get(ctx.triggered_id, source)
+          Output("ll-strip-message", "children"), Output("ll-strip-enlarged", "children"),
+          Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-strip-source", "data"),
+          Input("ll-start", "value"), Input("ll-stop", "value"), Input("ll-step", "value"))
+def render_strip(ws, epoch, data, start, stop, step):
     hint = "Click a map to see it over the input."
     try:
-        grid, picture = strip_view(ws, epoch, source, index, contents, filename, start, stop, step)
+        grid, picture = strip_view(ws, epoch, data, start, stop, step)
     except NNVisError as error:
-        return [], [], str(error), source, hint
-    return grid, picture, None, source, hint
+        return [], [], str(error), hint
+    return grid, picture, None, hint
 
 
-def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step, row: int,
-                  col: int) -> list:
-    """One map of the strip upsampled over its input image, with its layer, channel and alpha."""
-    analysis, image, _ = strip_inputs(ws, epoch, source, index, contents, filename)
-    rows = strip_rows(analysis, epoch, image, start, stop, step)
+def enlarged_view(ws, epoch: int, data, start, stop, step, row: int, col: int) -> list:
+    """One map of the strip upsampled over its input image, with its layer, channel and alpha
+    (from the strip kept for this input)."""
+    image, _, rows = input_strip(ws, epoch, data, start, stop, step)
     if not 0 <= row < len(rows) or not 0 <= col < len(rows[row].channels):
         raise NNVisError(f"map {row},{col} is not in the strip")
     layer = rows[row]
@@ -236,10 +338,12 @@ def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start,
 @callback(Output("ll-strip-enlarged", "children", allow_duplicate=True),
           Input({"type": MAP_ID, "row": ALL, "col": ALL}, "n_clicks"),
           State("ll-ws", "value"), State("ll-epoch", "value"), State("ll-strip-source", "data"),
-          State("ll-image", "value"), State("ll-upload", "contents"), State("ll-upload", "filename"),
           State("ll-start", "value"), State("ll-stop", "value"), State("ll-step", "value"), prevent_initial_call=True)
-def enlarge_map(clicks, ws, epoch, source, index, contents, filename, start, stop, step):
+def enlarge_map(clicks, ws, epoch, data, start, stop, step):
     if not isinstance(ctx.triggered_id, dict) or not any(clicks):
         raise PreventUpdate  # a new grid was drawn, nothing was clicked
-    return enlarged_view(ws, epoch, source, index, contents, filename, start, stop, step,
-                         int(ctx.triggered_id["row"]), int(ctx.triggered_id["col"]))
+    try:
+        return enlarged_view(ws, epoch, data, start, stop, step, int(ctx.triggered_id["row"]),
+                             int(ctx.triggered_id["col"]))
+    except NNVisError as error:
+        return html.Div(str(error), className="lab-message")

@@ -7,7 +7,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import LAYER_LAB_ADDRESS
-from layouts.unit_figures import number_input, page_header, view_controls
+from layouts.unit_figures import LAYER_JOBS, number_input, page_header, view_controls
 from nnvis.deepvis.strip import MAX_FILE_BYTES
 from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
 from web.view_state import address_holder, choice, decimal, open_view, view_query
@@ -56,6 +56,12 @@ def analysis_panels(view: dict) -> list:
     ]
 
 
+def views_job() -> html.Div:
+    """The indicator of the job computing the views not stored yet, at the right of the controls."""
+    return html.Div(job_indicator("ll-views"), style={"position": "relative", "marginLeft": "auto",
+                                                       "minWidth": "420px", "alignSelf": "stretch"})
+
+
 def strip_panel(image: int) -> html.Div:
     upload = dcc.Upload(id="ll-upload", children=html.Span(["drop a PNG or JPEG here, or ", html.U("choose a file")]),
                         accept="image/png,image/jpeg", multiple=False, className="upload")
@@ -80,16 +86,19 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, layer, epoch = view
+    image = choice(query.get("image"), range(analysis.config.subset), 0)
     return html.Div([
-        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data="index"),
+        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": image}),
+        *[dcc.Store(id=f"ll-{job}-request") for job in LAYER_JOBS],
+        dcc.Store(id="ll-views-request"),
         address_holder("ll", LAYER_LAB_ADDRESS),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
             dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
                      href="/" + view_query(number, layer, epoch)),
             dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
                      href="/units" + view_query(number, layer, epoch))]),
-        view_controls("ll", analysis, number, layer, epoch, []),
+        view_controls("ll", analysis, number, layer, epoch, [views_job()]),
         html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
                  className="lab-grid lab-grid-2x2"),
-        strip_panel(choice(query.get("image"), range(analysis.config.subset), 0)),
+        strip_panel(image),
     ], className="page")

@@ -15,6 +15,7 @@ from web.components import epoch_options, labelled
 from web.context import workspace_options
 
 ACCURACY_COLOURS = {"top-1": "#3366cc", "top-5": "#e45756"}
+LAYER_JOBS = ("cosine", "sparsity", "perturbation")  # layer-lab views a job computes: ll-<job>-request
 
 
 def png_uri(image: np.ndarray, size: int = 96) -> str:

@@ -23,11 +23,13 @@ from typing import Callable
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
 
-JOBS = ("projection", "sequence", "actmax", "ablation", "compare")
+JOBS = ("projection", "sequence", "actmax", "ablation", "compare", "cosine", "sparsity", "perturbation")
 PR_SET_PDEATHSIG = 1
 # the most a served job may ask for: beyond these a job runs for hours (steps=1e9 runs forever)
 ACTMAX_BOUNDS = {"steps": (1, 10_000), "restarts": (1, 16), "jitter": (0, 64), "blur_every": (0, 10_000)}
 INDEX_FIELDS = ("epoch", "unit", "ws")
+NUMBER_FIELDS = ("threshold", "variance")  # the layer lab's sparsity threshold and noise variance
+NUMBER_LIMIT = 1e6
 
 
 def check_request(request: dict) -> dict:
@@ -54,6 +56,11 @@ def check_fields(request: dict, kind: str) -> dict:
         is_epoch = name == "anchor" and isinstance(value, int) and not isinstance(value, bool)  # a layers sequence
         if not is_epoch and not (isinstance(value, str) and len(value) <= 200):
             raise NNVisError(f"job {kind}: {name} must be a name of at most 200 characters, got {value!r}")
+    for name in NUMBER_FIELDS:
+        value = request.get(name)
+        if name in request and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                or not 0 <= value < NUMBER_LIMIT):
+            raise NNVisError(f"job {kind}: {name} must be a number from 0 to {NUMBER_LIMIT:g}, got {value!r}")
     params = request.get("params", {})
     if not isinstance(params, dict):
         raise NNVisError(f"job {kind}: params must be an object, got {params!r}")

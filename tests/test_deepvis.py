@@ -346,12 +346,15 @@ def test_deepvis_commands_reject_a_file_that_is_not_an_image(resnet_workspace, t
 
 # ---- the page's input handling, as plain functions
 
-def test_page_inputs_reject_bad_uploads_and_forged_pixels():
+def test_page_inputs_reject_bad_uploads_and_forged_pixels(monkeypatch, tmp_path):
     import base64
     import io
     from types import SimpleNamespace
 
     from callbacks.deepvis import drawn_strokes, input_image, unit_number, uploaded_image
+    from web.uploads import image_record
+
+    monkeypatch.setenv("NNVIS_JOB_CACHE", str(tmp_path))  # where the drawing is stored by digest
 
     def data_url(raw: bytes, kind: str = "image/png") -> str:
         return f"data:{kind};base64," + base64.b64encode(raw).decode()
@@ -372,13 +375,16 @@ def test_page_inputs_reject_bad_uploads_and_forged_pixels():
     image, caption = input_image(analysis, {"observation": 1})
     np.testing.assert_array_equal(image, 255 - IMAGE)
     assert caption == "observation 1"
-    drawn, caption = input_image(analysis, {"pixels": IMAGE.tolist(), "source": "drawing"})
+    drawn, caption = input_image(analysis, image_record(IMAGE, "drawing"))
     np.testing.assert_array_equal(drawn, IMAGE)
     assert caption == "drawing"
-    for data in ({"pixels": [[1, 2], [3, 4]]}, {"pixels": [[300] * 3] * 3}, {"pixels": [[0.5] * 3] * 3},
-                 {"pixels": "junk"}):
+    for data in (image_record(np.array([[1, 2], [3, 4]], np.uint8), "x"),
+                 image_record(np.zeros((3, 3, 3), np.uint8), "x")):  # an image stored for another workspace
         with pytest.raises(NNVisError, match=r"the input image must be \(3, 3\) pixels of 0..255"):
             input_image(analysis, data)
+    for digest in ("0" * 64, "../" * 20 + "etc/passwd", "junk", 5, ["a"]):  # forged or evicted
+        with pytest.raises(NNVisError, match="upload the image again"):
+            input_image(analysis, {"digest": digest, "source": "x"})
     for data in ({"observation": 2}, {"observation": -1}, {"observation": "1"}, {"observation": 0.5}):
         with pytest.raises(NNVisError, match="is not in the subset; allowed: 0..1"):
             input_image(analysis, data)

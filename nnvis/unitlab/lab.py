@@ -256,9 +256,16 @@ def cluster_order(matrix: np.ndarray) -> np.ndarray:
 
 
 def run_unit_job(analysis: Analysis, request: dict, progress: Progress = no_progress) -> None:
-    """The unit lab's background jobs (nnvis.jobs): `actmax` of one unit, or the default
-    `ablation` sweep of a layer, one stored point at a time with progress per point."""
+    """The unit and layer labs' background jobs (nnvis.jobs): `actmax` of one unit, the default
+    `ablation` sweep of a layer (one stored point at a time with progress per point), a layer's
+    class `cosine` similarity, its `sparsity` at a `threshold`, or the `perturbation` of every
+    captured layer by noise of a `variance` on the subset."""
     epoch = resolve_epoch(analysis, int(request["epoch"]))
+    if request["job"] in LAYER_JOBS:
+        progress(request["job"], 0, 1)
+        LAYER_JOBS[request["job"]](analysis, request, epoch)
+        progress(request["job"], 1, 1)
+        return
     if request["job"] == "actmax":
         params = actmax_params(request.get("params", {}))
         actmax_for(analysis, request["layer"], epoch, int(request["unit"]), params, progress=progress)
@@ -268,3 +275,12 @@ def run_unit_job(analysis: Analysis, request: dict, progress: Progress = no_prog
     for done, count in enumerate(counts, start=1):
         ablation(quiet, request["layer"], epoch, request["mode"], count, request.get("on", "test"))
         progress("ablation sweep", done, len(counts))
+
+
+LAYER_JOBS = {  # the layer lab's views as jobs: what `run_unit_job` stores for each
+    "cosine": lambda analysis, request, epoch: class_similarity(analysis, request["layer"], epoch),
+    "sparsity": lambda analysis, request, epoch: layer_sparsity(analysis, request["layer"], epoch,
+                                                                float(request["threshold"])),
+    "perturbation": lambda analysis, request, epoch: perturbation(analysis, epoch, None, float(request["variance"]),
+                                                                  on="subset"),
+}
