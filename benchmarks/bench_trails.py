@@ -4,6 +4,13 @@ default-path job runs it, in a fresh interpreter, first with an empty numba cach
 new machine) then with the kernels cached there (every later job).
 
     .venv/bin/python benchmarks/bench_trails.py [--json OUT]
+
+With --coherence WORKSPACE, instead: the coherence trade-off of the sequence across epochs at the
+workspace's last hidden layer (t-SNE), each setting computed afresh (not read from the store):
+per step temporal preservation, per frame NH (aligned and independent) and trustworthiness
+(k = 7), and the seconds to compute it.
+
+    .venv/bin/python benchmarks/bench_trails.py --coherence WS [--settings independent,chain,...]
 """
 
 from __future__ import annotations
@@ -61,10 +68,57 @@ def fresh_process(numba_cache: str) -> dict:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": wall}
 
 
+COHERENCE_SETTINGS = "independent,chain,0.9,damped-0.3,damped-0.5,damped-0.9"
+
+
+def coherence_tradeoff(workspace: str, settings: list[str]) -> list[dict]:
+    """Each setting's sequence across epochs at the last hidden layer (t-SNE) computed as
+    `nnvis.compare.evolution.sequence` computes it, but not stored: its measures and seconds."""
+    from nnvis.compare.evolution import frame_views, sequence_stability
+    from nnvis.projection.metrics import neighborhood_hit
+    from nnvis.projection.trails import aligned_frames
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    analysis = Analysis(Workspace(workspace))
+    views = frame_views(analysis, "epochs", analysis.layers[-1])
+    xs = [analysis.activations(layer, epoch) for layer, epoch in views]
+    independent = [analysis.projection(layer, epoch, "tsne")["points"] for layer, epoch in views]  # stored by `run`
+    rows = []
+    for setting in settings:
+        seconds, frames = timed(lambda s=setting: aligned_frames(xs, "tsne", seed=analysis.config.seed, coherence=s,
+                                                       independent=independent))
+        nh = np.array([neighborhood_hit(f, analysis.labels).mean() for f in frames])
+        measured, stability = timed(lambda f=frames: sequence_stability(analysis, views, f, "tsne"))
+        row = {"setting": setting, "temporal": stability["temporal"].tolist(),
+               "temporal_mean": float(np.nanmean(stability["temporal"])), "nh": nh.tolist(),
+               "nh_independent": stability["nh_independent"].tolist(), "nh_mean": float(nh.mean()),
+               "max_nh_gap": float(np.abs(nh - stability["nh_independent"]).max()),
+               "trustworthiness": stability["trustworthiness"].tolist(),
+               "trustworthiness_mean": float(stability["trustworthiness"].mean()),
+               "frames_s": seconds, "stability_s": measured, "load_1min": os.getloadavg()[0]}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default="benchmarks/results-trails.json")
+    parser.add_argument("--coherence", metavar="WORKSPACE", help="measure the coherence trade-off of this workspace")
+    parser.add_argument("--settings", default=COHERENCE_SETTINGS)
     args = parser.parse_args()
+    if args.coherence:
+        rows = coherence_tradeoff(args.coherence, args.settings.split(","))
+        print("| setting | temporal preservation per step | mean | mean NH | max \\|NH − independent\\| | "
+              "mean trustworthiness (k = 7) | s (frames + measures) |")
+        for r in rows:
+            print(f"| {r['setting']} | {' / '.join(f'{t:.3f}' for t in r['temporal'])} | {r['temporal_mean']:.3f} | "
+                  f"{r['nh_mean']:.4f} | {r['max_nh_gap']:.4f} | {r['trustworthiness_mean']:.4f} | "
+                  f"{r['frames_s']:.0f} + {r['stability_s']:.0f} |")
+        with open(args.json.replace("results-trails", "results-coherence"), "w") as out:
+            json.dump(rows, out, indent=2)
+        return
     with tempfile.TemporaryDirectory() as numba_cache:
         new_machine = fresh_process(numba_cache)
         later_jobs = [fresh_process(numba_cache) for _ in range(3)]

@@ -3,7 +3,7 @@ in the store), hover and selection linked across them, the movers gallery and NH
 
 from __future__ import annotations
 
-from dash import Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.views import METHOD_NAMES, version_of
@@ -61,7 +61,7 @@ def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str
     pair = aligned_projections(a, b, method)
     labels, classes = a.analysis.labels, a.analysis.classes
     change = 1.0 - kept["kept"]
-    revision = f"{ws}-{layer}-{epoch}-{ws2}-{layer2}-{epoch2}-{method}"
+    revision = view_revision(ws, layer, epoch, ws2, layer2, epoch2, method)
     figures = [side_figure(pair[side], change, labels, classes, colour_by=colour, show_scale=side == "b",
                            title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f}",
                            uirevision=revision)
@@ -72,6 +72,11 @@ def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str
               f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]})")
     return (*figures, status, movers_gallery(a, b, ws, kept), class_nh_figure(classes, *per_class, verdicts),
             no_update)
+
+
+def view_revision(ws, layer, epoch, ws2, layer2, epoch2, method) -> str:
+    """What the two views' positions depend on (their figures' uirevision): not the colouring."""
+    return f"{ws}-{layer}-{epoch}-{ws2}-{layer2}-{epoch2}-{method}"
 
 
 def movers_gallery(a: Snapshot, b: Snapshot, ws, kept: dict) -> list:
@@ -97,8 +102,12 @@ def hovered_index(hover) -> int | None:
     return int(points[0]["customdata"]) if "customdata" in points[0] else None
 
 
-def hover_card(a: Snapshot, b: Snapshot, ws, index: int, kept: float) -> list:
-    """The hovered observation's image, class and predictions (with confidence) in both snapshots."""
+RING_STORE = {"role": "compare-ring", "of": "hovered"}  # in the hover card: where the ring goes in each view
+
+
+def hover_card(a: Snapshot, b: Snapshot, ws, index: int, kept: float, ring: dict | None = None) -> list:
+    """The hovered observation's image, class and predictions (with confidence) in both snapshots;
+    with `ring`, a store holding where it lies in each view (for redraws to ring it again)."""
     classes = a.analysis.classes
     rows = [html.Div(f"#{index}", className="obs-id"), html.Div(["true ", html.B(classes[a.analysis.labels[index]])])]
     for name, side in (("A", a), ("B", b)):
@@ -106,7 +115,8 @@ def hover_card(a: Snapshot, b: Snapshot, ws, index: int, kept: float) -> list:
         rows.append(html.Div([f"{name} predicts ", html.B(classes[int(predicted)]), f" ({confidence:.1%})"]))
     rows.append(html.Div(f"keeps {kept:.0%} of its 10 nearest neighbours"))
     return [html.Img(src=thumbnail_url(ws, index, version_of(a.analysis)), className="thumb",
-                     alt=f"observation {index}"), html.Div(rows, className="obs-text")]
+                     alt=f"observation {index}"), html.Div(rows, className="obs-text"),
+            *([dcc.Store(id=RING_STORE, data=ring)] if ring else [])]
 
 
 @callback(Output("compare-layer", "options"), Output("compare-layer", "value"), Output("compare-epoch", "options"),
@@ -154,14 +164,40 @@ def link_hover(hover_a, hover_b, ws, layer, epoch, ws2, layer2, epoch2, method, 
     if not has_aligned_projections(a, b, method):
         raise PreventUpdate
     pair = aligned_projections(a, b, method)
+    ring = {"revision": view_revision(ws, layer, epoch, ws2, layer2, epoch2, method), "index": index,
+            **{side: [float(pair[side][index, 0]), float(pair[side][index, 1])] for side in ("a", "b")}}
     patches = []
     for side in ("a", "b"):
         patch = Patch()
-        patch["data"][HIGHLIGHT_TRACE]["x"] = [float(pair[side][index, 0])]
-        patch["data"][HIGHLIGHT_TRACE]["y"] = [float(pair[side][index, 1])]
+        patch["data"][HIGHLIGHT_TRACE]["x"] = [ring[side][0]]
+        patch["data"][HIGHLIGHT_TRACE]["y"] = [ring[side][1]]
         patches.append(patch)
     kept = float(neighbourhood_change(a, b)["kept"][index])
-    return *patches, hover_card(a, b, ws, index, kept)
+    return *patches, hover_card(a, b, ws, index, kept, ring)
+
+
+# Any later full draw of a view (another colouring, a job's result, or a first draw that lands
+# after the hover) comes without the ring: ring the hovered observation again, in the browser,
+# when the figure's positions are those the ring was placed in (same uirevision).
+clientside_callback(
+    f"""function (figureA, figureB, rings) {{
+        const ring = rings && rings.length ? rings[rings.length - 1] : null;
+        const noUpdate = window.dash_clientside.no_update;
+        const ringed = (figure, at) => {{
+            if (!ring || !figure || !figure.data || figure.data.length <= {HIGHLIGHT_TRACE} || !figure.layout ||
+                figure.layout.uirevision !== ring.revision) {{ return noUpdate; }}
+            const trace = figure.data[{HIGHLIGHT_TRACE}];
+            if (Array.isArray(trace.x) && trace.x.length === 1 && trace.x[0] === at[0] && trace.y[0] === at[1]) {{
+                return noUpdate;
+            }}
+            const data = figure.data.slice();
+            data[{HIGHLIGHT_TRACE}] = Object.assign({{}}, trace, {{x: [at[0]], y: [at[1]]}});
+            return Object.assign({{}}, figure, {{data: data}});
+        }};
+        return [ringed(figureA, ring ? ring.a : null), ringed(figureB, ring ? ring.b : null)];
+    }}""", Output("compare-a", "figure", allow_duplicate=True), Output("compare-b", "figure", allow_duplicate=True),
+    Input("compare-a", "figure"), Input("compare-b", "figure"), State({**RING_STORE, "of": ALL}, "data"),
+    prevent_initial_call=True)
 
 
 @callback(Output("compare-a", "figure", allow_duplicate=True), Output("compare-b", "figure", allow_duplicate=True),

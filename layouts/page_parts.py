@@ -11,7 +11,7 @@ from torch import nn
 from nnvis.models.feature_maps import map_layers
 from nnvis.models.layers import list_layers
 from nnvis.projection.linking import rank_neurons
-from nnvis.projection.trails import COHERENCE, check_coherence
+from nnvis.projection.trails import COHERENCE, attraction_of, check_coherence
 from web.context import open_analysis
 
 # each page's address: query key -> (control id, property); a link reopens the view
@@ -26,7 +26,7 @@ UNIT_LAB_ADDRESS = {"ws": ("ul-ws", "value"), "layer": ("ul-layer", "value"), "e
            "sel": ("ul-observations", "value"), "n": ("ul-n", "value")}
 
 HOVER_HINT = "Hover a cell of the grid."
-ATTRACTIONS = ("0.03", "0.1", "0.3", "0.9")  # the attractions offered on the page (t-SNE)
+ATTRACTIONS = ("0.3", "0.9", "damped-0.3", "damped-0.5", "damped-0.9")  # the attractions offered on the page (t-SNE)
 
 
 def grid_layers(analysis, model) -> list[str]:
@@ -51,9 +51,15 @@ def coherence_for(method: str, coherence: str | None) -> str:
     return check_coherence(coherence, method)
 
 
+def attraction_label(setting: str) -> str:
+    """'tied λ 0.9' for "0.9", 'damped λ 0.9' for "damped-0.9" (see nnvis.projection.trails)."""
+    strength, damped = attraction_of(setting)
+    return f"{'damped' if damped else 'tied'} λ {strength:g}"
+
+
 def coherence_options(method: str) -> list[dict]:
     """The coherence control's choices: independent, chained, and for t-SNE the attractions."""
-    tied = [{"label": f"tied λ {a}", "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
+    tied = [{"label": attraction_label(a), "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
     return [{"label": "independent", "value": "independent"}, {"label": "chained", "value": "chain"}] + tied
 
 

@@ -3,7 +3,6 @@ across both views, lasso selection linked, the movers gallery, a copied link reo
 a comparison computed by a background job, and a refused comparison shown as a message."""
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.compare.snapshots import compute_comparison, mover_order, neighbourhood_change, open_pair
 
@@ -46,31 +45,48 @@ def shown_movers(page) -> list[int]:
     return [int(t.split()[0][1:]) for t in page.locator("#compare-movers .mover div:first-of-type").all_inner_texts()]
 
 
+def hover(page, view: str, point: int) -> int:
+    """Move the mouse onto point number `point` of `view` (from a little off it, as a hand does, so
+    it may pass over other points on the way): the observation it shows."""
+    x, y = page.evaluate(POINT_PIXEL, [view, point])
+    page.mouse.move(x - 15, y - 15)
+    page.mouse.move(x, y, steps=4)
+    return page.evaluate("([id, n]) => { const t = document.querySelector(id + ' .js-plotly-plot')._fullData[0];"
+                         " return t.customdata[n < 0 ? t.customdata.length + n : n]; }", [view, point])
+
+
+def wait_ringed(page, index: int, timeout: float = 15000) -> None:
+    """Until the hover card names `index` and both views ring it."""
+    page.wait_for_function(f"""([index]) => {{ const i = document.querySelector('#compare-hover img');
+        return i !== null && Number(i.alt.split(' ').pop()) === index &&
+               ({RINGED})(['#compare-a', index]) && ({RINGED})(['#compare-b', index]); }}""", arg=[index],
+                           timeout=timeout)
+
+
 def test_hover_in_one_view_rings_the_same_observation_in_the_other(page, dashboard, computed):
     open_view(page, dashboard + VIEW)
     assert shown_movers(page) == computed
     page.wait_for_function("() => document.querySelector('#compare-movers img').naturalWidth > 0", timeout=15000)
     seen = set()
-    for hovered, other, point in (("#compare-a", "#compare-b", 0), ("#compare-b", "#compare-a", -1)):
+    for hovered, point in (("#compare-a", 0), ("#compare-b", -1)):
         # point 0 kept most of its neighbours, the last point is the top mover (points are ordered by change)
-        for attempt in range(3):  # a hover can land while a view is still being drawn over (its first draw)
-            x, y = page.evaluate(POINT_PIXEL, [hovered, point])
-            page.mouse.move(x - 15, y - 15)
-            page.mouse.move(x, y, steps=4)
-            page.wait_for_function(f"() => {{ const i = document.querySelector('#compare-hover img'); "
-                                   f"return i && !{sorted(seen)}.includes(Number(i.alt.split(' ').pop())); }}",
-                                   timeout=15000)
-            index = int(page.get_attribute("#compare-hover img", "alt").split()[-1])
-            try:
-                for view in (other, hovered):
-                    page.wait_for_function(RINGED, arg=[view, index], timeout=8000)
-                break
-            except PlaywrightTimeout:
-                if attempt == 2:
-                    raise
+        index = hover(page, hovered, point)
+        wait_ringed(page, index)  # one hover: the card and both rings settle on the observation under the mouse
         seen.add(index)
         assert f"#{index}" in page.inner_text("#compare-hover")
     assert len(seen) == 2
+    assert page.console_errors == []
+
+
+def test_the_ring_survives_a_full_redraw_of_both_views(page, dashboard, computed):
+    open_view(page, dashboard + VIEW)
+    index = hover(page, "#compare-b", -1)
+    wait_ringed(page, index)
+    page.get_by_text("true class").click()  # the colour radio: both views are drawn again, from the server
+    page.wait_for_function("() => ['#compare-a', '#compare-b'].every(id => { const c = document.querySelector("
+                           "id + ' .js-plotly-plot').data[0].marker.color; return Array.isArray(c) && "
+                           "typeof c[0] === 'string'; })", timeout=15000)
+    wait_ringed(page, index)
     assert page.console_errors == []
 
 

@@ -8,13 +8,20 @@ the previous layout instead of PCA) and buys trails that mean something.
 
 How strongly frames are tied is the *coherence*: "independent" (each frame its own projection,
 only rotated onto the previous one), "chain" (initialised from the previous frame), or, for
-t-SNE, a number λ in (0, 1): the chain plus an attraction towards the previous frame's
+t-SNE, an attraction λ in (0, 1): the chain plus an attraction towards the previous frame's
 positions, in the spirit of dynamic t-SNE (Rauber et al. 2016). After every gradient step an
 observation moves the fraction λ·kept of the way to where it was in the previous frame (at the
 current frame's scale), kept being the share of its TIE_NEIGHBOURS nearest neighbours in
 activation space that it keeps from one frame to the next: what did not change stays put, what
-changed is free to move. (A uniform pull, λ alone, was measured too: strong enough to steady
-the picture, it also holds back what changed and costs NH; see docs/faithfulness.md.)
+changed is free to move. Written "λ" the attraction moves the points only ("tied"); written
+"damped-λ" (the default, λ 0.5) it also takes the same fraction off each point's optimiser
+state: its momentum (openTSNE's last update) and its gain (delta-bar-delta step size) are
+pulled back towards rest. A held point's gradient keeps its sign (it is held away from where
+the gradient wants it), so without that its gain grows step after step and its momentum carries
+it off its anchor again: how far it ends up from where it was then depends on its optimiser
+state more than on how much it changed. (A uniform pull, λ alone, was measured too: strong
+enough to steady the picture, it also holds back what changed and costs NH; see
+docs/faithfulness.md.)
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ def procrustes_onto(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (a @ rotation * (scale / max(float((a ** 2).sum()), 1e-12))).astype(np.float32) + reference.mean(axis=0)
 
 
-COHERENCE = ("independent", "chain")  # and, for t-SNE, any attraction λ in (0, 1) written as a number
-DEFAULT_ATTRACTION = "0.9"
+COHERENCE = ("independent", "chain")  # and, for t-SNE, any attraction λ in (0, 1): "λ" (tied) or "damped-λ"
+DAMPED = "damped-"
+DEFAULT_ATTRACTION = "damped-0.5"
 
 
 def check_coherence(coherence: str | None, method: str) -> str:
@@ -49,47 +57,64 @@ def check_coherence(coherence: str | None, method: str) -> str:
         return DEFAULT_ATTRACTION if method == "tsne" else "chain"
     if coherence in COHERENCE:
         return str(coherence)
-    allowed = f"{', '.join(COHERENCE)}" + (" or an attraction between 0 and 1 (t-SNE)" if method == "tsne" else "")
+    allowed = f"{', '.join(COHERENCE)}" + \
+        (f" or an attraction between 0 and 1, alone (tied) or after {DAMPED!r} (t-SNE)" if method == "tsne" else "")
+    text = str(coherence)
+    damped = text.startswith(DAMPED)
     try:
-        strength = float(coherence)
+        strength = float(text[len(DAMPED):] if damped else text)
     except (TypeError, ValueError):
         raise NNVisError(f"unknown coherence {coherence!r}; allowed: {allowed}") from None
     if method != "tsne" or not 0 < strength < 1:
         raise NNVisError(f"coherence {coherence!r} is not available for {method}; allowed: {allowed}")
-    return f"{strength:g}"
+    return f"{DAMPED if damped else ''}{strength:g}"
+
+
+def attraction_of(coherence: str) -> tuple[float, bool]:
+    """(λ, damped) of a checked attraction setting ("0.9" or "damped-0.9")."""
+    damped = coherence.startswith(DAMPED)
+    return float(coherence[len(DAMPED):] if damped else coherence), damped
 
 
 TIE_NEIGHBOURS = 15  # the neighbourhood whose persistence ties an observation (as temporal preservation's k)
 
 
 class Attraction:
-    """openTSNE callback (run after every gradient step) moving each point the fraction
-    `strength` (one number, or one per point) of the way to its position in `anchor` (the
-    previous frame), rescaled to the embedding's current spread: an added attraction."""
+    """openTSNE callback (run at every gradient step, before the step is taken) moving each point
+    the fraction `strength` (one number, or one per point) of the way to its position in
+    `anchor` (the previous frame), rescaled to the embedding's current spread: an added
+    attraction. `damped`: the same fraction also comes off the point's optimiser state (its
+    momentum goes that much towards 0, its gain towards 1), so that the steps that follow do
+    not carry it off again."""
 
-    def __init__(self, anchor: np.ndarray, strength: float | np.ndarray):
+    def __init__(self, anchor: np.ndarray, strength: float | np.ndarray, *, damped: bool = False):
         self.anchor = np.asarray(anchor, np.float64) - np.mean(anchor, axis=0)
         self.anchor_spread = max(float(np.sqrt((self.anchor ** 2).mean())), 1e-12)
         self.strength = np.reshape(strength, (-1, 1)) if np.ndim(strength) else strength
+        self.damped = damped
 
     def __call__(self, _iteration: int, _error: float, embedding: np.ndarray) -> bool:
         scale = float(np.sqrt((np.asarray(embedding) ** 2).mean())) / self.anchor_spread
         embedding += self.strength * (self.anchor * scale - embedding)
+        optimiser = getattr(embedding, "optimizer", None)  # openTSNE's gradient_descent: update and gains
+        if self.damped and optimiser is not None and optimiser.update is not None:
+            optimiser.update *= 1.0 - self.strength
+            optimiser.gains += self.strength * (1.0 - optimiser.gains)
         return False  # never stop the optimisation
 
 
 def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int = 0,
-                 attraction: float | np.ndarray = 0.0) -> np.ndarray:
+                 attraction: float | np.ndarray = 0.0, damped: bool = False) -> np.ndarray:
     """Project `x` starting from the layout `previous` (t-SNE and UMAP), aligned onto it; with
     `attraction` > 0 (t-SNE; one number or one per point), every step also pulls the points
-    towards `previous`."""
+    towards `previous` (`damped`: and takes as much off their optimiser state)."""
     x = np.asarray(x, dtype=np.float32)
     if method == "tsne":
         from openTSNE import TSNE
         from openTSNE.initialization import rescale
 
         perplexity = min(30.0, (len(x) - 1) / 3)
-        tied = dict(callbacks=[Attraction(previous, attraction)], callbacks_every_iters=1) \
+        tied = dict(callbacks=[Attraction(previous, attraction, damped=damped)], callbacks_every_iters=1) \
             if np.any(attraction) else {}
         points = np.asarray(TSNE(perplexity=perplexity, initialization=rescale(previous.astype(np.float64)),
                                  n_jobs=default_jobs(), random_state=seed,
@@ -108,7 +133,7 @@ def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0, progress
                    coherence: str | None = "chain", independent: list[np.ndarray] | None = None) -> np.ndarray:
     """One 2-D frame per activation matrix in `xs` (same observations, any widths), each
     aligned onto the one before and, unless `coherence` is "independent", initialised from it
-    (and attracted to it, for an attraction λ); shape (frames, N, 2). `independent`: the
+    (and attracted to it, for an attraction "λ" or "damped-λ"); shape (frames, N, 2). `independent`: the
     frames' own projections when already at hand (they are then not recomputed)."""
     check_method(method)
     coherence = check_coherence(coherence, method)
@@ -120,8 +145,10 @@ def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0, progress
             own = independent[i] if independent is not None else project(x, method, seed=seed)
             frames.append(normalise(procrustes_onto(own, frames[-1])))
         else:
-            strength = 0.0 if coherence == "chain" else float(coherence) * kept_share(xs[i - 1], x)
-            frames.append(project_from(x, method, frames[-1], seed=seed, attraction=strength))
+            strength, damped = (0.0, False) if coherence == "chain" else attraction_of(coherence)
+            if strength:
+                strength = strength * kept_share(xs[i - 1], x)
+            frames.append(project_from(x, method, frames[-1], seed=seed, attraction=strength, damped=damped))
     progress("aligned frames", len(xs), len(xs))
     return np.stack(frames).astype(np.float32)
 
