@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnvis.projection.metrics import faithfulness, neighborhood_hit, seeded_sample, temporal_preservation
-from nnvis.projection.trails import COHERENCE, TIE_NEIGHBOURS, aligned_frames, bundle_trails, check_coherence
+from nnvis.projection.trails import aligned_frames, bundle_trails, check_coherence
+from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.store import Arrays, ArtifactKey
 
@@ -17,18 +18,8 @@ STABILITY = ("nh_independent", "temporal", "trustworthiness", "continuity")  # a
 
 def sequence_key(analysis: Analysis, kind: str, anchor: str | int, method: str,
                  coherence: str | None = None) -> ArtifactKey:
-    """What a sequence depends on: every frame's weights, its layers, the method, the seed and
-    the coherence setting (none for "chain", the setting of sequences stored before the knob)."""
-    coherence = check_coherence(coherence, method)
-    tied = {} if coherence == "chain" else {"coherence": coherence}
-    if coherence not in COHERENCE:
-        tied["tie"] = f"kept-neighbours-{TIE_NEIGHBOURS}"  # the attraction's weighting (nnvis.projection.trails)
-    if kind == "layers":
-        return analysis.key("sequence", layer=",".join(analysis.layers), epoch=int(anchor), method=method,
-                            seed=analysis.config.seed, **tied)
-    weights = ",".join(analysis.weights(e) for e in analysis.epochs)
-    return analysis.key("sequence", layer=str(anchor), method=method, weights_by_epoch=weights,
-                        seed=analysis.config.seed, **tied)
+    """What a sequence depends on (nnvis.workspace.keys.sequence)."""
+    return keys.sequence(analysis, kind, anchor, method, coherence)
 
 
 def frame_names(analysis: Analysis, kind: str) -> list[str]:
@@ -94,18 +85,14 @@ def temporal_sample(analysis: Analysis, x_before, x_after, y_before, y_after) ->
 
 def has_sequence(analysis: Analysis, kind: str, anchor: str | int, method: str, bundled: bool = False,
                  coherence: str | None = None) -> bool:
-    key = sequence_key(analysis, kind, anchor, method, coherence)
-    return (bundle_key(key) if bundled else key) in analysis.store
-
-
-def bundle_key(key: ArtifactKey) -> ArtifactKey:
-    return ArtifactKey(**{**key.__dict__, "kind": "bundled-trails"})
+    key = (keys.bundled_trails if bundled else keys.sequence)(analysis, kind, anchor, method, coherence)
+    return key in analysis.store
 
 
 def bundled_trails(analysis: Analysis, kind: str, anchor: str | int, method: str,
                    coherence: str | None = None) -> Arrays:
     """The sequence's trails edge-bundled by hammer_bundle: (N, segments, points, 2)."""
-    key = bundle_key(sequence_key(analysis, kind, anchor, method, coherence))
+    key = keys.bundled_trails(analysis, kind, anchor, method, coherence)
 
     def compute() -> Arrays:
         frames = sequence(analysis, kind, anchor, method, coherence)["frames"]

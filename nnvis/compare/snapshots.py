@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from nnvis.errors import NNVisError
-from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.projection.methods import check_method
 from nnvis.projection.metrics import drop_self, neighborhood_hit
 from nnvis.projection.trails import project_from
+from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.store import Arrays, ArtifactKey
 from nnvis.workspace.workspace import OBSERVATIONS, Workspace
@@ -45,8 +45,7 @@ class Snapshot:
 
     def identity(self) -> str:
         """The digest of what its activations depend on (data, subset, weights, layer, precision)."""
-        epoch = -1 if self.layer == INPUT_LAYER else self.epoch
-        return self.analysis.key("activations", layer=self.layer, epoch=epoch).digest()
+        return keys.side_identity(self)
 
     def describe(self) -> str:
         return f"{self.analysis.workspace.path.name}: {self.layer}, epoch {self.epoch}"
@@ -102,9 +101,7 @@ def open_pair(workspaces: list[str | Path], layers: list[str], epochs: list[int]
 
 def pair_key(a: Snapshot, b: Snapshot, kind: str, **params) -> ArtifactKey:
     """The store key of an artifact of the pair (a, b), in a's store."""
-    subset = a.analysis.key("subset")
-    return ArtifactKey(kind, subset.dataset, subset.subset, layer=f"{a.layer}|{b.layer}", epoch=-1).with_params(
-        sides=f"{a.identity()}|{b.identity()}", **params)
+    return keys.pair(a, b, kind, **params)
 
 
 def nearest_neighbours(x: np.ndarray, k: int) -> np.ndarray:
