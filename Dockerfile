@@ -6,7 +6,7 @@
 # Workers for several machines (same image, REDIS_URL set, /data on a shared filesystem):
 #   docker run -e REDIS_URL=redis://HOST:6379/0 -v /shared/workspaces:/data nnvis \
 #     celery -A app:celery_app worker --concurrency 1 --loglevel INFO
-# Checked by hadolint in tests/test_deploy.py.
+# Checked by hadolint in tests/integration/test_deploy.py.
 FROM python:3.11-slim
 
 # the server runs as an unprivileged user owning only /data

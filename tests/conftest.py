@@ -1,5 +1,6 @@
 import contextlib
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -170,4 +171,31 @@ def mnist_paper_workspace(mnist_dir, tmp_path_factory):
                           "--model", "mlp", "--epochs", "3", "--subset", "2000", "--device", "cpu",
                           "--workspace", str(workspace)], capture_output=True, text=True, cwd=ROOT, timeout=1500)
     assert run.returncode == 0, run.stderr[-2000:]
+    return workspace
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def resnet_workspace(cifar_npz, tmp_path_factory):
+    """A workspace of resnet18 with random weights (epoch 0 only) over 40 CIFAR-10 test images."""
+    from nnvis.data.datasets import load_dataset
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
+
+    cifar = load_dataset("cifar10", cifar_npz.parent)
+    pick = np.random.default_rng(0).permutation(len(cifar.test_labels))[:40]  # the file is sorted by class
+    folder = tmp_path_factory.mktemp("resnet")
+    data = folder / "few-cifar.npz"
+    np.savez(data, x_train=cifar.test_images[pick[:30]], y_train=cifar.test_labels[pick[:30]],
+             x_test=cifar.test_images[pick[30:]], y_test=cifar.test_labels[pick[30:]], classes=np.array(cifar.classes))
+    workspace = Workspace(folder / "ws")
+    config = RunConfig(dataset="npz", data_dir=str(data), model="resnet18", epochs=0, subset=10,
+                       layers="layer1,layer2", projection="pca", device="cpu")
+    prepare(config, workspace)
     return workspace

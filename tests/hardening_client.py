@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.test_distributed import free_port
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -173,7 +173,7 @@ def run_stage(name: str, work: Path, seconds: float) -> dict:
 def gpu_test_files() -> list[str]:
     """Test files with gpu-marked tests that need no web packages (the bare machine has none)."""
     files = []
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
         text = path.read_text()
         if "mark.gpu" in text and not re.search(r"\b(dash|playwright|flask)\b", text):
             files.append(str(path.relative_to(ROOT)))

@@ -16,7 +16,6 @@ from nnvis.deepvis.grid import first_layer_filters, grid_mosaic, layer_grid, mod
 from nnvis.deepvis.saliency import Explainer
 from nnvis.errors import NNVisError
 from nnvis.models.zoo import MLP, LoadedModel
-from tests import test_strip
 from tests.tiny_models import W1, W2, W3, HandConv, OneHidden, TwoByTwo, three_layer_mlp
 
 # /255: .0 .2 .4 / .6 .8 1 / 0 1 0
@@ -24,7 +23,6 @@ IMAGE = np.array([[0, 51, 102], [153, 204, 255], [0, 255, 0]], np.uint8)
 X = IMAGE.astype(np.float32) / 255
 # HandConv's maps for IMAGE: x[i,j] - x[i+1,j+1]; x[i,j+1] + x[i+1,j]; 0.5
 CONV_MAPS = np.array([[[-0.8, -0.8], [-0.4, 0.8]], [[0.8, 1.2], [0.8, 2.0]], [[0.5, 0.5], [0.5, 0.5]]], np.float32)
-resnet_workspace = test_strip.resnet_workspace  # the same module-scoped workspace: resnet18 over 40 CIFAR-10 images
 
 
 def hand_conv() -> LoadedModel:

@@ -14,7 +14,7 @@ from nnvis.errors import NNVisError
 from nnvis.workspace.workspace import Workspace
 from tests.conftest import copy_workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_thumbnails_behind_a_login_are_private(digits_workspace, tmp_path):

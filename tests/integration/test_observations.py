@@ -13,7 +13,7 @@ from nnvis.errors import NNVisError
 from nnvis.workspace.analysis import Analysis, subset_indices, take_from_pool
 from nnvis.workspace.pipeline import prepare
 from nnvis.workspace.workspace import MANIFEST, RunConfig, Workspace
-from tests.test_cli import nnvis, one_line_error
+from tests.integration.test_cli import nnvis, one_line_error
 
 N_TEST, N_TRAIN = 540, 1257
 

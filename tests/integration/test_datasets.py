@@ -12,7 +12,7 @@ import pytest
 from nnvis.data.datasets import DATASETS, ImageDataset, load_dataset, read_idx, seeded_split
 from nnvis.errors import NNVisError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def shared(sub: str) -> Path:

@@ -6,7 +6,7 @@ import torchvision
 from torch import nn
 
 from nnvis.models.layers import default_layer_reasons, default_layers
-from tests.test_own_model import UserNet
+from tests.integration.test_own_model import UserNet
 from tests.tiny_models import HandConv, OnesConv, three_layer_mlp
 
 

@@ -12,9 +12,6 @@ import pytest
 from PIL import Image
 
 from nnvis.errors import NNVisError
-from tests import test_strip
-
-resnet_workspace = test_strip.resnet_workspace  # resnet18 (random weights) over 10 CIFAR-10 test images
 
 
 def data_url(image: np.ndarray) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "benchmarks" / "gpu"
 sys.path.insert(0, str(KIT))
 
@@ -66,7 +66,7 @@ def test_smoke_run_reports_capture_machine_pytest_and_a_table(smoke):
     assert machine["gpu"] == "no GPU" and machine["cpu_count"] >= 1 and machine["torch"]
     assert machine["packages"]["torchdr"] and machine["packages"]["openTSNE"]
     pytest_run = results["stages"]["pytest_gpu"]
-    assert pytest_run["files"] == ["tests/test_gpu_projection.py"]
+    assert pytest_run["files"] == ["tests/integration/test_gpu_projection.py"]
     assert re.match(r"3 skipped, \d+ deselected", pytest_run["summary"])  # no CUDA here: the gpu tests skip
     assert results["install"]["installed"] == []  # everything imports here: nothing installed
     assert "| 1,000 | tsne |" in markdown and "| 500 | umap |" in markdown

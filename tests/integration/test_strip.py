@@ -191,26 +191,6 @@ def test_read_image_file_rejects_what_is_not_a_small_png_or_jpeg(tmp_path):
 
 # ---- end to end: the commands on resnet18 (random weights) over real CIFAR-10 images
 
-@pytest.fixture(scope="module")
-def resnet_workspace(cifar_npz, tmp_path_factory):
-    """A workspace of resnet18 with random weights (epoch 0 only) over 40 CIFAR-10 test images."""
-    from nnvis.data.datasets import load_dataset
-    from nnvis.workspace.pipeline import prepare
-    from nnvis.workspace.workspace import RunConfig, Workspace
-
-    cifar = load_dataset("cifar10", cifar_npz.parent)
-    pick = np.random.default_rng(0).permutation(len(cifar.test_labels))[:40]  # the file is sorted by class
-    folder = tmp_path_factory.mktemp("resnet")
-    data = folder / "few-cifar.npz"
-    np.savez(data, x_train=cifar.test_images[pick[:30]], y_train=cifar.test_labels[pick[:30]],
-             x_test=cifar.test_images[pick[30:]], y_test=cifar.test_labels[pick[30:]], classes=np.array(cifar.classes))
-    workspace = Workspace(folder / "ws")
-    config = RunConfig(dataset="npz", data_dir=str(data), model="resnet18", epochs=0, subset=10,
-                       layers="layer1,layer2", projection="pca", device="cpu")
-    prepare(config, workspace)
-    return workspace
-
-
 def run_command(argv: list[str], capsys) -> dict:
     from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
 

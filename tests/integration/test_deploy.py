@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_distributed import free_port
+from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dockerfile_is_linted_and_installs_the_project_as_the_readme_does():

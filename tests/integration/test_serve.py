@@ -8,8 +8,7 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import ROOT
-from tests.test_distributed import free_port
+from tests.conftest import ROOT, free_port
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> bytes:

