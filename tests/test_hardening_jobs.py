@@ -16,7 +16,7 @@ import web.job_manager
 from nnvis.settings import Settings
 from tests.conftest import serving
 from tests.hardening_client import callback_body, gunicorn, http, poll_background, run_background
-from web.job_manager import alive
+from web.job_manager import JOB_NICENESS, alive
 
 VIEW = {"workspace-select.value": 0, "color-by.value": "label", "insets-toggle.value": []}
 
@@ -213,6 +213,7 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         pid = int(job_pid(first))
         assert int(job_pid(second)) == pid and first["job"] != second["job"]  # one process, two sharers
         assert alive(pid)
+        assert psutil.Process(pid).nice() == min(19, os.nice(0) + JOB_NICENESS)  # below the web server's priority
         cancel(base, first)
         time.sleep(1.5)  # the job's watchdog looks every second
         assert alive(pid)  # the other page still waits: the job goes on

@@ -6,7 +6,8 @@ keeps those locks held in the child, and the job waits on them forever.
 Jobs are a bounded resource: identical requests (same callback, same inputs: Dash's cache key)
 share one job, and at most `settings.max_jobs` run on this machine and `settings.max_jobs_per_user`
 for one user (counted across web workers through the shared diskcache). Each child is reaped by
-a thread of the process that started it, so no zombie is left behind.
+a thread of the process that started it, so no zombie is left behind. A job runs at a lower CPU
+priority than the web workers (`JOB_NICENESS`), so that pages and `/health` stay quick beside it.
 
 A shared job is cancelled per sharer: every request gets its own handle (`pid.token`), a Cancel
 (or a page that re-asks) detaches only that handle, and the process is stopped when no sharer
@@ -39,6 +40,7 @@ RESULT_KEPT_S = 120  # a finished job's answer stays this long for the requests 
 DONE, REFUSED = "done", "refused"  # job handles that are no process
 SHARER = "nnvis-job-sharer-"  # + a handle's token: present while that request still polls its job
 SHARER_GONE_S = 180.0  # a sharer silent this long left (a hidden tab may poll only once a minute)
+JOB_NICENESS = 10  # added to the web worker's niceness for its jobs (at most 19)
 
 
 def error_result(message: str) -> dict:
@@ -188,6 +190,10 @@ class FreshProcessManager(DiskcacheManager):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         child = subprocess.Popen([sys.executable, "-m", "web.job_process"], stdin=subprocess.PIPE,
                                  cwd=ROOT, env=env, start_new_session=False)
+        try:  # set from here: no pre-exec hook in a threaded process
+            os.setpriority(os.PRIO_PROCESS, child.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS))
+        except OSError:
+            pass  # it ended already
         threading.Thread(target=feed, args=(child, pickle.dumps(payload)), daemon=True).start()  # never blocks here
         threading.Thread(target=child.wait, name=f"reap-job-{child.pid}", daemon=True).start()
         return child.pid
