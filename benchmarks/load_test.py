@@ -305,11 +305,13 @@ def percentiles(seconds: list[float]) -> dict:
 
 
 def report(record: Recorder, memory: list, users: int, job_users: int, seconds: float, load_before: tuple) -> dict:
-    """The figures: per kind of request, /health, the workers' memory (first and last 10 s), the load."""
+    """The figures: per kind of request, /health, the workers' memory (after a 10 s warm-up, at the
+    end of the run, at most), the machine's load."""
     kinds = {kind: {**percentiles(times), "errors": record.errors[kind]} for kind, times in record.samples.items()}
     callbacks = [t for k, t in record.samples.items() if "callback" in k]
     worker_mb = [sum(workers) for _, workers, _ in memory]
-    early, late = worker_mb[:10], worker_mb[-10:]
+    warm = next((mb for (at, _, _), mb in zip(memory, worker_mb) if at >= 10), None)
+    end = next((mb for (at, _, _), mb in zip(reversed(memory), reversed(worker_mb)) if at <= seconds), None)
     return {"users": users, "job_users": job_users, "seconds": seconds, "cpus": os.cpu_count(),
             "load_before": load_before, "load_after": os.getloadavg(), "kinds": kinds,
             "requests": sum(len(t) for k, t in record.samples.items() if not k.endswith(" job")),
@@ -317,16 +319,15 @@ def report(record: Recorder, memory: list, users: int, job_users: int, seconds: 
             "callbacks_p95_ms": float(np.percentile(np.concatenate(callbacks) * 1000, 95)) if callbacks else None,
             "health": kinds.get("/health"), "first_errors": record.first_error,
             "memory": {"workers": len(memory[-1][1]) if memory else 0,
-                       "workers_mb_first_10s": float(np.mean(early)) if early else None,
-                       "workers_mb_last_10s": float(np.mean(late)) if late else None,
+                       "workers_mb_after_10s": warm, "workers_mb_at_end": end,
                        "workers_mb_max": max(worker_mb, default=None),
                        "jobs_mb_max": max((jobs for _, _, jobs in memory), default=None),
                        "samples": memory}}
 
 
 def print_report(figures: dict) -> None:
-    print(f"{figures['users']} users + {figures['job_users']} job users, {figures['seconds']:.0f} s (the last job "
-          f"answered after {figures['wall_s']:.0f} s), gunicorn 4 "
+    print(f"{figures['users']} users + {figures['job_users']} job users, {figures['seconds']:.0f} s (all done after "
+          f"{figures['wall_s']:.0f} s: started jobs are waited for), gunicorn 4 "
           f"workers, {figures['cpus']} CPUs (load {figures['load_before'][0]:.2f} before, "
           f"{figures['load_after'][0]:.2f} after): {figures['requests']} requests, {figures['errors']} errors")
     print(f"{'request':<24}{'count':>7}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
@@ -343,9 +344,9 @@ def print_report(figures: dict) -> None:
               f"({'under' if health['max_ms'] < 1000 else 'NOT under'} 1 s)")
     memory = figures["memory"]
     if memory["workers_mb_max"] is not None:
-        print(f"gunicorn workers' RSS, all {memory['workers']}: {memory['workers_mb_first_10s']:.0f} MB (mean of the "
-              f"first 10 s), {memory['workers_mb_last_10s']:.0f} MB (last 10 s), max {memory['workers_mb_max']:.0f} MB;"
-              f" job processes together at most {memory['jobs_mb_max']:.0f} MB")
+        print(f"gunicorn workers' RSS, all {memory['workers']}: {memory['workers_mb_after_10s'] or 0:.0f} MB "
+              f"after 10 s, {memory['workers_mb_at_end'] or 0:.0f} MB at {figures['seconds']:.0f} s, max "
+              f"{memory['workers_mb_max']:.0f} MB; job processes together at most {memory['jobs_mb_max']:.0f} MB")
 
 
 def main() -> int:
