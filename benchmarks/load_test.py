@@ -235,12 +235,13 @@ def prepare(workspace: str, copy_to: Path) -> dict:
     from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.workspace import Workspace
 
+    # copied before this process opens a store: closing a copied file would drop its SQLite locks
+    shutil.copytree(workspace, copy_to)
     analysis = Analysis(Workspace(workspace))
     epoch = analysis.epochs[-1]
     layers = [layer for layer in analysis.layers if analysis.neuron_map_key(layer, epoch) in analysis.store]
     for layer in layers:
         analysis.projection(layer, epoch)
-    shutil.copytree(workspace, copy_to)
     copy = Analysis(Workspace(copy_to))
     unstored = [(layer, e) for e in copy.epochs for layer in copy.layers
                 if copy.projection_key(layer, e, "tsne") not in copy.store]

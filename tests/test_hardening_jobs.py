@@ -4,7 +4,6 @@ a stalled or overlong job is reported failed, and none is left a zombie."""
 
 import json
 import os
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ import pytest
 
 import web.job_manager
 from nnvis.settings import Settings
-from tests.conftest import serving
+from tests.conftest import copy_workspace, serving
 from tests.hardening_client import callback_body, gunicorn, http, poll_background, run_background
 from web.job_manager import JOB_NICENESS, alive
 
@@ -205,10 +204,10 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
     """Two pages asking the same job share one process: Cancel on one page leaves the other
     waiting for (and getting) the answer; Cancel on both stops the process; a job whose only
     page stopped polling (closed) is stopped once that page counts as gone."""
-    workspace = shutil.copytree(digits_workspace.path, tmp_path / "ws")  # no actmax stored yet
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")  # no actmax stored yet
     settings = Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs", max_jobs=4, max_jobs_per_user=4)
     with serving(settings) as base:
-        body = actmax_job(base, unit=0, steps=2000)
+        body = actmax_job(base, unit=0, steps=5000)  # seconds even on a fast machine
         first, second = start(base, body), start(base, body)
         pid = int(job_pid(first))
         assert int(job_pid(second)) == pid and first["job"] != second["job"]  # one process, two sharers
@@ -218,7 +217,7 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         time.sleep(1.5)  # the job's watchdog looks every second
         assert alive(pid)  # the other page still waits: the job goes on
         reply = poll_background(base, second, body, timeout=300)
-        assert reply is not None and "unit 0: 16 restarts, 2000 steps" in json.dumps(reply["response"])
+        assert reply is not None and "unit 0: 16 restarts, 5000 steps" in json.dumps(reply["response"])
 
         body = actmax_job(base, unit=1, steps=10000)  # half a minute or more: cancelled long before its end
         first, second = start(base, body), start(base, body)
@@ -237,3 +236,19 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         assert gone_within(pid, 30)  # 4 s without a poll, then the job's watchdog (every 1 s) stops it
         time.sleep(0.5)
         assert zombies_of([os.getpid()]) == []
+
+
+def test_the_wall_clock_limit_of_a_job_process_holds_while_it_reports_progress(digits_workspace, tmp_path):
+    """`nnvis.jobs.launch` (a job in its own process): the limit counts from the start, not from
+    when the job stops writing progress (it used to begin only after the child closed its output)."""
+    from nnvis.errors import NNVisError
+    from nnvis.jobs import launch
+
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")
+    request = {"job": "actmax", "workspace": str(workspace), "layer": "hidden2", "epoch": 1, "unit": 0,
+               "params": {"steps": 10_000, "restarts": 16}}  # a minute or more of progress lines
+    started = time.monotonic()
+    with pytest.raises(NNVisError, match="job actmax failed: it ran longer than its limit of 8 s and was stopped"):
+        launch(request, timeout=8)
+    assert time.monotonic() - started < 20
+    assert zombies_of([os.getpid()]) == []

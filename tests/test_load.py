@@ -1,20 +1,26 @@
-"""The load test in short (benchmarks/load_test.py): browsing users and job-starting users
-together against real gunicorn with 4 workers; no error, every job answers, /health stays fast."""
+"""Load against real gunicorn with 4 workers: the load test in short (benchmarks/load_test.py:
+browsing users and job-starting users together; no error, every job answers, /health stays
+fast), and exports of unstored projections and oversized bodies that must not tie up a worker."""
 
 import json
-import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import copy_workspace
+from tests.hardening_client import callback_body, gunicorn, http
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
 def test_browsing_and_job_users_together_keep_health_under_a_second(digits_workspace, tmp_path):
-    workspace = shutil.copytree(digits_workspace.path, tmp_path / "digits")
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")
     figures_file = tmp_path / "figures.json"
     run = subprocess.run([sys.executable, "benchmarks/load_test.py", "--users", "10", "--job-users", "2",
                           "--seconds", "20", "--workspace", str(workspace), "--json", str(figures_file)],
@@ -29,3 +35,46 @@ def test_browsing_and_job_users_together_keep_health_under_a_second(digits_works
     jobs = sum(row["count"] for kind, row in kinds.items() if kind.endswith(" job"))
     assert jobs >= 2 and kinds["job poll"]["count"] > 0
     assert figures["memory"]["workers"] == 4 and figures["memory"]["workers_mb_max"] > 0
+
+
+@pytest.mark.slow
+def test_unstored_umap_exports_and_a_50_mb_body_leave_health_fast_under_gunicorn(digits_workspace, tmp_path):
+    """Finding 3 and 5 against real gunicorn: rounds of 4 concurrent CSV exports of UMAPs not in
+    the store answer at once that they are not computed (nothing is computed in a web worker, so
+    nothing is stored), a 50 MB body is a 413, and /health stays under a second throughout."""
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    layers = ("hidden1", "hidden2", "hidden3", "hidden4")
+    env = {"NNVIS_WORKSPACES": str(workspace), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    health, stop = [], threading.Event()
+
+    def poll_health():
+        while not stop.is_set():
+            started = time.monotonic()
+            status = http(base + "/health")[0]
+            health.append((status, time.monotonic() - started))
+            time.sleep(0.1)
+    with gunicorn(env) as base:
+        bodies = [json.dumps(callback_body(base, "csv-download.data", {
+            "export-csv.n_clicks": 1, "workspace-select.value": 0, "layer-select.value": layer,
+            "epoch-select.value": 1, "projection-select.value": "umap"}, "export-csv.n_clicks")).encode()
+            for layer in layers]
+        poller = threading.Thread(target=poll_health)
+        poller.start()
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                answers = [answer for _ in range(5)
+                           for answer in pool.map(lambda body: http(base + "/_dash-update-component", body), bodies)]
+            too_big = http(base + "/_dash-update-component", b"[" * (50 * 2**20))
+        finally:
+            stop.set()
+            poller.join()
+    for (status, _, answer), layer in zip(answers, layers * 5):
+        assert status == 200 and f"The UMAP of {layer} at epoch 1 is not computed yet".encode() in answer, answer[:300]
+    assert too_big[0] == 413
+    assert len(health) >= 5 and {status for status, _ in health} == {200}
+    assert max(seconds for _, seconds in health) < 1.0, sorted(seconds for _, seconds in health)[-5:]
+    analysis = Analysis(Workspace(workspace))
+    assert not any(analysis.has_projection(layer, 1, "umap") for layer in layers)
