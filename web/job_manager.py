@@ -212,7 +212,7 @@ class FreshProcessManager(DiskcacheManager):
             if token is not None:
                 self.handle.delete(SHARER + token)
                 shared["sharers"] = [t for t in shared.get("sharers", ()) if t != token]
-            if still_waiting(self.handle, shared["sharers"]):
+            if still_waiting(self.handle, shared.get("sharers", ())):
                 self.handle.set(REGISTRY, running)
                 return
             del running[pid]
