@@ -238,17 +238,18 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         assert zombies_of([os.getpid()]) == []
 
 
-def test_the_wall_clock_limit_of_a_job_process_holds_while_it_reports_progress(digits_workspace, tmp_path):
-    """`nnvis.jobs.launch` (a job in its own process): the limit counts from the start, not from
-    when the job stops writing progress (it used to begin only after the child closed its output)."""
+def test_the_wall_clock_limit_of_a_job_process_counts_from_its_start(digits_workspace, tmp_path):
+    """`nnvis.jobs.launch` (a job in its own process): the limit counts from the start, whatever
+    the job writes (it used to begin only once the child closed its output, so a job writing
+    progress was never stopped). The job asked runs for seconds (15 s here): 1 s stops it."""
     from nnvis.errors import NNVisError
     from nnvis.jobs import launch
 
     workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")
     request = {"job": "actmax", "workspace": str(workspace), "layer": "hidden2", "epoch": 1, "unit": 0,
-               "params": {"steps": 10_000, "restarts": 16}}  # a minute or more of progress lines
+               "params": {"steps": 10_000, "restarts": 16}}
     started = time.monotonic()
-    with pytest.raises(NNVisError, match="job actmax failed: it ran longer than its limit of 8 s and was stopped"):
-        launch(request, timeout=8)
-    assert time.monotonic() - started < 20
+    with pytest.raises(NNVisError, match="job actmax failed: it ran longer than its limit of 1 s and was stopped"):
+        launch(request, timeout=1)
+    assert time.monotonic() - started < 10
     assert zombies_of([os.getpid()]) == []
