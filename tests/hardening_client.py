@@ -54,10 +54,15 @@ def callback_body(base: str, output_has: str, values: dict, changed: str, header
 
 def run_background(base: str, body: dict, headers: dict | None = None, timeout: float = 240):
     """Start a background callback and poll it as the page does: its final JSON answer."""
-    data = json.dumps(body).encode()
-    status, _, answer = http(base + "/_dash-update-component", data, headers)
+    status, _, answer = http(base + "/_dash-update-component", json.dumps(body).encode(), headers)
     assert status == 200, answer[:300]
-    handles = json.loads(answer)
+    return poll_background(base, json.loads(answer), body, headers, timeout)
+
+
+def poll_background(base: str, handles: dict, body: dict, headers: dict | None = None, timeout: float = 240):
+    """Poll the started background callback `handles` as the page does: its final JSON answer,
+    or None when the job ended without one (cancelled)."""
+    data = json.dumps(body).encode()
     query = urllib.parse.urlencode({"cacheKey": handles["cacheKey"], "job": handles["job"]})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,12 +6,19 @@ keeps those locks held in the child, and the job waits on them forever.
 Jobs are a bounded resource: identical requests (same callback, same inputs: Dash's cache key)
 share one job, and at most `settings.max_jobs` run on this machine and `settings.max_jobs_per_user`
 for one user (counted across web workers through the shared diskcache). Each child is reaped by
-a thread of the process that started it, so no zombie is left behind."""
+a thread of the process that started it, so no zombie is left behind. A job runs at a lower CPU
+priority than the web workers (`JOB_NICENESS`), so that pages and `/health` stay quick beside it.
+
+A shared job is cancelled per sharer: every request gets its own handle (`pid.token`), a Cancel
+(or a page that re-asks) detaches only that handle, and the process is stopped when no sharer
+waits any more: the last one cancelled, or the others stopped polling (closed their page) for
+`SHARER_GONE_S`; the job process itself checks that, so a job nobody waits for ends."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import subprocess
 import sys
 import threading
@@ -31,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "nnvis-running-jobs"
 RESULT_KEPT_S = 120  # a finished job's answer stays this long for the requests that share it
 DONE, REFUSED = "done", "refused"  # job handles that are no process
+SHARER = "nnvis-job-sharer-"  # + a handle's token: present while that request still polls its job
+SHARER_GONE_S = 180.0  # a sharer silent this long left (a hidden tab may poll only once a minute)
+JOB_NICENESS = 10  # added to the web worker's niceness for its jobs (at most 19)
 
 
 def error_result(message: str) -> dict:
@@ -43,12 +53,35 @@ def is_error(result) -> bool:
 
 
 def process_id(job) -> int | None:
-    """The process id in a job handle, or None for a handle that names no process."""
+    """The process id in a job handle ('pid.token'), or None for a handle that names no process."""
     try:
-        pid = int(job)
+        pid = int(str(job).split(".")[0])
     except (TypeError, ValueError):
         return None
     return pid if pid > 0 else None
+
+
+def sharer_token(job) -> str | None:
+    """The token naming one request among those sharing a job, or None."""
+    parts = str(job).split(".")
+    return parts[1] if len(parts) == 2 else None
+
+
+def still_waiting(cache: diskcache.Cache, tokens) -> list:
+    """The sharers among `tokens` that polled their job in the last `SHARER_GONE_S`."""
+    return [token for token in tokens if cache.get(SHARER + token) is not None]
+
+
+def nobody_waits(cache: diskcache.Cache, pid: int) -> bool:
+    """Whether the registered job `pid` has no sharer left; if so it is struck from the registry."""
+    with cache.transact():
+        running = cache.get(REGISTRY) or {}
+        job = running.get(pid)
+        if job is None or still_waiting(cache, job.get("sharers", ())):
+            return False
+        del running[pid]
+        cache.set(REGISTRY, running)
+        return True
 
 
 def alive(pid: int | None) -> bool:
@@ -114,8 +147,10 @@ class FreshProcessManager(DiskcacheManager):
                 return DONE  # answered a moment ago: the same answer
             running = {pid: job for pid, job in (self.handle.get(REGISTRY) or {}).items() if alive(pid)}
             for pid, job in running.items():
-                if job["key"] == key:
-                    return pid  # the same request is computing: share it
+                if job["key"] == key:  # the same request is computing: share it
+                    handle = self.join(job, pid)
+                    self.handle.set(REGISTRY, running)
+                    return handle
             refusal = self.refusal(running, user)
             if refusal:
                 self.handle.set(key, error_result(refusal), expire=RESULT_KEPT_S)
@@ -123,9 +158,17 @@ class FreshProcessManager(DiskcacheManager):
                 return REFUSED
             self.handle.delete(key)
             pid = self.start(key, job_fn, args, context)
-            running[pid] = {"key": key, "user": user, "started": time.time()}
+            running[pid] = {"key": key, "user": user, "started": time.time(), "sharers": []}
+            handle = self.join(running[pid], pid)
             self.handle.set(REGISTRY, running)
-        return pid
+        return handle
+
+    def join(self, job: dict, pid: int) -> str:
+        """A new sharer of the registered `job`: its own handle, counted as waiting from now."""
+        token = secrets.token_hex(6)
+        job["sharers"] = [*job.get("sharers", ()), token]
+        self.handle.set(SHARER + token, pid, expire=SHARER_GONE_S)
+        return f"{pid}.{token}"
 
     def refusal(self, running: dict, user: str) -> str | None:
         """Why no new job may start now (the caps), or None."""
@@ -147,13 +190,34 @@ class FreshProcessManager(DiskcacheManager):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         child = subprocess.Popen([sys.executable, "-m", "web.job_process"], stdin=subprocess.PIPE,
                                  cwd=ROOT, env=env, start_new_session=False)
+        try:  # set from here: no pre-exec hook in a threaded process
+            os.setpriority(os.PRIO_PROCESS, child.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS))
+        except OSError:
+            pass  # it ended already
         threading.Thread(target=feed, args=(child, pickle.dumps(payload)), daemon=True).start()  # never blocks here
         threading.Thread(target=child.wait, name=f"reap-job-{child.pid}", daemon=True).start()
         return child.pid
 
     def terminate_job(self, job):
-        if process_id(job) is not None:
-            super().terminate_job(process_id(job))
+        """Detach the request holding handle `job` (a Cancel, a page asking anew, an answer read);
+        stop the process only when no other sharer still waits for it."""
+        pid, token = process_id(job), sharer_token(job)
+        if pid is None:
+            return
+        with self.handle.transact():
+            running = self.handle.get(REGISTRY) or {}
+            shared = running.get(pid)
+            if shared is None:
+                return  # ended already (or not a job of this server)
+            if token is not None:
+                self.handle.delete(SHARER + token)
+                shared["sharers"] = [t for t in shared.get("sharers", ()) if t != token]
+            if still_waiting(self.handle, shared.get("sharers", ())):
+                self.handle.set(REGISTRY, running)
+                return
+            del running[pid]
+            self.handle.set(REGISTRY, running)
+        super().terminate_job(pid)
 
     def terminate_unhealthy_job(self, job):
         return process_id(job) is not None and super().terminate_unhealthy_job(process_id(job))
@@ -165,7 +229,11 @@ class FreshProcessManager(DiskcacheManager):
         return self.handle.get(self._make_progress_key(key))  # kept: every sharer reads it
 
     def get_result(self, key, job):
-        """The answer, kept a while for the other requests sharing the job (not deleted on read)."""
+        """The answer, kept a while for the other requests sharing the job (not deleted on read).
+        Each poll marks its sharer as still waiting."""
+        token = sharer_token(job)
+        if token is not None and process_id(job) is not None:
+            self.handle.set(SHARER + token, process_id(job), expire=SHARER_GONE_S)
         result = self.handle.get(key, self.UNDEFINED)
         if result is self.UNDEFINED:
             return self.UNDEFINED

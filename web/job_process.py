@@ -4,7 +4,7 @@ callback as Dash's diskcache manager would, and writes its answer to the shared 
 
 A watchdog thread ends the job as failed (an answer the page shows) when it runs longer than its
 wall-clock limit or reports no progress for its stall limit, and ends it when the web worker that
-started it is gone."""
+started it is gone or no request waits for its answer any more (every sharer cancelled or left)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 import diskcache
 from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
-from web.job_manager import error_result
+from web.job_manager import error_result, nobody_waits
 
 CHECK_EVERY_S = 1.0
 
@@ -39,8 +39,8 @@ def watch(job: dict, heartbeat: Heartbeat, started: float) -> None:
     """Stop this process when the job outlives its limits (answering with why) or its parent."""
     while True:
         time.sleep(CHECK_EVERY_S)
-        if os.getppid() != job["parent"]:
-            os._exit(1)  # the web worker is gone: nobody waits for this answer
+        if os.getppid() != job["parent"] or nobody_waits(heartbeat.cache, os.getpid()):
+            os._exit(1)  # the web worker is gone, or every request sharing this job cancelled or left
         now = time.monotonic()
         if now - started > job["timeout"]:
             reason = f"the job ran longer than its limit of {job['timeout']:g} s and was stopped"

@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
+import web.job_manager
 from nnvis.settings import Settings
-from tests.conftest import serving
-from tests.hardening_client import callback_body, gunicorn, http, run_background
+from tests.conftest import copy_workspace, serving
+from tests.hardening_client import callback_body, gunicorn, http, poll_background, run_background
+from web.job_manager import JOB_NICENESS, alive
 
 VIEW = {"workspace-select.value": 0, "color-by.value": "label", "insets-toggle.value": []}
 
@@ -32,7 +34,7 @@ def start(base: str, body: dict, headers: dict | None = None) -> dict:
 
 
 def job_pid(handles: dict) -> str:
-    return handles["job"].split("~")[0]  # the signed handle is 'pid~signature'
+    return handles["job"].split("~")[0].split(".")[0]  # the signed handle is 'pid.sharer~signature'
 
 
 def banner(reply: dict) -> str:
@@ -165,3 +167,89 @@ def test_twenty_rounds_under_gunicorn(digits_workspace, tmp_path):
            "NNVIS_MAX_JOBS": "8", "NNVIS_MAX_JOBS_PER_USER": "8"}
     with gunicorn(env) as base:
         hovers_thumbnails_and_jobs(base, 20)
+
+
+ACTMAX_FIELDS = {"steps": "steps", "lr": "learning_rate", "l2": "l2_decay", "sigma": "blur_sigma",
+                 "every": "blur_every", "jitter": "jitter", "restarts": "restarts"}
+
+
+def actmax_job(base: str, unit: int, steps: int) -> dict:
+    """The body of the unit lab's activation-maximization job for hidden2's `unit` at epoch 1,
+    16 restarts of `steps` steps (about 3 ms a step here: seconds to tens of seconds)."""
+    from nnvis.unitlab.actmax import ActMaxParams
+
+    params = ActMaxParams(steps=steps, restarts=16).as_key()
+    values = {"ul-actmax-request.data": {"ws": 0, "layer": "hidden2", "epoch": 1, "unit": unit, "params": params},
+              "ul-ws.value": 0, "ul-layer.value": "hidden2", "ul-epoch.value": 1, "ul-unit.value": unit,
+              **{f"ul-am-{suffix}.value": params[field] for suffix, field in ACTMAX_FIELDS.items()}}
+    return callback_body(base, "ul-actmax-images.children@", values, "ul-actmax-request.data")
+
+
+def cancel(base: str, handles: dict) -> None:
+    """Press the unit lab's Cancel as the page does: the cancel callback with the job's handle."""
+    body = callback_body(base, "ul-actmax-cancel.id", {"ul-actmax-cancel.n_clicks": 1}, "ul-actmax-cancel.n_clicks")
+    query = "?cancelJob=" + handles["job"]
+    status, _, answer = http(base + "/_dash-update-component" + query, json.dumps(body).encode())
+    assert status in (200, 204), answer[:300]
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not alive(pid)
+
+
+def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits_workspace, tmp_path, monkeypatch):
+    """Two pages asking the same job share one process: Cancel on one page leaves the other
+    waiting for (and getting) the answer; Cancel on both stops the process; a job whose only
+    page stopped polling (closed) is stopped once that page counts as gone."""
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")  # no actmax stored yet
+    settings = Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs", max_jobs=4, max_jobs_per_user=4)
+    with serving(settings) as base:
+        body = actmax_job(base, unit=0, steps=5000)  # seconds even on a fast machine
+        first, second = start(base, body), start(base, body)
+        pid = int(job_pid(first))
+        assert int(job_pid(second)) == pid and first["job"] != second["job"]  # one process, two sharers
+        assert alive(pid)
+        assert psutil.Process(pid).nice() == min(19, os.nice(0) + JOB_NICENESS)  # below the web server's priority
+        cancel(base, first)
+        time.sleep(1.5)  # the job's watchdog looks every second
+        assert alive(pid)  # the other page still waits: the job goes on
+        reply = poll_background(base, second, body, timeout=300)
+        assert reply is not None and "unit 0: 16 restarts, 5000 steps" in json.dumps(reply["response"])
+
+        body = actmax_job(base, unit=1, steps=10000)  # half a minute or more: cancelled long before its end
+        first, second = start(base, body), start(base, body)
+        pid = int(job_pid(first))
+        assert int(job_pid(second)) == pid and alive(pid)
+        cancel(base, second)
+        assert alive(pid)
+        cancel(base, first)
+        assert gone_within(pid, 5)  # the last sharer cancelled: the process is stopped
+        assert poll_background(base, first, body) is None  # a page asking again hears it ended
+
+        monkeypatch.setattr(web.job_manager, "SHARER_GONE_S", 4.0)
+        body = actmax_job(base, unit=2, steps=10000)
+        pid = int(job_pid(start(base, body)))  # started, then the page is closed: no more polls
+        assert alive(pid)
+        assert gone_within(pid, 30)  # 4 s without a poll, then the job's watchdog (every 1 s) stops it
+        time.sleep(0.5)
+        assert zombies_of([os.getpid()]) == []
+
+
+def test_the_wall_clock_limit_of_a_job_process_counts_from_its_start(digits_workspace, tmp_path):
+    """`nnvis.jobs.launch` (a job in its own process): the limit counts from the start, whatever
+    the job writes (it used to begin only once the child closed its output, so a job writing
+    progress was never stopped). The job asked runs for seconds (15 s here): 1 s stops it."""
+    from nnvis.errors import NNVisError
+    from nnvis.jobs import launch
+
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")
+    request = {"job": "actmax", "workspace": str(workspace), "layer": "hidden2", "epoch": 1, "unit": 0,
+               "params": {"steps": 10_000, "restarts": 16}}
+    started = time.monotonic()
+    with pytest.raises(NNVisError, match="job actmax failed: it ran longer than its limit of 1 s and was stopped"):
+        launch(request, timeout=1)
+    assert time.monotonic() - started < 10
+    assert zombies_of([os.getpid()]) == []
