@@ -40,7 +40,7 @@ RESULT_KEPT_S = 120  # a finished job's answer stays this long for the requests 
 DONE, REFUSED = "done", "refused"  # job handles that are no process
 SHARER = "nnvis-job-sharer-"  # + a handle's token: present while that request still polls its job
 SHARER_GONE_S = 180.0  # a sharer silent this long left (a hidden tab may poll only once a minute)
-JOB_NICENESS = 10  # added to the web worker's niceness for its jobs (at most 19)
+JOB_NICENESS = 19  # added to the web worker's niceness for its jobs (capped at 19, the lowest priority)
 
 
 def error_result(message: str) -> dict:
