@@ -25,6 +25,7 @@ from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import heat_colours, map_layers, normalise, overlay
 from nnvis.unitlab import lab as unitlab
 from web.context import layer_and_epoch_choices, open_analysis
+from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
 from web.view_state import follow_address, view_query
@@ -46,14 +47,6 @@ def follow_links(ws, layer, epoch):
     return "/" + view_query(ws, layer, epoch), "/units" + view_query(ws, layer, epoch)
 
 
-def figure_or_message(build, *args):
-    """The figure `build(*args)` makes, or a figure holding the message of bad input."""
-    try:
-        return build(*args)
-    except NNVisError as error:
-        return message_figure(str(error))
-
-
 def cosine_view(ws, layer: str, epoch: int, clustered: bool):
     analysis = open_analysis(ws)
     matrix = unitlab.class_similarity(analysis, layer, epoch)
@@ -64,7 +57,7 @@ def cosine_view(ws, layer: str, epoch: int, clustered: bool):
 
 @callback(Output("ll-cosine", "figure"), *VIEW, Input("ll-cluster", "value"))
 def render_cosine(ws, layer, epoch, clustered):
-    return figure_or_message(cosine_view, ws, layer, epoch, bool(clustered))
+    return or_message(cosine_view, ws, layer, epoch, bool(clustered), answer=message_figure)
 
 
 def sparsity_view(ws, layer: str, epoch: int, by: str, threshold):
@@ -77,7 +70,7 @@ def sparsity_view(ws, layer: str, epoch: int, by: str, threshold):
 
 @callback(Output("ll-sparsity", "figure"), *VIEW, Input("ll-sparsity-by", "value"), Input("ll-threshold", "value"))
 def render_sparsity(ws, layer, epoch, by, threshold):
-    return figure_or_message(sparsity_view, ws, layer, epoch, by, threshold)
+    return or_message(sparsity_view, ws, layer, epoch, by, threshold, answer=message_figure)
 
 
 def perturbation_view(ws, epoch: int, variance):
@@ -91,7 +84,7 @@ def perturbation_view(ws, epoch: int, variance):
 @callback(Output("ll-perturbation", "figure"), Input("ll-ws", "value"), Input("ll-epoch", "value"),
           Input("ll-variance", "value"))
 def render_perturbation(ws, epoch, variance):
-    return figure_or_message(perturbation_view, ws, epoch, variance)
+    return or_message(perturbation_view, ws, epoch, variance, answer=message_figure)
 
 
 def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> tuple:
@@ -117,10 +110,13 @@ def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> 
           Output("ll-ablation-request", "data"), *VIEW, Input("ll-ablation-mode", "value"),
           Input("ll-ablation-on", "value"), Input("ll-ablation-run", "n_clicks"))
 def show_ablation(ws, layer, epoch, mode, on, _clicks):
-    try:
-        return ablation_view(ws, layer, epoch, mode, on, run=ctx.triggered_id == "ll-ablation-run")
-    except NNVisError as error:
-        return message_figure(str(error)), html.Span(str(error), className="lab-message"), no_update
+    return or_message(ablation_view, ws, layer, epoch, mode, on, ctx.triggered_id == "ll-ablation-run",
+                      answer=lambda message: (*ablation_message(message), no_update))
+
+
+def ablation_message(message: str) -> tuple:
+    """The sweep's figure and status line saying what was wrong."""
+    return message_figure(message), html.Span(message, className="lab-message")
 
 
 @callback(Output("ll-ablation", "figure", allow_duplicate=True),
@@ -132,12 +128,10 @@ def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
     """Run the sweep away from the web workers; show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    try:
+    def finished() -> tuple:
         run_request(set_progress, {"job": "ablation", **request})
-        figure, status, _ = ablation_view(ws, layer, epoch, mode, on, run=False)
-    except NNVisError as error:
-        return message_figure(str(error)), html.Span(str(error), className="lab-message")
-    return figure, status
+        return ablation_view(ws, layer, epoch, mode, on, run=False)[:2]
+    return or_message(finished, answer=ablation_message)
 
 
 @callback(Output("ll-ablation-status", "children", allow_duplicate=True), Input("ll-ablation-cancel", "n_clicks"),
@@ -211,11 +205,8 @@ def strip_view(ws, epoch: int, source: str, index, contents, filename, start, st
 def render_strip(ws, epoch, index, contents, start, stop, step, filename, source):
     source = {"ll-upload": "upload", "ll-image": "index"}.get(ctx.triggered_id, source)
     hint = "Click a map to see it over the input."
-    try:
-        grid, picture = strip_view(ws, epoch, source, index, contents, filename, start, stop, step)
-    except NNVisError as error:
-        return [], [], str(error), source, hint
-    return grid, picture, None, source, hint
+    return or_message(lambda: (*strip_view(ws, epoch, source, index, contents, filename, start, stop, step), None,
+                               source, hint), answer=lambda message: ([], [], message, source, hint))
 
 
 def enlarged_view(ws, epoch: int, source: str, index, contents, filename, start, stop, step, row: int,

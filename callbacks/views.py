@@ -122,7 +122,8 @@ def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping:
     analysis = open_analysis(ws)
     values = neuron_values(analysis, layer, epoch, neuron)
     if values is None:
-        raise ValueError(f"neuron {neuron} does not exist at layer {layer}")
+        units = len(analysis.activations_by_unit(layer, epoch))
+        raise NNVisError(f"neuron {neuron} does not exist at layer {layer}; allowed: 0..{units - 1}")
     if is_dense(len(values)):
         return density_patch(analysis, layer, epoch, method, "neuron", neuron, relayout)
     predictions, _ = analysis.predictions(epoch)
