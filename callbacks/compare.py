@@ -9,6 +9,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.views import METHOD_NAMES, version_of
 from layouts.compare_figures import HIGHLIGHT_TRACE, class_nh_figure, side_figure
 from layouts.figures import message_figure
+from layouts.page_parts import COMPARE_VIEW
 from nnvis.compare.snapshots import (
     Snapshot,
     aligned_projections,
@@ -23,7 +24,7 @@ from web.components import layer_options
 from web.context import current_settings, layer_and_epoch_choices, workspace_path
 from web.errors import or_message
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
-from web.registry import callback, clientside_callback
+from web.registry import callback
 from web.routes import thumbnail_url
 
 SIDES = ("", "2")
@@ -181,12 +182,5 @@ def link_selection(selected_a, selected_b):
     return *patches, text
 
 
-clientside_callback(
-    """function (ws, layer, epoch, ws2, layer2, epoch2, method, color) {
-        const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, ws2: ws2, layer2: layer2,
-                                           epoch2: epoch2, method: method, color: color});
-        const url = window.location.origin + window.location.pathname + "?" + query.toString();
-        window.history.replaceState(null, "", url);
-        return url;
-    }""", Output("compare-share", "children"), *VIEW)
+COMPARE_VIEW.follow()  # the address holds the view: a link reopens it
 

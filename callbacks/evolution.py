@@ -7,13 +7,12 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
 from layouts.figures import message_figure
-from layouts.page_parts import EVOLUTION_ADDRESS, coherence_for, coherence_options
+from layouts.page_parts import EVOLUTION_VIEW, coherence_for, coherence_options
 from web.components import anchor_options
 from web.context import open_analysis
 from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
-from web.view_state import follow_address
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
             Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data"),
@@ -120,4 +119,4 @@ def offer_coherence(method, coherence):
     return coherence_options(method), coherence_for(method, coherence)
 
 
-follow_address("evo", EVOLUTION_ADDRESS)  # the address holds the view: a link reopens it
+EVOLUTION_VIEW.follow()  # the address holds the view: a link reopens it

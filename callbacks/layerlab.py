@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.deepvis import uploaded_image  # the same upload rules on both pages
 from layouts.figures import message_figure
-from layouts.page_parts import LAYER_LAB_ADDRESS
+from layouts.page_parts import LAYER_LAB_VIEW
 from layouts.unit_figures import (
     ablation_figure,
     cosine_figure,
@@ -28,10 +28,10 @@ from web.context import layer_and_epoch_choices, open_analysis
 from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
-from web.view_state import follow_address, view_query
+from web.view_state import view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
-follow_address("ll", LAYER_LAB_ADDRESS)  # the address holds the view: a link reopens it
+LAYER_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 

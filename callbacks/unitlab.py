@@ -9,7 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.views import version_of
 from layouts.figures import message_figure
-from layouts.page_parts import UNIT_LAB_ADDRESS
+from layouts.page_parts import UNIT_LAB_VIEW
 from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import overlay
@@ -20,12 +20,12 @@ from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
 from web.routes import thumbnail_url
-from web.view_state import follow_address, view_query
+from web.view_state import view_query
 
 VIEW = [Input("ul-ws", "value"), Input("ul-layer", "value"), Input("ul-epoch", "value")]
 PARAMS = [Input(f"ul-am-{suffix}", "value") for suffix, _, _, _ in ACTMAX_INPUTS]
 MAX_K = 64
-follow_address("ul", UNIT_LAB_ADDRESS)  # the address holds the view: a link reopens it
+UNIT_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 
 
 def parse_observations(text: str | None) -> list[int]:

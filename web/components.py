@@ -137,3 +137,13 @@ def observation_card(src: str, index: int, true_name: str, predicted_name: str, 
                       html.Div(["true ", html.B(true_name)]),
                       html.Div(["predicted ", html.B(predicted_name), f" ({confidence:.1%})"], className=verdict),
                       extra], className="obs-text")]
+
+
+def nav_link(text: str, href: str, element_id: str | None = None) -> dcc.Link:
+    """A link to another page in a page's header."""
+    return dcc.Link(text, href=href, className="nav-link", **({"id": element_id} if element_id else {}))
+
+
+def page_header(subtitle: str, links: list) -> html.Header:
+    """Every page's header: the name, what the page shows, and its links to the other pages."""
+    return html.Header([html.H1("nnvis"), html.Span(subtitle, className="subtitle"), *links])
