@@ -24,8 +24,9 @@ from nnvis.projection.linking import representatives, top_units
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.export import projection_csv
 from web.components import observation_card
-from web.context import current_settings, open_analysis
+from web.context import current_settings, open_analysis, workspace_identity
 from web.jobs import READ_ONLY_MESSAGE
+from web.memo import remembered_view
 from web.routes import thumbnail_url
 
 METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
@@ -70,7 +71,16 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
 
 def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
                      neuron: int | None) -> tuple:
-    """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough)."""
+    """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough);
+    drawn once per process for each view (`web.memo`)."""
+    key = ("projection", workspace_identity(analysis), ws, layer, epoch, method, color_by, bool(insets),
+           neuron if color_by == "neuron" else None, current_settings().density_above)
+    return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron))
+
+
+def draw_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
+                    neuron: int | None) -> tuple:
+    """(figure, NH text) of one projection, drawn."""
     projection = analysis.projection(layer, epoch, method)
     points, nh = projection["points"], projection["nh"]
     predictions, _ = analysis.predictions(epoch)
@@ -194,11 +204,15 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
     analysis = open_analysis(ws)
     if current_settings().read_only and analysis.neuron_map_key(layer, epoch) not in analysis.store:
         return message_figure(READ_ONLY_MESSAGE)
-    neurons = analysis.neuron_map(layer, epoch)
     target = None if colour in (None, "best") else int(colour)
     highlight = ranking["neurons"] if ranking and ranking.get("layer") == layer else None
-    return neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
-                             highlight=highlight, selected=neuron, observations=len(analysis.labels))
+
+    def draw() -> tuple:
+        neurons = analysis.neuron_map(layer, epoch)
+        return (neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
+                                  highlight=highlight, selected=neuron, observations=len(analysis.labels)),)
+    key = ("neuron-map", workspace_identity(analysis), layer, epoch, target, tuple(map(str, highlight or ())), neuron)
+    return remembered_view(key, draw)[0]
 
 
 def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:
