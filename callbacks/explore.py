@@ -13,7 +13,7 @@ from layouts.page_parts import selection_ranking
 from web.components import epoch_options, layer_options, neuron_colour_options
 from web.context import open_analysis
 from web.errors import or_message
-from web.jobs import background_options, run_request
+from web.jobs import background_options, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
@@ -122,10 +122,31 @@ def forget_neurons_of_other_layers(_ws, _layer):
     return None, None, None
 
 
-@callback(Output("neuron-map", "figure"), *VIEW, Input("neuron-colour", "value"),
-          Input("selection-ranking", "data"), Input("selected-neuron", "data"))
+NEURON_MAP_CONTROLS = [*VIEW, Input("neuron-colour", "value"), Input("selection-ranking", "data"),
+                       Input("selected-neuron", "data")]
+
+
+@callback(Output("neuron-map", "figure"), Output("neuron-job", "data"), *NEURON_MAP_CONTROLS)
 def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
-    return or_message(views.neuron_map_view, ws, layer, epoch, colour, ranking, neuron, answer=message_figure)
+    return or_message(views.neuron_map_or_job, ws, layer, epoch, colour, ranking, neuron,
+                      answer=lambda message: (message_figure(message), None))
+
+
+@callback(Output("neuron-map", "figure", allow_duplicate=True), Input("neuron-job", "data"),
+          *[State(i.component_id, i.component_property) for i in NEURON_MAP_CONTROLS],
+          **background_options("neuron-job"))
+def run_neuron_map_job(set_progress, request, *view):
+    """Compute a missing neuron map away from the web workers, then show it if the view still asks for it."""
+    if not request:
+        raise PreventUpdate
+    failed = or_message(run_on_workspace, set_progress, request["ws"], "neuron map",
+                        lambda analysis: analysis.neuron_map(request["layer"], request["epoch"]),
+                        answer=message_figure)
+    if failed is not None:
+        return failed
+    if list(view[:3]) != [request["ws"], request["layer"], request["epoch"]]:
+        raise PreventUpdate  # the user moved on; the result waits in the store
+    return views.neuron_map_view(*view)
 
 
 @callback(Output("obs-hover", "children"), Input("obs-projection", "hoverData"), *VIEW_STATE,

@@ -56,7 +56,8 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
     the job's callback swaps it in when done."""
     analysis = open_analysis(ws)
     if analysis.has_projection(layer, epoch, method):
-        figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron)
+        figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron,
+                                        private=bool(highlighted))
         select_points(figure, highlighted)
         return figure, text, no_update, color_by  # no job: the background callback is not started
     if current_settings().read_only:
@@ -65,17 +66,18 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
     text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
     if method == "pca":
         return message_figure(text), text, job, color_by
-    figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron)
+    figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron, private=False)
     return figure, f"{text} Showing PCA meanwhile: {shown}", job, color_by
 
 
 def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
-                     neuron: int | None) -> tuple:
+                     neuron: int | None, private: bool = True) -> tuple:
     """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough);
-    drawn once per process for each view (`web.memo`)."""
+    drawn once per process for each view (`web.memo`; not `private`: the kept figure, to read only)."""
     key = ("projection", workspace_identity(analysis), ws, layer, epoch, method, color_by, bool(insets),
            neuron if color_by == "neuron" else None, current_settings().density_above)
-    return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron))
+    return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron),
+                           private)
 
 
 def draw_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
@@ -197,6 +199,20 @@ def transparent(colour) -> bool:
     return len(values) == 4 and float(values[3]) == 0
 
 
+def neuron_map_or_job(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None) -> tuple:
+    """(figure, job request): the neuron map when stored; else a message and the request of the
+    job that computes it (never computed in a web request; a read-only server says so instead)."""
+    if layer == INPUT_LAYER:
+        return message_figure("Pick a hidden layer to see its neurons."), no_update
+    analysis = open_analysis(ws)
+    if analysis.neuron_map_key(layer, epoch) in analysis.store:
+        return neuron_map_view(ws, layer, epoch, colour, ranking, neuron), no_update
+    if current_settings().read_only:
+        return message_figure(READ_ONLY_MESSAGE), no_update
+    return (message_figure(f"Computing the neuron map of {layer} at epoch {epoch}…"),
+            {"ws": ws, "layer": layer, "epoch": epoch})
+
+
 def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None):
     """The neuron map figure for `layer`/`epoch` (a message for the input pseudo-layer)."""
     if layer == INPUT_LAYER:
@@ -212,7 +228,7 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
         return (neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
                                   highlight=highlight, selected=neuron, observations=len(analysis.labels)),)
     key = ("neuron-map", workspace_identity(analysis), layer, epoch, target, tuple(map(str, highlight or ())), neuron)
-    return remembered_view(key, draw)[0]
+    return remembered_view(key, draw, private=False)[0]  # returned to Dash as it is
 
 
 def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:

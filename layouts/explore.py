@@ -43,7 +43,7 @@ def layout(**query) -> html.Div:
     return html.Div([
         dcc.Store(id="selected-neuron", data=state["neuron"]), dcc.Store(id="selection-ranking", data=ranking),
         dcc.Store(id="shared-selection", data=state["sel"]),
-        dcc.Store(id="job-request"),
+        dcc.Store(id="job-request"), dcc.Store(id="neuron-job"),
         dcc.Store(id="drawn-grouping"), dcc.Store(id="drawn-revision"),
         page_header("hidden activity of neural networks", [
             nav_link("evolution: trails across layers and epochs →", f"/evolution?ws={state['ws']}", "evolution-link"),

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 
+import numpy as np
 import pytest
 
 from nnvis.errors import NNVisError
@@ -109,3 +110,43 @@ def test_the_caches_are_bounded():
     kept.get(2)
     kept.put(5, "5")
     assert list(kept.entries) == [4, 2, 5]
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_an_unstored_neuron_map_is_a_job_never_computed_in_the_request(digits_workspace, tmp_path, read_only):
+    """Issue 16: the web request answers at once with 'computing…' and the job's request; the
+    background job (a fresh interpreter) stores it and draws it. A read-only server says it is not computed."""
+    from nnvis.settings import Settings
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+    from tests.conftest import serving
+    from tests.hardening_client import callback_body, http, run_background
+
+    copy = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    analysis = Analysis(Workspace(copy))
+    key = analysis.neuron_map_key("hidden2", 1)
+    expected = analysis.neuron_map("hidden2", 1)
+    assert analysis.store.cache.delete(key.digest())
+    view = {"workspace-select.value": 0, "layer-select.value": "hidden2", "epoch-select.value": 1,
+            "neuron-colour.value": "best"}
+    with serving(Settings(workspaces=(copy,), job_cache=tmp_path / "jobs", read_only=read_only)) as base:
+        body = callback_body(base, "neuron-map.figure...neuron-job.data", view, "layer-select.value")
+        status, _, answer = http(base + "/_dash-update-component", json.dumps(body).encode())
+        assert status == 200
+        response = json.loads(answer)["response"]
+        message = response["neuron-map"]["figure"]["layout"]["annotations"][0]["text"]
+        assert key not in Analysis(Workspace(copy)).store  # nothing computed in the request
+        if read_only:
+            assert message.startswith("This server is read-only") and "neuron-job" not in response
+            return
+        request = response["neuron-job"]["data"]
+        assert message == "Computing the neuron map of hidden2 at epoch 1…"
+        assert request == {"ws": 0, "layer": "hidden2", "epoch": 1}
+        job = callback_body(base, "neuron-map.figure@", {**view, "neuron-job.data": request}, "neuron-job.data")
+        reply = run_background(base, job)
+    figure = reply["response"]["neuron-map"]["figure"]
+    stored = Analysis(Workspace(copy)).neuron_map("hidden2", 1)  # read from the store: the job put it there
+    for name in ("positions", "scores"):
+        np.testing.assert_array_equal(stored[name], expected[name])
+    live = np.flatnonzero(~np.isnan(expected["positions"][:, 0])).tolist()
+    assert figure["data"][0]["name"] == "neurons" and figure["data"][0]["customdata"] == live

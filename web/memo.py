@@ -55,12 +55,13 @@ def figure_copy(figure: go.Figure) -> go.Figure:
     return go.Figure(dict(data=copy.deepcopy(figure._data), layout=copy.deepcopy(figure._layout)), _validate=False)
 
 
-def remembered_view(key: Hashable, build: Callable[[], tuple]) -> tuple:
+def remembered_view(key: Hashable, build: Callable[[], tuple], private: bool = True) -> tuple:
     """(figure, *rest) as `build()` makes them, built once per process for `key` (which must name
-    everything they depend on); each call gets its own copy of the figure, free to change."""
+    everything they depend on). `private`: the caller gets its own copy of the figure, free to
+    change; else the kept figure itself, which the caller must only read (e.g. return to Dash)."""
     found = FIGURES.get(key)
     if found is None:
         found = build()
         FIGURES.put(key, found)
     figure, *rest = found
-    return (figure_copy(figure), *rest)
+    return (figure_copy(figure) if private else figure, *rest)
