@@ -29,7 +29,8 @@ def declared_inputs(args: tuple) -> list[tuple]:
 
 def callback(*args, **kwargs) -> Callable:
     """Like `dash.callback`: declare a server-side callback (attached by `register`), its
-    inputs checked before it runs (in the job, for a background callback)."""
+    inputs checked before it runs. The name stays the plain function (called directly by tests,
+    and by a background job's fresh interpreter, which the job manager checks itself)."""
     def declare(function: Callable) -> Callable:
         inputs = declared_inputs(args)
 
@@ -39,7 +40,7 @@ def callback(*args, **kwargs) -> Callable:
                 check_input(component, prop, value, many)
             return function(*values)
         DECLARED.append((args, kwargs, checked))
-        return checked
+        return function
     return declare
 
 
