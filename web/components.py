@@ -109,9 +109,9 @@ def neuron_panel(classes: list[str], ranking=None) -> html.Div:
     return html.Div([
         html.Div([html.H2("Neurons", className="panel-title"),
                   dcc.Dropdown(id="neuron-colour", options=neuron_colour_options(classes), value="best",
-                               clearable=False, className="inline-dropdown"), job_indicator("neuron-job")],
-                 className="panel-head"),
+                               clearable=False, className="inline-dropdown")], className="panel-head"),
         caption(SCORE_CAPTION, "score-caption"),
+        html.Div(job_indicator("neuron-job"), className="panel-head"),  # over the map's top edge, out of the flow
         dcc.Loading(dcc.Graph(id="neuron-map", className="graph-side",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-neurons"}}),
