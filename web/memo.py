@@ -62,6 +62,14 @@ def remembered_view(key: Hashable, build: Callable[[], tuple], private: bool = T
     found = FIGURES.get(key)
     if found is None:
         found = build()
+        frozen(found[0])
         FIGURES.put(key, found)
     figure, *rest = found
     return (figure_copy(figure) if private else figure, *rest)
+
+
+def frozen(figure: go.Figure) -> None:
+    """Make `figure` answer its JSON form (what Dash sends) from one made now, instead of copying
+    its data and layout (the template included) again for every request that returns it."""
+    json_form = figure.to_plotly_json()
+    figure.to_plotly_json = lambda: json_form
