@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import compare, deepvis, evolution, explore, layerlab, unitlab  # noqa: F401  declares the pages' callbacks
     from web.auth import require_login
     from web.context import SETTINGS_KEY
+    from web.errors import show_callback_error
     from web.limits import limit_requests
     from web.registry import register
     from web.routes import register_routes
@@ -37,24 +37,6 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     limit_requests(app.server)  # after the login: an anonymous body is refused before it is read
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
-
-
-def show_callback_error(error: Exception) -> None:
-    """Any callback that fails says so in the page's banner and leaves the view as it was
-    (bad input gets its own message; anything else is logged with its traceback)."""
-    from dash.exceptions import BackgroundCallbackError
-
-    from nnvis.errors import NNVisError
-
-    if isinstance(error, NNVisError):
-        message = str(error)
-    elif isinstance(error, BackgroundCallbackError) and "Traceback" not in str(error):  # a job refused or stopped
-        message = str(error).split(": ", 1)[-1].strip()
-    else:
-        logging.getLogger("nnvis").error("callback failed", exc_info=error)
-        message = (f"Something went wrong ({type(error).__name__}: {error}); the view is unchanged. "
-                   "Try again, or pick another view.")
-    dash.set_props("error-banner", {"children": message})
 
 
 def background_manager(settings: Settings):

@@ -9,6 +9,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.views import METHOD_NAMES, version_of
 from layouts.compare_figures import HIGHLIGHT_TRACE, class_nh_figure, side_figure
 from layouts.figures import message_figure
+from layouts.page_parts import COMPARE_VIEW
 from nnvis.compare.snapshots import (
     Snapshot,
     aligned_projections,
@@ -19,9 +20,9 @@ from nnvis.compare.snapshots import (
     neighbourhood_change,
     open_pair,
 )
-from nnvis.errors import NNVisError
 from web.components import layer_options
 from web.context import current_settings, layer_and_epoch_choices, workspace_path
+from web.errors import or_message
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
 from web.registry import callback, clientside_callback
 from web.routes import thumbnail_url
@@ -46,10 +47,10 @@ def message_view(text: str, job=no_update) -> tuple:
 def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str) -> tuple:
     """(figure A, figure B, status, movers gallery, NH per class, job request): a message and a
     job request when the comparison is not in the store yet."""
-    try:
-        a, b = open_view(ws, layer, epoch, ws2, layer2, epoch2)
-    except NNVisError as error:
-        return message_view(str(error))
+    pair = or_message(open_view, ws, layer, epoch, ws2, layer2, epoch2, answer=message_view)
+    if not isinstance(pair[0], Snapshot):
+        return pair
+    a, b = pair
     if not has_aligned_projections(a, b, method):
         if current_settings().read_only:
             return message_view(READ_ONLY_MESSAGE)
@@ -145,10 +146,10 @@ def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
     if not request:
         raise PreventUpdate
-    try:
-        run_request(set_progress, {"job": "compare", **request})
-    except NNVisError as error:
-        return message_view(str(error), None)
+    failed = or_message(run_request, set_progress, {"job": "compare", **request},
+                        answer=lambda message: message_view(message, None))
+    if failed is not None:
+        return failed
     return compare_view(*view)
 
 
@@ -217,12 +218,5 @@ def link_selection(selected_a, selected_b):
     return *patches, text
 
 
-clientside_callback(
-    """function (ws, layer, epoch, ws2, layer2, epoch2, method, color) {
-        const query = new URLSearchParams({ws: ws, layer: layer, epoch: epoch, ws2: ws2, layer2: layer2,
-                                           epoch2: epoch2, method: method, color: color});
-        const url = window.location.origin + window.location.pathname + "?" + query.toString();
-        window.history.replaceState(null, "", url);
-        return url;
-    }""", Output("compare-share", "children"), *VIEW)
+COMPARE_VIEW.follow()  # the address holds the view: a link reopens it
 

@@ -38,6 +38,7 @@ from nnvis.deepvis.strip import MAX_FILE_BYTES, read_image_file
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import normalise, upsample
 from web.context import open_analysis
+from web.errors import figure_and_text, or_message
 from web.registry import callback, clientside_callback
 from web.uploads import image_record, input_key, per_input, stored_image
 
@@ -243,14 +244,6 @@ def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
     return filters_figure, figures.pictures_figure(pictures, widths, size=256), status
 
 
-def figure_or_message(view, outputs: int, *args) -> tuple:
-    """The view's outputs, or a message figure and the message for bad input."""
-    try:
-        return view(*args)
-    except NNVisError as error:
-        return (message_figure(str(error)),) + (no_update,) * (outputs - 2) + (str(error),)
-
-
 # ---- callbacks
 
 CONTROLS = [State("dv-ws", "value"), Input("dv-input", "data"), Input("dv-layer", "value"), Input("dv-epoch", "value")]
@@ -269,13 +262,16 @@ def choose_input(observation, contents, filename, ws):
     input says why under the input and leaves the view as it was."""
     analysis = open_analysis(ws)
     shape = tuple(analysis.manifest["image_shape"])
-    try:
-        if ctx.triggered_id == "dv-upload":
-            pixels = uploaded_image(contents, filename, shape, analysis.preprocess)
-            return image_record(pixels, Path(filename or "upload").name), ""
-        return {"observation": observation_index(analysis, observation)}, ""
-    except NNVisError as error:
-        return no_update, str(error)
+    return or_message(chosen_input, analysis, shape, observation, contents, filename,
+                      answer=lambda message: (no_update, message))
+
+
+def chosen_input(analysis, shape: tuple, observation, contents, filename) -> tuple:
+    """(the `dv-input` store's data, no message) for the control that changed."""
+    if ctx.triggered_id == "dv-upload":
+        pixels = uploaded_image(contents, filename, shape, analysis.preprocess)
+        return image_record(pixels, Path(filename or "upload").name), ""
+    return {"observation": observation_index(analysis, observation)}, ""
 
 
 # apart from choose_input: only grey-image pages have the canvas, and a callback whose inputs are
@@ -308,14 +304,14 @@ def forget_unit(_layer):
 @callback(Output("dv-grid", "figure"), Output("dv-probs", "figure"), Output("dv-input-view", "figure"),
           Output("dv-grid-status", "children"), *CONTROLS, Input("dv-sort", "value"), Input("dv-unit", "value"))
 def render_grid(ws, data, layer, epoch, sort, unit):
-    return figure_or_message(grid_view, 4, ws, data, layer, epoch, sort, unit)
+    return or_message(grid_view, ws, data, layer, epoch, sort, unit, answer=figure_and_text(message_figure, 4))
 
 
 @callback(Output("dv-enlarged", "figure"), Output("dv-enlarged-caption", "children"), Input("dv-grid", "hoverData"),
           State("dv-ws", "value"), State("dv-input", "data"), State("dv-layer", "value"), State("dv-epoch", "value"),
           State("dv-sort", "value"), prevent_initial_call=True)
 def enlarge_hovered(event, ws, data, layer, epoch, sort):
-    return figure_or_message(enlarged_view, 2, ws, data, layer, epoch, sort, event)
+    return or_message(enlarged_view, ws, data, layer, epoch, sort, event, answer=figure_and_text(message_figure, 2))
 
 
 @callback(Output("dv-unit", "value"), Input("dv-grid", "clickData"), prevent_initial_call=True)
@@ -331,14 +327,14 @@ def choose_unit(event):
 @callback(Output("dv-saliency", "figure"), Output("dv-saliency-status", "children"), *CONTROLS,
           Input("dv-unit", "value"))
 def render_saliency(ws, data, layer, epoch, unit):
-    return figure_or_message(saliency_view, 2, ws, data, layer, epoch, unit)
+    return or_message(saliency_view, ws, data, layer, epoch, unit, answer=figure_and_text(message_figure, 2))
 
 
 @callback(Output("dv-filters", "figure"), Output("dv-wsum", "figure"), Output("dv-weights-status", "children"),
           State("dv-ws", "value"), Input("dv-layer", "value"), Input("dv-epoch", "value"), Input("dv-unit", "value"),
           Input("dv-topk", "value"))
 def render_weights(ws, layer, epoch, unit, top_k):
-    return figure_or_message(weights_view, 3, ws, layer, epoch, unit, top_k)
+    return or_message(weights_view, ws, layer, epoch, unit, top_k, answer=figure_and_text(message_figure, 3))
 
 
 @callback(Output("dv-canvas", "figure"), Input("dv-clear", "n_clicks"), State("dv-ws", "value"),

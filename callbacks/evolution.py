@@ -7,13 +7,12 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
 from layouts.figures import message_figure
-from layouts.page_parts import EVOLUTION_ADDRESS, coherence_for, coherence_options
-from nnvis.errors import NNVisError
+from layouts.page_parts import EVOLUTION_VIEW, coherence_for, coherence_options
 from web.components import anchor_options
 from web.context import open_analysis
+from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
-from web.view_state import follow_address
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
             Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data"),
@@ -43,10 +42,10 @@ def run_sequence_job(set_progress, request, *view):
     """Align and bundle a sequence away from the web workers, then show it if still wanted."""
     if not request:
         raise PreventUpdate
-    try:
-        run_request(set_progress, {"job": "sequence", **request})
-    except NNVisError as error:
-        return message_figure(str(error)), str(error), no_update, no_update, None
+    failed = or_message(run_request, set_progress, {"job": "sequence", **request},
+                        answer=lambda message: (message_figure(message), message, no_update, no_update, None))
+    if failed is not None:
+        return failed
     if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]] or \
             coherence_for(view[3], view[6]) != request.get("coherence", coherence_for(view[3], None)):
         raise PreventUpdate
@@ -120,4 +119,4 @@ def offer_coherence(method, coherence):
     return coherence_options(method), coherence_for(method, coherence)
 
 
-follow_address("evo", EVOLUTION_ADDRESS)  # the address holds the view: a link reopens it
+EVOLUTION_VIEW.follow()  # the address holds the view: a link reopens it

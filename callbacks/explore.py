@@ -10,10 +10,10 @@ from dash.exceptions import PreventUpdate
 from callbacks import views
 from layouts.figures import message_figure
 from layouts.page_parts import selection_ranking
-from nnvis.errors import NNVisError
 from web.components import epoch_options, layer_options, neuron_colour_options
 from web.context import open_analysis
-from web.jobs import background_options, run_request
+from web.errors import or_message
+from web.jobs import background_options, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
@@ -31,6 +31,11 @@ def switch_workspace(ws):
 
 PROJECTION_CONTROLS = [*VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                        Input("insets-toggle", "value")]
+def projection_message(message: str) -> tuple:
+    """The projection's outputs for bad input: the message in the figure and the status line."""
+    return message_figure(message), message, None, no_update
+
+
 PROJECTION_OUTPUTS = [Output("obs-projection", "figure"), Output("nh-value", "children"),
                       Output("job-request", "data"), Output("drawn-grouping", "data")]
 
@@ -40,10 +45,8 @@ PROJECTION_OUTPUTS = [Output("obs-projection", "figure"), Output("nh-value", "ch
 def render_projection(ws, layer, epoch, method, color_by, insets, neuron, shared):
     if ctx.triggered_id == "color-by" and color_by == "neuron" and neuron is not None:
         raise PreventUpdate  # colour_by_neuron patches the colours in place
-    try:
-        return views.projection_view(ws, layer, epoch, method, color_by, insets, neuron, shared)
-    except NNVisError as error:
-        return message_figure(str(error)), str(error), None, no_update
+    return or_message(views.projection_view, ws, layer, epoch, method, color_by, insets, neuron, shared,
+                      answer=projection_message)
 
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in PROJECTION_OUTPUTS],
@@ -53,10 +56,9 @@ def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    try:
-        run_request(set_progress, {"job": "projection", **request})
-    except NNVisError as error:
-        return message_figure(str(error)), str(error), None, no_update
+    failed = or_message(run_request, set_progress, {"job": "projection", **request}, answer=projection_message)
+    if failed is not None:
+        return failed
     if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
         raise PreventUpdate  # the user moved on; the result waits in the store
     return views.projection_view(*view)
@@ -120,13 +122,31 @@ def forget_neurons_of_other_layers(_ws, _layer):
     return None, None, None
 
 
-@callback(Output("neuron-map", "figure"), *VIEW, Input("neuron-colour", "value"),
-          Input("selection-ranking", "data"), Input("selected-neuron", "data"))
+NEURON_MAP_CONTROLS = [*VIEW, Input("neuron-colour", "value"), Input("selection-ranking", "data"),
+                       Input("selected-neuron", "data")]
+
+
+@callback(Output("neuron-map", "figure"), Output("neuron-job", "data"), *NEURON_MAP_CONTROLS)
 def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
-    try:
-        return views.neuron_map_view(ws, layer, epoch, colour, ranking, neuron)
-    except NNVisError as error:
-        return message_figure(str(error))
+    return or_message(views.neuron_map_or_job, ws, layer, epoch, colour, ranking, neuron,
+                      answer=lambda message: (message_figure(message), None))
+
+
+@callback(Output("neuron-map", "figure", allow_duplicate=True), Input("neuron-job", "data"),
+          *[State(i.component_id, i.component_property) for i in NEURON_MAP_CONTROLS],
+          **background_options("neuron-job"))
+def run_neuron_map_job(set_progress, request, *view):
+    """Compute a missing neuron map away from the web workers, then show it if the view still asks for it."""
+    if not request:
+        raise PreventUpdate
+    failed = or_message(run_on_workspace, set_progress, request["ws"], "neuron map",
+                        lambda analysis: analysis.neuron_map(request["layer"], request["epoch"]),
+                        answer=message_figure)
+    if failed is not None:
+        return failed
+    if list(view[:3]) != [request["ws"], request["layer"], request["epoch"]]:
+        raise PreventUpdate  # the user moved on; the result waits in the store
+    return views.neuron_map_view(*view)
 
 
 @callback(Output("obs-hover", "children"), Input("obs-projection", "hoverData"), *VIEW_STATE,
@@ -147,10 +167,7 @@ def rank_selected(selected, ws, layer, epoch):
     indices = [int(p["customdata"]) for p in (selected or {}).get("points", []) if "customdata" in p]
     if not indices or layer == "input":
         return None, None
-    try:
-        return selection_ranking(ws, layer, epoch, indices)
-    except NNVisError as error:
-        return None, str(error)
+    return or_message(selection_ranking, ws, layer, epoch, indices, answer=lambda message: (None, message))
 
 
 @callback(Output("csv-download", "data"), Input("export-csv", "n_clicks"), *VIEW_STATE,

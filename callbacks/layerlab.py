@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.deepvis import uploaded_image  # the same upload rules on both pages
 from layouts.figures import message_figure
-from layouts.page_parts import LAYER_LAB_ADDRESS
+from layouts.page_parts import LAYER_LAB_VIEW
 from layouts.unit_figures import (
     LAYER_JOBS,
     ablation_figure,
@@ -29,15 +29,16 @@ from nnvis.unitlab.perturbation import check_variance
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.context import layer_and_epoch_choices, open_analysis
+from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback, clientside_callback
 from web.uploads import image_record, input_key, per_input, stored_image
-from web.view_state import follow_address, view_query
+from web.view_state import view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
 VIEW_CONTROLS = [("ll-ws", "value"), ("ll-layer", "value"), ("ll-epoch", "value"), ("ll-cluster", "value"),
                  ("ll-sparsity-by", "value"), ("ll-threshold", "value"), ("ll-variance", "value")]
-follow_address("ll", LAYER_LAB_ADDRESS)  # the address holds the view: a link reopens it
+LAYER_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 
@@ -51,14 +52,6 @@ def switch_workspace(ws):
 @callback(Output("ll-explore-link", "href"), Output("ll-unitlab-link", "href"), *VIEW)
 def follow_links(ws, layer, epoch):
     return "/" + view_query(ws, layer, epoch), "/units" + view_query(ws, layer, epoch)
-
-
-def figure_or_message(build, *args):
-    """The figure `build(*args)` makes, or a figure holding the message of bad input."""
-    try:
-        return build(*args)
-    except NNVisError as error:
-        return message_figure(str(error))
 
 
 def from_store(analysis, read):
@@ -86,10 +79,7 @@ def job_view(ws, what: str, read, draw, params: dict, ran: bool) -> tuple:
 
 def view_or_message(build, *args) -> tuple:
     """(figure, job request) of `build(*args)`, or a figure holding the message of bad input."""
-    try:
-        return build(*args)
-    except NNVisError as error:
-        return message_figure(str(error)), no_update
+    return or_message(build, *args, answer=lambda message: (message_figure(message), no_update))
 
 
 def cosine_view(ws, layer: str, epoch: int, clustered: bool, ran: bool = False) -> tuple:
@@ -185,10 +175,13 @@ def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> 
           Output("ll-ablation-request", "data"), *VIEW, Input("ll-ablation-mode", "value"),
           Input("ll-ablation-on", "value"), Input("ll-ablation-run", "n_clicks"))
 def show_ablation(ws, layer, epoch, mode, on, _clicks):
-    try:
-        return ablation_view(ws, layer, epoch, mode, on, run=ctx.triggered_id == "ll-ablation-run")
-    except NNVisError as error:
-        return message_figure(str(error)), html.Span(str(error), className="lab-message"), no_update
+    return or_message(ablation_view, ws, layer, epoch, mode, on, ctx.triggered_id == "ll-ablation-run",
+                      answer=lambda message: (*ablation_message(message), no_update))
+
+
+def ablation_message(message: str) -> tuple:
+    """The sweep's figure and status line saying what was wrong."""
+    return message_figure(message), html.Span(message, className="lab-message")
 
 
 @callback(Output("ll-ablation", "figure", allow_duplicate=True),
@@ -200,12 +193,10 @@ def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
     """Run the sweep away from the web workers; show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    try:
+    def finished() -> tuple:
         run_request(set_progress, {"job": "ablation", **request})
-        figure, status, _ = ablation_view(ws, layer, epoch, mode, on, run=False)
-    except NNVisError as error:
-        return message_figure(str(error)), html.Span(str(error), className="lab-message")
-    return figure, status
+        return ablation_view(ws, layer, epoch, mode, on, run=False)[:2]
+    return or_message(finished, answer=ablation_message)
 
 
 @callback(Output("ll-ablation-status", "children", allow_duplicate=True), Input("ll-ablation-cancel", "n_clicks"),
@@ -314,11 +305,8 @@ def choose_strip_input(index, contents, filename, ws):
           Input("ll-start", "value"), Input("ll-stop", "value"), Input("ll-step", "value"))
 def render_strip(ws, epoch, data, start, stop, step):
     hint = "Click a map to see it over the input."
-    try:
-        grid, picture = strip_view(ws, epoch, data, start, stop, step)
-    except NNVisError as error:
-        return [], [], str(error), hint
-    return grid, picture, None, hint
+    return or_message(lambda: (*strip_view(ws, epoch, data, start, stop, step), None, hint),
+                      answer=lambda message: ([], [], message, hint))
 
 
 def enlarged_view(ws, epoch: int, data, start, stop, step, row: int, col: int) -> list:

@@ -9,22 +9,23 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.views import version_of
 from layouts.figures import message_figure
-from layouts.page_parts import UNIT_LAB_ADDRESS
+from layouts.page_parts import UNIT_LAB_VIEW
 from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import overlay
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
 from web.context import layer_and_epoch_choices, open_analysis
+from web.errors import or_message
 from web.jobs import background_options, run_request
 from web.registry import callback
 from web.routes import thumbnail_url
-from web.view_state import follow_address, view_query
+from web.view_state import view_query
 
 VIEW = [Input("ul-ws", "value"), Input("ul-layer", "value"), Input("ul-epoch", "value")]
 PARAMS = [Input(f"ul-am-{suffix}", "value") for suffix, _, _, _ in ACTMAX_INPUTS]
 MAX_K = 64
-follow_address("ul", UNIT_LAB_ADDRESS)  # the address holds the view: a link reopens it
+UNIT_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 
 
 def parse_observations(text: str | None) -> list[int]:
@@ -124,11 +125,10 @@ def switch_workspace(ws):
 def render_card(ws, layer, epoch, unit, k):
     links = ("/" + view_query(ws, layer, epoch, color="neuron", neuron=unit), "/" + view_query(ws, layer, epoch),
              "/layer-lab" + view_query(ws, layer, epoch))
-    try:
+    def shown() -> tuple:
         title, tiles, mean, figure = card_view(ws, layer, epoch, unit, k)
-    except NNVisError as error:
-        return "", str(error), [], [], message_figure(str(error)), *links
-    return title, None, tiles, mean, figure, *links
+        return title, None, tiles, mean, figure, *links
+    return or_message(shown, answer=lambda message: ("", message, [], [], message_figure(message), *links))
 
 
 def actmax_params(values: list) -> ActMaxParams:
@@ -171,10 +171,13 @@ def actmax_view(ws, layer: str, epoch: int, unit, values: list, run: bool) -> tu
           Output("ul-actmax-request", "data"), *VIEW, Input("ul-unit", "value"), Input("ul-actmax-run", "n_clicks"),
           *PARAMS)
 def show_actmax(ws, layer, epoch, unit, _clicks, *values):
-    try:
-        return actmax_view(ws, layer, epoch, unit, list(values), run=ctx.triggered_id == "ul-actmax-run")
-    except NNVisError as error:
-        return [], html.Span(str(error), className="lab-message"), no_update
+    return or_message(actmax_view, ws, layer, epoch, unit, list(values), ctx.triggered_id == "ul-actmax-run",
+                      answer=lambda message: (*actmax_message(message), no_update))
+
+
+def actmax_message(message: str) -> tuple:
+    """No images, and the status line saying what was wrong."""
+    return [], html.Span(message, className="lab-message")
 
 
 @callback(Output("ul-actmax-images", "children", allow_duplicate=True),
@@ -186,12 +189,10 @@ def run_actmax_job(set_progress, request, ws, layer, epoch, unit, *values):
     """Maximize the unit away from the web workers; show the stored images if still wanted."""
     if not request:
         raise PreventUpdate
-    try:
+    def finished() -> tuple:
         run_request(set_progress, {"job": "actmax", **request})
-        view = actmax_view(ws, layer, epoch, unit, list(values), run=False)
-    except NNVisError as error:
-        return [], html.Span(str(error), className="lab-message")
-    return view[:2]
+        return actmax_view(ws, layer, epoch, unit, list(values), run=False)[:2]
+    return or_message(finished, answer=actmax_message)
 
 
 @callback(Output("ul-actmax-status", "children", allow_duplicate=True), Input("ul-actmax-cancel", "n_clicks"),
@@ -237,7 +238,5 @@ def rules_view(ws, layer: str, epoch: int, rule: str, text: str, n) -> list:
 @callback(Output("ul-rules", "children"), *VIEW, Input("ul-rule", "value"), Input("ul-observations", "value"),
           Input("ul-n", "value"))
 def render_rules(ws, layer, epoch, rule, text, n):
-    try:
-        return rules_view(ws, layer, epoch, rule, text, n)
-    except NNVisError as error:
-        return html.Div(str(error), className="lab-message")
+    return or_message(rules_view, ws, layer, epoch, rule, text, n,
+                      answer=lambda message: html.Div(message, className="lab-message"))

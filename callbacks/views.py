@@ -24,8 +24,9 @@ from nnvis.projection.linking import representatives, top_units
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.export import projection_csv
 from web.components import observation_card
-from web.context import current_settings, open_analysis
+from web.context import current_settings, open_analysis, workspace_identity
 from web.jobs import READ_ONLY_MESSAGE
+from web.memo import remembered_view
 from web.routes import thumbnail_url
 
 METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
@@ -55,7 +56,8 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
     the job's callback swaps it in when done."""
     analysis = open_analysis(ws)
     if analysis.has_projection(layer, epoch, method):
-        figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron)
+        figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron,
+                                        private=bool(highlighted))
         select_points(figure, highlighted)
         return figure, text, no_update, color_by  # no job: the background callback is not started
     if current_settings().read_only:
@@ -64,13 +66,23 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
     text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
     if method == "pca":
         return message_figure(text), text, job, color_by
-    figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron)
+    figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron, private=False)
     return figure, f"{text} Showing PCA meanwhile: {shown}", job, color_by
 
 
 def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
-                     neuron: int | None) -> tuple:
-    """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough)."""
+                     neuron: int | None, private: bool = True) -> tuple:
+    """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough);
+    drawn once per process for each view (`web.memo`; not `private`: the kept figure, to read only)."""
+    key = ("projection", workspace_identity(analysis), ws, layer, epoch, method, color_by, bool(insets),
+           neuron if color_by == "neuron" else None, current_settings().density_above)
+    return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron),
+                           private)
+
+
+def draw_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str, color_by: str, insets: list,
+                    neuron: int | None) -> tuple:
+    """(figure, NH text) of one projection, drawn."""
     projection = analysis.projection(layer, epoch, method)
     points, nh = projection["points"], projection["nh"]
     predictions, _ = analysis.predictions(epoch)
@@ -122,7 +134,8 @@ def neuron_colour_patch(ws, layer: str, epoch: int, neuron: int, drawn_grouping:
     analysis = open_analysis(ws)
     values = neuron_values(analysis, layer, epoch, neuron)
     if values is None:
-        raise ValueError(f"neuron {neuron} does not exist at layer {layer}")
+        units = len(analysis.activations_by_unit(layer, epoch))
+        raise NNVisError(f"neuron {neuron} does not exist at layer {layer}; allowed: 0..{units - 1}")
     if is_dense(len(values)):
         return density_patch(analysis, layer, epoch, method, "neuron", neuron, relayout)
     predictions, _ = analysis.predictions(epoch)
@@ -186,6 +199,20 @@ def transparent(colour) -> bool:
     return len(values) == 4 and float(values[3]) == 0
 
 
+def neuron_map_or_job(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None) -> tuple:
+    """(figure, job request): the neuron map when stored; else a message and the request of the
+    job that computes it (never computed in a web request; a read-only server says so instead)."""
+    if layer == INPUT_LAYER:
+        return message_figure("Pick a hidden layer to see its neurons."), no_update
+    analysis = open_analysis(ws)
+    if analysis.neuron_map_key(layer, epoch) in analysis.store:
+        return neuron_map_view(ws, layer, epoch, colour, ranking, neuron), no_update
+    if current_settings().read_only:
+        return message_figure(READ_ONLY_MESSAGE), no_update
+    return (message_figure(f"Computing the neuron map of {layer} at epoch {epoch}…"),
+            {"ws": ws, "layer": layer, "epoch": epoch})
+
+
 def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | None, neuron: int | None):
     """The neuron map figure for `layer`/`epoch` (a message for the input pseudo-layer)."""
     if layer == INPUT_LAYER:
@@ -193,11 +220,15 @@ def neuron_map_view(ws, layer: str, epoch: int, colour: str, ranking: dict | Non
     analysis = open_analysis(ws)
     if current_settings().read_only and analysis.neuron_map_key(layer, epoch) not in analysis.store:
         return message_figure(READ_ONLY_MESSAGE)
-    neurons = analysis.neuron_map(layer, epoch)
     target = None if colour in (None, "best") else int(colour)
     highlight = ranking["neurons"] if ranking and ranking.get("layer") == layer else None
-    return neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
-                             highlight=highlight, selected=neuron, observations=len(analysis.labels))
+
+    def draw() -> tuple:
+        neurons = analysis.neuron_map(layer, epoch)
+        return (neuron_map_figure(neurons["positions"], neurons["scores"], analysis.classes, target_class=target,
+                                  highlight=highlight, selected=neuron, observations=len(analysis.labels)),)
+    key = ("neuron-map", workspace_identity(analysis), layer, epoch, target, tuple(map(str, highlight or ())), neuron)
+    return remembered_view(key, draw, private=False)[0]  # returned to Dash as it is
 
 
 def observation_details(ws, epoch: int, index: int, layer: str | None = None) -> list:

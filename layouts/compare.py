@@ -6,7 +6,16 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from web.components import PROJECTION_OPTIONS, epoch_options, job_indicator, labelled, layer_options
+from layouts.page_parts import COMPARE_VIEW
+from web.components import (
+    PROJECTION_OPTIONS,
+    epoch_options,
+    job_indicator,
+    labelled,
+    layer_options,
+    nav_link,
+    page_header,
+)
 from web.context import open_analysis, workspace_options
 
 dash.register_page(__name__, path="/compare", title="nnvis: compare")
@@ -14,30 +23,12 @@ dash.register_page(__name__, path="/compare", title="nnvis: compare")
 COLOUR_OPTIONS = [{"label": "change", "value": "change"}, {"label": "true class", "value": "class"}]
 
 
-def pick(value, allowed: list, default):
-    """`value` (from a link, so a string) when it is one of `allowed`, else `default`."""
-    for option in allowed:
-        if str(value) == str(option):
-            return option
-    return default
-
-
 def initial_view(workspaces: list[dict], query: dict) -> dict:
     """The view a link names (ws, ws2, layer, layer2, epoch, epoch2, method, color), each value
     checked; by default the first and last epoch of one workspace at its last layer."""
-    numbers = [option["value"] for option in workspaces]
-    ws = pick(query.get("ws"), numbers, numbers[0])
-    ws2 = pick(query.get("ws2"), numbers, ws)
-    first, second = open_analysis(ws), open_analysis(ws2)
-    layer = pick(query.get("layer"), ["input"] + first.layers, first.layers[-1])
-    layer2 = pick(query.get("layer2"), ["input"] + second.layers, layer if layer in second.layers
-                  else second.layers[-1])
-    epoch = pick(query.get("epoch"), first.epochs, first.epochs[0] if ws == ws2 else first.epochs[-1])
-    epoch2 = pick(query.get("epoch2"), second.epochs, second.epochs[-1])
-    method = pick(query.get("method"), ["tsne", "umap", "pca"], first.config.projection)
-    colour = pick(query.get("color"), ["change", "class"], "change")
-    return {"ws": ws, "ws2": ws2, "layer": layer, "layer2": layer2, "epoch": epoch, "epoch2": epoch2,
-            "method": method, "color": colour, "first": first, "second": second}
+    view = COMPARE_VIEW.read(query)
+    return {**{key: view[key] for key in COMPARE_VIEW.keys}, "first": view["analysis"],
+            "second": open_analysis(view["ws2"])}
 
 
 def side_controls(suffix: str, view: dict, analysis, workspaces: list[dict]) -> list:
@@ -60,8 +51,7 @@ def layout(**query) -> html.Div:
     graph_config = {"displaylogo": False, "scrollZoom": True}
     return html.Div([
         dcc.Store(id="compare-job"),
-        html.Header([html.H1("nnvis"), html.Span("compare two snapshots", className="subtitle"),
-                     dcc.Link("← projection and neurons", href=f"/?ws={view['ws']}", className="nav-link")]),
+        page_header("compare two snapshots", [nav_link("← projection and neurons", f"/?ws={view['ws']}")]),
         html.Div([
             *side_controls("", view, view["first"], workspaces),
             *side_controls("2", view, view["second"], workspaces),
@@ -71,7 +61,7 @@ def layout(**query) -> html.Div:
                                                  value=view["color"], className="radio")),
             html.Div([html.Span([dcc.Clipboard(target_id="compare-share", title="copy a link to this view"),
                                  " Copy link"], className="button share-button"),
-                      html.Span(id="compare-share", hidden=True)], className="control control-end"),
+                      COMPARE_VIEW.holder()], className="control control-end"),
         ], className="controls"),
         html.Div([html.Span(id="compare-status", className="metric"), job_indicator("compare-job")],
                  className="panel-head compare-status"),

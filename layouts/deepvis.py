@@ -11,11 +11,10 @@ from dash import dcc, html
 
 from layouts.deepvis_figures import canvas_figure
 from layouts.figures import message_figure
-from layouts.page_parts import HOVER_HINT, grid_layers, is_drawable
+from layouts.page_parts import DEEPVIS_VIEW, HOVER_HINT, is_drawable
 from nnvis.deepvis.strip import MAX_FILE_BYTES
-from web.components import epoch_options, labelled
-from web.context import open_analysis, workspace_options
-from web.view_state import choice, whole_number
+from web.components import epoch_options, labelled, nav_link, page_header
+from web.context import workspace_options
 
 dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
 
@@ -44,22 +43,17 @@ def input_panel(analysis, observation: int) -> html.Div:
     ], className="panel dv-input")
 
 
-def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, unit: str | None = None,
-           obs: str = "0", **_query) -> html.Div:
-    workspaces = workspace_options()
-    if not workspaces:
+def layout(**query) -> html.Div:
+    """The page for the view in the address (ws, layer, epoch, unit, obs)."""
+    view = DEEPVIS_VIEW.read(query)
+    if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    ws_number = choice(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
-    analysis = open_analysis(ws_number)
-    epoch = choice(epoch, analysis.epochs, analysis.epochs[-1])
-    layers = grid_layers(analysis, analysis.model(epoch))
-    layer = layer if layer in layers else (analysis.layers[0] if analysis.layers[0] in layers else layers[0])
-    observation = choice(obs, range(analysis.config.subset), 0)
+    ws_number, analysis, epoch, layer = view["ws"], view["analysis"], view["epoch"], view["layer"]
+    layers, observation, workspaces = view["grid_layers"], view["obs"], workspace_options()
     return html.Div([
         dcc.Store(id="dv-input", data={"observation": observation}), dcc.Location(id="dv-location", refresh=True),
-        html.Header([html.H1("nnvis"),
-                     html.Span("deep visualization: every channel, saliency, weights", className="subtitle"),
-                     dcc.Link("← projection and neurons", href=f"/?ws={ws_number}", className="nav-link")]),
+        page_header("deep visualization: every channel, saliency, weights",
+                    [nav_link("← projection and neurons", f"/?ws={ws_number}")]),
         html.Div([
             labelled("Workspace", dcc.Dropdown(id="dv-ws", options=workspaces, value=ws_number, clearable=False),
                      "240px"),
@@ -70,7 +64,7 @@ def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, un
                                                      options=[{"label": "index", "value": "index"},
                                                               {"label": "mean activation", "value": "mean"}])),
             labelled("Unit", dcc.Input(id="dv-unit", type="number", min=0, step=1, debounce=True,
-                                       value=whole_number(unit, 0), className="number-input",
+                                       value=view["unit"], className="number-input",
                                        style={"width": "80px"})),
             labelled("Top-k", dcc.Input(id="dv-topk", type="number", min=1, max=64, step=1, value=9, debounce=True,
                                         className="number-input", style={"width": "64px"})),

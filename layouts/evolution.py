@@ -5,54 +5,51 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.page_parts import EVOLUTION_ADDRESS, coherence_for, coherence_options
-from web.components import NH_CAPTION, PROJECTION_OPTIONS, anchor_options, caption, job_indicator, labelled
-from web.context import open_analysis, workspace_options
-from web.view_state import address_holder, choice, whole_number
+from layouts.page_parts import EVOLUTION_VIEW, coherence_options
+from web.components import (
+    NH_CAPTION,
+    PROJECTION_OPTIONS,
+    anchor_options,
+    caption,
+    job_indicator,
+    labelled,
+    nav_link,
+    page_header,
+)
+from web.context import workspace_options
 
 dash.register_page(__name__, path="/evolution", title="nnvis: evolution")
 
 
-def layout(ws: str = "0", kind: str = "layers", at: str | None = None, method: str | None = None,
-           classes: str | None = None, frame: str | None = None, coherence: str | None = None,
-           **_query) -> html.Div:
+def layout(**query) -> html.Div:
     """The page for the view in the address (ws, kind, at, method, classes, frame, coherence); by
     default the paper's first sequence: the hidden layers after training."""
-    workspaces = workspace_options()
-    if not workspaces:
+    view = EVOLUTION_VIEW.read(query)
+    if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    number = choice(ws, [o["value"] for o in workspaces], workspaces[0]["value"])
-    analysis = open_analysis(number)
-    kind = choice(kind, ("layers", "epochs"), "layers")
-    anchor = choice(at, analysis.epochs, analysis.epochs[-1]) if kind == "layers" else \
-        choice(at, analysis.layers, analysis.layers[-1])
-    every_class = list(range(len(analysis.classes)))
-    ticked = every_class if classes is None else sorted({int(c) for c in classes.split(",") if c.isdigit()}
-                                                        & set(every_class))
+    number, analysis, kind, method = view["ws"], view["analysis"], view["kind"], view["method"]
+    workspaces = workspace_options()
     class_options = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
-    method = method if method in ("tsne", "umap", "pca") else analysis.config.projection
-    coherence = coherence_for(method, coherence if coherence in [o["value"] for o in coherence_options(method)]
-                              else None)
     return html.Div([
         dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
-        address_holder("evo", EVOLUTION_ADDRESS),
-        html.Header([html.H1("nnvis"), html.Span("evolution: trails across layers and epochs", className="subtitle"),
-                     dcc.Link("← projection and neurons", href=f"/?ws={number}", className="nav-link")]),
+        EVOLUTION_VIEW.holder(),
+        page_header("evolution: trails across layers and epochs", [nav_link("← projection and neurons",
+                                                                            f"/?ws={number}")]),
         html.Div([
             labelled("Workspace", dcc.Dropdown(id="evo-ws", options=workspaces, value=number, clearable=False),
                      "240px"),
             labelled("Sequence", dcc.RadioItems(id="sequence-kind", inline=True, className="radio", value=kind,
                                                 options=[{"label": "across layers", "value": "layers"},
                                                          {"label": "across epochs", "value": "epochs"}])),
-            labelled("At", dcc.Dropdown(id="sequence-anchor", options=anchor_options(analysis, kind), value=anchor,
+            labelled("At", dcc.Dropdown(id="sequence-anchor", options=anchor_options(analysis, kind), value=view["at"],
                                         clearable=False), "160px"),
             labelled("Projection", dcc.RadioItems(id="evo-method", options=PROJECTION_OPTIONS, inline=True,
                                                   className="radio",
                                                   value=method)),
             labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method), inline=True,
-                                                 className="radio", value=coherence)),
+                                                 className="radio", value=view["coherence"])),
             labelled("Classes", dcc.Checklist(id="class-filter", options=class_options, inline=True, className="radio",
-                                              value=ticked)),
+                                              value=view["classes"])),
         ], className="controls"),
         html.Div([
             html.Div([html.Div([html.H2("Trails", className="panel-title"),
@@ -67,7 +64,7 @@ def layout(ws: str = "0", kind: str = "layers", at: str | None = None, method: s
                                    className="panel-head"),
                           dcc.Graph(id="frame-graph", className="graph-side", animate=True,
                                     config={"displaylogo": False}),
-                          dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=whole_number(frame, 0), marks=None),
+                          dcc.Slider(id="frame-slider", min=0, max=1, step=1, value=view["frame"], marks=None),
                           html.Div("Lasso points here to keep only their trails.", className="muted"),
                           dcc.Interval(id="player-interval", interval=1200, disabled=True)], className="panel"),
                 html.Div([html.H3("Hovered trail"), html.Div("Hover a trail's end point to see its image.",

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.page_parts import LAYER_LAB_ADDRESS
-from layouts.unit_figures import LAYER_JOBS, number_input, page_header, view_controls
+from layouts.page_parts import LAYER_LAB_VIEW
+from layouts.unit_figures import LAYER_JOBS, number_input, view_controls
 from nnvis.deepvis.strip import MAX_FILE_BYTES
-from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
-from web.view_state import address_holder, choice, decimal, open_view, view_query
+from web.components import ALPHA_CAPTION, caption, job_indicator, labelled, nav_link, page_header
+from web.view_state import view_query
 
 dash.register_page(__name__, path="/layer-lab", title="nnvis: layer lab")
 
@@ -32,7 +32,7 @@ def analysis_panels(view: dict) -> list:
     return [
         panel("Class cosine similarity", [dcc.Checklist(id="ll-cluster", options=[{"label": " clustered order",
                                                                                     "value": "on"}],
-                                                         value=["on"] if view["cluster"] == "on" else [],
+                                                         value=view["cluster"],
                                                          className="radio")],
               [dcc.Graph(id="ll-cosine", className="graph-square", config=GRAPH_CONFIG)]),
         panel("Low-activation unit removal", [job_indicator("ll-ablation")], [
@@ -44,12 +44,12 @@ def analysis_panels(view: dict) -> list:
             html.Div(id="ll-ablation-status", className="status-line"),
             dcc.Graph(id="ll-ablation", className="graph-lab", config=GRAPH_CONFIG)]),
         panel("Sparsity", [radio("ll-sparsity-by", [("overall", "overall"), ("per class", "class")],
-                                 choice(view["by"], ("overall", "class"), "overall")),
+                                 view["by"]),
                            labelled("Near-zero threshold",
-                                    number_input("ll-threshold", decimal(view["threshold"], 0.01), "any"))],
+                                    number_input("ll-threshold", view["threshold"], "any"))],
               [caption(ALPHA_CAPTION), dcc.Graph(id="ll-sparsity", className="graph-lab", config=GRAPH_CONFIG)]),
         panel("Input perturbation", [labelled("Noise variance", number_input("ll-variance",
-                                                                             decimal(view["variance"], 0.01), "any"))],
+                                                                             view["variance"], "any"))],
               [html.Div("Gaussian noise added to the subset's images; how much each captured layer's activations "
                         "keep their direction.", className="muted"),
                dcc.Graph(id="ll-perturbation", className="graph-lab", config=GRAPH_CONFIG)]),
@@ -80,25 +80,21 @@ def strip_panel(image: int) -> html.Div:
     ], "panel strip-panel")
 
 
-def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, **query) -> html.Div:
+def layout(**query) -> html.Div:
     """The page for the view in the address (ws, layer, epoch, cluster, by, threshold, variance, image)."""
-    view = open_view(ws, layer, epoch)
+    view = LAYER_LAB_VIEW.read(query)
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    number, analysis, layer, epoch = view
-    image = choice(query.get("image"), range(analysis.config.subset), 0)
+    number, analysis, layer, epoch = view["ws"], view["analysis"], view["layer"], view["epoch"]
     return html.Div([
-        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": image}),
+        dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": view["image"]}),
         *[dcc.Store(id=f"ll-{job}-request") for job in LAYER_JOBS],
         dcc.Store(id="ll-views-request"),
-        address_holder("ll", LAYER_LAB_ADDRESS),
+        LAYER_LAB_VIEW.holder(),
         page_header("layer lab: similarity, unit removal, sparsity, perturbation, structure", [
-            dcc.Link("← projection and neurons", id="ll-explore-link", className="nav-link",
-                     href="/" + view_query(number, layer, epoch)),
-            dcc.Link("unit lab →", id="ll-unitlab-link", className="nav-link",
-                     href="/units" + view_query(number, layer, epoch))]),
+            nav_link("← projection and neurons", "/" + view_query(number, layer, epoch), "ll-explore-link"),
+            nav_link("unit lab →", "/units" + view_query(number, layer, epoch), "ll-unitlab-link")]),
         view_controls("ll", analysis, number, layer, epoch, [views_job()]),
-        html.Div(analysis_panels({key: query.get(key) for key in ("cluster", "by", "threshold", "variance")}),
-                 className="lab-grid lab-grid-2x2"),
-        strip_panel(image),
+        html.Div(analysis_panels(view), className="lab-grid lab-grid-2x2"),
+        strip_panel(view["image"]),
     ], className="page")

@@ -182,10 +182,6 @@ def view_controls(prefix: str, analysis, number: int, layer: str, epoch: int, ex
     ], className="controls")
 
 
-def page_header(subtitle: str, links: list) -> html.Header:
-    return html.Header([html.H1("nnvis"), html.Span(subtitle, className="subtitle"), *links])
-
-
 def number_input(element_id: str, value, step="any", minimum=0, width: str = "80px") -> dcc.Input:
     return dcc.Input(id=element_id, type="number", value=value, step=step, min=minimum, debounce=True,
                      className="number-input", style={"width": width})

@@ -8,12 +8,11 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.page_parts import UNIT_LAB_ADDRESS
-from layouts.unit_figures import ACTMAX_INPUTS, number_input, page_header, view_controls
-from nnvis.unitlab import lab as unitlab
+from layouts.page_parts import UNIT_LAB_VIEW
+from layouts.unit_figures import ACTMAX_INPUTS, number_input, view_controls
 from nnvis.unitlab.actmax import ActMaxParams
-from web.components import ALPHA_CAPTION, caption, job_indicator, labelled
-from web.view_state import address_holder, choice, open_view, view_query, whole_number
+from web.components import ALPHA_CAPTION, caption, job_indicator, labelled, nav_link, page_header
+from web.view_state import view_query
 
 dash.register_page(__name__, path="/units", title="nnvis: unit lab")
 
@@ -70,29 +69,19 @@ def rules_panel(sel: str, rule: str, n: int) -> html.Div:
     ], className="panel")
 
 
-def layout(ws: str = "0", layer: str | None = None, epoch: str | None = None, unit: str | None = None, sel: str = "",
-           k: str | None = None, rule: str | None = None, n: str | None = None, **_query) -> html.Div:
+def layout(**query) -> html.Div:
     """The page for the view in the address (ws, layer, epoch, unit, k, rule, sel, n)."""
-    view = open_view(ws, layer, epoch)
+    view = UNIT_LAB_VIEW.read(query)
     if view is None:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
-    number, analysis, layer, epoch = view
-    given = {key for key, value in (("k", k), ("rule", rule), ("sel", sel), ("n", n)) if value}
-    sel_value = str(sel or "") or "0,1,2"
-    rule_value = choice(rule, [o["value"] for o in RULE_OPTIONS], "intersection" if sel and ("," in sel or "-" in sel)
-                        else "max")
-    k_value, n_value = whole_number(k, 9, low=1), whole_number(n, 9, low=1)
-    # without a unit in the link: the unit whose activation varies most over the subset (a live one)
-    unit_value = int(unit) if str(unit).isdigit() else int(unitlab.activations(analysis, layer, epoch).var(axis=0)
-                                                             .argmax())
+    number, analysis, layer, epoch = view["ws"], view["analysis"], view["layer"], view["epoch"]
+    sel_value, rule_value, k_value, n_value, unit_value = view["sel"], view["rule"], view["k"], view["n"], view["unit"]
     return html.Div([
-        dcc.Store(id="ul-actmax-request"), address_holder("ul", UNIT_LAB_ADDRESS, {key: value for key, value in (
-            ("k", k_value), ("rule", rule_value), ("sel", sel_value), ("n", n_value)) if key not in given}),
+        dcc.Store(id="ul-actmax-request"),
+        UNIT_LAB_VIEW.holder({key: view[key] for key in ("k", "rule", "sel", "n") if not query.get(key)}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
-            dcc.Link("← projection and neurons", id="ul-explore-link", className="nav-link",
-                     href="/" + view_query(number, layer, epoch)),
-            dcc.Link("layer lab →", id="ul-layerlab-link", className="nav-link",
-                     href="/layer-lab" + view_query(number, layer, epoch))]),
+            nav_link("← projection and neurons", "/" + view_query(number, layer, epoch), "ul-explore-link"),
+            nav_link("layer lab →", "/layer-lab" + view_query(number, layer, epoch), "ul-layerlab-link")]),
         view_controls("ul", analysis, number, layer, epoch, [
             labelled("Unit", number_input("ul-unit", unit_value, 1)),
             labelled("k", number_input("ul-k", k_value, 1, 1, "64px")),

@@ -111,6 +111,7 @@ def neuron_panel(classes: list[str], ranking=None) -> html.Div:
                   dcc.Dropdown(id="neuron-colour", options=neuron_colour_options(classes), value="best",
                                clearable=False, className="inline-dropdown")], className="panel-head"),
         caption(SCORE_CAPTION, "score-caption"),
+        html.Div(job_indicator("neuron-job"), className="panel-head"),  # over the map's top edge, out of the flow
         dcc.Loading(dcc.Graph(id="neuron-map", className="graph-side",
                               config={"displaylogo": False, "scrollZoom": True,
                                       "toImageButtonOptions": {"format": "svg", "filename": "nnvis-neurons"}}),
@@ -137,3 +138,13 @@ def observation_card(src: str, index: int, true_name: str, predicted_name: str, 
                       html.Div(["true ", html.B(true_name)]),
                       html.Div(["predicted ", html.B(predicted_name), f" ({confidence:.1%})"], className=verdict),
                       extra], className="obs-text")]
+
+
+def nav_link(text: str, href: str, element_id: str | None = None) -> dcc.Link:
+    """A link to another page in a page's header."""
+    return dcc.Link(text, href=href, className="nav-link", **({"id": element_id} if element_id else {}))
+
+
+def page_header(subtitle: str, links: list) -> html.Header:
+    """Every page's header: the name, what the page shows, and its links to the other pages."""
+    return html.Header([html.H1("nnvis"), html.Span(subtitle, className="subtitle"), *links])

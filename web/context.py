@@ -1,8 +1,12 @@
 """Where callbacks find the server's settings and workspaces: the Flask app's config in a
-request, the NNVIS_* environment in a background job. No module-level state."""
+request, the NNVIS_* environment in a background job. Opened workspaces are kept per process
+(`OPENED`: a bounded LRU keyed by the workspace folder, the read-only flag and the identity of
+its workspace.json, so an edited or replaced workspace is opened afresh); nothing is shared
+between processes."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from nnvis.settings import Settings
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.components import epoch_options
+from web.memo import ProcessLRU
 
 SETTINGS_KEY = "NNVIS_SETTINGS"
 
@@ -34,14 +39,60 @@ def workspace_path(ws: int | str | None) -> Path:
         raise NNVisError(f"unknown workspace {ws!r}; this server has {len(paths)}") from None
 
 
+class OpenedWorkspaces:
+    """This process's most recently opened workspaces (at most `size`), as Analysis objects."""
+
+    def __init__(self, size: int = 8):
+        self.kept = ProcessLRU(size)
+
+    def analysis(self, path: Path, read_only: bool) -> Analysis:
+        """An Analysis of the workspace in `path`: a copy of the kept one (its manifest, store and
+        read-only results shared; its loaded models its own), opened afresh when workspace.json changed."""
+        key = (str(path), read_only, manifest_identity(path))
+        kept = self.kept.get(key)
+        if kept is None:
+            kept = Analysis(Workspace(path, read_only=read_only))  # reads the manifest: NNVisError when damaged
+            self.kept.put(key, kept, replaces=lambda old: old[:2] == key[:2])  # the same folder, an older manifest
+        return fresh_models(kept)
+
+    def clear(self) -> None:
+        self.kept.clear()
+
+
+def manifest_identity(path: Path) -> tuple | None:
+    """What changes when workspace.json is written or replaced: its inode, size and modification time."""
+    try:
+        found = (path / "workspace.json").stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def workspace_identity(analysis: Analysis) -> tuple:
+    """The workspace an Analysis reads, as it is now (its folder and its manifest's identity):
+    part of the key of anything remembered from it."""
+    return str(analysis.workspace.path), manifest_identity(analysis.workspace.path)
+
+
+def fresh_models(kept: Analysis) -> Analysis:
+    """A shallow copy of `kept` with no loaded model: models (and their hooks) are never shared
+    between requests running at once."""
+    analysis = copy.copy(kept)
+    analysis._models = {}
+    return analysis
+
+
+OPENED = OpenedWorkspaces()
+
+
 def open_analysis(ws: int | str | None) -> Analysis:
-    """An Analysis over workspace number `ws` (cheap: reads the manifest, opens the store; a
-    read-only server's store computes and writes nothing). A workspace naming a model outside
-    the allow-list (code it would run) is refused."""
+    """An Analysis over workspace number `ws` (kept per process: `OPENED`; a read-only server's
+    store computes and writes nothing). A workspace naming a model outside the allow-list (code
+    it would run) is refused, checked on every open."""
     settings = current_settings()
-    workspace = Workspace(workspace_path(ws), read_only=settings.read_only)
-    check_served_model(workspace.config().model, settings.model_allow, workspace.path)
-    return Analysis(workspace)
+    analysis = OPENED.analysis(workspace_path(ws), settings.read_only)
+    check_served_model(analysis.config.model, settings.model_allow, analysis.workspace.path)
+    return analysis
 
 
 def workspace_options() -> list[dict]:

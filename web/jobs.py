@@ -5,10 +5,13 @@ the job runs in that process."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from dash import Input, Output
 
 from nnvis.errors import NNVisError
 from nnvis.jobs import launch
+from nnvis.workspace.analysis import Analysis
 from web.context import current_settings, open_analysis
 
 SHOWN = {"display": "inline-flex"}
@@ -27,6 +30,13 @@ def background_options(prefix: str) -> dict:
             "cancel": [Input(f"{prefix}-cancel", "n_clicks")]}
 
 
+def reporter(set_progress) -> Callable[[str, int, int], None]:
+    """A Progress (stage, done, total) that moves the page's indicator through Dash's `set_progress`."""
+    def report(stage: str, done: int, total: int) -> None:
+        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
+    return report
+
+
 def run_request(set_progress, request: dict) -> None:
     """Run the job `request` (its workspace given as the server's workspace number `ws`),
     reporting its stages through Dash's `set_progress`."""
@@ -35,7 +45,15 @@ def run_request(set_progress, request: dict) -> None:
         raise NNVisError(READ_ONLY_MESSAGE)
     job = {key: value for key, value in request.items() if key != "ws"}
     job["workspace"] = str(open_analysis(request["ws"]).workspace.path)  # the allow-list checked
+    launch(job, reporter(set_progress), in_process=True)
 
-    def report(stage: str, done: int, total: int) -> None:
-        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
-    launch(job, report, in_process=True)
+
+def run_on_workspace(set_progress, ws, stage: str, compute: Callable[[Analysis], object]) -> None:
+    """Run `compute(analysis)` over workspace number `ws` in this background callback's process
+    (a job process, never a web worker), its progress shown by the page's indicator."""
+    if current_settings().read_only:
+        raise NNVisError(READ_ONLY_MESSAGE)
+    analysis = open_analysis(ws)
+    analysis.progress = reporter(set_progress)  # this copy's own (web.context.fresh_models)
+    set_progress(("0", "1", f"{stage}…"))
+    compute(analysis)

@@ -16,7 +16,7 @@ MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 NORMALIZE = f"{','.join(map(str, MEAN))}/{','.join(map(str, STD))}"
 EPOCHS = 3
-MODEL = "tests.test_own_model:build"
+MODEL = "tests.integration.test_own_model:build"
 
 
 class UserNet(nn.Module):
@@ -32,7 +32,7 @@ class UserNet(nn.Module):
 
 
 def build() -> nn.Module:
-    """The `--model tests.test_own_model:build` factory."""
+    """The `--model tests.integration.test_own_model:build` factory."""
     return UserNet()
 
 
@@ -118,7 +118,7 @@ def test_without_normalize_the_same_checkpoint_scores_differently(trained, capsy
 
 
 def test_layers_marks_the_penultimate_layer(capsys):
-    code, out, err = run_cli(capsys, "layers", "--model", "tests.test_own_model:build", "--dataset", "digits")
+    code, out, err = run_cli(capsys, "layers", "--model", MODEL, "--dataset", "digits")
     assert code == 0, err
     lines = {line.split()[0]: line for line in out.splitlines()}
     assert "[default]" in lines["head.2"] and "input of the last Linear" in lines["head.2"]
@@ -143,14 +143,14 @@ def one_line_error(capsys, argv, *needles):
 ])
 def test_bad_normalize_is_one_line(trained, capsys, normalize, needles):
     folder, data, _ = trained
-    one_line_error(capsys, ["run", "--dataset", "npz", "--data-dir", str(data), "--model", "tests.test_own_model:build",
+    one_line_error(capsys, ["run", "--dataset", "npz", "--data-dir", str(data), "--model", MODEL,
                             "--checkpoints", str(folder / "ckpt"), "--normalize", normalize,
                             "--workspace", str(folder / "bad")], *needles)
 
 
 def test_bad_checkpoint_series_is_one_line(trained, capsys, tmp_path):
     folder, data, _ = trained
-    base = ["run", "--dataset", "npz", "--data-dir", str(data), "--model", "tests.test_own_model:build",
+    base = ["run", "--dataset", "npz", "--data-dir", str(data), "--model", "tests.integration.test_own_model:build",
             "--normalize", NORMALIZE, "--workspace", str(tmp_path / "ws"), "--checkpoints"]
     one_line_error(capsys, base + [str(tmp_path / "nothing_*.pt")], "matches no file", "allowed:")
     twice = tmp_path / "twice"
@@ -218,7 +218,7 @@ def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
     code, out, err = run_cli(capsys, "summary", "--workspace", str(folder / "by-cli"), "--json")
     by_cli = json.loads(out)
     assert recorded["epochs"] == by_cli["epochs"] == [0, 1, 2, 3]
-    assert recorded["model"] == "tests.test_own_model:UserNet"
+    assert recorded["model"] == "tests.integration.test_own_model:UserNet"
     for epoch in map(str, recorded["epochs"]):
         assert recorded["accuracy"][epoch] == pytest.approx(by_cli["accuracy"][epoch], abs=1e-6)
         assert recorded["nh"]["head.2"][epoch] == pytest.approx(by_cli["nh"]["head.2"][epoch], abs=1e-6)
