@@ -199,3 +199,13 @@ def resnet_workspace(cifar_npz, tmp_path_factory):
                        layers="layer1,layer2", projection="pca", device="cpu")
     prepare(config, workspace)
     return workspace
+
+
+def forget(workspace: Path, *kinds: str) -> None:
+    """Drop every stored artifact of `kinds` from a workspace copy (never the shared original):
+    what other tests of the session computed there is not in the copy."""
+    import diskcache
+
+    with diskcache.Cache(str(Path(workspace) / "store")) as cache:
+        for kind in kinds:
+            cache.evict(kind)

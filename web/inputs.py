@@ -48,7 +48,7 @@ CONTROL_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["layer-select", "compare-layer", "compare-layer2", "dv-layer", "ll-layer", "ul-layer",
                      "projection-select", "evo-method", "compare-method", "color-by", "compare-color",
                      "neuron-colour", "sequence-kind", "evo-coherence", "dv-sort", "ll-sparsity-by",
-                     "ll-ablation-mode", "ll-ablation-on", "ul-rule", "drawn-grouping", "ll-strip-source"], NAME),
+                     "ll-ablation-mode", "ll-ablation-on", "ul-rule", "drawn-grouping"], NAME),
     "sequence-anchor": CHOICE,
     **dict.fromkeys(["dv-observation", "dv-unit", "dv-topk", "ll-image", "ll-start", "ll-stop", "ll-step",
                      "ll-threshold", "ll-variance", "ul-unit", "ul-k", "ul-n", "frame-slider",
@@ -58,7 +58,7 @@ CONTROL_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["insets-toggle", "ll-cluster"], LIST),
     **dict.fromkeys(["class-filter", "shared-selection", "trail-selection"], INDICES),
     **dict.fromkeys(["selection-ranking", "dv-input", "job-request", "evo-job", "compare-job", "ll-ablation-request",
-                     "ul-actmax-request", "neuron-job"], RECORD),
+                     "ul-actmax-request", "neuron-job", "ll-strip-source"], RECORD),
 }
 PROPERTY_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["hoverData", "clickData", "selectedData", "relayoutData"], EVENT),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from dash import no_update
 
-from tests.conftest import copy_workspace
+from tests.conftest import copy_workspace, forget
 
 
 def store_entries(workspace):
@@ -28,6 +28,7 @@ def fresh_copy(digits_workspace, tmp_path):
     from nnvis.settings import Settings
 
     workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    forget(workspace, "class_cosine", "sparsity", "perturbation")
     app = create_app(Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs"))
     with app.server.test_request_context():
         yield workspace
