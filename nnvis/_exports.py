@@ -7,9 +7,10 @@ import importlib
 from typing import Callable
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """`__getattr__` and `__dir__` for `package`'s `__init__`: `exports` maps each public name
-    to the module of the package that defines it."""
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[list[str], Callable[[str], object],
+                                                                  Callable[[], list[str]]]:
+    """`__all__`, `__getattr__` and `__dir__` for `package`'s `__init__`: `exports` maps each
+    public name to the module of the package that defines it."""
 
     def __getattr__(name: str) -> object:
         if name not in exports:
@@ -19,4 +20,4 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str],
     def __dir__() -> list[str]:
         return sorted(exports)
 
-    return __getattr__, __dir__
+    return sorted(exports), __getattr__, __dir__

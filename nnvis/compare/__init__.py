@@ -4,7 +4,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "bundled_trails": "evolution",
     "frame_names": "evolution",
     "has_sequence": "evolution",
@@ -21,6 +21,4 @@ _EXPORTS = {
     "mover_order": "snapshots",
     "neighbourhood_change": "snapshots",
     "open_pair": "snapshots",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

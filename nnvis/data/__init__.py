@@ -5,7 +5,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "DATASETS": "datasets",
     "ImageDataset": "datasets",
     "load_dataset": "datasets",
@@ -15,6 +15,4 @@ _EXPORTS = {
     "Preprocess": "preprocess",
     "load_data": "preprocess",
     "normalize_text": "preprocess",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

@@ -5,7 +5,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "check_sort": "grid",
     "first_layer_filters": "grid",
     "grid_mosaic": "grid",
@@ -27,6 +27,4 @@ _EXPORTS = {
     "select_layers": "strip",
     "strip_grid": "strip",
     "structure_strip": "strip",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

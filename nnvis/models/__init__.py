@@ -6,7 +6,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "PRECISIONS": "activations",
     "capture": "activations",
     "input_activations": "activations",
@@ -47,6 +47,4 @@ _EXPORTS = {
     "model_from_factory": "zoo",
     "read_state_dict": "zoo",
     "weights_hash": "zoo",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

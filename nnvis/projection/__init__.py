@@ -6,7 +6,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "category_image": "density",
     "full_range": "density",
     "nearest_observation": "density",
@@ -41,6 +41,4 @@ _EXPORTS = {
     "check_coherence": "trails",
     "project_from": "trails",
     "warm_up_bundling": "trails",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

@@ -5,7 +5,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "fraction_to_count": "ablation",
     "ActMaxParams": "actmax",
     "actmax_for": "actmax",
@@ -18,6 +18,4 @@ _EXPORTS = {
     "run_unit_job": "lab",
     "select": "lab",
     "top_examples": "lab",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})

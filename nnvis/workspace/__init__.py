@@ -6,7 +6,7 @@ Public names below (each loads its module on first use); everything else is the 
 
 from nnvis._exports import lazy_exports
 
-_EXPORTS = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Analysis": "analysis",
     "faithfulness_summary": "analysis",
     "projection_csv": "export",
@@ -24,6 +24,4 @@ _EXPORTS = {
     "RunConfig": "workspace",
     "SUBSET_ALL": "workspace",
     "Workspace": "workspace",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+})
