@@ -41,6 +41,14 @@ class ProcessLRU:
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
 
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value under `key`, or `compute()` kept under it (computed outside the lock)."""
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
+        return found
+
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
