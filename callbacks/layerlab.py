@@ -248,13 +248,11 @@ STRIPS = SharedFolder("strips", max_files=256, max_bytes=256 * 2**20)  # what a 
 STRIP_COMPUTING = "Computing the strip in the background…"
 STRIP_READ_ONLY = "The strip of this input is not computed; this server is read-only (it computes nothing)."
 STRIP_GONE = "This strip is no longer on the server; choose the input again to compute it."
-UPLOAD_READ_ONLY = ("This server is read-only: it computes no strip of an uploaded image; pick a subset image "
-                    "(its strip shows when it was computed).")
+UPLOAD_READ_ONLY = "This server is read-only: it computes no strip of an uploaded image; pick a subset image."
 
 
 def strip_digest(analysis, epoch: int, data, start, stop, step) -> str:
-    """The file name of the strip of an input: the workspace, the weights of `epoch`, the input
-    (its digest or observation) and the layers asked for."""
+    """The strip's file name: from the workspace, the weights of `epoch`, the input and the layers."""
     key = analysis.key("structure-strip", epoch=epoch, input=input_key(data), start=start, stop=stop, step=step)
     return result_digest("structure-strip", analysis, key)
 
@@ -269,23 +267,21 @@ def stored_strip(analysis, epoch: int, data, start, stop, step) -> list | None:
 
 
 def strip_arrays_of(analysis, epoch: int, image: np.ndarray, start, stop, step) -> dict:
-    """Shang's strip of `image` as arrays: layers `start`..`stop` step `step` of those with maps
-    (by default about STRIP_ROWS of them, evenly spaced from the first to the last), or why the
-    model or the range has no such layers."""
+    """Shang's strip of `image` as arrays: layers `start`..`stop` step `step` of those with maps (by
+    default about STRIP_ROWS, evenly spaced), or why the model or the range has no such layers."""
     model = analysis.model(epoch)
     available = map_layers(model, image.shape, analysis.device)
     if step is None:
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
     try:
         layers = select_layers(available, 0 if start is None else start, stop, step)
-    except NNVisError as error:  # kept too: said at once next time, with no job
-        return {"error": np.array(str(error))}
+    except NNVisError as error:
+        return {"error": np.array(str(error))}  # kept too: said at once next time, with no job
     return strip_arrays(structure_strip(model, image, layers, device=analysis.device))
 
 
 def compute_strip(analysis, epoch: int, data, start, stop, step) -> None:
-    """Compute the strip of the input (a forward pass: in a job, never a web request) into the
-    server's folder."""
+    """Compute the strip of the input (a forward pass: in a job only) into the server's folder."""
     image, _ = strip_input(analysis, data)
     STRIPS.write_arrays(strip_digest(analysis, epoch, data, start, stop, step),
                         strip_arrays_of(analysis, epoch, image, start, stop, step))
@@ -307,6 +303,12 @@ def strip_grid(rows: list) -> list:
     return lines
 
 
+def no_job():
+    """The strip's job request when none is needed: None, which stops a job running for another input
+    of the page; nothing on a read-only server (it runs none, and writes nothing)."""
+    return no_update if current_settings().read_only else None
+
+
 def strip_view(ws, epoch: int, data, start, stop, step, ran: bool = False) -> tuple:
     """(grid, input picture, message, job request) of the strip: drawn when computed already;
     else a request for the job computing it (none on a read-only server, which says so; after
@@ -317,11 +319,9 @@ def strip_view(ws, epoch: int, data, start, stop, step, ran: bool = False) -> tu
                html.Div(caption, className="tile-caption")]
     rows = stored_strip(analysis, epoch, data, start, stop, step)
     if rows is not None:
-        return strip_grid(rows), picture, None, None  # None: a job still running for another input stops
-    if current_settings().read_only:
-        return [], picture, STRIP_READ_ONLY, None
-    if ran:
-        return [], picture, STRIP_GONE, None
+        return strip_grid(rows), picture, None, no_job()
+    if current_settings().read_only or ran:
+        return [], picture, STRIP_READ_ONLY if current_settings().read_only else STRIP_GONE, no_job()
     request = {"ws": ws, "epoch": epoch, "input": input_of(data), "start": start, "stop": stop, "step": step}
     return [], picture, STRIP_COMPUTING, request
 
@@ -345,7 +345,7 @@ def render_strip(ws, epoch, data, start, stop, step):
     def shown() -> tuple:
         grid, picture, message, request = strip_view(ws, epoch, data, start, stop, step)
         return grid, picture, message, HINT, request
-    return or_message(shown, answer=lambda message: ([], [], message, HINT, None))
+    return or_message(shown, answer=lambda message: ([], [], message, HINT, no_job()))
 
 
 @callback(Output("ll-strip-grid", "children", allow_duplicate=True),

@@ -306,6 +306,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     Image.fromarray(stripes).save(path)
     page.set_input_files("#ll-upload input[type=file]", str(path))
     page.wait_for_selector("#ll-strip-input:has-text('stripes.png')", timeout=30000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)  # its strip computed by a job
     uploaded = structure_strip(model, read_image_file(path, (32, 32, 3)), layers)
     assert strip_channels(page) == [row.channels.tolist() for row in uploaded]
 
@@ -316,6 +317,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     assert page.locator("#ll-strip-grid .strip-row").count() == 0
     set_number(page, "#ll-image", 3)  # back to the data
     page.wait_for_selector("#ll-strip-input:has-text('subset image 3')", timeout=30000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)
     assert page.locator("#ll-strip-grid .strip-row").count() == len(layers)
 
 

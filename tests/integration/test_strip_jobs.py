@@ -8,11 +8,13 @@ import json
 
 import numpy as np
 import pytest
+from dash import no_update
 
 from nnvis.deepvis.strip import select_layers, structure_strip
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import map_layers
 from nnvis.workspace.analysis import Analysis
+from tests.integration.test_layerlab_jobs import store_entries
 
 
 def counting(monkeypatch, owner, name: str) -> list:
@@ -27,9 +29,10 @@ def counting(monkeypatch, owner, name: str) -> list:
 
 
 def folder_state(root) -> dict:
-    """Every file under `root` with its bytes: what the server wrote."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
-        if root.exists() else {}
+    """The strips and images a server keeps under its job cache `root` with their bytes (never its
+    jobs' diskcache: reading SQLite files here would drop this process's locks on them)."""
+    return {str(p.relative_to(root)): p.read_bytes() for folder in ("strips", "uploads")
+            for p in sorted((root / folder).rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -131,10 +134,10 @@ def test_a_read_only_server_computes_and_writes_nothing(resnet_workspace, lab_ap
     models = counting(monkeypatch, Analysis, "model")
     with lab_app(read_only=True):
         before = folder_state(tmp_path / "jobs")
-        store = folder_state(resnet_workspace.path / "store")
+        store = store_entries(resnet_workspace.path)
         grid, picture, message, _, request = layerlab.render_strip(0, 0, {"observation": 3}, None, None, None)
-        assert (grid, message, request) == ([], "The strip of this input is not computed; this server is read-only "
-                                                "(it computes nothing).", None)
+        assert (grid, message) == ([], "The strip of this input is not computed; this server is read-only "
+                                       "(it computes nothing).") and request is no_update
         with pytest.raises(NNVisError, match="not computed; this server is read-only"):
             layerlab.enlarged_view(0, 0, {"observation": 3}, None, None, None, 0, 0)
         grid, _, message, _, _ = layerlab.render_strip(0, 0, {"observation": 2}, None, None, None)
@@ -145,7 +148,7 @@ def test_a_read_only_server_computes_and_writes_nothing(resnet_workspace, lab_ap
         upload = layerlab.chosen_input(0, "upload", 0, "data:image/png;base64,iVBORw0KGgo=", "x.png")
         assert upload == {"error": layerlab.UPLOAD_READ_ONLY}
         assert layerlab.render_strip(0, 0, upload, None, None, None)[2] == layerlab.UPLOAD_READ_ONLY
-        assert folder_state(tmp_path / "jobs") == before and folder_state(resnet_workspace.path / "store") == store
+        assert folder_state(tmp_path / "jobs") == before and store_entries(resnet_workspace.path) == store
     assert models == []
 
 
