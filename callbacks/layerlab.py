@@ -30,7 +30,7 @@ from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message
-from web.jobs import background_options, run_on_workspace, run_request
+from web.jobs import background_options, no_job, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 from web.uploads import SharedFolder, image_record, input_key, input_of, result_digest, stored_image
 from web.view_state import view_query
@@ -301,12 +301,6 @@ def strip_grid(rows: list) -> list:
         label = html.Div([html.B(row.layer), html.Div(size, className="muted")], className="strip-label")
         lines.append(html.Div([label, *tiles], className="strip-row"))
     return lines
-
-
-def no_job():
-    """The strip's job request when none is needed: None, which stops a job running for another input
-    of the page; nothing on a read-only server (it runs none, and writes nothing)."""
-    return no_update if current_settings().read_only else None
 
 
 def strip_view(ws, epoch: int, data, start, stop, step, ran: bool = False) -> tuple:

@@ -268,6 +268,8 @@ def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, re
 def test_resnet18_unit_card_shows_activation_maps_over_the_top_k(page, lab, resnet):
     page.goto(f"{lab}/units?ws={RESNET}&layer=layer3&epoch=0&unit=17")
     page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#ul-topk img').src.startsWith('data:image/png')",
+                           timeout=90000)  # the maps, computed by a job
     assert "layer3 · unit 17 of 256 (channel, maps 2×2)" in page.inner_text("#ul-title")
     best = unitlab.top_examples(resnet, "layer3", 0, 17, 9)["observations"]
     maps = unitlab.unit_maps(resnet, "layer3", 0, 17, 9)
