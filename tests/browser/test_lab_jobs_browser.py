@@ -1,7 +1,9 @@
-"""The layer lab's structure strip in headless Chromium (issue 16): typing a subset image shows
+"""The labs' jobs in headless Chromium (issue 16). The structure strip: typing a subset image shows
 'computing…' while a background job computes the strip, then its rows; a click enlarges a map
 read from the stored strip; a read-only server sharing the job cache shows the strips computed
-and says the others are not. On resnet18 (random weights) over real CIFAR-10 test images."""
+and says the others are not. The unit card: a conv unit's top images show at once, then its
+activation maps over them once a job has stored them. On resnet18 (random weights) over real
+CIFAR-10 test images."""
 
 import base64
 import io
@@ -68,3 +70,30 @@ def test_a_typed_image_computes_its_strip_in_a_job_and_a_click_enlarges_it(page,
         assert page.locator("#ll-strip-grid .strip-row").count() == 0
         assert page.is_hidden("#ll-strip-indicator")  # no job
     assert folder_state(jobs) == before
+
+
+def test_a_conv_units_card_shows_its_images_at_once_and_the_maps_when_the_job_has_stored_them(page, resnet_workspace,
+                                                                                               tmp_path):
+    from nnvis.models.feature_maps import feature_maps
+    from nnvis.settings import Settings
+
+    analysis = Analysis(resnet_workspace)
+    acts = analysis.activations("layer2", 0).astype(np.float32)
+    best = np.argsort(-acts[:, 37], kind="stable")[:5]
+    images = analysis.subset()["images"]
+    maps = feature_maps(analysis.model(0), images[best], "layer2")[:, 37]
+    with serving(Settings(workspaces=(resnet_workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        page.goto(f"{base}/units?ws=0&layer=layer2&epoch=0&unit=37&k=5")
+        page.wait_for_selector("#ul-maps-status:has-text('Computing the activation maps')", timeout=60000)
+        tiles = page.locator("#ul-topk img")
+        assert [tiles.nth(i).get_attribute("alt") for i in range(tiles.count())] == [f"observation {i}" for i in best]
+        assert all(tiles.nth(i).get_attribute("src").startswith("/thumbs/0/") for i in range(5))  # plain, at once
+        assert "(maps computing)" in page.inner_text("#ul-title")
+        page.wait_for_function("() => document.querySelector('#ul-topk img').src.startsWith('data:image/png')",
+                               timeout=90000)
+        assert "layer2 · unit 37 of 128 (channel, maps 4×4) · epoch 0" in page.inner_text("#ul-title")
+        assert page.inner_text("#ul-maps-status") == ""
+        for rank in range(5):
+            drawn = pixels(page.locator("#ul-topk img").nth(rank).get_attribute("src"))
+            np.testing.assert_array_equal(drawn[::3, ::3], overlay(images[best[rank]], maps[rank]))
+        assert page.console_errors == []
