@@ -317,7 +317,7 @@ def strip_view(ws, epoch: int, data, start, stop, step, ran: bool = False) -> tu
     if current_settings().read_only or ran:
         return [], picture, STRIP_READ_ONLY if current_settings().read_only else STRIP_GONE, no_job()
     request = {"ws": ws, "epoch": epoch, "input": input_of(data), "start": start, "stop": stop, "step": step}
-    return [], picture, STRIP_COMPUTING, request
+    return [], picture, html.Span(STRIP_COMPUTING, className="muted"), request  # progress, not a problem
 
 
 @callback(Output("ll-strip-source", "data"), Input("ll-image", "value"), Input("ll-upload", "contents"),

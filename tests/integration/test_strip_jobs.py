@@ -78,7 +78,7 @@ def test_the_request_runs_no_model_the_job_writes_the_strip_and_every_view_reads
     with lab_app():
         before = folder_state(tmp_path / "jobs")
         grid, picture, message, _, request = layerlab.render_strip(0, 0, {"observation": 4}, None, None, None)
-        assert (grid, message) == ([], "Computing the strip in the background…")
+        assert grid == [] and message.children == "Computing the strip in the background…"
         assert request == {"ws": 0, "epoch": 0, "input": {"observation": 4}, "start": None, "stop": None,
                            "step": None}
         assert picture[1].children.startswith("subset image 4 (class ")  # the input shows at once
@@ -165,7 +165,8 @@ def test_identical_strip_requests_share_one_job_process(resnet_workspace, tmp_pa
         body = callback_body(base, "ll-strip-request.data", view, "ll-strip-source.data")
         status, _, answer = http(base + "/_dash-update-component", json.dumps(body).encode())
         response = json.loads(answer)["response"]
-        assert status == 200 and response["ll-strip-message"]["children"] == "Computing the strip in the background…"
+        assert status == 200 and response["ll-strip-message"]["children"]["props"]["children"] == \
+            "Computing the strip in the background…"
         assert not (tmp_path / "jobs" / "strips").exists()
         request = response["ll-strip-request"]["data"]
         job = callback_body(base, "ll-strip-grid.children@", {"ll-strip-request.data": request},
