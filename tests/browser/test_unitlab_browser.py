@@ -42,12 +42,36 @@ def lab_workspaces(cifar_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab(lab_workspaces, tmp_path_factory):
+def lab_jobs(tmp_path_factory):
+    """The lab server's job cache."""
+    return tmp_path_factory.mktemp("lab-jobs")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_workspaces, lab_jobs):
     from nnvis.settings import Settings
 
-    with serving(Settings(workspaces=tuple(w.path for w in lab_workspaces),
-                          job_cache=tmp_path_factory.mktemp("lab-jobs"))) as url:
+    with serving(Settings(workspaces=tuple(w.path for w in lab_workspaces), job_cache=lab_jobs)) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def jobs_ended(request, lab_jobs):
+    """After each test, the jobs its pages started on their own (a unit's maps, a strip) have
+    ended: one user may run only 2 jobs at once, and every test here is the same user."""
+    import time
+
+    import diskcache
+
+    from web.job_manager import REGISTRY, alive
+
+    yield
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with diskcache.Cache(str(lab_jobs)) as cache:
+            if not any(alive(pid) for pid in cache.get(REGISTRY) or {}):
+                return
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +274,8 @@ def bias_only(analysis):
 def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, resnet):
     page.goto(f"{lab}/layer-lab?ws={RESNET}&layer=layer4&epoch=0")
     page.wait_for_selector("#ll-ablation:has-text('Press Run sweep: 14 accuracy passes')", timeout=60000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=90000)  # the page's own jobs (at most 2 per user)
+    wait_for_graph(page, "ll-perturbation", "scatter")
     record_progress(page, "ll-ablation")
     page.click("#ll-ablation-run")
     wait_for_graph(page, "ll-ablation", "scatter")
