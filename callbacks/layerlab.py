@@ -260,10 +260,11 @@ def strip_digest(analysis, epoch: int, data, start, stop, step) -> str:
 def stored_strip(analysis, epoch: int, data, start, stop, step) -> list | None:
     """The strip's rows computed already (this process's memory, else the server's folder), or
     None; NNVisError saying why when its job found that no strip can be made (e.g. no map layers)."""
-    found = STRIPS.read_arrays(strip_digest(analysis, epoch, data, start, stop, step))
-    if found is not None and "error" in found:
-        raise NNVisError(str(found["error"]))
-    return None if found is None else strip_from_arrays(found)
+    found = STRIPS.read_arrays(strip_digest(analysis, epoch, data, start, stop, step),
+                               lambda arrays: str(arrays["error"]) if "error" in arrays else strip_from_arrays(arrays))
+    if isinstance(found, str):
+        raise NNVisError(found)
+    return found
 
 
 def strip_arrays_of(analysis, epoch: int, image: np.ndarray, start, stop, step) -> dict:

@@ -20,7 +20,7 @@ from typing import BinaryIO, Callable
 import numpy as np
 
 from nnvis.errors import NNVisError
-from nnvis.workspace.store import pack, unpack
+from nnvis.workspace.store import DECODE_ERRORS, pack, unpack
 from web.context import current_settings
 from web.memo import ProcessLRU
 
@@ -82,7 +82,7 @@ class SharedFolder:
 
     def read(self, digest, load: Callable[[Path], object], folder: Path | None = None):
         """The value of file `digest` (from memory, else `load(path)`), or None when it is not
-        there, was evicted or cannot be read (`load` raising OSError or ValueError)."""
+        there, was evicted or does not decode (`load` raising one of the store's DECODE_ERRORS)."""
         if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
             return None
         folder = folder or self.path()
@@ -90,7 +90,7 @@ class SharedFolder:
         if found is None:
             try:
                 found = load(folder / digest)
-            except (OSError, ValueError, EOFError, KeyError):
+            except DECODE_ERRORS:
                 return None
             if found is not None:
                 self.recent.put((str(folder), digest), found)
@@ -100,9 +100,13 @@ class SharedFolder:
         """Keep named plain arrays (an .npz, never pickled) under `digest`."""
         self.write(digest, lambda file: file.write(pack(arrays)), arrays)
 
-    def read_arrays(self, digest) -> dict[str, np.ndarray] | None:
-        """The named arrays kept under `digest`, or None."""
-        return self.read(digest, lambda path: unpack(path.read_bytes()))
+    def read_arrays(self, digest, decode: Callable[[dict], object] = dict):
+        """`decode(the named arrays kept under digest)`, or None (also when they do not decode)."""
+        arrays = self.read(digest, lambda path: unpack(path.read_bytes()))
+        try:
+            return None if arrays is None else decode(arrays)
+        except DECODE_ERRORS:
+            return None
 
     def clear_memory(self) -> None:
         self.recent.clear()

@@ -180,3 +180,17 @@ def test_identical_strip_requests_share_one_job_process(resnet_workspace, tmp_pa
         assert [line["props"]["children"][0]["props"]["children"][0]["props"]["children"] for line in lines] == \
             [row.layer for row in rows]
     assert len(list((tmp_path / "jobs" / "strips").iterdir())) == 1
+
+
+def test_a_damaged_strip_file_is_a_miss_never_an_error(resnet_workspace, lab_app, tmp_path):
+    from callbacks import layerlab
+
+    with lab_app():
+        request = layerlab.render_strip(0, 0, {"observation": 5}, None, None, None)[4]
+        layerlab.run_strip_job(lambda _: None, request)
+        (written,) = (tmp_path / "jobs" / "strips").iterdir()
+        for damage in (written.read_bytes()[:200], b"not arrays", np.savez.__doc__.encode()[:50]):
+            written.write_bytes(damage)
+            layerlab.STRIPS.clear_memory()
+            grid, _, message, _, asked = layerlab.render_strip(0, 0, {"observation": 5}, None, None, None)
+            assert (grid, message.children, asked) == ([], "Computing the strip in the background…", request)
