@@ -194,3 +194,32 @@ def test_a_damaged_strip_file_is_a_miss_never_an_error(resnet_workspace, lab_app
             layerlab.STRIPS.clear_memory()
             grid, _, message, _, asked = layerlab.render_strip(0, 0, {"observation": 5}, None, None, None)
             assert (grid, message.children, asked) == ([], "Computing the strip in the background…", request)
+
+
+@pytest.mark.slow
+def test_every_gunicorn_worker_draws_the_strip_a_job_wrote(resnet_workspace, tmp_path):
+    """Under gunicorn with 4 workers: the request answers 'computing…' at once, the job writes the
+    strip, and then every worker draws it from the shared folder (none computes it again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.hardening_client import callback_body, gunicorn, http, run_background
+
+    _, rows = expected_strip(resnet_workspace, 9)
+    view = {"ll-ws.value": 0, "ll-epoch.value": 0, "ll-strip-source.data": {"observation": 9}}
+    env = {"NNVIS_WORKSPACES": str(resnet_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    with gunicorn(env) as base:
+        body = json.dumps(callback_body(base, "ll-strip-request.data", view, "ll-strip-source.data")).encode()
+        response = json.loads(http(base + "/_dash-update-component", body)[2])["response"]
+        request = response["ll-strip-request"]["data"]
+        assert request["input"] == {"observation": 9} and not (tmp_path / "jobs" / "strips").exists()
+        job = callback_body(base, "ll-strip-grid.children@", {"ll-strip-request.data": request},
+                            "ll-strip-request.data")
+        assert "ll-strip-grid" in run_background(base, job)["response"]
+        with ThreadPoolExecutor(8) as pool:  # spread over the 4 workers
+            answers = list(pool.map(lambda _: json.loads(http(base + "/_dash-update-component", body)[2]), range(16)))
+    for answer in answers:
+        lines = answer["response"]["ll-strip-grid"]["children"]
+        assert [line["props"]["children"][0]["props"]["children"][0]["props"]["children"] for line in lines] == \
+            [row.layer for row in rows]
+        assert answer["response"]["ll-strip-request"]["data"] is None  # no worker asked for a job again
+    assert len(list((tmp_path / "jobs" / "strips").iterdir())) == 1
