@@ -1,6 +1,7 @@
 """Per-process memory of work a request would otherwise redo: a bounded, thread-safe LRU that
-a forked child starts empty (never shared between processes), and the figures built from stored
-artifacts, handed out as copies made without validating them again."""
+a forked child starts empty (never shared between processes; the one LRU of the web side: opened
+workspaces, figures, decoded uploads and strips), and the figures built from stored artifacts,
+handed out as copies made without validating them again."""
 
 from __future__ import annotations
 
