@@ -21,18 +21,18 @@ from layouts.unit_figures import (
     png_uri,
     sparsity_figure,
 )
-from nnvis.deepvis.strip import select_layers, structure_strip
+from nnvis.deepvis.strip import select_layers, strip_arrays, strip_from_arrays, structure_strip
 from nnvis.errors import NNVisError, NotInStore
 from nnvis.models.feature_maps import heat_colours, map_layers, normalise, overlay
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.perturbation import check_variance
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from web.context import layer_and_epoch_choices, open_analysis
+from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message
-from web.jobs import background_options, run_request
+from web.jobs import background_options, no_job, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
-from web.uploads import image_record, input_key, per_input, stored_image
+from web.uploads import SharedFolder, image_record, input_key, input_of, result_digest, stored_image
 from web.view_state import view_query
 
 VIEW = [Input("ll-ws", "value"), Input("ll-layer", "value"), Input("ll-epoch", "value")]
@@ -41,6 +41,7 @@ VIEW_CONTROLS = [("ll-ws", "value"), ("ll-layer", "value"), ("ll-epoch", "value"
 LAYER_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
+HINT = "Click a map to see it over the input."
 
 
 @callback(Output("ll-layer", "options"), Output("ll-layer", "value"), Output("ll-epoch", "options"),
@@ -233,6 +234,8 @@ def strip_input(analysis, data) -> tuple[np.ndarray, str]:
 def chosen_input(ws, source: str, index, contents: str | None, filename: str | None) -> dict:
     """What the `ll-strip-source` store holds for a new choice: an upload decoded once and
     stored by digest (web.uploads), or the observation's index; {"error"} when it is refused."""
+    if source == "upload" and contents and current_settings().read_only:
+        return {"error": UPLOAD_READ_ONLY}  # nothing written: its strip could not be computed anyway
     try:
         analysis = open_analysis(ws)
         image, caption = strip_image(analysis, source, index, contents, filename)
@@ -241,29 +244,48 @@ def chosen_input(ws, source: str, index, contents: str | None, filename: str | N
     return image_record(image, caption) if source == "upload" and contents else {"observation": index}
 
 
-def strip_rows(analysis, epoch: int, image: np.ndarray, start, stop, step) -> list:
-    """Shang's strip of `image`: layers `start`..`stop` step `step` of those with maps (by
-    default about STRIP_ROWS of them, evenly spaced from the first to the last)."""
+STRIPS = SharedFolder("strips", max_files=256, max_bytes=256 * 2**20)  # what a job wrote, read by every worker
+STRIP_COMPUTING = "Computing the strip in the background…"
+STRIP_READ_ONLY = "The strip of this input is not computed; this server is read-only (it computes nothing)."
+STRIP_GONE = "This strip is no longer on the server; choose the input again to compute it."
+UPLOAD_READ_ONLY = "This server is read-only: it computes no strip of an uploaded image; pick a subset image."
+
+
+def strip_digest(analysis, epoch: int, data, start, stop, step) -> str:
+    """The strip's file name: from the workspace, the weights of `epoch`, the input and the layers."""
+    key = analysis.key("structure-strip", epoch=epoch, input=input_key(data), start=start, stop=stop, step=step)
+    return result_digest("structure-strip", analysis, key)
+
+
+def stored_strip(analysis, epoch: int, data, start, stop, step) -> list | None:
+    """The strip's rows computed already (this process's memory, else the server's folder), or
+    None; NNVisError saying why when its job found that no strip can be made (e.g. no map layers)."""
+    found = STRIPS.read_arrays(strip_digest(analysis, epoch, data, start, stop, step),
+                               lambda arrays: str(arrays["error"]) if "error" in arrays else strip_from_arrays(arrays))
+    if isinstance(found, str):
+        raise NNVisError(found)
+    return found
+
+
+def strip_arrays_of(analysis, epoch: int, image: np.ndarray, start, stop, step) -> dict:
+    """Shang's strip of `image` as arrays: layers `start`..`stop` step `step` of those with maps (by
+    default about STRIP_ROWS, evenly spaced), or why the model or the range has no such layers."""
     model = analysis.model(epoch)
     available = map_layers(model, image.shape, analysis.device)
     if step is None:
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
-    layers = select_layers(available, 0 if start is None else start, stop, step)
-    return structure_strip(model, image, layers, device=analysis.device)
+    try:
+        layers = select_layers(available, 0 if start is None else start, stop, step)
+    except NNVisError as error:
+        return {"error": np.array(str(error))}  # kept too: said at once next time, with no job
+    return strip_arrays(structure_strip(model, image, layers, device=analysis.device))
 
 
-def input_strip(ws, epoch: int, data, start, stop, step) -> tuple:
-    """(image, caption, strip rows) of the input: kept per process by workspace, weights, input
-    and layers, so enlarging a map recomputes nothing."""
-    analysis = open_analysis(ws)
-    if isinstance(data, dict) and data.get("error"):
-        strip_input(analysis, data)  # says why
-    key = analysis.key("structure-strip", epoch=epoch, input=input_key(data), start=start, stop=stop, step=step)
-
-    def compute() -> tuple:
-        image, caption = strip_input(analysis, data)
-        return image, caption, strip_rows(analysis, epoch, image, start, stop, step)
-    return per_input("structure-strip", analysis, key, compute)
+def compute_strip(analysis, epoch: int, data, start, stop, step) -> None:
+    """Compute the strip of the input (a forward pass: in a job only) into the server's folder."""
+    image, _ = strip_input(analysis, data)
+    STRIPS.write_arrays(strip_digest(analysis, epoch, data, start, stop, step),
+                        strip_arrays_of(analysis, epoch, image, start, stop, step))
 
 
 def strip_grid(rows: list) -> list:
@@ -282,12 +304,21 @@ def strip_grid(rows: list) -> list:
     return lines
 
 
-def strip_view(ws, epoch: int, data, start, stop, step) -> tuple:
-    """(grid, input image) of the strip."""
-    image, caption, rows = input_strip(ws, epoch, data, start, stop, step)
+def strip_view(ws, epoch: int, data, start, stop, step, ran: bool = False) -> tuple:
+    """(grid, input picture, message, job request) of the strip: drawn when computed already;
+    else a request for the job computing it (none on a read-only server, which says so; after
+    the job `ran`, only a message)."""
+    analysis = open_analysis(ws)
+    image, caption = strip_input(analysis, data)
     picture = [html.Img(src=png_uri(image, 128), className="strip-picture", alt="strip input"),
                html.Div(caption, className="tile-caption")]
-    return strip_grid(rows), picture
+    rows = stored_strip(analysis, epoch, data, start, stop, step)
+    if rows is not None:
+        return strip_grid(rows), picture, None, no_job()
+    if current_settings().read_only or ran:
+        return [], picture, STRIP_READ_ONLY if current_settings().read_only else STRIP_GONE, no_job()
+    request = {"ws": ws, "epoch": epoch, "input": input_of(data), "start": start, "stop": stop, "step": step}
+    return [], picture, html.Span(STRIP_COMPUTING, className="muted"), request  # progress, not a problem
 
 
 @callback(Output("ll-strip-source", "data"), Input("ll-image", "value"), Input("ll-upload", "contents"),
@@ -301,18 +332,45 @@ def choose_strip_input(index, contents, filename, ws):
 
 @callback(Output("ll-strip-grid", "children"), Output("ll-strip-input", "children"),
           Output("ll-strip-message", "children"), Output("ll-strip-enlarged", "children"),
+          Output("ll-strip-request", "data"),
           Input("ll-ws", "value"), Input("ll-epoch", "value"), Input("ll-strip-source", "data"),
           Input("ll-start", "value"), Input("ll-stop", "value"), Input("ll-step", "value"))
 def render_strip(ws, epoch, data, start, stop, step):
-    hint = "Click a map to see it over the input."
-    return or_message(lambda: (*strip_view(ws, epoch, data, start, stop, step), None, hint),
-                      answer=lambda message: ([], [], message, hint))
+    """The strip computed already, else 'computing…' and the job's request: never a forward pass here."""
+    def shown() -> tuple:
+        grid, picture, message, request = strip_view(ws, epoch, data, start, stop, step)
+        return grid, picture, message, HINT, request
+    return or_message(shown, answer=lambda message: ([], [], message, HINT, no_job()))
+
+
+@callback(Output("ll-strip-grid", "children", allow_duplicate=True),
+          Output("ll-strip-message", "children", allow_duplicate=True),
+          Input("ll-strip-request", "data"), **background_options("ll-strip"))
+def run_strip_job(set_progress, request):
+    """Compute the strip asked for away from the web workers (identical requests, e.g. two users
+    on one observation, share one job: its only input is the request), then draw it. A page that
+    moved on asks anew, which stops this job for it."""
+    if not isinstance(request, dict) or not request:
+        raise PreventUpdate
+    view = (request.get("ws"), request.get("epoch"), request.get("input"), request.get("start"),
+            request.get("stop"), request.get("step"))
+
+    def finished() -> tuple:
+        run_on_workspace(set_progress, view[0], "computing the strip",
+                         lambda analysis: compute_strip(analysis, *view[1:]))
+        grid, _, message, _ = strip_view(*view, ran=True)
+        return grid, message
+    return or_message(finished, answer=lambda message: ([], message))
 
 
 def enlarged_view(ws, epoch: int, data, start, stop, step, row: int, col: int) -> list:
     """One map of the strip upsampled over its input image, with its layer, channel and alpha
-    (from the strip kept for this input)."""
-    image, _, rows = input_strip(ws, epoch, data, start, stop, step)
+    (from the strip computed for this input: never computed here)."""
+    analysis = open_analysis(ws)
+    image, _ = strip_input(analysis, data)
+    rows = stored_strip(analysis, epoch, data, start, stop, step)
+    if rows is None:
+        raise NNVisError(STRIP_READ_ONLY if current_settings().read_only else STRIP_GONE)
     if not 0 <= row < len(rows) or not 0 <= col < len(rows[row].channels):
         raise NNVisError(f"map {row},{col} is not in the strip")
     layer = rows[row]

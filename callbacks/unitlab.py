@@ -15,9 +15,9 @@ from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import overlay
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
-from web.context import layer_and_epoch_choices, open_analysis
+from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message
-from web.jobs import background_options, run_request
+from web.jobs import background_options, no_job, run_on_workspace, run_request
 from web.registry import callback
 from web.routes import thumbnail_url
 from web.view_state import view_query
@@ -74,42 +74,60 @@ def example_tile(src: str, caption: list, alt: str) -> html.Div:
                     className="unit-example")
 
 
-def top_k_tiles(ws, analysis, layer: str, epoch: int, unit: int, k: int) -> list:
-    """The top-k observations as tiles: the thumbnail route's image for a dense unit, the
-    unit's activation map over the image for a conv unit (its map larger than 1 x 1)."""
+MAPS_COMPUTING = "Computing the activation maps over these images in the background…"
+MAPS_READ_ONLY = "This server is read-only: the activation maps over these images are not computed."
+MAPS_GONE = "The activation maps are not in the store; change the unit and come back to compute them."
+
+
+def top_k_tiles(ws, analysis, layer: str, epoch: int, unit: int, k: int, maps: np.ndarray | None) -> list:
+    """The top-k observations as tiles: the unit's activation `maps` over the images for a conv
+    unit (its map larger than 1 x 1), else the thumbnail route's images."""
     found = unitlab.top_examples(analysis, layer, epoch, unit, k)
-    maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
-    images = analysis.subset()["images"]
+    overlays = maps is not None and maps.shape[1] * maps.shape[2] > 1
+    images = analysis.subset()["images"] if overlays else None
     tiles = []
     for rank, (index, label, alpha) in enumerate(zip(found["observations"], found["labels"], found["alpha"])):
-        if maps is not None and maps.shape[1] * maps.shape[2] > 1:
-            src = png_uri(overlay(images[index], maps[rank]), 96)
-        else:
-            src = thumbnail_src(ws, analysis, index)
+        src = png_uri(overlay(images[index], maps[rank]), 96) if overlays else thumbnail_src(ws, analysis, index)
         tiles.append(example_tile(src, [html.B(f"#{index}"), f" {analysis.classes[label]} · α {alpha:.3g}"],
                                   f"observation {index}"))
     return tiles
 
 
-def card_view(ws, layer: str, epoch: int, unit, k) -> tuple:
-    """(title, top-k tiles, mean image, histogram figure) of one unit."""
+def maps_status(ws, layer: str, epoch: int, unit: int, k: int, found: bool, ran: bool) -> tuple:
+    """(status line, job request) of the unit's activation maps: none when `found`; else a request
+    for the job computing them (a read-only server says they are not computed; after the job
+    `ran`, only a line)."""
+    if found:
+        return None, no_job()
+    if current_settings().read_only or ran:
+        return MAPS_READ_ONLY if current_settings().read_only else MAPS_GONE, no_job()
+    return MAPS_COMPUTING, {"ws": ws, "layer": layer, "epoch": epoch, "unit": unit, "k": k}
+
+
+def card_view(ws, layer: str, epoch: int, unit, k, ran: bool = False) -> tuple:
+    """(title, top-k tiles, mean image, histogram figure, maps status, maps job request) of one
+    unit, from the store alone: the activation maps of a conv unit not computed yet are a job's."""
     analysis = open_analysis(ws)
     unit, k = checked_unit(analysis, layer, epoch, unit, k)
     units = unit_count(analysis, layer, epoch)
-    maps = unitlab.unit_maps(analysis, layer, epoch, unit, k)
-    kind = "dense unit" if maps is None else f"channel, maps {maps.shape[1]}×{maps.shape[2]}"
-    title = f"{layer} · unit {unit} of {units} ({kind}) · epoch {epoch}"
     histogram = unitlab.unit_histogram(analysis, layer, epoch, unit)
     figure = unit_histogram_figure(histogram["edges"], histogram["counts"], analysis.classes, unit)
+    found, maps = unitlab.stored_unit_maps(analysis, layer, epoch, unit, k)
     dead = unitlab.dead_note(analysis, layer, epoch, unit)
-    if dead:  # its "top" images would be arbitrary ties: say so instead of showing them
+    if found:
+        kind = " (dense unit)" if maps is None else f" (channel, maps {maps.shape[1]}×{maps.shape[2]})"
+    else:
+        kind = "" if dead else " (maps not computed)" if current_settings().read_only else " (maps computing)"
+    title = f"{layer} · unit {unit} of {units}{kind} · epoch {epoch}"
+    if dead:  # its "top" images would be arbitrary ties: say so instead of showing them (and compute no map)
         note = html.Div(f"Dead unit: this unit {dead}. Its top images would be arbitrary ties, so none are shown.",
                         id="ul-dead-note", className="lab-message", style={"gridColumn": "1 / -1"})
-        return f"{title} · dead", [note], [], figure
+        return f"{title} · dead", [note], [], figure, None, no_job()
     mean = np.clip(np.round(unitlab.top_mean_image(analysis, layer, epoch, unit, k)), 0, 255).astype(np.uint8)
     mean_image = [html.Img(src=png_uri(mean, 160), id="ul-mean-img", className="mean-thumb",
                            alt=f"mean of the top {k}"), html.Div(f"mean of {k} images", className="tile-caption")]
-    return title, top_k_tiles(ws, analysis, layer, epoch, unit, k), mean_image, figure
+    return (title, top_k_tiles(ws, analysis, layer, epoch, unit, k, maps), mean_image, figure,
+            *maps_status(ws, layer, epoch, unit, k, found, ran))
 
 
 @callback(Output("ul-layer", "options"), Output("ul-layer", "value"), Output("ul-epoch", "options"),
@@ -119,16 +137,35 @@ def switch_workspace(ws):
 
 
 @callback(Output("ul-title", "children"), Output("ul-message", "children"), Output("ul-topk", "children"),
-          Output("ul-mean", "children"), Output("ul-histogram", "figure"), Output("ul-colour-link", "href"),
-          Output("ul-explore-link", "href"), Output("ul-layerlab-link", "href"),
-          *VIEW, Input("ul-unit", "value"), Input("ul-k", "value"))
+          Output("ul-mean", "children"), Output("ul-histogram", "figure"), Output("ul-maps-status", "children"),
+          Output("ul-maps-request", "data"), Output("ul-colour-link", "href"), Output("ul-explore-link", "href"),
+          Output("ul-layerlab-link", "href"), *VIEW, Input("ul-unit", "value"), Input("ul-k", "value"))
 def render_card(ws, layer, epoch, unit, k):
     links = ("/" + view_query(ws, layer, epoch, color="neuron", neuron=unit), "/" + view_query(ws, layer, epoch),
              "/layer-lab" + view_query(ws, layer, epoch))
     def shown() -> tuple:
-        title, tiles, mean, figure = card_view(ws, layer, epoch, unit, k)
-        return title, None, tiles, mean, figure, *links
-    return or_message(shown, answer=lambda message: ("", message, [], [], message_figure(message), *links))
+        title, tiles, mean, figure, status, request = card_view(ws, layer, epoch, unit, k)
+        return title, None, tiles, mean, figure, status, request, *links
+    return or_message(shown, answer=lambda message: ("", message, [], [], message_figure(message), None,
+                                                     no_update, *links))
+
+
+@callback(Output("ul-title", "children", allow_duplicate=True), Output("ul-topk", "children", allow_duplicate=True),
+          Output("ul-maps-status", "children", allow_duplicate=True), Input("ul-maps-request", "data"),
+          **background_options("ul-maps"))
+def run_maps_job(set_progress, request):
+    """Compute a conv unit's activation maps over its top-k images away from the web workers
+    (identical requests share one job: its only input is the request), then draw the tiles."""
+    if not isinstance(request, dict) or not request:
+        raise PreventUpdate
+    view = [request.get(name) for name in ("ws", "layer", "epoch", "unit", "k")]
+
+    def finished() -> tuple:
+        run_on_workspace(set_progress, view[0], "activation maps",
+                         lambda analysis: unitlab.unit_maps(analysis, *view[1:]))
+        title, tiles, _, _, status, _ = card_view(*view, ran=True)
+        return title, tiles, status
+    return or_message(finished, answer=lambda message: (no_update, no_update, message))
 
 
 def actmax_params(values: list) -> ActMaxParams:

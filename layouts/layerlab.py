@@ -66,7 +66,7 @@ def strip_panel(image: int) -> html.Div:
     upload = dcc.Upload(id="ll-upload", children=html.Span(["drop a PNG or JPEG here, or ", html.U("choose a file")]),
                         accept="image/png,image/jpeg", multiple=False, className="upload")
     return panel("Structure strip", [html.Span("top 9 feature maps per layer, shallow → deep; click a map to enlarge "
-                                               "it over the input", className="muted")], [
+                                               "it over the input", className="muted"), job_indicator("ll-strip")], [
         html.Div([labelled("Subset image", number_input("ll-image", image, 1)),
                   labelled(f"or upload (≤ {MAX_FILE_BYTES // 2**20} MB)", upload),
                   labelled("From layer", number_input("ll-start", None, 1)),
@@ -88,6 +88,7 @@ def layout(**query) -> html.Div:
     number, analysis, layer, epoch = view["ws"], view["analysis"], view["layer"], view["epoch"]
     return html.Div([
         dcc.Store(id="ll-ablation-request"), dcc.Store(id="ll-strip-source", data={"observation": view["image"]}),
+        dcc.Store(id="ll-strip-request"),
         *[dcc.Store(id=f"ll-{job}-request") for job in LAYER_JOBS],
         dcc.Store(id="ll-views-request"),
         LAYER_LAB_VIEW.holder(),

@@ -28,7 +28,9 @@ def card_panel() -> html.Div:
         caption(ALPHA_CAPTION, "alpha-caption"),
         html.Div(id="ul-message", className="lab-message"),
         html.Div([
-            html.Div([html.H3("Top-k observations", className="lab-h3"),
+            html.Div([html.Div([html.H3("Top-k observations", className="lab-h3"), job_indicator("ul-maps")],
+                               className="panel-head"),
+                      html.Div(id="ul-maps-status", className="muted"),
                       html.Div(id="ul-topk", className="thumb-grid")]),
             html.Div([html.H3("Mean of the top-k", className="lab-h3"),
                       html.Div(id="ul-mean", className="mean-image")]),
@@ -77,7 +79,7 @@ def layout(**query) -> html.Div:
     number, analysis, layer, epoch = view["ws"], view["analysis"], view["layer"], view["epoch"]
     sel_value, rule_value, k_value, n_value, unit_value = view["sel"], view["rule"], view["k"], view["n"], view["unit"]
     return html.Div([
-        dcc.Store(id="ul-actmax-request"),
+        dcc.Store(id="ul-actmax-request"), dcc.Store(id="ul-maps-request"),
         UNIT_LAB_VIEW.holder({key: view[key] for key in ("k", "rule", "sel", "n") if not query.get(key)}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
             nav_link("← projection and neurons", "/" + view_query(number, layer, epoch), "ul-explore-link"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dash import Input, Output
+from dash import Input, Output, no_update
 
 from nnvis.errors import NNVisError
 from nnvis.jobs import launch
@@ -57,3 +57,9 @@ def run_on_workspace(set_progress, ws, stage: str, compute: Callable[[Analysis],
     analysis.progress = reporter(set_progress)  # this copy's own (web.context.fresh_models)
     set_progress(("0", "1", f"{stage}…"))
     compute(analysis)
+
+
+def no_job():
+    """The job request of a view that needs no job: None, which stops a job still running for the
+    page's previous view; nothing on a read-only server (it runs none, and writes nothing)."""
+    return no_update if current_settings().read_only else None

@@ -1,6 +1,7 @@
 """Per-process memory of work a request would otherwise redo: a bounded, thread-safe LRU that
-a forked child starts empty (never shared between processes), and the figures built from stored
-artifacts, handed out as copies made without validating them again."""
+a forked child starts empty (never shared between processes; the one LRU of the web side: opened
+workspaces, figures, decoded uploads and strips), and the figures built from stored artifacts,
+handed out as copies made without validating them again."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ class ProcessLRU:
             self.entries[key] = value
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value under `key`, or `compute()` kept under it (computed outside the lock)."""
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
+        return found
 
     def clear(self) -> None:
         with self.lock:

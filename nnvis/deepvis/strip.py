@@ -46,6 +46,22 @@ class StripLayer:
                 "n_channels": self.n_channels}
 
 
+def strip_arrays(rows: list[StripLayer]) -> dict[str, np.ndarray]:
+    """The strip as named plain arrays (no object arrays: stored without pickling)."""
+    arrays = {"layers": np.array([row.layer for row in rows], dtype=str),
+              "n_channels": np.array([row.n_channels for row in rows], dtype=np.int64)}
+    for i, row in enumerate(rows):
+        arrays.update({f"channels{i}": np.asarray(row.channels, np.int64), f"alphas{i}": np.asarray(row.alphas),
+                       f"maps{i}": np.asarray(row.maps, np.float32)})
+    return arrays
+
+
+def strip_from_arrays(arrays: dict[str, np.ndarray]) -> list[StripLayer]:
+    """Inverse of `strip_arrays`."""
+    return [StripLayer(str(layer), arrays[f"channels{i}"], arrays[f"alphas{i}"], arrays[f"maps{i}"], int(channels))
+            for i, (layer, channels) in enumerate(zip(arrays["layers"], arrays["n_channels"]))]
+
+
 def select_layers(available: list[str], start: int = 0, stop: int | None = None, step: int = 1) -> list[str]:
     """Layers `start`..`stop` (both included; stop None: the last) in steps of `step` of `available`."""
     n = len(available)

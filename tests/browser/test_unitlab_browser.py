@@ -42,12 +42,36 @@ def lab_workspaces(cifar_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lab(lab_workspaces, tmp_path_factory):
+def lab_jobs(tmp_path_factory):
+    """The lab server's job cache."""
+    return tmp_path_factory.mktemp("lab-jobs")
+
+
+@pytest.fixture(scope="module")
+def lab(lab_workspaces, lab_jobs):
     from nnvis.settings import Settings
 
-    with serving(Settings(workspaces=tuple(w.path for w in lab_workspaces),
-                          job_cache=tmp_path_factory.mktemp("lab-jobs"))) as url:
+    with serving(Settings(workspaces=tuple(w.path for w in lab_workspaces), job_cache=lab_jobs)) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def jobs_ended(request, lab_jobs):
+    """After each test, the jobs its pages started on their own (a unit's maps, a strip) have
+    ended: one user may run only 2 jobs at once, and every test here is the same user."""
+    import time
+
+    import diskcache
+
+    from web.job_manager import REGISTRY, alive
+
+    yield
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with diskcache.Cache(str(lab_jobs)) as cache:
+            if not any(alive(pid) for pid in cache.get(REGISTRY) or {}):
+                return
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +274,8 @@ def bias_only(analysis):
 def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, resnet):
     page.goto(f"{lab}/layer-lab?ws={RESNET}&layer=layer4&epoch=0")
     page.wait_for_selector("#ll-ablation:has-text('Press Run sweep: 14 accuracy passes')", timeout=60000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=90000)  # the page's own jobs (at most 2 per user)
+    wait_for_graph(page, "ll-perturbation", "scatter")
     record_progress(page, "ll-ablation")
     page.click("#ll-ablation-run")
     wait_for_graph(page, "ll-ablation", "scatter")
@@ -268,6 +294,8 @@ def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, re
 def test_resnet18_unit_card_shows_activation_maps_over_the_top_k(page, lab, resnet):
     page.goto(f"{lab}/units?ws={RESNET}&layer=layer3&epoch=0&unit=17")
     page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#ul-topk img').src.startsWith('data:image/png')",
+                           timeout=90000)  # the maps, computed by a job
     assert "layer3 · unit 17 of 256 (channel, maps 2×2)" in page.inner_text("#ul-title")
     best = unitlab.top_examples(resnet, "layer3", 0, 17, 9)["observations"]
     maps = unitlab.unit_maps(resnet, "layer3", 0, 17, 9)
@@ -306,6 +334,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     Image.fromarray(stripes).save(path)
     page.set_input_files("#ll-upload input[type=file]", str(path))
     page.wait_for_selector("#ll-strip-input:has-text('stripes.png')", timeout=30000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)  # its strip computed by a job
     uploaded = structure_strip(model, read_image_file(path, (32, 32, 3)), layers)
     assert strip_channels(page) == [row.channels.tolist() for row in uploaded]
 
@@ -316,6 +345,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     assert page.locator("#ll-strip-grid .strip-row").count() == 0
     set_number(page, "#ll-image", 3)  # back to the data
     page.wait_for_selector("#ll-strip-input:has-text('subset image 3')", timeout=30000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)
     assert page.locator("#ll-strip-grid .strip-row").count() == len(layers)
 
 

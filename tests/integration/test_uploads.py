@@ -126,7 +126,8 @@ def test_a_strip_enlarge_reads_the_strip_kept_for_an_uploaded_image(resnet_works
     with app_context(resnet_workspace.path):
         record = layerlab.chosen_input(0, "upload", 0, data_url(stripes), "stripes.png")
         assert set(record) == {"digest", "source", "shape"} and record["source"] == "stripes.png"
-        grid, picture, message, _ = layerlab.render_strip(0, 0, record, None, None, None)
+        request = layerlab.render_strip(0, 0, record, None, None, None)[4]  # computed by a job, not the request
+        grid, message = layerlab.run_strip_job(lambda _: None, request)
         assert message is None and len(strips) == 1
         layers = [line.children[0].children[0].children for line in grid]  # each line's label: its layer
         rows = structure_strip(model, read_image_file(path, (32, 32, 3)), layers)
@@ -138,5 +139,5 @@ def test_a_strip_enlarge_reads_the_strip_kept_for_an_uploaded_image(resnet_works
         assert len(strips) == 1  # the three enlargements recomputed nothing
 
         refused = layerlab.chosen_input(0, "upload", 0, "data:image/png;base64,@@@", "notes.png")
-        grid, _, message, _ = layerlab.render_strip(0, 0, refused, None, None, None)
+        grid, _, message, _, _ = layerlab.render_strip(0, 0, refused, None, None, None)
         assert grid == [] and message == "notes.png did not arrive as a file; upload a PNG or JPEG"
