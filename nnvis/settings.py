@@ -18,7 +18,7 @@ class Settings:
     reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused),
     NNVIS_DENSITY_ABOVE (projections of more observations are drawn as a server-rendered density
     image instead of WebGL points; default 100,000). Jobs: NNVIS_MAX_JOBS (running at once on this
-    machine, default 4), NNVIS_MAX_JOBS_PER_USER (default 2), NNVIS_JOB_TIMEOUT (wall-clock seconds,
+    machine, default 4), NNVIS_MAX_JOBS_PER_USER (default 3), NNVIS_JOB_TIMEOUT (wall-clock seconds,
     default 3600), NNVIS_JOB_STALL (seconds without progress before a job is stopped, default 900).
     NNVIS_MODEL_ALLOW: TorchScript files and module:function models (separated by commas) that a
     served workspace may name; any other such model is refused (mlp, cnn, torchvision names are allowed)."""
@@ -33,7 +33,7 @@ class Settings:
     auth_header: str | None = None
     density_above: int = 100_000
     max_jobs: int = 4
-    max_jobs_per_user: int = 2
+    max_jobs_per_user: int = 3
     job_timeout_s: float = 3600.0
     job_stall_s: float = 900.0
     model_allow: tuple[str, ...] = ()
