@@ -8,6 +8,7 @@ import numpy as np
 from dash import html
 from torch import nn
 
+from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import map_layers
 from nnvis.models.layers import list_layers
 from nnvis.projection.linking import rank_neurons
@@ -74,10 +75,14 @@ LAYER_LAB_VIEW = ViewState("ll", {
 
 
 def livest_unit(raw, view: dict) -> int:
-    """The link's unit, else the unit whose activation varies most over the subset (a live one)."""
+    """The link's unit, else the unit whose activation varies most over the subset (a live one);
+    unit 0 when the activations are not there to say (the card then says why)."""
     if str(raw).isdigit():
         return int(raw)
-    return int(unitlab.activations(view["analysis"], view["layer"], view["epoch"]).var(axis=0).argmax())
+    try:
+        return int(unitlab.activations(view["analysis"], view["layer"], view["epoch"]).var(axis=0).argmax())
+    except NNVisError:
+        return 0
 
 
 def rule_for(raw, view: dict) -> str:

@@ -10,3 +10,8 @@ class NNVisError(ValueError):
 
 class NotInStore(NNVisError):
     """A read-only server was asked for something that was never computed: it says so instead."""
+
+
+class NotCaptured(NNVisError):
+    """A web request needed activations that were never captured (a run that did not finish):
+    capturing is a forward pass of the whole subset, which only jobs and the CLI do."""

@@ -87,11 +87,13 @@ OPENED = OpenedWorkspaces()
 
 def open_analysis(ws: int | str | None) -> Analysis:
     """An Analysis over workspace number `ws` (kept per process: `OPENED`; a read-only server's
-    store computes and writes nothing). A workspace naming a model outside the allow-list (code
-    it would run) is refused, checked on every open."""
+    store computes and writes nothing; in a web request, activations never captured are a
+    NotCaptured error, not a forward pass of the subset: only jobs capture). A workspace naming
+    a model outside the allow-list (code it would run) is refused, checked on every open."""
     settings = current_settings()
     analysis = OPENED.analysis(workspace_path(ws), settings.read_only)
     check_served_model(analysis.config.model, settings.model_allow, analysis.workspace.path)
+    analysis.captures = not flask.has_request_context()  # a web request never runs the subset through the model
     return analysis
 
 

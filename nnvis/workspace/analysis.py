@@ -12,7 +12,7 @@ import torch
 from nnvis.data.datasets import ImageDataset
 from nnvis.data.images import to_png
 from nnvis.data.preprocess import Preprocess, load_data
-from nnvis.errors import NNVisError
+from nnvis.errors import NNVisError, NotCaptured
 from nnvis.models.activations import capture, input_activations
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.models.zoo import LoadedModel, build_model
@@ -86,6 +86,7 @@ class Analysis:
         self.device = resolve_device(device or self.config.device)
         self._dataset = dataset
         self._models: dict[int, LoadedModel] = {}
+        self.captures = True  # False in a web request: a missing capture is a NotCaptured error, not a forward pass
 
     # ---- what the manifest says
     @property
@@ -218,6 +219,10 @@ class Analysis:
         workers asking at once capture the epoch once, the second reads what the first stored."""
         done = keys.probabilities(self, epoch)
         wanted = wanted or done
+        if not self.captures and not self.store.read_only:  # (a read-only store says it is read-only)
+            raise NotCaptured(f"the activations of epoch {epoch} are not captured: the run that made this workspace "
+                              "did not finish. Finish it with `nnvis run` (it resumes where it stopped), or open the "
+                              "projection of this layer and epoch, which captures them in the background.")
         with self.store.computing(done):
             found = self.store.get(wanted)
             if found is not None:
