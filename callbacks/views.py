@@ -64,8 +64,8 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
         return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
     job = {"ws": ws, "layer": layer, "epoch": epoch, "method": method}
     text = f"Computing {METHOD_NAMES[method]} of {layer} at epoch {epoch}…"
-    if method == "pca":
-        return message_figure(text), text, job, color_by
+    if method == "pca" or not (analysis.has_projection(layer, epoch, "pca") or analysis.captured(epoch)):
+        return message_figure(text), text, job, color_by  # no stand-in without activations: the job captures them
     figure, shown = drawn_projection(analysis, ws, layer, epoch, "pca", color_by, insets, neuron, private=False)
     return figure, f"{text} Showing PCA meanwhile: {shown}", job, color_by
 

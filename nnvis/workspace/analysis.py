@@ -236,6 +236,10 @@ class Analysis:
                 self.store.put(key, arrays)
         return stored[wanted]
 
+    def captured(self, epoch: int) -> bool:
+        """Whether the subset's activations at `epoch` are stored (the probabilities, written last)."""
+        return keys.probabilities(self, epoch) in self.store
+
     def probabilities(self, epoch: int) -> np.ndarray:
         """Class probabilities (float32) of the subset at `epoch`."""
         key = keys.probabilities(self, epoch)

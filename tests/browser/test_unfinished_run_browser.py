@@ -4,7 +4,6 @@ they say what is missing, and explore's projection job captures them in the back
 
 import pytest
 
-from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from tests.conftest import serving
@@ -27,22 +26,21 @@ def unfinished(tmp_path_factory):
         yield workspace, url
 
 
-def captured(workspace: Workspace, epoch: int) -> bool:
-    return keys.probabilities(Analysis(workspace), epoch) in workspace.store
-
-
 def test_a_request_never_captures_and_explores_job_does(page, unfinished):
     workspace, url = unfinished
     page.goto(url + "/units?ws=0&layer=hidden2&epoch=1&unit=3")
     page.wait_for_function(f"() => (document.querySelector('#ul-message') || {{innerText: ''}})"
                            f".innerText.includes('{NOT_CAPTURED}')", timeout=30000)
     assert "nnvis run" in page.inner_text("#ul-message")  # what to do about it
-    assert not captured(workspace, 1)  # the request ran no forward pass
+    assert not Analysis(workspace).captured(1)  # the request ran no forward pass
 
-    page.goto(url + "/?ws=0&layer=hidden2&epoch=1")  # its projection is a job, which captures the epoch
+    page.goto(url + "/?ws=0&layer=hidden2&epoch=1&method=tsne")  # a job, which captures the epoch
+    page.wait_for_function("() => (document.querySelector('#nh-value') || {innerText: ''}).innerText"
+                           ".startsWith('Computing t-SNE of hidden2 at epoch 1')", timeout=30000)
+    assert "PCA meanwhile" not in page.inner_text("#nh-value")  # no stand-in without activations
     page.wait_for_function("() => (document.querySelector('#nh-value') || {innerText: ''}).innerText"
                            ".startsWith('NH ')", timeout=120000)
-    assert captured(workspace, 1)
+    assert Analysis(workspace).captured(1)
 
     page.goto(url + "/units?ws=0&layer=hidden2&epoch=1&unit=3")
     page.wait_for_function("() => (document.querySelector('#ul-title') || {innerText: ''}).innerText"
