@@ -13,15 +13,17 @@ from layouts.page_parts import COMPARE_VIEW
 from nnvis.compare.snapshots import (
     Snapshot,
     aligned_projections,
+    check_same_observations,
     class_nh,
     class_verdict,
     has_aligned_projections,
     mover_order,
     neighbourhood_change,
-    open_pair,
+    snapshot,
 )
+from nnvis.errors import NNVisError
 from web.components import layer_options
-from web.context import current_settings, layer_and_epoch_choices, workspace_path
+from web.context import current_settings, layer_and_epoch_choices, open_analysis, workspace_path
 from web.errors import or_message
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
 from web.registry import callback, clientside_callback
@@ -36,8 +38,17 @@ TOP_MOVERS = 50
 
 
 def open_view(ws, layer, epoch, ws2, layer2, epoch2) -> tuple[Snapshot, Snapshot]:
-    """The two sides the controls name (NNVisError when they cannot be compared)."""
-    return open_pair([workspace_path(ws), workspace_path(ws2)], [layer, layer2], [int(epoch), int(epoch2)])
+    """The two sides the controls name, over this process's opened workspaces (`open_analysis`:
+    read-only on a read-only server, models on the allow-list); NNVisError when they cannot be
+    compared, as `nnvis.compare.snapshots.open_pair` says (which opens them writable)."""
+    same = workspace_path(ws).resolve() == workspace_path(ws2).resolve()
+    first = open_analysis(ws)
+    a, b = snapshot(first, layer, epoch), snapshot(first if same else open_analysis(ws2), layer2, epoch2)
+    if same and a.identity() == b.identity():
+        raise NNVisError(f"nothing to compare: both sides are {a.describe()}; choose another epoch or layer")
+    if not same:
+        check_same_observations(a.analysis, b.analysis)
+    return a, b
 
 
 def message_view(text: str, job=no_update) -> tuple:

@@ -63,12 +63,17 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     return figure, status, len(names) - 1, marks, no_update  # no job to start
 
 
+def waiting_message() -> str:
+    """What a view of a sequence not in the store says: its job is coming, or (read-only) it is not."""
+    return READ_ONLY_MESSAGE if current_settings().read_only else "Waiting for the aligned frames…"
+
+
 def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int, coherence: str | None = None):
     """The aligned projection of frame `frame` of the sequence, or a message while it is computed."""
     analysis = open_analysis(ws)
     coherence = coherence_for(method, coherence)
     if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
-        return message_figure("Waiting for the aligned frames…")
+        return message_figure(waiting_message())
     data = sequence(analysis, kind, anchor, method, coherence)
     frame = int(min(max(frame or 0, 0), len(data["frames"]) - 1))
     name = frame_names(analysis, kind)[frame]
@@ -106,7 +111,7 @@ def stability_view(ws, kind: str, anchor, method: str, coherence: str | None = N
     analysis = open_analysis(ws)
     coherence = coherence_for(method, coherence)
     if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
-        waiting = message_figure("Waiting for the aligned frames…")
+        waiting = message_figure(waiting_message())
         return waiting, waiting
     data = sequence(analysis, kind, anchor, method, coherence)
     names = frame_names(analysis, kind)
