@@ -43,6 +43,16 @@ def forget_views(workspace: Path) -> None:
             cache.delete(key.digest())
 
 
+POINT_PIXEL = """id => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect(), t = gd._fullData[0];
+  return [box.left + xa._offset + xa.l2p(t.x[0]), box.top + ya._offset + ya.l2p(t.y[0])]; }"""
+
+
+WITHIN_GRAPH = """id => { const graph = document.querySelector('#' + id + ' .js-plotly-plot').getBoundingClientRect();
+  return Array.from(document.querySelectorAll('#' + id + ' .annotation-text')).every(text => {
+    const box = text.getBoundingClientRect(); return box.left >= graph.left && box.right <= graph.right; }); }"""
+
+
 def text_of(element_id: str) -> str:
     return f"(document.querySelector('#{element_id}') || {{innerText: ''}}).innerText"
 
@@ -66,6 +76,7 @@ def says_read_only(page, *, texts=(), figures=(), timeout: float = 60000) -> Non
     for element in figures:
         wait_text(page, figure_text(element), READ_ONLY, timeout)
         assert page.locator(f"#{element} .annotation-text").first.is_visible()
+        assert page.evaluate(WITHIN_GRAPH, element), f"the message of {element} is cut at the graph's edges"
 
 
 def choose(page, dropdown_id: str, option_text: str) -> None:
@@ -81,6 +92,18 @@ def set_number(page, selector: str, value) -> None:
 def explore(page, base: str) -> None:
     page.goto(base + "/?ws=0&layer=hidden2&epoch=2&method=pca")
     wait_text(page, text_of("nh-value"), "PCA of hidden2, epoch 2")  # a stored view is shown as it is
+    for graph in ("obs-projection", "neuron-map"):  # hover an observation, then click a neuron to colour by it
+        page.wait_for_function(f"() => {{ const gd = document.querySelector('#{graph} .js-plotly-plot');"
+                               " return gd && gd._fullData && gd._fullData.length && gd._fullData[0].x.length; }")
+        x, y = page.evaluate(POINT_PIXEL, graph)
+        page.mouse.move(x - 20, y - 20)
+        page.mouse.move(x, y, steps=5)
+        if graph == "neuron-map":
+            page.mouse.click(x, y)
+    page.wait_for_function("() => document.querySelector('#obs-hover img') !== null"
+                           " && document.querySelector('#obs-hover img').naturalWidth > 0")
+    page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
+                           "._fullData[0].marker.color !== 'string'")  # coloured by the neuron's activations
     with page.expect_download() as stored:
         page.click("#export-csv")
     assert stored.value.suggested_filename == "nnvis-hidden2-epoch2-pca.csv"
