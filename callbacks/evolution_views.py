@@ -7,7 +7,7 @@ from dash import no_update
 
 from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
-from layouts.page_parts import coherence_for, coherence_options
+from layouts.page_parts import coherence_for, coherence_label, coherence_options
 from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figure, tradeoff_figure, trails_figure
 from nnvis.compare.evolution import bundled_trails, frame_names, has_sequence, sequence
 from web.context import current_settings, open_analysis
@@ -116,11 +116,12 @@ def stability_view(ws, kind: str, anchor, method: str, coherence: str | None = N
     data = sequence(analysis, kind, anchor, method, coherence)
     names = frame_names(analysis, kind)
     stability = stability_figure(names, data["nh"], data["nh_independent"], data["trustworthiness"],
-                                 data["temporal"], coherence)
+                                 data["temporal"], coherence_label(coherence))
     measured = [o["value"] for o in coherence_options(method) if not o.get("disabled")
                 and has_sequence(analysis, kind, anchor, method, coherence=o["value"])]
     sequences = [sequence(analysis, kind, anchor, method, setting) for setting in measured]
     tradeoff = tradeoff_figure(measured, [float(np.nanmean(s["temporal"])) for s in sequences],
                                [float(s["nh"].mean()) for s in sequences],
-                               [float(s["trustworthiness"].mean()) for s in sequences], coherence)
+                               [float(s["trustworthiness"].mean()) for s in sequences], coherence,
+                               [coherence_label(setting) for setting in measured])
     return stability, tradeoff

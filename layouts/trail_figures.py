@@ -102,15 +102,18 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
 
 
 def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float], trustworthiness: list[float],
-                    current: str) -> go.Figure:
+                    current: str, labels: list[str] | None = None) -> go.Figure:
     """The coherence trade-off of one sequence: per setting measured so far, its mean temporal
-    preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed."""
+    preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed.
+    Points carry their setting (`text`) and show its `labels` (as the coherence control names them)."""
     figure = go.Figure()
-    for values, name, colour, labels in ((nh, "NH", "#3366cc", "markers+text"),
-                                         (trustworthiness, "trustworthiness", "#54a24b", "markers")):
-        figure.add_trace(go.Scatter(x=temporal, y=values, mode=labels, name=name, text=settings,
-                                    textposition="bottom center", customdata=settings,
-                                    hovertemplate=f"%{{text}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}<extra></extra>",
+    labels = list(labels or settings)
+    for values, name, colour, mode in ((nh, "NH", "#3366cc", "markers+text"),
+                                       (trustworthiness, "trustworthiness", "#54a24b", "markers")):
+        figure.add_trace(go.Scatter(x=temporal, y=values, mode=mode, name=name, text=settings, customdata=labels,
+                                    texttemplate="%{customdata}", textposition="bottom center",
+                                    hovertemplate=f"%{{customdata}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}"
+                                                  "<extra></extra>",
                                     marker=dict(size=[14 if s == current else 8 for s in settings], color=colour,
                                                 line=dict(width=[2 if s == current else 0 for s in settings],
                                                           color="#222"))))
