@@ -49,8 +49,8 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     if not has_sequence(analysis, kind, anchor, method, bundled=True, coherence=coherence):
         if current_settings().read_only:
             return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, len(names) - 1, marks, no_update
-        text = (f"Aligning {METHOD_NAMES[method]} frames ({coherence}) of the {describe(kind, anchor)} "
-                "and bundling trails…")
+        text = (f"Aligning {METHOD_NAMES[method]} frames ({coherence_label(coherence)}) of the "
+                f"{describe(kind, anchor)} and bundling trails…")
         return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
                                                                    "method": method, "coherence": coherence}
     paths = bundled_trails(analysis, kind, anchor, method, coherence)["paths"]

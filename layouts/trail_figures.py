@@ -101,6 +101,20 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
     return figure
 
 
+def label_positions(x: list[float]) -> list[str]:
+    """Where each point's label goes: from left to right alternately below and above its point
+    (neighbours' labels do not overlap), turned inwards at both ends of the x range (a centred
+    label there would stick out of the plot and be cut)."""
+    rank = {i: r for r, i in enumerate(sorted(range(len(x)), key=lambda i: x[i] if np.isfinite(x[i]) else np.inf))}
+    finite = [v for v in x if np.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+
+    def side(v) -> str:
+        return "center" if low == high or not np.isfinite(v) else "right" if v == low else "left" if v == high \
+            else "center"
+    return [f"{'bottom' if rank[i] % 2 == 0 else 'top'} {side(v)}" for i, v in enumerate(x)]
+
+
 def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float], trustworthiness: list[float],
                     current: str, labels: list[str] | None = None) -> go.Figure:
     """The coherence trade-off of one sequence: per setting measured so far, its mean temporal
@@ -111,7 +125,7 @@ def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float],
     for values, name, colour, mode in ((nh, "NH", "#3366cc", "markers+text"),
                                        (trustworthiness, "trustworthiness", "#54a24b", "markers")):
         figure.add_trace(go.Scatter(x=temporal, y=values, mode=mode, name=name, text=settings, customdata=labels,
-                                    texttemplate="%{customdata}", textposition="bottom center",
+                                    texttemplate="%{customdata}", textposition=label_positions(temporal),
                                     hovertemplate=f"%{{customdata}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}"
                                                   "<extra></extra>",
                                     marker=dict(size=[14 if s == current else 8 for s in settings], color=colour,

@@ -10,7 +10,7 @@ from tests.conftest import copy_workspace
 
 
 def test_the_tradeoff_plot_labels_settings_as_the_coherence_control_does(digits_workspace, tmp_path, monkeypatch):
-    from callbacks.evolution_views import stability_view
+    from callbacks.evolution_views import stability_view, trails_view
 
     workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")
     monkeypatch.setenv("NNVIS_WORKSPACES", str(workspace))
@@ -31,3 +31,10 @@ def test_the_tradeoff_plot_labels_settings_as_the_coherence_control_does(digits_
     titles = [note.text for note in stability.layout.annotations]
     assert "per frame (tied λ 0.9)" in titles
     assert "damped-0.5" not in " ".join(titles + list(nh_points.customdata))
+    # from left to right, labels alternate below and above their points (neighbours' labels do not
+    # overlap), and those at both ends of the x range turn inwards: none sticks out of the plot
+    order = sorted(range(len(computed)), key=lambda i: nh_points.x[i])
+    assert [nh_points.textposition[i] for i in order] == ["bottom right", "top center", "bottom center", "top left"]
+    _, status, _, _, job = trails_view(0, "epochs", "hidden1", "tsne", list(range(10)), None, "0.9")
+    assert status.startswith("Aligning t-SNE frames (tied λ 0.9) of the hidden1 across epochs")
+    assert job["coherence"] == "0.9"
