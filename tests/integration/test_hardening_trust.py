@@ -165,3 +165,29 @@ def test_a_workspace_edited_to_name_a_torchscript_file_runs_none_of_its_code_unl
     expected = Analysis(Workspace(digits_workspace.path)).model(2).module
     images = torch.rand(4, 1, 8, 8)
     torch.testing.assert_close(served(images), expected(images))  # the workspace's snapshot, in the file's model
+
+
+def test_a_compare_job_opens_only_the_servers_own_workspaces(digits_workspace, tmp_path):
+    """The compare page's job request comes back from the browser: a folder path put in it (a
+    workspace outside the server's list, naming code as its model) is never opened; the second
+    side is the server's workspace number, checked like the first."""
+    from nnvis.settings import Settings
+    from tests.conftest import forget, serving
+    from tests.hardening_client import callback_body, run_background
+
+    served = copy_workspace(digits_workspace.path, tmp_path / "served")
+    outside = copy_workspace(digits_workspace.path, tmp_path / "outside")
+    manifest = json.loads((outside / "workspace.json").read_text())
+    manifest["config"]["model"] = "os:getcwd"  # code: called when its activations are captured
+    (outside / "workspace.json").write_text(json.dumps(manifest))
+    forget(outside, "activations")
+    view = {"compare-ws.value": 0, "compare-layer.value": "hidden4", "compare-epoch.value": 0,
+            "compare-ws2.value": 0, "compare-layer2.value": "hidden4", "compare-epoch2.value": 2,
+            "compare-method.value": "pca", "compare-color.value": "change"}
+    crafted = {"ws": 0, "workspace2": str(outside), "layer": "hidden4", "layer2": "hidden4", "epoch": 0, "epoch2": 2,
+               "method": "pca"}
+    with serving(Settings(workspaces=(served,), job_cache=tmp_path / "jobs")) as base:
+        body = callback_body(base, "compare-job.data@", {**view, "compare-job.data": crafted}, "compare-job.data")
+        answer = json.dumps(run_background(base, body))
+    assert "os:getcwd" not in answer and "returned str" not in answer  # the outside folder was never opened
+    assert "unknown workspace None; this server has 1" in answer
