@@ -1,7 +1,8 @@
 """Read-only under real gunicorn with 4 workers, in headless Chromium: every page and export is
 visited and its controls changed as a user does; what is not in the store says the server is
-read-only, and the workspace folder stays byte-identical (same files, same hashes, no lock or
-.tmp file added)."""
+read-only, and the workspace folder stays byte-identical: every file keeps its size and hash, and
+nothing is added (no lock, .tmp or array file) but what SQLite makes for any reader of a WAL
+database where the folder lets it, an empty -wal and the -shm index."""
 
 import hashlib
 from pathlib import Path
