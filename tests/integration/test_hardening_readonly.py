@@ -87,3 +87,28 @@ def test_read_only_serves_a_workspace_on_a_read_only_mount(digits_workspace, tmp
         png = app.server.test_client().get("/thumbs/0/5.png")
         assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
         assert folder_bytes(mounted) == folder_bytes(workspace)
+
+
+def test_read_only_shows_and_exports_views_stored_before_faithfulness_was_measured(digits_workspace, tmp_path):
+    """A workspace whose projections were stored before trustworthiness and continuity existed:
+    a read-only server measures nothing, so it shows and exports the stored projection without
+    them (it refused the whole view and its export)."""
+    from app import create_app
+    from callbacks import views
+    from nnvis.settings import Settings
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    forget(workspace, "faithfulness")
+    before = folder_bytes(workspace)
+    nh = Analysis(Workspace(workspace, read_only=True)).neighborhood_hit("hidden2", 2, "pca")
+    app = create_app(Settings(workspaces=(workspace,), read_only=True, job_cache=tmp_path / "jobs"))
+    with app.server.test_request_context():
+        figure, text, _, _ = views.projection_view(0, "hidden2", 2, "pca", "true", [], None)
+        assert text.startswith(f"NH {nh:.4f} · trustworthiness and continuity not measured yet")
+        assert sorted(i for trace in figure.data if trace.customdata is not None
+                      for i in trace.customdata if not trace.name.startswith("misclassified")) == list(range(300))
+        exported = views.export_table(0, "hidden2", 2, "pca")["content"]
+    assert exported.count("\n") == 2 + 300 and "trustworthiness" not in exported
+    assert folder_bytes(workspace) == before
