@@ -13,15 +13,17 @@ from layouts.page_parts import COMPARE_VIEW
 from nnvis.compare.snapshots import (
     Snapshot,
     aligned_projections,
+    check_same_observations,
     class_nh,
     class_verdict,
     has_aligned_projections,
     mover_order,
     neighbourhood_change,
-    open_pair,
+    snapshot,
 )
+from nnvis.errors import NNVisError
 from web.components import layer_options
-from web.context import current_settings, layer_and_epoch_choices, workspace_path
+from web.context import current_settings, layer_and_epoch_choices, open_analysis, workspace_path
 from web.errors import or_message
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
 from web.registry import callback, clientside_callback
@@ -36,8 +38,17 @@ TOP_MOVERS = 50
 
 
 def open_view(ws, layer, epoch, ws2, layer2, epoch2) -> tuple[Snapshot, Snapshot]:
-    """The two sides the controls name (NNVisError when they cannot be compared)."""
-    return open_pair([workspace_path(ws), workspace_path(ws2)], [layer, layer2], [int(epoch), int(epoch2)])
+    """The two sides the controls name, over this process's opened workspaces (`open_analysis`:
+    read-only on a read-only server, models on the allow-list); NNVisError when they cannot be
+    compared, as `nnvis.compare.snapshots.open_pair` says (which opens them writable)."""
+    same = workspace_path(ws).resolve() == workspace_path(ws2).resolve()
+    first = open_analysis(ws)
+    a, b = snapshot(first, layer, epoch), snapshot(first if same else open_analysis(ws2), layer2, epoch2)
+    if same and a.identity() == b.identity():
+        raise NNVisError(f"nothing to compare: both sides are {a.describe()}; choose another epoch or layer")
+    if not same:
+        check_same_observations(a.analysis, b.analysis)
+    return a, b
 
 
 def message_view(text: str, job=no_update) -> tuple:
@@ -54,8 +65,8 @@ def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str
     if not has_aligned_projections(a, b, method):
         if current_settings().read_only:
             return message_view(READ_ONLY_MESSAGE)
-        request = {"ws": ws, "workspace2": str(workspace_path(ws2)), "layer": layer, "layer2": layer2,
-                   "epoch": int(epoch), "epoch2": int(epoch2), "method": method}
+        request = {"ws": ws, "ws2": ws2, "layer": layer, "layer2": layer2, "epoch": int(epoch), "epoch2": int(epoch2),
+                   "method": method}
         return message_view(f"Finding every observation's 10 nearest neighbours in both snapshots and aligning "
                             f"{METHOD_NAMES[method]} projections…", request)
     kept = neighbourhood_change(a, b)
@@ -139,6 +150,16 @@ def render_comparison(*view):
     return compare_view(*view)
 
 
+def compare_job(request) -> dict:
+    """The job for a page's request: its second side the server's workspace number `ws2`
+    (checked as `ws` is: on this server, its model allowed), never a path the browser sent."""
+    if not isinstance(request, dict):
+        raise NNVisError("the comparison's request is not an object; change the view to ask again")
+    second = open_analysis(request.get("ws2")).workspace.path
+    return {"job": "compare", **{key: value for key, value in request.items() if key != "ws2"},
+            "workspace2": str(second)}
+
+
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("compare-job", "data"), *[State(i.component_id, i.component_property) for i in VIEW],
           **background_options("compare-job"))
@@ -146,7 +167,7 @@ def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
     if not request:
         raise PreventUpdate
-    failed = or_message(run_request, set_progress, {"job": "compare", **request},
+    failed = or_message(lambda: run_request(set_progress, compare_job(request)),
                         answer=lambda message: message_view(message, None))
     if failed is not None:
         return failed

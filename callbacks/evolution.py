@@ -52,12 +52,13 @@ def run_sequence_job(set_progress, request, *view):
     return views.trails_view(*view)
 
 
-@callback(Output("frame-graph", "figure"), Input("frame-slider", "value"), Input("evo-status", "children"),
-          *[State(i.component_id, i.component_property) for i in CONTROLS])
+@callback(Output("frame-graph", "figure"), Output("frame-graph", "animate"), Input("frame-slider", "value"),
+          Input("evo-status", "children"), *[State(i.component_id, i.component_property) for i in CONTROLS])
 def render_frame(frame, _status, ws, kind, anchor, method, classes, _selected, coherence=None):
     if not views.anchor_fits(ws, kind, anchor):
         raise PreventUpdate
-    return views.frame_view(ws, kind, anchor, method, classes, frame, coherence)
+    figure = views.frame_view(ws, kind, anchor, method, classes, frame, coherence)
+    return figure, bool(figure.data)  # a message (no trace) is drawn afresh: an animation would not show its text
 
 
 @callback(Output("trail-selection", "data"), Input("frame-graph", "selectedData"), prevent_initial_call=True)

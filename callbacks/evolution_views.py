@@ -7,7 +7,7 @@ from dash import no_update
 
 from callbacks.views import METHOD_NAMES, observation_details
 from layouts.figures import message_figure
-from layouts.page_parts import coherence_for, coherence_options
+from layouts.page_parts import coherence_for, coherence_label, coherence_options
 from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figure, tradeoff_figure, trails_figure
 from nnvis.compare.evolution import bundled_trails, frame_names, has_sequence, sequence
 from web.context import current_settings, open_analysis
@@ -49,8 +49,8 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     if not has_sequence(analysis, kind, anchor, method, bundled=True, coherence=coherence):
         if current_settings().read_only:
             return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, len(names) - 1, marks, no_update
-        text = (f"Aligning {METHOD_NAMES[method]} frames ({coherence}) of the {describe(kind, anchor)} "
-                "and bundling trails…")
+        text = (f"Aligning {METHOD_NAMES[method]} frames ({coherence_label(coherence)}) of the "
+                f"{describe(kind, anchor)} and bundling trails…")
         return message_figure(text), text, len(names) - 1, marks, {"ws": ws, "kind": kind, "anchor": anchor,
                                                                    "method": method, "coherence": coherence}
     paths = bundled_trails(analysis, kind, anchor, method, coherence)["paths"]
@@ -63,12 +63,17 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     return figure, status, len(names) - 1, marks, no_update  # no job to start
 
 
+def waiting_message() -> str:
+    """What a view of a sequence not in the store says: its job is coming, or (read-only) it is not."""
+    return READ_ONLY_MESSAGE if current_settings().read_only else "Waiting for the aligned frames…"
+
+
 def frame_view(ws, kind: str, anchor, method: str, classes: list[int], frame: int, coherence: str | None = None):
     """The aligned projection of frame `frame` of the sequence, or a message while it is computed."""
     analysis = open_analysis(ws)
     coherence = coherence_for(method, coherence)
     if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
-        return message_figure("Waiting for the aligned frames…")
+        return message_figure(waiting_message())
     data = sequence(analysis, kind, anchor, method, coherence)
     frame = int(min(max(frame or 0, 0), len(data["frames"]) - 1))
     name = frame_names(analysis, kind)[frame]
@@ -106,16 +111,17 @@ def stability_view(ws, kind: str, anchor, method: str, coherence: str | None = N
     analysis = open_analysis(ws)
     coherence = coherence_for(method, coherence)
     if not has_sequence(analysis, kind, anchor, method, coherence=coherence):
-        waiting = message_figure("Waiting for the aligned frames…")
+        waiting = message_figure(waiting_message())
         return waiting, waiting
     data = sequence(analysis, kind, anchor, method, coherence)
     names = frame_names(analysis, kind)
     stability = stability_figure(names, data["nh"], data["nh_independent"], data["trustworthiness"],
-                                 data["temporal"], coherence)
+                                 data["temporal"], coherence_label(coherence))
     measured = [o["value"] for o in coherence_options(method) if not o.get("disabled")
                 and has_sequence(analysis, kind, anchor, method, coherence=o["value"])]
     sequences = [sequence(analysis, kind, anchor, method, setting) for setting in measured]
     tradeoff = tradeoff_figure(measured, [float(np.nanmean(s["temporal"])) for s in sequences],
                                [float(s["nh"].mean()) for s in sequences],
-                               [float(s["trustworthiness"].mean()) for s in sequences], coherence)
+                               [float(s["trustworthiness"].mean()) for s in sequences], coherence,
+                               [coherence_label(setting) for setting in measured])
     return stability, tradeoff

@@ -110,8 +110,10 @@ QUICK_FAITHFULNESS = 5_000  # projections stored before trustworthiness existed:
 
 
 def shown_faithfulness(analysis: Analysis, layer: str, epoch: int, method: str) -> dict | None:
-    """The projection's trustworthiness and continuity: stored, or measured now when quick."""
-    if analysis.has_faithfulness(layer, epoch, method) or analysis.config.subset <= QUICK_FAITHFULNESS:
+    """The projection's trustworthiness and continuity: stored, or measured now when quick (never
+    on a read-only server: None, the view says they are not measured)."""
+    quick = analysis.config.subset <= QUICK_FAITHFULNESS and not current_settings().read_only
+    if analysis.has_faithfulness(layer, epoch, method) or quick:
         return analysis.faithfulness(layer, epoch, method)
     return None
 
@@ -261,5 +263,5 @@ def export_table(ws, layer: str, epoch: int, method: str) -> dict:
     predictions, _ = analysis.predictions(epoch)
     content = projection_csv(analysis.subset()["index"], projection["points"], analysis.labels, predictions,
                              projection["nh"], analysis.classes, analysis.subset()["split"],
-                             faithfulness=analysis.faithfulness(layer, epoch, method))
+                             faithfulness=shown_faithfulness(analysis, layer, epoch, method))
     return {"content": content, "filename": f"nnvis-{layer}-epoch{epoch}-{method}.csv", "type": "text/csv"}

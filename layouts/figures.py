@@ -210,11 +210,29 @@ def inset_images(points: np.ndarray, indices: np.ndarray, urls: list[str], size:
             for i, url in zip(indices, urls)]
 
 
-def message_figure(text: str) -> go.Figure:
-    """An empty figure that says what is happening (loading, computing, nothing to show)."""
+MESSAGE_CHARACTERS = 64
+"""Characters per line of a message drawn in a figure. Plotly does not wrap annotation text: a
+longer line is cut at both edges. The pages' 15 px Inter averages 6.7 px a character, so 64 of
+them (about 430 px) fit the narrowest graph that shows messages at a 1280 px wide window (the
+side panels, 471 px)."""
+
+
+def wrapped(text: str, width: int = MESSAGE_CHARACTERS) -> str:
+    """`text` over lines of at most `width` characters, broken at spaces (a word longer than a
+    line is split), joined with <br> for a Plotly annotation; its own line breaks are kept."""
+    import textwrap
+
+    lines = [line for paragraph in str(text).splitlines()
+             for line in textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]]
+    return "<br>".join(lines)
+
+
+def message_figure(text: str, width: int = MESSAGE_CHARACTERS) -> go.Figure:
+    """An empty figure that says what is happening (loading, computing, nothing to show), over
+    lines of at most `width` characters."""
     figure = go.Figure()
-    note = dict(text=text, showarrow=False, font=dict(size=15, color="#52606d"), x=0.5, y=0.5, xref="paper",
-                yref="paper")
+    note = dict(text=wrapped(text, width), showarrow=False, font=dict(size=15, color="#52606d"), x=0.5, y=0.5,
+                xref="paper", yref="paper")
     figure.update_layout(**base_layout(annotations=[note]))
     return figure
 

@@ -179,10 +179,15 @@ def attraction_label(setting: str) -> str:
     return f"{'damped' if damped else 'tied'} λ {strength:g}"
 
 
+def coherence_label(setting: str) -> str:
+    """A coherence setting as the page names it: 'independent', 'chained', 'tied λ 0.9', 'damped λ 0.5'."""
+    return {"independent": "independent", "chain": "chained"}.get(setting) or attraction_label(setting)
+
+
 def coherence_options(method: str) -> list[dict]:
     """The coherence control's choices: independent, chained, and for t-SNE the attractions."""
-    tied = [{"label": attraction_label(a), "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
-    return [{"label": "independent", "value": "independent"}, {"label": "chained", "value": "chain"}] + tied
+    tied = [{"label": coherence_label(a), "value": a, "disabled": method != "tsne"} for a in ATTRACTIONS]
+    return [{"label": coherence_label(setting), "value": setting} for setting in COHERENCE] + tied
 
 
 def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):

@@ -101,16 +101,33 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
     return figure
 
 
+def label_positions(x: list[float]) -> list[str]:
+    """Where each point's label goes: from left to right alternately below and above its point
+    (neighbours' labels do not overlap), turned inwards at both ends of the x range (a centred
+    label there would stick out of the plot and be cut)."""
+    rank = {i: r for r, i in enumerate(sorted(range(len(x)), key=lambda i: x[i] if np.isfinite(x[i]) else np.inf))}
+    finite = [v for v in x if np.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+
+    def side(v) -> str:
+        return "center" if low == high or not np.isfinite(v) else "right" if v == low else "left" if v == high \
+            else "center"
+    return [f"{'bottom' if rank[i] % 2 == 0 else 'top'} {side(v)}" for i, v in enumerate(x)]
+
+
 def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float], trustworthiness: list[float],
-                    current: str) -> go.Figure:
+                    current: str, labels: list[str] | None = None) -> go.Figure:
     """The coherence trade-off of one sequence: per setting measured so far, its mean temporal
-    preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed."""
+    preservation (x) against its frames' mean NH and trustworthiness (y); the chosen one ringed.
+    Points carry their setting (`text`) and show its `labels` (as the coherence control names them)."""
     figure = go.Figure()
-    for values, name, colour, labels in ((nh, "NH", "#3366cc", "markers+text"),
-                                         (trustworthiness, "trustworthiness", "#54a24b", "markers")):
-        figure.add_trace(go.Scatter(x=temporal, y=values, mode=labels, name=name, text=settings,
-                                    textposition="bottom center", customdata=settings,
-                                    hovertemplate=f"%{{text}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}<extra></extra>",
+    labels = list(labels or settings)
+    for values, name, colour, mode in ((nh, "NH", "#3366cc", "markers+text"),
+                                       (trustworthiness, "trustworthiness", "#54a24b", "markers")):
+        figure.add_trace(go.Scatter(x=temporal, y=values, mode=mode, name=name, text=settings, customdata=labels,
+                                    texttemplate="%{customdata}", textposition=label_positions(temporal),
+                                    hovertemplate=f"%{{customdata}}: {name} %{{y:.4f}}, temporal %{{x:.3f}}"
+                                                  "<extra></extra>",
                                     marker=dict(size=[14 if s == current else 8 for s in settings], color=colour,
                                                 line=dict(width=[2 if s == current else 0 for s in settings],
                                                           color="#222"))))

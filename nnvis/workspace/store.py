@@ -105,6 +105,23 @@ def load_mapped(path: Path) -> np.ndarray:
         return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite database at `path`. Reading a WAL-mode database
+    (diskcache's) needs its -shm index beside it, which SQLite creates; where it cannot (a
+    read-only mount, a folder the server may not write), the file is opened as immutable:
+    nothing writes it there, so no change is missed."""
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    try:
+        connection.execute("SELECT 1 FROM Cache LIMIT 1").fetchall()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=60, isolation_level=None)
+
+
 class ReadOnlyCache:
     """The reading half of a diskcache.Cache, over a SQLite connection opened read-only: opening
     a diskcache.Cache writes its settings, and this must leave the folder as it was."""
@@ -119,8 +136,7 @@ class ReadOnlyCache:
             path = self.directory / "cache.db"
             if not path.is_file():
                 return None
-            uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
-            self.local.connection = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            self.local.connection = open_read_only(path)
         return self.local.connection
 
     def get(self, key: str, default=None):
