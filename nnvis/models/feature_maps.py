@@ -59,6 +59,24 @@ def to_model_input(x: torch.Tensor, in_channels: int) -> torch.Tensor:
     return x
 
 
+def data_channels(image_shape: tuple[int, ...]) -> int:
+    """Channels of images of `image_shape`: (H,W) grey or (H,W,3) colour."""
+    if len(image_shape) == 2:
+        return 1
+    if len(image_shape) == 3 and image_shape[2] == 3:
+        return 3
+    raise NNVisError(f"image shape {tuple(image_shape)} is not (H,W) or (H,W,3)")
+
+
+def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], device: str = "cpu") -> tuple[int, ...]:
+    """The shape of one image's output at `layer` for images of `image_shape` (one forward pass
+    of a blank image, as far as `layer`)."""
+    probe = torch.zeros((1, data_channels(image_shape), image_shape[0], image_shape[1]), device=device)
+    with eval_mode(model.module, device) as module, torch.no_grad():
+        out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
+    return tuple(out.shape[1:])
+
+
 def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "cpu") -> list[str]:
     """The module paths (in `nnvis layers` order) whose output is feature maps (N,C,H,W) for
     images of `image_shape` ((H,W) or (H,W,3)): the layers a structure strip can show."""

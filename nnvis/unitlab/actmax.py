@@ -33,7 +33,7 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from nnvis.errors import NNVisError
-from nnvis.models.feature_maps import layer_outputs, unit_activation
+from nnvis.models.feature_maps import data_channels, layer_outputs, layer_shape, unit_activation
 from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
@@ -172,27 +172,10 @@ def regularize(x: torch.Tensor, grad: torch.Tensor, step: int, params: ActMaxPar
     return (d + centre).clamp_(low, high)
 
 
-def data_channels(image_shape: tuple[int, ...]) -> int:
-    """Channels of images of `image_shape`: (H,W) grey or (H,W,3) colour."""
-    if len(image_shape) == 2:
-        return 1
-    if len(image_shape) == 3 and image_shape[2] == 3:
-        return 3
-    raise NNVisError(f"image shape {tuple(image_shape)} is not (H,W) or (H,W,3)")
-
-
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(N,C,H,W) in [0, 1] to uint8 (N,H,W) or (N,H,W,3), the data's layout."""
     pixels = torch.round(x.detach().clamp(0, 1) * 255).to(torch.uint8).cpu()
     return pixels[:, 0].numpy() if pixels.shape[1] == 1 else pixels.permute(0, 2, 3, 1).numpy()
-
-
-def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], device: str = "cpu") -> tuple[int, ...]:
-    """The shape of one image's output at `layer` for images of `image_shape`."""
-    probe = torch.zeros((1, data_channels(image_shape), image_shape[0], image_shape[1]), device=device)
-    with eval_mode(model.module, device) as module, torch.no_grad():
-        out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
-    return tuple(out.shape[1:])
 
 
 def ascent_point(module: nn.Module, layer: str, dense: bool) -> tuple[str, bool]:

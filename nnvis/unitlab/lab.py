@@ -15,7 +15,7 @@ from nnvis.models.feature_maps import feature_maps
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
-from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for, layer_shape
+from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for
 from nnvis.unitlab.perturbation import check_variance
 from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
@@ -24,7 +24,7 @@ from nnvis.unitlab.stats import dead_unit_note, mean_of_top_k, sparsity, top_k, 
 from nnvis.validation import one_of, whole_number
 from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
-from nnvis.workspace.store import Arrays, ArtifactKey
+from nnvis.workspace.store import Arrays
 
 RULES = ("max", "intersection", "difference")
 IMAGE_SETS = ("test", "subset")
@@ -193,11 +193,6 @@ def unit_histogram(analysis: Analysis, layer: str, epoch: int | None, unit: int,
                            layer=layer)
 
 
-def layer_shape_key(analysis: Analysis, layer: str) -> ArtifactKey:
-    """The key of one image's output shape at `layer` (the same at every epoch)."""
-    return analysis.key("layer-shape", layer=layer)
-
-
 def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: int = 9) -> np.ndarray | None:
     """The spatial activation maps (k x H x W, float32) of a conv unit over its top-k subset
     observations, best first; None for a dense layer, whose units have no map. A forward pass
@@ -207,13 +202,11 @@ def unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: int, k: i
     key = keys.unit_maps(analysis, layer, epoch, unit, len(best))
 
     def compute() -> Arrays:
-        model = analysis.model(epoch)
-        shape = analysis.store.get_or_compute(layer_shape_key(analysis, layer), lambda: {"shape": np.array(
-            layer_shape(model, layer, tuple(analysis.manifest["image_shape"]), analysis.device))})["shape"]
-        if len(shape) != 3:
+        if len(analysis.layer_shape(layer)) != 3:
             return {"maps": np.zeros((0, 0, 0), np.float32)}
         images = analysis.subset()["images"][best]
-        return {"maps": feature_maps(model, images, layer, analysis.device)[:, int(unit)].astype(np.float32)}
+        return {"maps": feature_maps(analysis.model(epoch), images, layer, analysis.device)[:, int(unit)]
+                .astype(np.float32)}
     maps = analysis.store.get_or_compute(key, compute)["maps"]
     return maps if len(maps) else None
 
@@ -223,7 +216,7 @@ def stored_unit_maps(analysis: Analysis, layer: str, epoch: int | None, unit: in
     """(found, maps) of `unit_maps` from the store alone, computing nothing: found is False when
     they were not computed yet (for a layer known to be dense there is nothing to compute)."""
     epoch = resolve_epoch(analysis, epoch)
-    shape = analysis.store.get(layer_shape_key(analysis, hidden_layer(analysis, layer)))
+    shape = analysis.store.get(keys.layer_shape(analysis, hidden_layer(analysis, layer)))
     if shape is not None and len(shape["shape"]) != 3:
         return True, None
     best = top_examples(analysis, layer, epoch, unit, k)["observations"]

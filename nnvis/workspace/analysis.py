@@ -14,6 +14,7 @@ from nnvis.data.images import to_png
 from nnvis.data.preprocess import Preprocess, load_data
 from nnvis.errors import NNVisError, NotCaptured
 from nnvis.models.activations import capture, input_activations
+from nnvis.models.feature_maps import layer_shape
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.models.zoo import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
@@ -235,6 +236,14 @@ class Analysis:
             for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured
                 self.store.put(key, arrays)
         return stored[wanted]
+
+    def layer_shape(self, layer: str) -> tuple[int, ...]:
+        """One image's output shape at `layer`: (C,H,W) for feature maps, else (D,). Stored by
+        `nnvis run`; a miss is one forward pass of a blank image at the last epoch."""
+        key = keys.layer_shape(self, self.check_layer(layer))
+        found = self.store.get_or_compute(key, lambda: {"shape": np.array(layer_shape(
+            self.model(self.epochs[-1]), layer, tuple(self.manifest["image_shape"]), self.device))})
+        return tuple(int(n) for n in found["shape"])
 
     def captured(self, epoch: int) -> bool:
         """Whether the subset's activations at `epoch` are stored (the probabilities, written last)."""

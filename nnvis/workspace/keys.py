@@ -136,6 +136,11 @@ def perturbation(analysis: Analysis, epoch: int, layers: list[str], variance: fl
                     variance=variance, seed=int(seed), on=on)
 
 
+def layer_shape(analysis: Analysis, layer: str) -> ArtifactKey:
+    """One image's output shape at `layer` (the same at every epoch): (C,H,W) maps or (D,)."""
+    return artifact(analysis, "layer-shape", layer=layer)
+
+
 def unit_maps(analysis: Analysis, layer: str, epoch: int, unit: int, k: int) -> ArtifactKey:
     return artifact(analysis, "unit_maps", layer=layer, epoch=epoch, unit=int(unit), k=k)
 

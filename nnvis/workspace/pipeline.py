@@ -143,6 +143,8 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
     dataset = prepare(config, workspace, progress)
     analysis = Analysis(workspace, dataset=dataset, progress=progress)
     analysis.projection(INPUT_LAYER, 0)
+    for layer in analysis.layers:
+        analysis.layer_shape(layer)  # whether its units have maps, known without a model when served
     jobs = [(epoch, layer) for epoch in analysis.epochs for layer in analysis.layers]
     for done, (epoch, layer) in enumerate(jobs, start=1):
         analysis.test_accuracy(epoch)

@@ -11,7 +11,7 @@ from dash import no_update
 from nnvis.models.feature_maps import feature_maps, overlay
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import copy_workspace
+from tests.conftest import copy_workspace, forget
 from tests.integration.test_layerlab_jobs import store_entries
 from tests.integration.test_strip_jobs import counting
 
@@ -74,11 +74,26 @@ def test_a_conv_units_maps_are_computed_by_the_job_never_by_the_card(resnet_work
         assert len(models) == calls
 
 
+def test_a_dense_unit_of_a_run_shows_at_once_even_read_only(digits_workspace, card_app, tmp_path, monkeypatch):
+    """`nnvis run` stores each layer's output shape, so a served dense layer needs no model and no job."""
+    from callbacks import unitlab
+
+    copy = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    models = counting(monkeypatch, Analysis, "model")
+    with card_app(copy, read_only=True):
+        before = store_entries(copy)
+        title, _, tiles, _, _, status, request, *_ = unitlab.render_card(0, "hidden2", 2, 3, 9)
+        assert title == "hidden2 · unit 3 of 1000 (dense unit) · epoch 2" and status is None
+        assert request is no_update and len(tiles) == 9 and models == []
+        assert store_entries(copy) == before
+
+
 def test_a_dense_layer_needs_one_job_then_none_and_read_only_computes_nothing(digits_workspace, card_app, tmp_path,
                                                                              monkeypatch):
     from callbacks import unitlab
 
     copy = copy_workspace(digits_workspace.path, tmp_path / "digits")
+    forget(copy, "layer-shape")  # as a workspace made before `nnvis run` stored the layers' shapes
     with card_app(copy, read_only=True):
         before = store_entries(copy)
         title, _, tiles, _, _, status, request, *_ = unitlab.render_card(0, "hidden2", 2, 3, 9)
