@@ -30,7 +30,7 @@ from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message
-from web.jobs import background_options, no_job, run_on_workspace, run_request
+from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 from web.uploads import SharedFolder, image_record, input_key, input_of, result_digest, stored_image
 from web.view_state import view_query
@@ -166,6 +166,8 @@ def ablation_view(ws, layer: str, epoch: int, mode: str, on: str, run: bool) -> 
         figure = ablation_figure(sweep, f"{mode} removal at {layer}, epoch {epoch}, on {images} images")
         return figure, status, no_update
     points = len(unitlab.sweep_counts(analysis, layer, epoch)) + 1
+    if current_settings().read_only:  # it runs no job: say so, never "computing…"
+        return message_figure(READ_ONLY_MESSAGE), "", no_update
     if not run:
         return message_figure(f"Press Run sweep: {points} accuracy passes over {images} images."), "", no_update
     request = {"ws": ws, "layer": layer, "epoch": epoch, "mode": mode, "on": on}

@@ -17,7 +17,7 @@ from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message
-from web.jobs import background_options, no_job, run_on_workspace, run_request
+from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_on_workspace, run_request
 from web.registry import callback
 from web.routes import thumbnail_url
 from web.view_state import view_query
@@ -198,6 +198,8 @@ def actmax_view(ws, layer: str, epoch: int, unit, values: list, run: bool) -> tu
     if stored is not None:
         return (actmax_images(stored, params.restarts),
                 f"unit {unit}: {params.restarts} restarts, {stored.steps_done} steps", no_update)
+    if current_settings().read_only:  # it runs no job: say so, never "computing…"
+        return [], READ_ONLY_MESSAGE, no_update
     if not run:  # no_update: the job's background callback is not started
         return [], f"Not computed yet for unit {unit} with these settings: press Run.", no_update
     request = {"ws": ws, "layer": layer, "epoch": epoch, "unit": unit, "params": params.as_key()}

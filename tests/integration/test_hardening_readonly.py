@@ -5,11 +5,14 @@ import contextlib
 import json
 import os
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from layouts.unit_figures import ACTMAX_INPUTS
 from nnvis.errors import NotInStore
+from nnvis.unitlab.actmax import ActMaxParams
 from tests.conftest import copy_workspace, forget
 
 
@@ -36,10 +39,17 @@ def test_read_only_leaves_the_store_byte_identical_after_every_view_and_export(d
         assert stored["content"].count("\n") == 2 + 300  # the NH comment, the header, the 300 observations
         with pytest.raises(NotInStore, match="read-only and the umap projection of hidden2 at epoch 2 is not in"):
             views.export_table(0, "hidden2", 2, "umap")
+        defaults = asdict(ActMaxParams())
+        settings_of_a_run = [defaults[field] for _, _, field, _ in ACTMAX_INPUTS]
         shown = [layerlab.render_cosine(0, "hidden2", 2, True), layerlab.render_sparsity(0, "hidden2", 2, "class", 0.5),
-                 layerlab.render_perturbation(0, 2, 0.37), unitlab.render_card(0, "hidden2", 2, 3, 9)]
+                 layerlab.render_perturbation(0, 2, 0.37),
+                 layerlab.ablation_view(0, "hidden2", 2, "global", "subset", run=True),  # Run sweep pressed
+                 unitlab.actmax_view(0, "hidden2", 2, 3, settings_of_a_run, run=True)]  # Run pressed
         for view in shown:
             assert "This server is read-only" in json.dumps(view, default=str)
+            assert "omputing" not in json.dumps(view, default=str)  # no job runs: never "computing…"
+        title = unitlab.render_card(0, "hidden2", 2, 3, 9)[0]
+        assert title == "hidden2 · unit 3 of 1000 (dense unit) · epoch 2"  # `nnvis run` stored what the card needs
         _, text, _, _ = views.projection_view(0, "hidden3", 1, "tsne", "label", [], None)
         assert "read-only" in text
     assert client.get("/thumbs/0/5.png").status_code == 200  # drawn from the stored images, not kept
