@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
-                        help="mlp, cnn, a torchvision name, a TorchScript file, or module:function")
+                        help="mlp, cnn, a torchvision name, or module:function (with --weights FILE)")
     parser.add_argument("--weights", help="state_dict file to load into the model")
 
 

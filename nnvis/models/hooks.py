@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from nnvis.errors import NNVisError
 from nnvis.models.layers import get_module
 
 OutputHook = Callable[[Any], Any]
@@ -62,6 +63,18 @@ def _pre_hook(fn: OutputHook) -> Callable:
     return pre_hook
 
 
+SCRIPTED = ("nnvis cannot see inside a TorchScript model: PyTorch runs no forward hooks on a ScriptModule, so its "
+            "hidden layers cannot be captured. Give nnvis the Python model instead: --model package.module:function "
+            "(or a torchvision name) with --weights FILE, a state_dict; `torch.save(torch.jit.load(PATH).state_dict(), "
+            "FILE)` writes one from the TorchScript file")
+
+
+def check_inspectable(module: nn.Module) -> None:
+    """NNVisError when `module` is TorchScript, whose layers no forward hook can see."""
+    if isinstance(module, torch.jit.ScriptModule):
+        raise NNVisError(SCRIPTED)
+
+
 @contextlib.contextmanager
 def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bool = False) -> Iterator[nn.Module]:
     """`module` with a forward hook on each named layer `{path: fn(output)}` for the block: `fn`
@@ -69,6 +82,8 @@ def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bo
     return a tensor that replaces the output (a pre-hook's return value is ignored). Unknown
     paths raise NNVisError before any hook is registered; the hooks are removed on exit,
     whatever happens."""
+    if hooks:
+        check_inspectable(module)
     targets = {name: get_module(module, name) for name in hooks}
     handles = []
     try:

@@ -146,7 +146,7 @@ def unknown_model_message(spec: str) -> str:
     close = difflib.get_close_matches(spec, list(PAPER_MODELS) + torchvision_names(), n=3)
     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
     return (f"unknown model '{spec}'{hint}; allowed: mlp, cnn, a torchvision architecture "
-            "(e.g. resnet18), a TorchScript file, or module:function returning an nn.Module")
+            "(e.g. resnet18), or module:function returning an nn.Module")
 
 
 def model_from_factory(spec: str) -> nn.Module:

@@ -15,6 +15,7 @@ from nnvis.data.datasets import ImageDataset
 from nnvis.data.preprocess import NORMALIZE_NONE, Preprocess, load_data
 from nnvis.errors import NNVisError
 from nnvis.models.checkpoints import checkpoint_series
+from nnvis.models.hooks import check_inspectable
 from nnvis.models.layers import INPUT_LAYER, resolve_layers
 from nnvis.models.pretrained import is_weight_name, pretrained_preprocessing
 from nnvis.models.training import TrainSettings, snapshot_epochs, train
@@ -95,6 +96,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     model = build_model(config.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                         weights=config.weights, download=config.download)
     model.preprocess = Preprocess.of(config)
+    check_inspectable(model.module)  # before any training: its layers could not be captured after
     check_fits(model, dataset)
     layers = [layer for layer in resolve_layers(model.module, config.layers) if layer != INPUT_LAYER]
     if config.checkpoints is not None:

@@ -2,6 +2,7 @@
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,3 +81,22 @@ def test_state_dict_file_as_model_is_explained(tmp_path):
 def test_unknown_model_suggests_close_names():
     with pytest.raises(NNVisError, match="resnet18"):
         build_model("resnet81", image_shape=(32, 32, 3), n_classes=10)
+
+
+def test_a_torchscript_model_is_refused_with_what_to_do_before_any_training(tmp_path):
+    """PyTorch runs no forward hooks on a ScriptModule: its layers cannot be captured, so nnvis
+    says so (and how to give the Python model) instead of a RuntimeError traceback."""
+    from nnvis.models.activations import capture
+    from nnvis.workspace.pipeline import prepare
+    from nnvis.workspace.workspace import RunConfig, Workspace
+
+    module = build_model("mlp", image_shape=(8, 8), n_classes=10).module.eval()
+    path = tmp_path / "traced.pt"
+    torch.jit.trace(module, torch.zeros(1, 1, 8, 8)).save(str(path))
+    loaded = build_model(str(path), image_shape=(8, 8), n_classes=10)
+    with pytest.raises(NNVisError, match="cannot see inside a TorchScript model.*--weights FILE"):
+        capture(loaded, np.zeros((2, 8, 8), np.uint8), ["hidden1"])
+    workspace = Workspace(tmp_path / "ws")
+    with pytest.raises(NNVisError, match="TorchScript"):
+        prepare(RunConfig(dataset="digits", model=str(path), epochs=3, subset=20, device="cpu"), workspace)
+    assert not (tmp_path / "ws" / "snapshots").exists()  # refused before training
