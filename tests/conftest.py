@@ -209,3 +209,14 @@ def forget(workspace: Path, *kinds: str) -> None:
     with diskcache.Cache(str(Path(workspace) / "store")) as cache:
         for kind in kinds:
             cache.evict(kind)
+
+
+def counting(monkeypatch, owner, name: str) -> list:
+    """Replace `owner.name` by a wrapper that notes each call in the list returned."""
+    calls, original = [], getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(owner, name, wrapper)
+    return calls

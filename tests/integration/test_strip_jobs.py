@@ -14,18 +14,8 @@ from nnvis.deepvis.strip import select_layers, structure_strip
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import map_layers
 from nnvis.workspace.analysis import Analysis
+from tests.conftest import counting
 from tests.integration.test_layerlab_jobs import store_entries
-
-
-def counting(monkeypatch, owner, name: str) -> list:
-    """Replace `owner.name` by a wrapper that notes each call in the list returned."""
-    calls, original = [], getattr(owner, name)
-
-    def wrapper(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-    monkeypatch.setattr(owner, name, wrapper)
-    return calls
 
 
 def folder_state(root) -> dict:

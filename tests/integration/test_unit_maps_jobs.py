@@ -11,9 +11,8 @@ from dash import no_update
 from nnvis.models.feature_maps import feature_maps, overlay
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import copy_workspace, forget
+from tests.conftest import copy_workspace, counting, forget
 from tests.integration.test_layerlab_jobs import store_entries
-from tests.integration.test_strip_jobs import counting
 
 
 def tile_sources(tiles) -> list[str]:

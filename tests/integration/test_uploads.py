@@ -12,23 +12,13 @@ import pytest
 from PIL import Image
 
 from nnvis.errors import NNVisError
+from tests.conftest import counting
 
 
 def data_url(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def counting(monkeypatch, owner, name: str) -> list:
-    """Replace `owner.name` by a wrapper that notes each call in the list returned."""
-    calls, original = [], getattr(owner, name)
-
-    def wrapper(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-    monkeypatch.setattr(owner, name, wrapper)
-    return calls
 
 
 @pytest.fixture
