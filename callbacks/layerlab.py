@@ -29,7 +29,7 @@ from nnvis.unitlab.perturbation import check_variance
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import background_options, no_job, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 from web.uploads import SharedFolder, image_record, input_key, input_of, result_digest, stored_image
@@ -76,6 +76,13 @@ def job_view(ws, what: str, read, draw, params: dict, ran: bool) -> tuple:
     if ran:
         return message_figure(f"{what} is not in the store; change the view and come back to compute it."), no_update
     return message_figure(f"Computing {what} in the background…"), {"ws": ws, **params}
+
+
+def wrapped_figure(text: str):
+    """A message figure whose long text is broken into lines that fit a panel."""
+    import textwrap
+
+    return message_figure("<br>".join(textwrap.wrap(text, 64)))
 
 
 def view_or_message(build, *args) -> tuple:
@@ -139,6 +146,7 @@ clientside_callback(
 
 @callback(*[Output(f"ll-{kind}", "figure", allow_duplicate=True) for kind in LAYER_JOBS],
           Input("ll-views-request", "data"), *[State(*control) for control in VIEW_CONTROLS],
+          on_error=said_in_place(lambda text: tuple(wrapped_figure(text) for _ in LAYER_JOBS)),
           **background_options("ll-views"))
 def run_view_jobs(set_progress, requests, ws, layer, epoch, clustered, by, threshold, variance):
     """Compute the views requested, away from the web workers; then draw the views the page
@@ -189,6 +197,7 @@ def ablation_message(message: str) -> tuple:
           Output("ll-ablation-status", "children", allow_duplicate=True),
           Input("ll-ablation-request", "data"), State("ll-ws", "value"), State("ll-layer", "value"),
           State("ll-epoch", "value"), State("ll-ablation-mode", "value"), State("ll-ablation-on", "value"),
+          on_error=said_in_place(lambda text: (wrapped_figure(text), html.Span(text, className="lab-message"))),
           **background_options("ll-ablation"))
 def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
     """Run the sweep away from the web workers; show it if the view still asks for it."""
@@ -345,7 +354,8 @@ def render_strip(ws, epoch, data, start, stop, step):
 
 @callback(Output("ll-strip-grid", "children", allow_duplicate=True),
           Output("ll-strip-message", "children", allow_duplicate=True),
-          Input("ll-strip-request", "data"), **background_options("ll-strip"))
+          Input("ll-strip-request", "data"), on_error=said_in_place(lambda text: ([], text)),
+          **background_options("ll-strip"))
 def run_strip_job(set_progress, request):
     """Compute the strip asked for away from the web workers (identical requests, e.g. two users
     on one observation, share one job: its only input is the request), then draw it. A page that
