@@ -42,6 +42,7 @@ LAYER_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 HINT = "Click a map to see it over the input."
+STRIP_BOXES = ("from layer", "to layer", "step")  # the strip's range, as the page's boxes name it
 
 
 @callback(Output("ll-layer", "options"), Output("ll-layer", "value"), Output("ll-epoch", "options"),
@@ -284,7 +285,7 @@ def strip_arrays_of(analysis, epoch: int, image: np.ndarray, start, stop, step) 
     if step is None:
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
     try:
-        layers = select_layers(available, 0 if start is None else start, stop, step)
+        layers = select_layers(available, 0 if start is None else start, stop, step, STRIP_BOXES)
     except NNVisError as error:
         return {"error": np.array(str(error))}  # kept too: said at once next time, with no job
     return strip_arrays(structure_strip(model, image, layers, device=analysis.device))
