@@ -249,9 +249,13 @@ def weights_view(ws, layer, epoch, unit, top_k) -> tuple:
 CONTROLS = [State("dv-ws", "value"), Input("dv-input", "data"), Input("dv-layer", "value"), Input("dv-epoch", "value")]
 
 
-@callback(Output("dv-location", "href"), Input("dv-ws", "value"), prevent_initial_call=True)
+@callback(Output("dv-location", "href"), Output("dv-location", "search"), Input("dv-ws", "value"),
+          prevent_initial_call=True)
 def switch_workspace(ws):
-    return f"/deepvis?ws={ws}"
+    """Open the page anew on workspace `ws`. The search is set too: dcc.Location (refresh) loads
+    every part whose value differs from the address bar, and the page's address script has
+    already rewritten the bar, so a search left at its old '?ws=...' would load the old workspace."""
+    return f"/deepvis?ws={ws}", f"?ws={ws}"
 
 
 @callback(Output("dv-input", "data"), Output("dv-input-status", "children"), Input("dv-observation", "value"),

@@ -29,7 +29,7 @@ from nnvis.unitlab.perturbation import check_variance
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 from web.uploads import SharedFolder, image_record, input_key, input_of, result_digest, stored_image
@@ -42,6 +42,7 @@ LAYER_LAB_VIEW.follow()  # the address holds the view: a link reopens it
 STRIP_ROWS = 6  # rows of the strip when no step is given
 MAP_ID = "ll-strip-map"
 HINT = "Click a map to see it over the input."
+STRIP_BOXES = ("from layer", "to layer", "step")  # the strip's range, as the page's boxes name it
 
 
 @callback(Output("ll-layer", "options"), Output("ll-layer", "value"), Output("ll-epoch", "options"),
@@ -139,6 +140,7 @@ clientside_callback(
 
 @callback(*[Output(f"ll-{kind}", "figure", allow_duplicate=True) for kind in LAYER_JOBS],
           Input("ll-views-request", "data"), *[State(*control) for control in VIEW_CONTROLS],
+          on_error=said_in_place(lambda text: tuple(message_figure(text) for _ in LAYER_JOBS)),
           **background_options("ll-views"))
 def run_view_jobs(set_progress, requests, ws, layer, epoch, clustered, by, threshold, variance):
     """Compute the views requested, away from the web workers; then draw the views the page
@@ -191,6 +193,7 @@ def ablation_message(message: str) -> tuple:
           Output("ll-ablation-status", "children", allow_duplicate=True),
           Input("ll-ablation-request", "data"), State("ll-ws", "value"), State("ll-layer", "value"),
           State("ll-epoch", "value"), State("ll-ablation-mode", "value"), State("ll-ablation-on", "value"),
+          on_error=said_in_place(lambda text: (message_figure(text), html.Span(text, className="lab-message"))),
           **background_options("ll-ablation"))
 def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
     """Run the sweep away from the web workers; show it if the view still asks for it."""
@@ -277,7 +280,7 @@ def strip_arrays_of(analysis, epoch: int, image: np.ndarray, start, stop, step) 
     if step is None:
         step = max(1, math.ceil(len(available) / STRIP_ROWS))
     try:
-        layers = select_layers(available, 0 if start is None else start, stop, step)
+        layers = select_layers(available, 0 if start is None else start, stop, step, STRIP_BOXES)
     except NNVisError as error:
         return {"error": np.array(str(error))}  # kept too: said at once next time, with no job
     return strip_arrays(structure_strip(model, image, layers, device=analysis.device))
@@ -347,7 +350,8 @@ def render_strip(ws, epoch, data, start, stop, step):
 
 @callback(Output("ll-strip-grid", "children", allow_duplicate=True),
           Output("ll-strip-message", "children", allow_duplicate=True),
-          Input("ll-strip-request", "data"), **background_options("ll-strip"))
+          Input("ll-strip-request", "data"), on_error=said_in_place(lambda text: ([], text)),
+          **background_options("ll-strip"))
 def run_strip_job(set_progress, request):
     """Compute the strip asked for away from the web workers (identical requests, e.g. two users
     on one observation, share one job: its only input is the request), then draw it. A page that

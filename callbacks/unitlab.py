@@ -16,7 +16,7 @@ from nnvis.models.feature_maps import overlay
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_on_workspace, run_request
 from web.registry import callback
 from web.routes import thumbnail_url
@@ -152,7 +152,7 @@ def render_card(ws, layer, epoch, unit, k):
 
 @callback(Output("ul-title", "children", allow_duplicate=True), Output("ul-topk", "children", allow_duplicate=True),
           Output("ul-maps-status", "children", allow_duplicate=True), Input("ul-maps-request", "data"),
-          **background_options("ul-maps"))
+          on_error=said_in_place(lambda text: (no_update, no_update, text)), **background_options("ul-maps"))
 def run_maps_job(set_progress, request):
     """Compute a conv unit's activation maps over its top-k images away from the web workers
     (identical requests share one job: its only input is the request), then draw the tiles."""
@@ -223,7 +223,7 @@ def actmax_message(message: str) -> tuple:
           Output("ul-actmax-status", "children", allow_duplicate=True),
           Input("ul-actmax-request", "data"), State("ul-ws", "value"), State("ul-layer", "value"),
           State("ul-epoch", "value"), State("ul-unit", "value"), *[State(p.component_id, "value") for p in PARAMS],
-          **background_options("ul-actmax"))
+          on_error=said_in_place(actmax_message), **background_options("ul-actmax"))
 def run_actmax_job(set_progress, request, ws, layer, epoch, unit, *values):
     """Maximize the unit away from the web workers; show the stored images if still wanted."""
     if not request:

@@ -13,7 +13,7 @@ from layouts.deepvis_figures import canvas_figure
 from layouts.figures import message_figure
 from layouts.page_parts import DEEPVIS_VIEW, HOVER_HINT, is_drawable
 from nnvis.deepvis.strip import MAX_FILE_BYTES
-from web.components import epoch_options, labelled, nav_link, page_header
+from web.components import EPOCH_WIDTH, epoch_options, labelled, nav_link, page_header
 from web.context import workspace_options
 
 dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
@@ -59,7 +59,7 @@ def layout(**query) -> html.Div:
                      "240px"),
             labelled("Layer", dcc.Dropdown(id="dv-layer", options=layers, value=layer, clearable=False), "200px"),
             labelled("Epoch", dcc.Dropdown(id="dv-epoch", options=epoch_options(analysis.epochs), value=epoch,
-                                           clearable=False), "160px"),
+                                           clearable=False), EPOCH_WIDTH),
             labelled("Sort cells by", dcc.RadioItems(id="dv-sort", inline=True, className="radio", value="index",
                                                      options=[{"label": "index", "value": "index"},
                                                               {"label": "mean activation", "value": "mean"}])),

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from layouts.figures import FONT, class_colours
 from nnvis.data.images import to_png
-from web.components import epoch_options, labelled
+from web.components import EPOCH_WIDTH, epoch_options, labelled
 from web.context import workspace_options
 
 ACCURACY_COLOURS = {"top-1": "#3366cc", "top-5": "#e45756"}
@@ -177,7 +177,7 @@ def view_controls(prefix: str, analysis, number: int, layer: str, epoch: int, ex
         labelled("Layer", dcc.Dropdown(id=f"{prefix}-layer", options=analysis.layers, value=layer, clearable=False),
                  "170px"),
         labelled("Epoch", dcc.Dropdown(id=f"{prefix}-epoch", options=epoch_options(analysis.epochs), value=epoch,
-                                       clearable=False), "170px"),
+                                       clearable=False), EPOCH_WIDTH),
         *extra,
     ], className="controls")
 

@@ -42,6 +42,9 @@ def layer_options(layers: list[str]) -> list[dict]:
     return [{"label": "input (raw pixels)", "value": "input"}] + [{"label": name, "value": name} for name in layers]
 
 
+EPOCH_WIDTH = "200px"  # an epoch dropdown wide enough for "epoch 0 (untrained)" uncut
+
+
 def epoch_options(epochs: list[int]) -> list[dict]:
     return [{"label": f"epoch {e}" + (" (untrained)" if e == 0 else ""), "value": e} for e in epochs]
 

@@ -59,3 +59,17 @@ def figure_and_text(make_figure: Callable[[str], Any], outputs: int) -> Callable
     """An `answer` for `or_message` of a view with `outputs` outputs: the message drawn by
     `make_figure` in the first (a figure) and written in the last (a status line), the others unchanged."""
     return lambda message: (make_figure(message),) + (dash.no_update,) * (outputs - 2) + (message,)
+
+
+NOT_COMPUTED = "Not computed: {message} Reload the page (or change a control) to ask again."
+
+
+def said_in_place(answer: Callable[[str], Any]) -> Callable[[Exception], Any]:
+    """`on_error` for a background callback whose view said 'Computing…' while it waited: a job
+    refused (e.g. the per-user cap) or failed is said in the banner as everywhere, and in the view,
+    which gets the outputs `answer(text)` instead of waiting for ever on a job that never ran."""
+    def handle(error: Exception) -> Any:
+        message = error_message(error)
+        dash.set_props(BANNER, {"children": message})
+        return answer(NOT_COMPUTED.format(message=message))
+    return handle

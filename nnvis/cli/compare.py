@@ -38,17 +38,19 @@ def text_lines(result: dict) -> list[str]:
     lines = [f"A = {result['a']}", f"B = {result['b']}",
              f"{result['observations']} observations keep on average {result['mean_kept']:.1%} of their "
              f"{K_NEIGHBOURS} nearest neighbours; NH ({result['method']}) {result['nh']['a']:.4f} -> "
-             f"{result['nh']['b']:.4f}", "", f"top {len(result['movers'])} movers",
-             "observation  kept  class  predicted A  predicted B"]
-    lines += [f"{m['index']:>11}  {m['kept']:>4.0%}  {m['class']:>5}  {m['prediction_a']:>11}  "
-              f"{m['prediction_b']:>11}" for m in result["movers"]]
-    lines += ["", "class   NH A    NH B"]
+             f"{result['nh']['b']:.4f}", "", f"top {len(result['movers'])} movers"]
+    names = list(result["nh_per_class"]["a"])
+    width = max(len("predicted A"), *map(len, names))  # whole class names, columns aligned
+    lines += [f"observation  kept  {'class':>{width}}  {'predicted A':>{width}}  {'predicted B':>{width}}"]
+    lines += [f"{m['index']:>11}  {m['kept']:>4.0%}  {m['class']:>{width}}  {m['prediction_a']:>{width}}  "
+              f"{m['prediction_b']:>{width}}" for m in result["movers"]]
+    lines += ["", f"{'class':>{width}}    NH A    NH B"]
     for name, before in result["nh_per_class"]["a"].items():
         after = result["nh_per_class"]["b"][name]
         if before is None or after is None:
             continue
         verdict = result["class_change"][name]
-        lines.append(f"{name[:8]:>8}  {before:.4f}  {after:.4f}" + ("" if verdict == "same" else f"  {verdict}"))
+        lines.append(f"{name:>{width}}  {before:.4f}  {after:.4f}" + ("" if verdict == "same" else f"  {verdict}"))
     return lines
 
 

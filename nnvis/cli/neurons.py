@@ -56,16 +56,16 @@ def neuron_table(analysis, layer: str, epoch: int | None, seed: int | None = Non
 
 def table_lines(table: dict) -> list[str]:
     """The table as readable text: a heading, then one line per neuron."""
-    names = [c[:7] for c in table["classes"]]
+    names, w = table["classes"], max(7, *map(len, table["classes"]))   # whole class names, aligned columns
     lines = [f"{table['layer']}, epoch {table['epoch']}, seed {table['seed']}: {table['units']} neurons, "
              f"{table['live']} live, {table['dead']} dead (never active on the {table['observations']} observations)",
              f"score: {SCORINGS[table['scoring']]}",
-             f"{'unit':>5} {'x':>7} {'y':>7} {'best':>7} {'score':>7}  live  mean activation per class",
-             " " * 45 + " ".join(f"{n:>7}" for n in names)]
+             f"{'unit':>5} {'x':>7} {'y':>7} {'best':>{w}} {'score':>7}  live  mean activation per class",
+             " " * (38 + w) + " ".join(f"{n:>{w}}" for n in names)]
     for n in table["neurons"]:
         where = f"{n['x']:7.3f} {n['y']:7.3f}" if n["x"] is not None else f"{'-':>7} {'-':>7}"
-        best = f"{n['best_class_name'][:7]:>7} {n['score']:7.4f}" if n["live"] else f"{'-':>7} {'-':>7}"
-        means = " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7}" for v in n["class_means"])
+        best = f"{n['best_class_name']:>{w}} {n['score']:7.4f}" if n["live"] else f"{'-':>{w}} {'-':>7}"
+        means = " ".join(f"{v:{w}.3f}" if v is not None else f"{'-':>{w}}" for v in n["class_means"])
         lines.append(f"{n['unit']:>5} {where} {best}  {'yes' if n['live'] else 'DEAD':>4}  {means}")
     return lines
 

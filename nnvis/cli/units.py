@@ -102,8 +102,10 @@ def command_topk(args: argparse.Namespace) -> None:
     found = top_examples(analysis, args.layer, epoch, args.unit, args.k)
     result = {"layer": args.layer, "epoch": epoch, "unit": args.unit, **found}
     lines = [f"{args.layer} unit {args.unit}, epoch {epoch}: top {len(found['observations'])} of "
-             f"{analysis.config.subset} observations", "rank  observation  test index  class  alpha"]
-    lines += [f"{r + 1:>4}  {o:>11}  {t:>10}  {analysis.classes[c]:>5}  {a:.4f}" for r, (o, t, c, a)
+             f"{analysis.config.subset} observations"]
+    width = max(len("class"), *map(len, analysis.classes))  # whole class names, columns aligned
+    lines += [f"rank  observation  test index  {'class':>{width}}  alpha"]
+    lines += [f"{r + 1:>4}  {o:>11}  {t:>10}  {analysis.classes[c]:>{width}}  {a:.4f}" for r, (o, t, c, a)
               in enumerate(zip(found["observations"], found["test_index"], found["labels"], found["alpha"]))]
     _emit(args, result, lines)
 

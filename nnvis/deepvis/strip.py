@@ -62,21 +62,23 @@ def strip_from_arrays(arrays: dict[str, np.ndarray]) -> list[StripLayer]:
             for i, (layer, channels) in enumerate(zip(arrays["layers"], arrays["n_channels"]))]
 
 
-def select_layers(available: list[str], start: int = 0, stop: int | None = None, step: int = 1) -> list[str]:
-    """Layers `start`..`stop` (both included; stop None: the last) in steps of `step` of `available`."""
+def select_layers(available: list[str], start: int = 0, stop: int | None = None, step: int = 1,
+                  labels: tuple[str, str, str] = ("--start", "--stop", "--step")) -> list[str]:
+    """Layers `start`..`stop` (both included; stop None: the last) in steps of `step` of `available`;
+    a bad value is named by its `labels` (the CLI's flags, or the boxes of a page)."""
     n = len(available)
     if n == 0:
         raise NNVisError("this model has no layer with (C, H, W) feature maps; the strip needs convolutional layers")
     stop = n - 1 if stop is None else stop
-    for name, value in (("start", start), ("stop", stop)):
+    for label, value in zip(labels, (start, stop)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
             shown = ", ".join(available[:12]) + (" ..." if n > 12 else "")
-            raise NNVisError(f"--{name} {value!r} is out of range; allowed: 0..{n - 1} "
+            raise NNVisError(f"{label} {value!r} is out of range; allowed: 0..{n - 1} "
                              f"(the {n} layers with feature maps: {shown})")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise NNVisError(f"--step must be a positive integer, got {step!r}")
+        raise NNVisError(f"{labels[2]} must be a positive integer, got {step!r}")
     if stop < start:
-        raise NNVisError(f"--stop {stop} is before --start {start}; need start <= stop")
+        raise NNVisError(f"{labels[1]} {stop} is before {labels[0]} {start}; need start <= stop")
     return available[start:stop + 1:step]
 
 
