@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import evolution_views as views
 from layouts.figures import message_figure
-from layouts.page_parts import EVOLUTION_VIEW, coherence_for, coherence_options
+from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_for, coherence_options
 from web.components import anchor_options
 from web.context import open_analysis
 from web.errors import or_message
@@ -21,11 +21,17 @@ OUTPUTS = [Output("trails-graph", "figure"), Output("evo-status", "children"), O
            Output("frame-slider", "marks"), Output("evo-job", "data")]
 
 
-@callback(Output("sequence-anchor", "options"), Output("sequence-anchor", "value"), Input("sequence-kind", "value"),
-          State("evo-ws", "value"), prevent_initial_call=True)
+@callback(Output("sequence-anchor", "options"), Output("sequence-anchor", "value"), Output("class-filter", "options"),
+          Output("class-filter", "value"), Input("sequence-kind", "value"), Input("evo-ws", "value"),
+          prevent_initial_call=True)
 def switch_sequence(kind, ws):
+    """A new kind of sequence, or another workspace: the anchors (and, for a new workspace, its
+    classes, all ticked) of that workspace; its last epoch or last layer."""
     analysis = open_analysis(ws)
-    return anchor_options(analysis, kind), analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
+    anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
+    if ctx.triggered_id != "evo-ws":
+        return anchor_options(analysis, kind), anchor, no_update, no_update
+    return anchor_options(analysis, kind), anchor, class_options(analysis.classes), list(range(len(analysis.classes)))
 
 
 @callback(*OUTPUTS, *CONTROLS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.page_parts import EVOLUTION_VIEW, coherence_options
+from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_options
 from web.components import (
     NH_CAPTION,
     PROJECTION_OPTIONS,
@@ -29,7 +29,6 @@ def layout(**query) -> html.Div:
         return html.Div("No workspace is ready yet; create one with `nnvis run`.", className="empty")
     number, analysis, kind, method = view["ws"], view["analysis"], view["kind"], view["method"]
     workspaces = workspace_options()
-    class_options = [{"label": f" {name}", "value": i} for i, name in enumerate(analysis.classes)]
     return html.Div([
         dcc.Store(id="evo-job"), dcc.Store(id="trail-selection"), dcc.Location(id="evo-location", refresh=True),
         EVOLUTION_VIEW.holder(),
@@ -48,8 +47,8 @@ def layout(**query) -> html.Div:
                                                   value=method)),
             labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method), inline=True,
                                                  className="radio", value=view["coherence"])),
-            labelled("Classes", dcc.Checklist(id="class-filter", options=class_options, inline=True, className="radio",
-                                              value=view["classes"])),
+            labelled("Classes", dcc.Checklist(id="class-filter", options=class_options(analysis.classes), inline=True,
+                                              className="radio", value=view["classes"])),
         ], className="controls"),
         html.Div([
             html.Div([html.Div([html.H2("Trails", className="panel-title"),

@@ -48,6 +48,11 @@ def sequence_anchor(raw, view: dict):
     return epoch_number(raw, view) if view["kind"] == "layers" else choice(raw, analysis.layers, analysis.layers[-1])
 
 
+def class_options(classes: list[str]) -> list[dict]:
+    """The class filter's ticks: one per class name, valued by its index."""
+    return [{"label": f" {name}", "value": i} for i, name in enumerate(classes)]
+
+
 def class_list(raw, view: dict) -> list[int]:
     """The ticked classes of a link ("1,3"), every class without one."""
     every = range(len(view["analysis"].classes))

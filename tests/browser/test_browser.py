@@ -162,6 +162,17 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     assert analysis.has_projection("hidden2", 1, "tsne")
 
 
+def test_evolution_follows_the_workspace_chosen(page, dashboard):
+    """Choosing another workspace draws that workspace's trails (they stayed the first one's)."""
+    page.goto(dashboard + "/evolution?ws=0&method=pca")
+    page.wait_for_function(f"() => {TEXT('evo-status')}.includes('trails ·')", timeout=180000)
+    assert trails_count(page) == [300, 300]  # digits: 300 observations
+    choose(page, "evo-ws", "mnist: mnist / mlp")
+    page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('600 trails')", timeout=180000)
+    assert trails_count(page) == [600, 600]  # the MNIST subset's 600
+    assert "ws=1" in page.url
+
+
 END_POINT_PIXEL = """i => {
   const gd = document.querySelector('#trails-graph .js-plotly-plot');
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
