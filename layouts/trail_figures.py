@@ -97,7 +97,8 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
     figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
                          legend=dict(orientation="h", y=-0.35), font=dict(size=12))
     figure.update_annotations(font_size=12)
-    figure.update_yaxes(range=[-0.2, 1], row=1, col=2, title_text="Spearman")
+    lowest = float(np.nanmin(temporal)) if np.isfinite(temporal).any() else 0.0
+    figure.update_yaxes(range=[min(-0.2, lowest - 0.15), 1], row=1, col=2, title_text="Spearman")  # room for labels
     return figure
 
 
@@ -135,6 +136,7 @@ def tradeoff_figure(settings: list[str], temporal: list[float], nh: list[float],
                          legend=dict(orientation="h", y=-0.3), font=dict(size=12),
                          xaxis_title="temporal preservation (mean Spearman)", yaxis_title="mean over frames")
     values = [v for v in [*nh, *trustworthiness] if np.isfinite(v)]
-    if values:  # room below the lowest point for its label
-        figure.update_yaxes(range=[min(values) - 0.02, max(values) + 0.01])
+    if values:  # room around the points for their labels and the ringed marker (it was half cut at the top)
+        pad = max(0.02, 0.15 * (max(values) - min(values)))
+        figure.update_yaxes(range=[min(values) - pad, max(values) + pad])
     return figure

@@ -38,3 +38,19 @@ def test_the_tradeoff_plot_labels_settings_as_the_coherence_control_does(digits_
     _, status, _, _, job = trails_view(0, "epochs", "hidden1", "tsne", list(range(10)), None, "0.9")
     assert status.startswith("Aligning t-SNE frames (tied λ 0.9) of the hidden1 across epochs")
     assert job["coherence"] == "0.9"
+
+
+def test_the_stability_plots_leave_room_for_their_markers_and_labels():
+    """The ringed marker at the top of the trade-off and a negative step's bar label stay inside
+    their plots (the top marker was half cut; labels of -0.08 overlapped the axis's)."""
+    import numpy as np
+
+    from layouts.trail_figures import stability_figure, tradeoff_figure
+
+    tradeoff = tradeoff_figure(["independent", "0.9"], [-0.09, 0.41], [0.9226, 0.9204], [0.9875, 0.9852], "independent")
+    low, high = tradeoff.layout.yaxis.range
+    assert high - 0.9875 >= 0.02 and 0.9204 - low >= 0.02  # room for a 14 px ring and a label on a 260 px plot
+    stability = stability_figure(["e0", "e1", "e2"], np.array([0.8, 0.9, 0.92]), np.array([0.8, 0.9, 0.92]),
+                                 np.array([0.95, 0.98, 0.99]), np.array([-0.12, 0.4]), "tied λ 0.9")
+    bottom, _ = stability.layout.yaxis2.range
+    assert bottom <= -0.12 - 0.15  # the bar of -0.12 and its label below the axis's zero, inside the plot
