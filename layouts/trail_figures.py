@@ -94,8 +94,8 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
     steps = [f"→ {b}" for b in names[1:]]
     figure.add_trace(go.Bar(x=steps, y=np.nan_to_num(temporal, nan=0.0), name="temporal preservation",
                             marker_color="#f58518", text=[f"{v:.2f}" for v in temporal], textposition="auto"), 1, 2)
-    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
-                         legend=dict(orientation="h", y=-0.35), font=dict(size=12))
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=290,
+                         legend=dict(orientation="h", y=-0.5), font=dict(size=12))  # below the tick labels
     figure.update_annotations(font_size=12)
     lowest = float(np.nanmin(temporal)) if np.isfinite(temporal).any() else 0.0
     figure.update_yaxes(range=[min(-0.2, lowest - 0.15), 1], row=1, col=2, title_text="Spearman")  # room for labels
