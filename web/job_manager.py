@@ -43,6 +43,11 @@ SHARER_GONE_S = 180.0  # a sharer silent this long left (a hidden tab may poll o
 JOB_NICENESS = 19  # added to the web worker's niceness for its jobs (capped at 19, the lowest priority)
 
 
+def jobs(count: int) -> str:
+    """'1 job', '2 jobs'."""
+    return f"{count} job" + ("" if count == 1 else "s")
+
+
 def error_result(message: str) -> dict:
     """What Dash reads as a failed background callback, shown in the page's banner."""
     return {"background_callback_error": {"msg": message, "tb": ""}}
@@ -173,11 +178,11 @@ class FreshProcessManager(DiskcacheManager):
     def refusal(self, running: dict, user: str) -> str | None:
         """Why no new job may start now (the caps), or None."""
         if len(running) >= self.settings.max_jobs:
-            return (f"The server runs {len(running)} jobs already (at most {self.settings.max_jobs}); "
+            return (f"The server runs {jobs(len(running))} already (at most {self.settings.max_jobs}); "
                     "try again when one has finished.")
         mine = sum(job["user"] == user for job in running.values())
         if mine >= self.settings.max_jobs_per_user:
-            return (f"You run {mine} jobs already (at most {self.settings.max_jobs_per_user} per user); "
+            return (f"You run {jobs(mine)} already (at most {self.settings.max_jobs_per_user} per user); "
                     "wait for one to finish or cancel it.")
         return None
 

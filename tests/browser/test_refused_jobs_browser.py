@@ -34,7 +34,7 @@ def test_a_refused_layer_lab_job_says_so_in_its_views_not_computing_for_ever(pag
             "() => !['#ll-cosine', '#ll-sparsity', '#ll-perturbation', '#ll-strip-message'].some("
             "s => document.querySelector(s).textContent.includes('Computing'))", timeout=120000)
         shown = texts(page)
-        said = bare("Not computed: You run 1 jobs already (at most 1 per user)")
+        said = bare("Not computed: You run 1 job already (at most 1 per user)")
         refused = [view for view, text in shown.items() if said in text]
         assert refused in (["#ll-cosine", "#ll-sparsity", "#ll-perturbation"], ["#ll-strip-message"]), shown
         again = bare("Reload the page (or change a control) to ask again.")
