@@ -23,15 +23,21 @@ OUTPUTS = [Output("trails-graph", "figure"), Output("evo-status", "children"), O
 
 @callback(Output("sequence-anchor", "options"), Output("sequence-anchor", "value"), Output("class-filter", "options"),
           Output("class-filter", "value"), Input("sequence-kind", "value"), Input("evo-ws", "value"),
-          prevent_initial_call=True)
-def switch_sequence(kind, ws):
-    """A new kind of sequence, or another workspace: the anchors (and, for a new workspace, its
-    classes, all ticked) of that workspace; its last epoch or last layer."""
+          State("sequence-anchor", "value"), State("class-filter", "options"), prevent_initial_call=True)
+def switch_sequence(kind, ws, anchor, shown_classes):
+    """A new kind of sequence, or another workspace: the anchors of that workspace (its last epoch
+    or last layer) and, for a workspace with other classes, those classes, all ticked. What
+    still fits is kept (the address's values are set again when the page opens)."""
     analysis = open_analysis(ws)
-    anchor = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
-    if ctx.triggered_id != "evo-ws":
-        return anchor_options(analysis, kind), anchor, no_update, no_update
-    return anchor_options(analysis, kind), anchor, class_options(analysis.classes), list(range(len(analysis.classes)))
+    anchors = anchor_options(analysis, kind)
+    if ctx.triggered_id != "sequence-kind" and views.anchor_fits(ws, kind, anchor):
+        anchors, last = no_update, no_update
+    else:
+        last = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
+    classes = class_options(analysis.classes)
+    if ctx.triggered_id != "evo-ws" or classes == shown_classes:
+        return anchors, last, no_update, no_update
+    return anchors, last, classes, list(range(len(classes)))
 
 
 @callback(*OUTPUTS, *CONTROLS)

@@ -185,6 +185,7 @@ def free_port() -> int:
 def resnet_workspace(cifar_npz, tmp_path_factory):
     """A workspace of resnet18 with random weights (epoch 0 only) over 40 CIFAR-10 test images."""
     from nnvis.data.datasets import load_dataset
+    from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.pipeline import prepare
     from nnvis.workspace.workspace import RunConfig, Workspace
 
@@ -198,6 +199,7 @@ def resnet_workspace(cifar_npz, tmp_path_factory):
     config = RunConfig(dataset="npz", data_dir=str(data), model="resnet18", epochs=0, subset=10,
                        layers="layer1,layer2", projection="pca", device="cpu")
     prepare(config, workspace)
+    Analysis(workspace).capture_epoch(0)  # its activations, as a finished run leaves them (no web request captures)
     return workspace
 
 

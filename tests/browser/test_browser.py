@@ -185,7 +185,11 @@ TRAILS_DATA = "() => document.querySelector('#trails-graph .js-plotly-plot')._fu
 
 
 def trails_count(page):
-    """(trails drawn in the first segment's traces, end points drawn) on the trails graph."""
+    """(trails drawn in the first segment's traces, end points drawn) on the trails graph, once
+    it is drawn (a stored sequence answers while the page's other callbacks still run)."""
+    page.wait_for_function("() => { const g = document.querySelector('#trails-graph .js-plotly-plot');"
+                           " return g && g._fullData && g._fullData.length > 0; }", timeout=30000)
+    page.wait_for_load_state("networkidle")
     return page.evaluate("""() => {
       const data = document.querySelector('#trails-graph .js-plotly-plot')._fullData;
       let trails = 0, points = 0;

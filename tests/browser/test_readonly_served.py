@@ -158,10 +158,11 @@ def layer_lab(page, base: str) -> None:
 
 def unit_lab(page, base: str) -> None:
     page.goto(base + "/units?ws=0&layer=hidden2&epoch=2&unit=3")
-    says_read_only(page, texts=["ul-message"])
+    wait_text(page, text_of("ul-title"), "unit 3 of 1000 (dense unit)")  # from the store: `nnvis run` kept its shape
+    says_read_only(page, texts=["ul-actmax-status"])  # its activation maximization is not stored
     set_number(page, "#ul-unit", 9)
-    wait_text(page, text_of("ul-actmax-status"), "for unit 9")
-    says_read_only(page, texts=["ul-message"])
+    wait_text(page, text_of("ul-title"), "unit 9 of 1000 (dense unit)")
+    says_read_only(page, texts=["ul-actmax-status"])
     page.click("#ul-actmax-run")
     wait_text(page, f"[{text_of('error-banner')}, {text_of('ul-actmax-status')}].join(' ')", READ_ONLY)
 

@@ -27,8 +27,9 @@ DIGITS, RESNET = 0, 1
 @pytest.fixture(scope="module")
 def lab_workspaces(cifar_npz, tmp_path_factory):
     """(digits MLP trained 2 epochs on 300 test observations, resnet18 untrained on 64 CIFAR-10
-    test images), prepared only: these pages read activations (captured on first use) and the
-    model, never projections or neuron maps, so `nnvis run`'s projections are not made."""
+    test images), prepared and captured: these pages read activations and the model, never
+    projections or neuron maps, so `nnvis run`'s projections are not made (a web request never
+    captures activations: `nnvis run` or a job does)."""
     from nnvis.workspace.pipeline import prepare
     from nnvis.workspace.workspace import RunConfig
 
@@ -38,6 +39,10 @@ def lab_workspaces(cifar_npz, tmp_path_factory):
     resnet = Workspace(root / "resnet18")
     prepare(RunConfig(dataset="cifar10", data_dir=str(cifar_npz.parent), model="resnet18", epochs=0, subset=64,
                       layers="layer3,layer4", projection="pca", device="cpu"), resnet)
+    for workspace in (digits, resnet):
+        analysis = Analysis(workspace)
+        for epoch in analysis.epochs:
+            analysis.capture_epoch(epoch)
     return digits, resnet
 
 
@@ -352,7 +357,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
 # ---- plain functions behind the pages
 
 def test_upload_limits_and_observation_lists(resnet):
-    from callbacks.layerlab import strip_image
+    from callbacks.layerlab_strip import strip_image
     from callbacks.unitlab import parse_observations
 
     huge = "data:image/png;base64," + "A" * (14 * 2**20)

@@ -30,7 +30,7 @@ def lab_app(resnet_workspace, tmp_path):
     """A request context of the real app over the resnet workspace, its job cache empty, no
     strip or image in this process's memory: `lab_app(read_only)`."""
     from app import create_app
-    from callbacks.layerlab import STRIPS
+    from callbacks.layerlab_strip import STRIPS
     from nnvis.settings import Settings
     from web.uploads import UPLOADS
 
@@ -61,23 +61,23 @@ def grid_rows(grid) -> list:
 
 def test_the_request_runs_no_model_the_job_writes_the_strip_and_every_view_reads_it(resnet_workspace, lab_app,
                                                                                       tmp_path, monkeypatch):
-    from callbacks import layerlab
+    from callbacks import layerlab_strip
 
     image, rows = expected_strip(resnet_workspace, 4)
-    models, strips = counting(monkeypatch, Analysis, "model"), counting(monkeypatch, layerlab, "structure_strip")
+    models, strips = counting(monkeypatch, Analysis, "model"), counting(monkeypatch, layerlab_strip, "structure_strip")
     with lab_app():
         before = folder_state(tmp_path / "jobs")
-        grid, picture, message, _, request = layerlab.render_strip(0, 0, {"observation": 4}, None, None, None)
+        grid, picture, message, _, request = layerlab_strip.render_strip(0, 0, {"observation": 4}, None, None, None)
         assert grid == [] and message.children == "Computing the strip in the background…"
         assert request == {"ws": 0, "epoch": 0, "input": {"observation": 4}, "start": None, "stop": None,
                            "step": None}
         assert picture[1].children.startswith("subset image 4 (class ")  # the input shows at once
         assert models == strips == [] and folder_state(tmp_path / "jobs") == before  # no model, nothing written
         with pytest.raises(NNVisError, match="no longer on the server; choose the input again"):
-            layerlab.enlarged_view(0, 0, {"observation": 4}, None, None, None, 0, 0)  # never computed there
+            layerlab_strip.enlarged_view(0, 0, {"observation": 4}, None, None, None, 0, 0)  # never computed there
 
         reports = []
-        grid, message = layerlab.run_strip_job(reports.append, request)  # the job (here in-process)
+        grid, message = layerlab_strip.run_strip_job(reports.append, request)  # the job (here in-process)
         assert message is None and reports[0] == ("0", "1", "computing the strip…")
         assert grid_rows(grid) == [(row.layer, row.channels.tolist()) for row in rows]
         assert len(models) == len(strips) == 1
@@ -87,57 +87,57 @@ def test_the_request_runs_no_model_the_job_writes_the_strip_and_every_view_reads
         np.testing.assert_array_equal(stored["maps1"], rows[1].maps)
         assert stored["maps1"].dtype == np.float32 and stored["n_channels"].tolist() == [r.n_channels for r in rows]
 
-        layerlab.STRIPS.clear_memory()  # another web worker: it reads the job's file
-        grid, _, message, _, again = layerlab.render_strip(0, 0, {"observation": 4}, None, None, None)
-        assert message is None and again is None and grid_rows(grid) == grid_rows(layerlab.strip_grid(rows))
-        shown = layerlab.enlarged_view(0, 0, {"observation": 4}, None, None, None, 1, 2)
+        layerlab_strip.STRIPS.clear_memory()  # another web worker: it reads the job's file
+        grid, _, message, _, again = layerlab_strip.render_strip(0, 0, {"observation": 4}, None, None, None)
+        assert message is None and again is None and grid_rows(grid) == grid_rows(layerlab_strip.strip_grid(rows))
+        shown = layerlab_strip.enlarged_view(0, 0, {"observation": 4}, None, None, None, 1, 2)
         assert shown[1].children[1].startswith(f" · channel {int(rows[1].channels[2])} · α "
                                                f"{float(rows[1].alphas[2]):.4g}")
         assert len(models) == len(strips) == 1  # drawn and enlarged from the stored strip: no model again
 
         (tmp_path / "jobs" / written).unlink()  # evicted
-        layerlab.STRIPS.clear_memory()
+        layerlab_strip.STRIPS.clear_memory()
         with pytest.raises(NNVisError, match="no longer on the server"):
-            layerlab.enlarged_view(0, 0, {"observation": 4}, None, None, None, 1, 2)
-        assert layerlab.render_strip(0, 0, {"observation": 4}, None, None, None)[4] == request  # asked anew
+            layerlab_strip.enlarged_view(0, 0, {"observation": 4}, None, None, None, 1, 2)
+        assert layerlab_strip.render_strip(0, 0, {"observation": 4}, None, None, None)[4] == request  # asked anew
         assert len(models) == len(strips) == 1
 
 
 def test_a_range_without_layers_is_said_by_the_job_then_at_once(resnet_workspace, lab_app):
-    from callbacks import layerlab
+    from callbacks import layerlab_strip
 
     with lab_app():
-        request = layerlab.render_strip(0, 0, {"observation": 1}, 0, 999, 1)[4]
-        grid, message = layerlab.run_strip_job(lambda _: None, request)
-        assert grid == [] and message.startswith("--stop 999 is out of range; allowed: 0..")
-        _, _, again, _, asked = layerlab.render_strip(0, 0, {"observation": 1}, 0, 999, 1)
+        request = layerlab_strip.render_strip(0, 0, {"observation": 1}, 0, 999, 1)[4]
+        grid, message = layerlab_strip.run_strip_job(lambda _: None, request)
+        assert grid == [] and message.startswith("to layer 999 is out of range; allowed: 0..")  # the page's box
+        _, _, again, _, asked = layerlab_strip.render_strip(0, 0, {"observation": 1}, 0, 999, 1)
         assert again == message and asked is None  # kept: no second job
-        _, _, refused, _, asked = layerlab.render_strip(0, 0, {"observation": 99}, None, None, None)
+        _, _, refused, _, asked = layerlab_strip.render_strip(0, 0, {"observation": 99}, None, None, None)
         assert refused == "subset image 99 is out of range; allowed: 0..9" and asked is None
 
 
 def test_a_read_only_server_computes_and_writes_nothing(resnet_workspace, lab_app, tmp_path, monkeypatch):
-    from callbacks import layerlab
+    from callbacks import layerlab_strip
 
     with lab_app():  # a strip computed while the server could write
-        layerlab.run_strip_job(lambda _: None, layerlab.render_strip(0, 0, {"observation": 2}, None, None, None)[4])
+        request = layerlab_strip.render_strip(0, 0, {"observation": 2}, None, None, None)[4]
+        layerlab_strip.run_strip_job(lambda _: None, request)
     models = counting(monkeypatch, Analysis, "model")
     with lab_app(read_only=True):
         before = folder_state(tmp_path / "jobs")
         store = store_entries(resnet_workspace.path)
-        grid, picture, message, _, request = layerlab.render_strip(0, 0, {"observation": 3}, None, None, None)
+        grid, picture, message, _, request = layerlab_strip.render_strip(0, 0, {"observation": 3}, None, None, None)
         assert (grid, message) == ([], "The strip of this input is not computed; this server is read-only "
                                        "(it computes nothing).") and request is no_update
         with pytest.raises(NNVisError, match="not computed; this server is read-only"):
-            layerlab.enlarged_view(0, 0, {"observation": 3}, None, None, None, 0, 0)
-        grid, _, message, _, _ = layerlab.render_strip(0, 0, {"observation": 2}, None, None, None)
+            layerlab_strip.enlarged_view(0, 0, {"observation": 3}, None, None, None, 0, 0)
+        grid, _, message, _, _ = layerlab_strip.render_strip(0, 0, {"observation": 2}, None, None, None)
         assert message is None and len(grid) == 6  # computed before: shown
-        assert layerlab.run_strip_job(lambda _: None, {"ws": 0, "epoch": 0, "input": {"observation": 3}, "start": None,
-                                                       "stop": None, "step": None})[1].startswith(
-            "This server is read-only")
-        upload = layerlab.chosen_input(0, "upload", 0, "data:image/png;base64,iVBORw0KGgo=", "x.png")
-        assert upload == {"error": layerlab.UPLOAD_READ_ONLY}
-        assert layerlab.render_strip(0, 0, upload, None, None, None)[2] == layerlab.UPLOAD_READ_ONLY
+        asked = {"ws": 0, "epoch": 0, "input": {"observation": 3}, "start": None, "stop": None, "step": None}
+        assert layerlab_strip.run_strip_job(lambda _: None, asked)[1].startswith("This server is read-only")
+        upload = layerlab_strip.chosen_input(0, "upload", 0, "data:image/png;base64,iVBORw0KGgo=", "x.png")
+        assert upload == {"error": layerlab_strip.UPLOAD_READ_ONLY}
+        assert layerlab_strip.render_strip(0, 0, upload, None, None, None)[2] == layerlab_strip.UPLOAD_READ_ONLY
         assert folder_state(tmp_path / "jobs") == before and store_entries(resnet_workspace.path) == store
     assert models == []
 
@@ -173,16 +173,16 @@ def test_identical_strip_requests_share_one_job_process(resnet_workspace, tmp_pa
 
 
 def test_a_damaged_strip_file_is_a_miss_never_an_error(resnet_workspace, lab_app, tmp_path):
-    from callbacks import layerlab
+    from callbacks import layerlab_strip
 
     with lab_app():
-        request = layerlab.render_strip(0, 0, {"observation": 5}, None, None, None)[4]
-        layerlab.run_strip_job(lambda _: None, request)
+        request = layerlab_strip.render_strip(0, 0, {"observation": 5}, None, None, None)[4]
+        layerlab_strip.run_strip_job(lambda _: None, request)
         (written,) = (tmp_path / "jobs" / "strips").iterdir()
         for damage in (written.read_bytes()[:200], b"not arrays", np.savez.__doc__.encode()[:50]):
             written.write_bytes(damage)
-            layerlab.STRIPS.clear_memory()
-            grid, _, message, _, asked = layerlab.render_strip(0, 0, {"observation": 5}, None, None, None)
+            layerlab_strip.STRIPS.clear_memory()
+            grid, _, message, _, asked = layerlab_strip.render_strip(0, 0, {"observation": 5}, None, None, None)
             assert (grid, message.children, asked) == ([], "Computing the strip in the background…", request)
 
 

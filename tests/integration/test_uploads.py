@@ -103,7 +103,7 @@ def test_a_grid_hover_reads_the_grid_kept_for_an_uploaded_image(digits_workspace
 
 def test_a_strip_enlarge_reads_the_strip_kept_for_an_uploaded_image(resnet_workspace, app_context, monkeypatch,
                                                                     tmp_path):
-    from callbacks import layerlab
+    from callbacks import layerlab_strip
     from nnvis.deepvis.strip import read_image_file, structure_strip
     from nnvis.workspace.analysis import Analysis
 
@@ -112,22 +112,22 @@ def test_a_strip_enlarge_reads_the_strip_kept_for_an_uploaded_image(resnet_works
     path = tmp_path / "stripes.png"
     Image.fromarray(stripes).save(path)
     model = Analysis(resnet_workspace).model(0)
-    strips = counting(monkeypatch, layerlab, "structure_strip")
+    strips = counting(monkeypatch, layerlab_strip, "structure_strip")
     with app_context(resnet_workspace.path):
-        record = layerlab.chosen_input(0, "upload", 0, data_url(stripes), "stripes.png")
+        record = layerlab_strip.chosen_input(0, "upload", 0, data_url(stripes), "stripes.png")
         assert set(record) == {"digest", "source", "shape"} and record["source"] == "stripes.png"
-        request = layerlab.render_strip(0, 0, record, None, None, None)[4]  # computed by a job, not the request
-        grid, message = layerlab.run_strip_job(lambda _: None, request)
+        request = layerlab_strip.render_strip(0, 0, record, None, None, None)[4]  # computed by a job, not the request
+        grid, message = layerlab_strip.run_strip_job(lambda _: None, request)
         assert message is None and len(strips) == 1
         layers = [line.children[0].children[0].children for line in grid]  # each line's label: its layer
         rows = structure_strip(model, read_image_file(path, (32, 32, 3)), layers)
         for row, col in ((1, 2), (0, 0), (1, 2)):
-            shown = layerlab.enlarged_view(0, 0, record, None, None, None, row, col)
+            shown = layerlab_strip.enlarged_view(0, 0, record, None, None, None, row, col)
             name, text = shown[1].children
             assert name.children == layers[row]
             assert text.startswith(f" · channel {int(rows[row].channels[col])} · α {float(rows[row].alphas[col]):.4g}")
         assert len(strips) == 1  # the three enlargements recomputed nothing
 
-        refused = layerlab.chosen_input(0, "upload", 0, "data:image/png;base64,@@@", "notes.png")
-        grid, _, message, _, _ = layerlab.render_strip(0, 0, refused, None, None, None)
+        refused = layerlab_strip.chosen_input(0, "upload", 0, "data:image/png;base64,@@@", "notes.png")
+        grid, _, message, _, _ = layerlab_strip.render_strip(0, 0, refused, None, None, None)
         assert grid == [] and message == "notes.png did not arrive as a file; upload a PNG or JPEG"
