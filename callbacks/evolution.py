@@ -31,7 +31,7 @@ def switch_sequence(kind, ws, anchor, shown_classes):
     analysis = open_analysis(ws)
     anchors = anchor_options(analysis, kind)
     if ctx.triggered_id != "sequence-kind" and views.anchor_fits(ws, kind, anchor):
-        anchors, last = no_update, no_update
+        last = no_update  # the anchor shown is one of this workspace's too
     else:
         last = analysis.epochs[-1] if kind == "layers" else analysis.layers[-1]
     classes = class_options(analysis.classes)
