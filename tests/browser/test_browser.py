@@ -164,13 +164,16 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
 
 def test_evolution_follows_the_workspace_chosen(page, dashboard):
     """Choosing another workspace draws that workspace's trails (they stayed the first one's)."""
-    page.goto(dashboard + "/evolution?ws=0&method=pca")
+    page.goto(dashboard + "/evolution?ws=0&method=pca&at=1")  # epoch 1: the MNIST run has it too
     page.wait_for_function(f"() => {TEXT('evo-status')}.includes('trails ·')", timeout=180000)
     assert trails_count(page) == [300, 300]  # digits: 300 observations
     choose(page, "evo-ws", "mnist: mnist / mlp")
     page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('600 trails')", timeout=180000)
     assert trails_count(page) == [600, 600]  # the MNIST subset's 600
-    assert "ws=1" in page.url
+    assert "ws=1" in page.url and "epoch 1" in page.inner_text("#sequence-anchor")  # the anchor kept
+    page.click("#sequence-anchor")  # its choices are the MNIST run's epochs 0-1, not the digits run's 0-2
+    page.locator(".dash-dropdown-option").first.wait_for()
+    assert page.locator(".dash-dropdown-content .dash-dropdown-option").all_inner_texts() == ["epoch 0", "epoch 1"]
 
 
 END_POINT_PIXEL = """i => {
