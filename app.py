@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import dash
-import diskcache
 
 from nnvis.settings import DEFAULT_WORKSPACE, Settings
 
@@ -34,7 +33,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register(app)
     register_routes(app.server)
     require_login(app.server, settings.users, settings.auth_header)
-    limit_requests(app.server)  # after the login: an anonymous body is refused before it is read
+    limit_requests(app.server, app.callback_map)  # after the login: an anonymous body is refused before it is read
     app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
     return app
 
@@ -53,10 +52,10 @@ def background_manager(settings: Settings):
                            result_expires=24 * 3600)
         worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
         return dash.CeleryManager(celery)
+    from web.job_cache import open_job_cache
     from web.job_manager import FreshProcessManager
 
-    settings.job_cache.mkdir(parents=True, exist_ok=True)
-    return FreshProcessManager(diskcache.Cache(str(settings.job_cache)), settings)
+    return FreshProcessManager(open_job_cache(settings.job_cache), settings)
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:

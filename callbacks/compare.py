@@ -150,16 +150,6 @@ def render_comparison(*view):
     return compare_view(*view)
 
 
-def compare_job(request) -> dict:
-    """The job for a page's request: its second side the server's workspace number `ws2`
-    (checked as `ws` is: on this server, its model allowed), never a path the browser sent."""
-    if not isinstance(request, dict):
-        raise NNVisError("the comparison's request is not an object; change the view to ask again")
-    second = open_analysis(request.get("ws2")).workspace.path
-    return {"job": "compare", **{key: value for key, value in request.items() if key != "ws2"},
-            "workspace2": str(second)}
-
-
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("compare-job", "data"), *[State(i.component_id, i.component_property) for i in VIEW],
           **background_options("compare-job"))
@@ -167,7 +157,7 @@ def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
     if not request:
         raise PreventUpdate
-    failed = or_message(lambda: run_request(set_progress, compare_job(request)),
+    failed = or_message(lambda: run_request(set_progress, "compare", request),
                         answer=lambda message: message_view(message, None))
     if failed is not None:
         return failed

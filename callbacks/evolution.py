@@ -54,7 +54,7 @@ def run_sequence_job(set_progress, request, *view):
     """Align and bundle a sequence away from the web workers, then show it if still wanted."""
     if not request:
         raise PreventUpdate
-    failed = or_message(run_request, set_progress, {"job": "sequence", **request},
+    failed = or_message(run_request, set_progress, "sequence", request,
                         answer=lambda message: (message_figure(message), message, no_update, no_update, None))
     if failed is not None:
         return failed

@@ -56,7 +56,7 @@ def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    failed = or_message(run_request, set_progress, {"job": "projection", **request}, answer=projection_message)
+    failed = or_message(run_request, set_progress, "projection", request, answer=projection_message)
     if failed is not None:
         return failed
     if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:

@@ -77,15 +77,27 @@ def still_waiting(cache: diskcache.Cache, tokens) -> list:
     return [token for token in tokens if cache.get(SHARER + token) is not None]
 
 
+def registered(cache: diskcache.Cache) -> dict[int, dict]:
+    """The registry of running jobs by process id (stored as JSON, whose object keys are text)."""
+    stored = cache.get(REGISTRY)
+    if not isinstance(stored, dict):
+        return {}
+    return {int(pid): job for pid, job in stored.items() if str(pid).isdigit() and isinstance(job, dict)}
+
+
+def register(cache: diskcache.Cache, running: dict[int, dict]) -> None:
+    cache.set(REGISTRY, {str(pid): job for pid, job in running.items()})
+
+
 def nobody_waits(cache: diskcache.Cache, pid: int) -> bool:
     """Whether the registered job `pid` has no sharer left; if so it is struck from the registry."""
     with cache.transact():
-        running = cache.get(REGISTRY) or {}
+        running = registered(cache)
         job = running.get(pid)
         if job is None or still_waiting(cache, job.get("sharers", ())):
             return False
         del running[pid]
-        cache.set(REGISTRY, running)
+        register(cache, running)
         return True
 
 
@@ -106,6 +118,21 @@ def feed(child: subprocess.Popen, payload: bytes) -> None:
         child.stdin.close()
     except OSError:
         pass
+
+
+SERVER_FIELDS = ("job", "workspace", "workspace2")  # what kind of job, and on which folder: the server's to say
+
+
+def check_page_request(request, callback_name: str) -> None:
+    """Refuse, before any process starts, a page's job request that is not an object of bounded
+    fields or that names a job kind or a folder (the callback fixes the kind, `ws` the workspace)."""
+    if not isinstance(request, dict):
+        raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
+    named = [name for name in SERVER_FIELDS if name in request]
+    if named:
+        raise NNVisError(f"a job request may not set {named[0]!r}: the page asks for a view, the server decides "
+                         "the job and its workspace (a served workspace's number, ws)")
+    check_fields(request, callback_name)
 
 
 def requesting_user(settings: Settings) -> str:
@@ -142,7 +169,7 @@ class FreshProcessManager(DiskcacheManager):
         try:
             if self.settings.read_only:
                 raise NNVisError(READ_ONLY_MESSAGE)
-            check_fields(request, job_fn["name"])
+            check_page_request(request, job_fn["name"])
         except NNVisError as error:
             self.handle.set(key, error_result(str(error)), expire=RESULT_KEPT_S)
             return REFUSED
@@ -150,22 +177,22 @@ class FreshProcessManager(DiskcacheManager):
             result = self.handle.get(key, None)
             if result is not None and not is_error(result):
                 return DONE  # answered a moment ago: the same answer
-            running = {pid: job for pid, job in (self.handle.get(REGISTRY) or {}).items() if alive(pid)}
+            running = {pid: job for pid, job in registered(self.handle).items() if alive(pid)}
             for pid, job in running.items():
                 if job["key"] == key:  # the same request is computing: share it
                     handle = self.join(job, pid)
-                    self.handle.set(REGISTRY, running)
+                    register(self.handle, running)
                     return handle
             refusal = self.refusal(running, user)
             if refusal:
                 self.handle.set(key, error_result(refusal), expire=RESULT_KEPT_S)
-                self.handle.set(REGISTRY, running)
+                register(self.handle, running)
                 return REFUSED
             self.handle.delete(key)
             pid = self.start(key, job_fn, args, context)
             running[pid] = {"key": key, "user": user, "started": time.time(), "sharers": []}
             handle = self.join(running[pid], pid)
-            self.handle.set(REGISTRY, running)
+            register(self.handle, running)
         return handle
 
     def join(self, job: dict, pid: int) -> str:
@@ -210,7 +237,7 @@ class FreshProcessManager(DiskcacheManager):
         if pid is None:
             return
         with self.handle.transact():
-            running = self.handle.get(REGISTRY) or {}
+            running = registered(self.handle)
             shared = running.get(pid)
             if shared is None:
                 return  # ended already (or not a job of this server)
@@ -218,10 +245,10 @@ class FreshProcessManager(DiskcacheManager):
                 self.handle.delete(SHARER + token)
                 shared["sharers"] = [t for t in shared.get("sharers", ()) if t != token]
             if still_waiting(self.handle, shared.get("sharers", ())):
-                self.handle.set(REGISTRY, running)
+                register(self.handle, running)
                 return
             del running[pid]
-            self.handle.set(REGISTRY, running)
+            register(self.handle, running)
         super().terminate_job(pid)
 
     def terminate_unhealthy_job(self, job):

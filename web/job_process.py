@@ -18,6 +18,7 @@ import time
 import diskcache
 from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
+from web.job_cache import open_job_cache
 from web.job_manager import error_result, nobody_waits
 
 CHECK_EVERY_S = 1.0
@@ -66,7 +67,7 @@ def main() -> int:
     job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  the web worker's own pipe, not a file
     os.environ.update(job["env"])
     started = time.monotonic()
-    heartbeat = Heartbeat(diskcache.Cache(job["cache"]))
+    heartbeat = Heartbeat(open_job_cache(job["cache"]))
     threading.Thread(target=watch, args=(job, heartbeat, started), daemon=True).start()
     run = _make_job_fn(callback(job["target"]), heartbeat, job["target"]["progress"])
     run(job["key"], job["progress_key"], job["args"], job["context"])

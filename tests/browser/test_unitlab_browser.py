@@ -66,15 +66,14 @@ def jobs_ended(request, lab_jobs):
     ended: one user may run only 2 jobs at once, and every test here is the same user."""
     import time
 
-    import diskcache
-
-    from web.job_manager import REGISTRY, alive
+    from web.job_cache import open_job_cache
+    from web.job_manager import alive, registered
 
     yield
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        with diskcache.Cache(str(lab_jobs)) as cache:
-            if not any(alive(pid) for pid in cache.get(REGISTRY) or {}):
+        with open_job_cache(lab_jobs) as cache:
+            if not any(alive(pid) for pid in registered(cache)):
                 return
         time.sleep(0.5)
 

@@ -190,4 +190,38 @@ def test_a_compare_job_opens_only_the_servers_own_workspaces(digits_workspace, t
         body = callback_body(base, "compare-job.data@", {**view, "compare-job.data": crafted}, "compare-job.data")
         answer = json.dumps(run_background(base, body))
     assert "os:getcwd" not in answer and "returned str" not in answer  # the outside folder was never opened
-    assert "unknown workspace None; this server has 1" in answer
+    assert "may not set 'workspace2'" in answer  # refused before any process starts
+
+
+def test_a_job_request_cannot_name_another_job_kind_or_a_folder(digits_workspace, tmp_path):
+    """The explore page's projection job, posted with `"job": "compare"` and a folder (issue 24's
+    injection): refused in place, the folder's model never imported, no store made there; and the
+    same fields past the manager (a job run in its process) are refused by the projection schema."""
+    from nnvis.errors import NNVisError
+    from nnvis.settings import Settings
+    from tests.conftest import serving
+    from tests.hardening_client import run_background
+    from tests.integration.test_hardening_jobs import projection_job
+    from web.jobs import job_for
+
+    outside = copy_workspace(digits_workspace.path, tmp_path / "outside")
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_model.py").write_text(f"open({str(marker)!r}, 'w')\ndef build():\n    raise SystemExit\n")
+    manifest = json.loads((outside / "workspace.json").read_text())
+    manifest["config"]["model"] = "evil_model:build"
+    (outside / "workspace.json").write_text(json.dumps(manifest))
+    (outside / "store" / "cache.db").unlink()
+    with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        body = projection_job(base, "hidden3", 2, "tsne")
+        crafted = {"ws": 0, "layer": "hidden3", "epoch": 2, "method": "tsne", "job": "compare",
+                   "workspace2": str(outside), "layer2": "hidden3", "epoch2": 2}
+        next(i for i in body["inputs"] if i["id"] == "job-request")["value"] = crafted
+        answer = json.dumps(run_background(base, body))
+    assert "may not set 'job'" in answer
+    assert not marker.exists() and not (outside / "store" / "cache.db").exists()
+    view = {"layer": "hidden3", "epoch": 2, "method": "tsne"}
+    for request, refused in (({**crafted, "job": None}, "unknown field 'job'"),
+                             ({"ws": 0, **view, "ws2": 0}, "unknown field 'ws2'"),
+                             ({"ws": -1, **view}, "ws must be an integer from 0")):
+        with pytest.raises(NNVisError, match=refused):
+            job_for("projection", request)
