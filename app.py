@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
     from callbacks import compare, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
+    from nnvis.workspace.filesystems import warn_if_network
     from web.auth import require_login
     from web.context import SETTINGS_KEY
     from web.errors import show_callback_error
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                     on_error=show_callback_error,
                     suppress_callback_exceptions=True)
     app.server.config[SETTINGS_KEY] = settings
+    for folder in (*settings.workspaces, settings.job_cache):
+        warn_if_network(folder)  # SQLite on NFS with several writers: said once, with what to do
     register(app)
     register_routes(app.server)
     require_login(app.server, settings.users, settings.auth_header)

@@ -23,6 +23,7 @@ from nnvis.models.zoo import LoadedModel, build_model, load_weights_into, weight
 from nnvis.progress import Progress, no_progress
 from nnvis.workspace.analysis import Analysis, pool_size, subset_indices
 from nnvis.workspace.integrity import readable_manifest, snapshots_intact
+from nnvis.workspace.run_lock import holding_workspace_lock
 from nnvis.workspace.workspace import DEFAULT_SUBSET, SUBSET_ALL, RunConfig, Workspace, resolve_device
 
 
@@ -136,6 +137,7 @@ def output_count(model: LoadedModel) -> int | None:
     return classifier.out_features if classifier is not None else None
 
 
+@holding_workspace_lock
 def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_progress, *,
         neuron_maps: str = "all") -> Workspace:
     """Prepare the workspace, then compute accuracy, projections and NH for every snapshot and
