@@ -27,7 +27,8 @@ def holder(tmp_path):
 
 def test_a_second_run_on_a_workspace_being_written_exits_2_naming_the_holder(holder, tmp_path):
     second = subprocess.run([sys.executable, "-m", "nnvis.cli", "run", "--dataset", "digits", "--model", "mlp",
-                             "--epochs", "1", "--subset", "100", "--device", "cpu", "--workspace", str(tmp_path / "ws")],
+                             "--epochs", "1", "--subset", "100", "--device", "cpu",
+                             "--workspace", str(tmp_path / "ws")],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert second.returncode == 2
     lines = second.stderr.strip().splitlines()
