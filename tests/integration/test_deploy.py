@@ -40,8 +40,9 @@ def get(url: str, timeout: float = 30):
 def test_gunicorn_with_four_workers_serves_the_dashboard(digits_workspace, tmp_path):
     port = free_port()
     env = {**os.environ, "NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
-    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-                                 "--timeout", "120", "app:server"], cwd=ROOT, env=env,
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "4",
+                                 "--threads", "8", "--bind", f"127.0.0.1:{port}", "--timeout", "120", "app:server"],
+                                cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
