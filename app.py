@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import compare, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
     from nnvis.workspace.filesystems import warn_if_network
     from web.auth import require_login
+    from web.banner import error_banner
     from web.context import SETTINGS_KEY
     from web.errors import show_callback_error
     from web.limits import limit_requests
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_routes(app.server)
     require_login(app.server, settings.users, settings.auth_header)
     limit_requests(app.server, app.callback_map)  # after the login: an anonymous body is refused before it is read
-    app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
+    app.layout = dash.html.Div([error_banner(), dash.page_container])
     return app
 
 
