@@ -24,7 +24,7 @@ from nnvis.compare.snapshots import (
 from nnvis.errors import NNVisError
 from web.components import layer_options
 from web.context import current_settings, layer_and_epoch_choices, open_analysis, workspace_path
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
 from web.registry import callback, clientside_callback
 from web.routes import thumbnail_url
@@ -152,7 +152,7 @@ def render_comparison(*view):
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("compare-job", "data"), *[State(i.component_id, i.component_property) for i in VIEW],
-          **background_options("compare-job"))
+          on_error=said_in_place(lambda message: message_view(message, None)), **background_options("compare-job"))
 def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
     if not request:

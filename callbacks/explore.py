@@ -12,7 +12,7 @@ from layouts.figures import message_figure
 from layouts.page_parts import selection_ranking
 from web.components import epoch_options, layer_options, neuron_colour_options
 from web.context import open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import background_options, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 
@@ -51,7 +51,7 @@ def render_projection(ws, layer, epoch, method, color_by, insets, neuron, shared
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in PROJECTION_OUTPUTS],
           Input("job-request", "data"), *[State(i.component_id, i.component_property) for i in PROJECTION_CONTROLS],
-          State("selected-neuron", "data"), **background_options("job"))
+          State("selected-neuron", "data"), on_error=said_in_place(projection_message), **background_options("job"))
 def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
@@ -134,7 +134,7 @@ def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
 
 @callback(Output("neuron-map", "figure", allow_duplicate=True), Input("neuron-job", "data"),
           *[State(i.component_id, i.component_property) for i in NEURON_MAP_CONTROLS],
-          **background_options("neuron-job"))
+          on_error=said_in_place(message_figure), **background_options("neuron-job"))
 def run_neuron_map_job(set_progress, request, *view):
     """Compute a missing neuron map away from the web workers, then show it if the view still asks for it."""
     if not request:
