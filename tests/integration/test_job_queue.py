@@ -36,7 +36,9 @@ def test_turns_follow_the_caps_the_users_order_and_the_pages_still_looked_at(tmp
 
 
 def progress_texts(reply: dict) -> list:
-    return [value for value in (reply.get("progress") or {}).values() if isinstance(value, str)]
+    """The stage a job's indicator shows (its progress bar's numbers aside)."""
+    return [value for output, value in (reply.get("progress") or {}).items()
+            if output.endswith("-stage.children") and isinstance(value, str)]
 
 
 def test_a_job_beyond_the_users_cap_waits_says_its_place_and_then_runs(digits_workspace, tmp_path):
@@ -45,6 +47,13 @@ def test_a_job_beyond_the_users_cap_waits_says_its_place_and_then_runs(digits_wo
     with serving(settings) as base:
         long_body = actmax_job(base, unit=0, steps=10000)  # long: cancelled below
         long_job = start(base, long_body)
+        long_query = f"?cacheKey={long_job['cacheKey']}&job={long_job['job']}"
+        stages, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline and not [text for text in stages if not text.startswith("queued")]:
+            status, _, answer = http(base + "/_dash-update-component" + long_query, json.dumps(long_body).encode())
+            stages = progress_texts(json.loads(answer)) if status == 200 else []
+            time.sleep(0.3)
+        assert stages, "the long job never started"  # it runs: the next job of this user must wait for it
         body = projection_job(base, "hidden3", 2, "pca")
         waiting = start(base, body)
         assert job_pid(waiting) != job_pid(long_job)
@@ -56,8 +65,7 @@ def test_a_job_beyond_the_users_cap_waits_says_its_place_and_then_runs(digits_wo
             reply = json.loads(answer)
             assert "response" not in reply, "ran beside the user's other job: the cap did not hold"
             seen += progress_texts(reply)
-            http(base + "/_dash-update-component?" + f"cacheKey={long_job['cacheKey']}&job={long_job['job']}",
-                 json.dumps(long_body).encode())  # the long job's page still polls: it counts
+            http(base + "/_dash-update-component" + long_query, json.dumps(long_body).encode())  # still looked at
             time.sleep(0.3)
         assert "queued: next, waiting for a free slot" in seen
         assert not any("at most" in text for text in seen)
