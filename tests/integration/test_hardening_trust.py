@@ -220,7 +220,8 @@ def test_a_job_request_cannot_name_another_job_kind_or_a_folder(digits_workspace
     assert "may not set 'job'" in answer
     assert not marker.exists() and not (outside / "store" / "cache.db").exists()
     view = {"layer": "hidden3", "epoch": 2, "method": "tsne"}
-    for request, refused in (({**crafted, "job": None}, "unknown field 'job'"),
+    for request, refused in (({"ws": 0, **view, "job": "compare"}, "unknown field 'job'"),
+                             (crafted, "unknown field 'epoch2'"),
                              ({"ws": 0, **view, "ws2": 0}, "unknown field 'ws2'"),
                              ({"ws": -1, **view}, "ws must be an integer from 0")):
         with pytest.raises(NNVisError, match=refused):
