@@ -14,9 +14,11 @@ import torch
 from nnvis.data.datasets import ImageDataset
 from nnvis.data.preprocess import NORMALIZE_NONE, Preprocess, load_data
 from nnvis.errors import NNVisError
+from nnvis.models.activations import probe_layouts
 from nnvis.models.checkpoints import checkpoint_series
 from nnvis.models.hooks import check_inspectable
 from nnvis.models.layers import INPUT_LAYER, resolve_layers
+from nnvis.models.layout import parse_layouts, resolve_tokens
 from nnvis.models.pretrained import is_weight_name, pretrained_preprocessing
 from nnvis.models.training import TrainSettings, snapshot_epochs, train
 from nnvis.models.zoo import LoadedModel, build_model, load_weights_into, weights_hash
@@ -98,7 +100,11 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     model.preprocess = Preprocess.of(config)
     check_inspectable(model.module)  # before any training: its layers could not be captured after
     check_fits(model, dataset)
-    layers = [layer for layer in resolve_layers(model.module, config.layers) if layer != INPUT_LAYER]
+    probe = dataset.test_images[:2]
+    layers = [layer for layer in resolve_layers(model.module, config.layers, model.input_tensor(probe))
+              if layer != INPUT_LAYER]
+    layouts = probe_layouts(model, probe, layers, parse_layouts(config.layout))  # a layer capture refuses: now
+    config = replace(config, tokens=resolve_tokens(config.tokens, layouts))
     if config.checkpoints is not None:
         epochs, hashes = load_series(config, model, workspace)
         key = hashlib.sha256(json.dumps({"dataset": dataset.id, "model": config.model, "checkpoints": hashes,
@@ -123,6 +129,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
         "config": asdict(config), "training_key": key, "dataset_id": dataset.id,
         "classes": list(dataset.classes), "image_shape": list(dataset.image_shape),
         "n_test": len(dataset.test_labels), "layers": layers, "epochs": epochs, "weights": hashes,
+        "layouts": {layer: str(layout) for layer, layout in layouts.items()},
         **({"n_outputs": outputs} if (outputs := output_count(model)) not in (None, dataset.n_classes) else {}),
     })
     return dataset

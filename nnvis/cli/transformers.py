@@ -1,0 +1,79 @@
+"""Transformers on the command line: `--tokens` and `--layout` (run, layers), `nnvis layers`
+(each layer's layout, per-call names of a module called twice, which tokens stand for an
+image and why) and `nnvis attention` (class-token attention per layer and head, and rollout)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_token_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tokens", choices=None, default=None,
+                        help="token layers (N, T, D): which tokens stand for an image: cls (the class token; with a "
+                             "distillation token the mean of both; the default where the model has one), mean (of the "
+                             "patch tokens; the default otherwise)")
+    parser.add_argument("--layout", help="a layer's output layout where the model cannot say: KIND or LAYER=KIND,... "
+                                         "(channels-first, channels-last, tokens, tokens:P, sequence-first, vector)")
+
+
+def add_transformer_commands(commands) -> None:
+    attention = commands.add_parser("attention", help="a transformer's class-token attention per layer and head, and "
+                                                      "attention rollout, for one image")
+    attention.add_argument("--workspace", required=True)
+    source = attention.add_mutually_exclusive_group(required=True)
+    source.add_argument("--observation", type=int, help="index of an observation of the workspace's subset")
+    source.add_argument("--image", help="a PNG or JPEG file")
+    attention.add_argument("--epoch", type=int, help="default: the last")
+    attention.add_argument("--layer", help="one attention module (default: every one)")
+    attention.add_argument("--head", type=int, help="one head (default: every head, and their mean)")
+    attention.add_argument("--out", required=True, help="folder for the maps (PNG) and attention.json")
+    attention.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def print_layers(args: argparse.Namespace) -> None:
+    """`nnvis layers`: every module path with its class, the defaults and why, each default's
+    layout, and which tokens stand for an image."""
+    from nnvis.data.datasets import load_dataset
+    from nnvis.models.activations import probe_layouts
+    from nnvis.models.layers import INPUT_LAYER, default_layer_reasons, list_layers
+    from nnvis.models.layout import parse_layouts, resolve_tokens
+    from nnvis.models.zoo import build_model
+
+    dataset = load_dataset(args.dataset, args.data_dir)
+    model = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
+                        weights=args.weights)
+    module = model.module
+    probe = dataset.test_images[:2]
+    reasons = default_layer_reasons(module, model.input_tensor(probe))
+    layouts = probe_layouts(model, probe, list(reasons), parse_layouts(args.layout))
+    print(INPUT_LAYER + "  (raw pixels)")
+    modules = dict(module.named_modules())
+    called = {name.split("#")[0]: [] for name in reasons if "#" in name}
+    for name in reasons:
+        if "#" in name:
+            called[name.split("#")[0]].append(name)
+    for name in list_layers(module):
+        for shown in called.get(name, [name]):
+            why = f"  [default] {reasons[shown]} ({layouts[shown]})" if shown in reasons else ""
+            print(f"{shown}  {type(modules[name]).__name__}{why}")
+    for name, why in reasons.items():
+        if name.endswith(":input"):
+            print(f"{name}  (input of {type(modules[name[:-len(':input')].split('#')[0]]).__name__})  [default] {why} "
+                  f"({layouts[name]})")
+    tokens = resolve_tokens(args.tokens, layouts)
+    if tokens:
+        prefix = max(layout.prefix for layout in layouts.values() if layout.is_tokens)
+        why = {"cls": f"the model has {prefix} prefix token(s); the class token stands for an image"
+                      + (" (with the distillation token: their mean)" if any(lay.distilled for lay in layouts.values())
+                         else ""),
+               "mean": "the mean of the patch tokens stands for an image (prefix tokens never averaged in)"}[tokens]
+        print(f"tokens: {tokens} ({why}; --tokens cls|mean chooses)")
+
+
+def command_attention(args: argparse.Namespace) -> None:
+    from nnvis.deepvis.attention import attention_command
+
+    attention_command(args)
+
+
+TRANSFORMER_COMMANDS = {"attention": command_attention}
