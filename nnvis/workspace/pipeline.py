@@ -58,12 +58,19 @@ def check_fits(model: LoadedModel, dataset: ImageDataset) -> None:
 
 
 def with_pretrained_preprocessing(config: RunConfig) -> RunConfig:
-    """For torchvision weights by name, their resize, crop and mean/std where the user gave none."""
-    if config.weights is None or not is_weight_name(config.model, config.weights):
+    """For torchvision weights by name and for timm models, their resize, crop and mean/std where
+    the user gave none."""
+    timm = config.model.startswith("timm:")
+    if not timm and (config.weights is None or not is_weight_name(config.model, config.weights)):
         return config
     given = {"normalize": config.normalize != NORMALIZE_NONE, "image_size": config.image_size is not None,
              "crop": config.crop is not None}
-    own = pretrained_preprocessing(config.model, config.weights)
+    if timm:
+        from nnvis.models.timm_models import timm_preprocessing
+
+        own = timm_preprocessing(config.model)
+    else:
+        own = pretrained_preprocessing(config.model, config.weights)
     return replace(config, **{name: value for name, value in own.items() if not given[name]})
 
 
