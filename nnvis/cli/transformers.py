@@ -71,9 +71,46 @@ def print_layers(args: argparse.Namespace) -> None:
 
 
 def command_attention(args: argparse.Namespace) -> None:
-    from nnvis.deepvis.attention import attention_command
+    """`nnvis attention`: the class token's attention per layer and head (and their mean) over
+    the image, and attention rollout, as PNG heat overlays in --out and attention.json."""
+    import json
 
-    attention_command(args)
+    import numpy as np
+
+    from nnvis.cli.deepvis import load_input, write_png
+    from nnvis.cli.images import open_analysis, out_folder, report
+    from nnvis.deepvis.attention import attention_maps
+    from nnvis.errors import NNVisError
+    from nnvis.models.feature_maps import overlay
+    from nnvis.validation import whole_number
+
+    args.device = None
+    analysis, epoch = open_analysis(args)
+    image, name = load_input(args, analysis)
+    model = analysis.model(epoch)
+    x = model.input_tensor(image[None])
+    found = attention_maps(model.module, x, [args.layer] if args.layer else None)
+    heads = len(next(iter(found.maps.values())))
+    if args.head is not None:
+        whole_number(args.head, "--head", 0, heads - 1, problem="is not a head of the model")
+    folder = out_folder(args.out)
+    files = [write_png(folder, f"{name}_rollout.png", overlay(image, found.rollout), 256)]
+    result = {"epoch": epoch, "image": name, "prefix_tokens": found.prefix, "grid": list(found.grid),
+              "heads": heads, "rollout": found.rollout.round(6).tolist(), "layers": {}}
+    for layer, maps in found.maps.items():
+        chosen = {"mean": maps.mean(axis=0)} if args.head is None else {}
+        chosen.update({f"head{h}": maps[h] for h in range(heads) if args.head in (None, h)})
+        result["layers"][layer] = {key: value.round(6).tolist() for key, value in chosen.items()}
+        files += [write_png(folder, f"{name}_{layer}_{key}.png", overlay(image, value), 256)
+                  for key, value in chosen.items()]
+    if not np.isfinite(found.rollout).all():
+        raise NNVisError("the attention weights are not finite; the snapshot's weights may be damaged")
+    result["files"] = files
+    (folder / "attention.json").write_text(json.dumps(result))
+    lines = [f"attention of {name} at epoch {epoch}: {len(found.layers)} layers, {heads} heads, "
+             f"{found.prefix} prefix token(s), a {found.grid[0]}x{found.grid[1]} patch grid",
+             *[f"wrote {path}" for path in files]]
+    report(args, result, lines)
 
 
 TRANSFORMER_COMMANDS = {"attention": command_attention}
