@@ -125,3 +125,26 @@ def test_tokens_choices_that_do_not_fit_are_one_line():
 def test_probe_input_is_seeded():
     assert torch.equal(probe_input(3, (4, 4)), probe_input(3, (4, 4)))
     assert layout_of(nn.Linear(2, 2), "", 2).kind == "vector"
+
+
+def test_a_vit_layer_shows_patch_maps_in_the_grid_strip_and_feature_maps():
+    from nnvis.deepvis.grid import layer_grid
+    from nnvis.deepvis.strip import structure_strip
+    from nnvis.models.feature_maps import feature_maps, layer_shape, map_layers
+
+    torch.manual_seed(0)
+    model = LoadedModel(small_vit().eval(), "x:y", 3)
+    layer = "encoder.layers.encoder_layer_1"
+    assert layer_shape(model, layer, (32, 32, 3)) == (64, 8, 8)  # D maps on the 8x8 patch grid
+    assert layer in map_layers(model, (32, 32, 3)) and "heads.head" not in map_layers(model, (32, 32, 3))
+    maps = feature_maps(model, COLOUR, layer)
+    with torch.no_grad():
+        x = model.module._process_input(model.input_tensor(COLOUR))
+        x = torch.cat([model.module.class_token.expand(len(x), -1, -1), x], 1) + model.module.encoder.pos_embedding
+        tokens = model.module.encoder.layers[1](model.module.encoder.layers[0](x))
+    patch = tokens[:, 1:].reshape(3, 8, 8, 64)  # row-major patches: token 1 + 8r + c
+    np.testing.assert_allclose(maps[:, 5], patch[..., 5].numpy(), atol=1e-5)
+    grid = layer_grid(model, model.input_tensor(COLOUR[:1]), layer)
+    assert grid.maps.shape == (64, 8, 8)
+    rows = structure_strip(model, COLOUR[0], [layer], k=4)
+    assert rows[0].maps.shape == (4, 8, 8)
