@@ -1,6 +1,7 @@
 """Transformers on the command line: `--tokens` and `--layout` (run, layers), `nnvis layers`
 (each layer's layout, per-call names of a module called twice, which tokens stand for an
-image and why) and `nnvis attention` (class-token attention per layer and head, and rollout)."""
+image and why), `nnvis attention` (class-token attention per layer and head, and rollout) and
+`nnvis patches` (--tokens patches: each patch token an observation, projected)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,50 @@ def add_transformer_commands(commands) -> None:
     attention.add_argument("--head", type=int, help="one head (default: every head, and their mean)")
     attention.add_argument("--out", required=True, help="folder for the maps (PNG) and attention.json")
     attention.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_patch_command(commands)
+
+
+def add_patch_command(commands) -> None:
+    patches = commands.add_parser("patches", help="project a token layer's patch tokens, each one an observation "
+                                                  "(--tokens patches): a seeded sample, with image and grid position")
+    patches.add_argument("--workspace", required=True)
+    patches.add_argument("--layer", required=True, help="a token layer of the workspace")
+    patches.add_argument("--epoch", type=int, help="default: the last")
+    patches.add_argument("--sample", type=int, default=20_000, help="at most this many patch tokens (seeded)")
+    patches.add_argument("--projection", help="tsne, umap or pca (default: the workspace's)")
+    patches.add_argument("--out", required=True, help="folder for patches.csv (x, y, image, label, row, column)")
+    patches.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def command_patches(args: argparse.Namespace) -> None:
+    """`nnvis patches`: the sampled patch tokens of a token layer projected to 2-D, written as
+    patches.csv, one row per token: its point, its image (subset index) and class, its grid cell."""
+    import csv
+
+    from nnvis.cli.images import open_analysis, out_folder, report
+    from nnvis.models.layout import parse_layouts
+    from nnvis.models.patches import patch_tokens
+    from nnvis.projection.methods import check_method, project
+
+    args.device = None
+    analysis, epoch = open_analysis(args)
+    method = check_method(args.projection or analysis.config.projection)
+    found = patch_tokens(analysis.model(epoch), analysis.subset()["images"], analysis.check_layer(args.layer),
+                         sample=args.sample, seed=analysis.config.seed, device=analysis.device,
+                         layouts=parse_layouts(analysis.config.layout))
+    points = project(found.rows, method, seed=analysis.config.seed)
+    labels = analysis.subset()["labels"][found.image]
+    folder = out_folder(args.out)
+    with open(folder / "patches.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["x", "y", "image", "label", "class", "row", "column"])
+        for i in range(len(points)):
+            writer.writerow([f"{points[i, 0]:.6g}", f"{points[i, 1]:.6g}", int(found.image[i]), int(labels[i]),
+                             analysis.classes[int(labels[i])], int(found.row[i]), int(found.column[i])])
+    result = {"layer": args.layer, "epoch": epoch, "projection": method, "tokens": len(points),
+              "units": int(found.rows.shape[1]), "grid": list(found.grid), "file": str(folder / "patches.csv")}
+    report(args, result, [f"{len(points)} patch tokens of {args.layer} (epoch {epoch}, {found.grid[0]}x{found.grid[1]} "
+                          f"grid, {found.rows.shape[1]} units), {method}: wrote {result['file']}"])
 
 
 def print_layers(args: argparse.Namespace) -> None:
@@ -113,4 +158,4 @@ def command_attention(args: argparse.Namespace) -> None:
     report(args, result, lines)
 
 
-TRANSFORMER_COMMANDS = {"attention": command_attention}
+TRANSFORMER_COMMANDS = {"attention": command_attention, "patches": command_patches}

@@ -97,6 +97,41 @@ def test_nnvis_attention_on_a_workspace(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "not an attention module" in err[0]
 
 
+    # --tokens patches: each patch token an observation, with its image and grid cell
+    code = main(["patches", "--workspace", str(tmp_path / "ws"), "--layer", "encoder.layers.encoder_layer_3",
+                 "--sample", "500", "--projection", "pca", "--out", str(tmp_path / "p"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["tokens"] == 500 and summary["units"] == 64 and summary["grid"] == [8, 8]
+    rows = np.genfromtxt(tmp_path / "p" / "patches.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    assert len(rows) == 500 and rows["row"].max() <= 7 and rows["image"].max() <= 29
+    assert len({(r["image"], r["row"], r["column"]) for r in rows}) == 500  # distinct tokens, none a prefix token
+    code = main(["patches", "--workspace", str(tmp_path / "ws"), "--layer", "heads.head:input", "--out",
+                 str(tmp_path / "p")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "not a token sequence" in err[0]
+
+
+def test_patch_tokens_are_the_layers_patch_tokens():
+    from nnvis.models.patches import patch_tokens
+    from nnvis.models.zoo import LoadedModel
+
+    torch.manual_seed(0)
+    model = LoadedModel(small_vit().eval(), "x:y", 3)
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    found = patch_tokens(model, images, "encoder.layers.encoder_layer_0", sample=50, seed=1, batch_size=2)
+    with torch.no_grad():
+        vit = model.module
+        x = vit._process_input(model.input_tensor(images))
+        x = torch.cat([vit.class_token.expand(3, -1, -1), x], 1) + vit.encoder.pos_embedding
+        tokens = vit.encoder.layers[0](x)
+    expected = tokens[found.image, 1 + found.row * 8 + found.column]
+    np.testing.assert_allclose(found.rows, expected.numpy(), atol=1e-5)
+    again = patch_tokens(model, images, "encoder.layers.encoder_layer_0", sample=50, seed=1)
+    assert np.array_equal(again.image, found.image) and len(found.rows) == 50
+
+
 def test_a_cnn_has_no_attention():
     from tests.tiny_models import TutorialNet
 
