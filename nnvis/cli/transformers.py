@@ -89,8 +89,15 @@ def print_layers(args: argparse.Namespace) -> None:
                         weights=args.weights)
     module = model.module
     probe = dataset.test_images[:2]
-    reasons = default_layer_reasons(module, model.input_tensor(probe))
-    layouts = probe_layouts(model, probe, list(reasons), parse_layouts(args.layout))
+    try:
+        reasons = default_layer_reasons(module, model.input_tensor(probe))
+    except (RuntimeError, ValueError, IndexError, TypeError) as error:  # the data's images do not fit the model
+        reasons, layouts = default_layer_reasons(module), {}
+        print(f"(the model does not take {args.dataset}'s {'x'.join(map(str, dataset.image_shape))} images, so the "
+              "defaults are not checked by a forward pass and layouts are not shown: "
+              f"{str(error).splitlines()[0][:120]}; pass the --dataset the model is for)")
+    else:
+        layouts = probe_layouts(model, probe, list(reasons), parse_layouts(args.layout))
     print(INPUT_LAYER + "  (raw pixels)")
     modules = dict(module.named_modules())
     called = {name.split("#")[0]: [] for name in reasons if "#" in name}
@@ -99,13 +106,15 @@ def print_layers(args: argparse.Namespace) -> None:
             called[name.split("#")[0]].append(name)
     for name in list_layers(module):
         for shown in called.get(name, [name]):
-            why = f"  [default] {reasons[shown]} ({layouts[shown]})" if shown in reasons else ""
+            layout = f" ({layouts[shown]})" if shown in layouts else ""
+            why = f"  [default] {reasons[shown]}{layout}" if shown in reasons else ""
             print(f"{shown}  {type(modules[name]).__name__}{why}")
     for name, why in reasons.items():
         if name.endswith(":input"):
-            print(f"{name}  (input of {type(modules[name[:-len(':input')].split('#')[0]]).__name__})  [default] {why} "
-                  f"({layouts[name]})")
-    tokens = resolve_tokens(args.tokens, layouts)
+            layout = f" ({layouts[name]})" if name in layouts else ""
+            print(f"{name}  (input of {type(modules[name[:-len(':input')].split('#')[0]]).__name__})  [default] {why}"
+                  f"{layout}")
+    tokens = resolve_tokens(args.tokens, layouts) if layouts else None
     if tokens:
         prefix = max(layout.prefix for layout in layouts.values() if layout.is_tokens)
         why = {"cls": f"the model has {prefix} prefix token(s); the class token stands for an image"
