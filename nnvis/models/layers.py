@@ -92,6 +92,15 @@ def last_linear_path(model: nn.Module) -> str | None:
     return next((name for name, m in model.named_modules() if m is classifier), None) if classifier else None
 
 
+def own_classifier(model: nn.Module) -> str | None:
+    """The classifier a timm model names first in its pretrained config (DeiT's `head`, whose
+    input is the class token, before `head_dist`, the distillation token's), when a Linear."""
+    named = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
+    first = named[0] if isinstance(named, (tuple, list)) and named else named
+    modules = dict(model.named_modules())
+    return first if isinstance(first, str) and isinstance(modules.get(first), nn.Linear) else None
+
+
 def spread(names: list[str], most: int = MAX_BLOCKS) -> list[str]:
     """At most `most` of `names`, evenly spread, the last always among them."""
     if len(names) <= most:
@@ -134,7 +143,7 @@ def static_layer_reasons(model: nn.Module) -> dict[str, str]:
     elif blocks := transformer_blocks(model):
         found = {name: f"transformer block output ({len(blocks)} blocks, at most {MAX_BLOCKS} shown, the last always)"
                  for name in spread(blocks)}
-        head = last_linear_path(model)
+        head = own_classifier(model) or last_linear_path(model)
         if head:
             found[f"{head}{INPUT_SUFFIX}"] = (f"{CLASSIFIER_READS}, read with a pre-hook: the class token (or pooled "
                                               "tokens) after the final norm")

@@ -89,6 +89,7 @@ def test_timm_vit_tiny_and_deit_distilled_tokens():
     h = vit.blocks[:4](vit._pos_embed(vit.patch_embed(x)))
     close(acts["blocks.3"], h[:, 0])
     deit = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False, img_size=32)
+    assert list(default_layer_reasons(deit))[-1] == "head:input"  # the class token's head, not head_dist
     acts, x = captured(deit, 32, ["blocks.2"])
     assert deit.num_prefix_tokens == 2 and acts["blocks.2"].shape == (2, 192)
     h = deit.blocks[:3](deit._pos_embed(deit.patch_embed(x)))
