@@ -97,7 +97,10 @@ def attention_maps(module: nn.Module, x: torch.Tensor, layers: list[str] | None 
         if name not in every:
             raise NNVisError(f"layer '{name}' is not an attention module; allowed: {', '.join(every)}")
     inputs: dict[str, torch.Tensor] = {}
-    hooks = {f"{name}:input": (lambda value, name=name: inputs.setdefault(name, value.detach())) for name in every}
+    def keep(name: str, value: torch.Tensor) -> None:  # a hook that returns a value would replace the input
+        inputs.setdefault(name, value.detach())
+
+    hooks = {f"{name}:input": (lambda value, name=name: keep(name, value)) for name in every}
     with eval_mode(module), forward_hooks(module, hooks):
         module(x)
     modules = dict(module.named_modules())

@@ -57,9 +57,10 @@ def _hook(fn: OutputHook) -> Callable:
     return hook
 
 
-def _pre_hook(fn: OutputHook) -> Callable:
-    def pre_hook(_module, args) -> None:
-        fn(args[0])
+def _pre_hook(fn: OutputHook, replaces: bool = False) -> Callable:
+    def pre_hook(_module, args):
+        replaced = fn(args[0])
+        return (replaced, *args[1:]) if replaces and replaced is not None else None
     return pre_hook
 
 
@@ -80,8 +81,9 @@ def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bo
                   strict: bool = False) -> Iterator[nn.Module]:
     """`module` with a forward hook on each named layer `{name: fn(output)}` for the block: `fn`
     sees the layer's output (its first positional input when `inputs` or when the name ends in
-    `:input`: a pre-hook) and may return a tensor that replaces the output (a pre-hook's return
-    value is ignored). A name `path#K` sees only the K-th call of its module in each forward
+    `:input`: a pre-hook) and may return a tensor that replaces the output (or, for a name
+    ending in `:input`, the input: a unit of `fc2:input` can be ablated; with `inputs` a
+    pre-hook's return value is ignored). A name `path#K` sees only the K-th call of its module in each forward
     pass; a plain name sees every call, or with `strict` raises NNVisError at a second call
     (the module is called more than once: name one call). Unknown paths raise NNVisError before
     any hook is registered; the hooks are removed on exit, whatever happens."""
@@ -98,7 +100,7 @@ def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bo
             path, call, is_input = specs[name]
             counted = _counted(name, path, call, strict, calls, fn)
             if inputs or is_input:
-                handles.append(targets[name].register_forward_pre_hook(_pre_hook(counted)))
+                handles.append(targets[name].register_forward_pre_hook(_pre_hook(counted, replaces=is_input)))
             else:
                 handles.append(targets[name].register_forward_hook(_hook(counted)))
         yield module

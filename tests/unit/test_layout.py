@@ -148,3 +148,23 @@ def test_a_vit_layer_shows_patch_maps_in_the_grid_strip_and_feature_maps():
     assert grid.maps.shape == (64, 8, 8)
     rows = structure_strip(model, COLOUR[0], [layer], k=4)
     assert rows[0].maps.shape == (4, 8, 8)
+
+
+def test_a_unit_of_the_classifier_input_can_be_ablated_through_its_pre_hook():
+    from nnvis.models.hooks import forward_hooks
+
+    model = FunctionalHead().eval()
+    x = torch.randn(4, 1, 8, 8)
+
+    def zero_unit(value):
+        value = value.clone()
+        value[:, 3] = 0
+        return value
+
+    with torch.no_grad():
+        with forward_hooks(model, {"fc2:input": zero_unit}):
+            ablated = model(x)
+        hidden = torch.relu(model.fc1(torch.flatten(torch.relu(model.conv(x)), 1)))
+        hidden[:, 3] = 0
+        expected = model.fc2(hidden)
+    np.testing.assert_allclose(ablated.numpy(), expected.numpy(), atol=1e-6)
