@@ -16,7 +16,16 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import compare, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks import (  # noqa: F401  declares the pages' callbacks (one a line)
+        compare,
+        deepvis,
+        deepvis_attention,
+        evolution,
+        explore,
+        layerlab,
+        layerlab_strip,
+        unitlab,
+    )
     from nnvis.workspace.filesystems import warn_if_network
     from web.auth import require_login
     from web.banner import error_banner

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
+from layouts.deepvis_attention import attention_panel
 from layouts.deepvis_figures import canvas_figure
 from layouts.figures import message_figure
 from layouts.page_parts import DEEPVIS_VIEW, HOVER_HINT, is_drawable
@@ -97,4 +98,5 @@ def layout(**query) -> html.Div:
                                "positive, blue negative, white zero; colour models mid-grey zero.", className="muted")],
                      className="panel"),
         ], className="dv-bottom"),
+        attention_panel(),  # layouts.deepvis_attention: a transformer's attention and rollout
     ], className="page")

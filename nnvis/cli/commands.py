@@ -16,6 +16,7 @@ from nnvis.cli.compare import COMPARE_COMMANDS, add_compare_command
 from nnvis.cli.deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
 from nnvis.cli.neurons import NEURON_COMMANDS, add_neuron_commands
+from nnvis.cli.transformers import TRANSFORMER_COMMANDS, add_token_arguments, add_transformer_commands
 from nnvis.cli.units import UNIT_COMMANDS, add_unit_commands
 from nnvis.data.datasets import DATASETS
 from nnvis.data.preprocess import NORMALIZE_HELP, NORMALIZE_NONE
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"observations of the pool to project, or '{SUBSET_ALL}' "
                           f"(default: all, at most {DEFAULT_SUBSET})")
     run.add_argument("--layers", default="all", help="'all' or module paths separated by commas")
+    add_token_arguments(run)
     run.add_argument("--projection", default="tsne", help=f"one of: {', '.join(PROJECTIONS)}")
     run.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)}")
     run.add_argument("--precision", default="float32",
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(layers)
     layers.add_argument("--dataset", default="digits", help="data set whose image shape the model takes")
     layers.add_argument("--data-dir")
+    add_token_arguments(layers)
 
     serve = commands.add_parser("serve", help="start the dashboard on a workspace")
     serve.add_argument("--workspace", action="append", required=True, help="may be given several times")
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_neuron_commands(commands)
     add_compare_command(commands)
     add_check_command(commands)
+    add_transformer_commands(commands)
     return parser
 
 
@@ -106,7 +110,8 @@ def command_run(args: argparse.Namespace) -> None:
                        projection=args.projection, device=args.device, precision=args.precision, seed=args.seed,
                        snapshot_every=args.snapshot_every, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, download=args.download, normalize=args.normalize,
-                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints)
+                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints,
+                       tokens=args.tokens, layout=args.layout)
     progress = TqdmProgress(file=sys.stderr, leave=False)
     try:
         workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
@@ -149,19 +154,9 @@ def command_summary(args: argparse.Namespace) -> None:
 
 
 def command_layers(args: argparse.Namespace) -> None:
-    from nnvis.data.datasets import load_dataset
-    from nnvis.models.layers import INPUT_LAYER, default_layer_reasons, list_layers
-    from nnvis.models.zoo import build_model
+    from nnvis.cli.transformers import print_layers
 
-    dataset = load_dataset(args.dataset, args.data_dir)
-    module = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
-                         weights=args.weights).module
-    reasons = default_layer_reasons(module)
-    print(INPUT_LAYER + "  (raw pixels)")
-    modules = dict(module.named_modules())
-    for name in list_layers(module):
-        why = f"  [default] {reasons[name]}" if name in reasons else ""
-        print(f"{name}  {type(modules[name]).__name__}{why}")
+    print_layers(args)
 
 
 def command_serve(args: argparse.Namespace) -> None:
@@ -206,10 +201,12 @@ def trust_named_models(settings):
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
             **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check}
+            "check": command_check, **TRANSFORMER_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.getcwd() not in sys.path and "" not in sys.path:  # `--model mynet:build` from mynet.py's folder, as python -m
+        sys.path.insert(0, os.getcwd())
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from nnvis.errors import NNVisError
-from nnvis.models.feature_maps import channel_alphas, heat_colours, layer_outputs, normalise, top_channels
+from nnvis.models.feature_maps import as_maps, channel_alphas, heat_colours, layer_outputs, normalise, top_channels
 from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
@@ -96,7 +96,9 @@ def layer_grid(model: LoadedModel, x: torch.Tensor, layer: str, *, sort: str = "
     x = check_input(x)
     with eval_mode(model.module, device) as module:
         x = x.to(device)
-        out = layer_outputs(module, x, [layer])[layer][0].float().cpu()
+        full = layer_outputs(module, x, [layer])[layer]
+        shown = as_maps(module, layer, full, tuple(x.shape[-2:]))  # its layout decides (nnvis.models.layout)
+        out = (shown if shown is not None else full.reshape(len(full), -1))[0].float().cpu()
         logits = module(x)
     if out.ndim == 1:
         maps = out.numpy()[:, None, None]

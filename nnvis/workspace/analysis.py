@@ -16,6 +16,7 @@ from nnvis.errors import NNVisError, NotCaptured
 from nnvis.models.activations import capture, input_activations
 from nnvis.models.feature_maps import layer_shape
 from nnvis.models.layers import INPUT_LAYER
+from nnvis.models.layout import parse_layouts
 from nnvis.models.zoo import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
 from nnvis.projection.methods import check_method, neuron_projection, project
@@ -230,7 +231,8 @@ class Analysis:
                 return found
             acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
                                           device=self.device, precision=self.config.precision,
-                                          progress=self.progress)
+                                          progress=self.progress, tokens=self.config.tokens,
+                                          layouts=parse_layouts(self.config.layout))
             stored = {keys.activations(self, layer, epoch): {"x": x} for layer, x in acts.items()}
             stored[done] = {"p": probabilities}
             for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured

@@ -37,6 +37,9 @@ def artifact(analysis: Analysis, kind: str, *, layer: str = "", epoch: int = -1,
         params = {"precision": config.precision, **params}
     if epoch >= 0:
         params = {**analysis.preprocess.key(), **params}
+    if layer and layer != INPUT_LAYER:  # which tokens stand for an image, and a layout the user named
+        params = {**({"tokens": config.tokens} if getattr(config, "tokens", None) else {}),
+                  **({"layout": config.layout} if getattr(config, "layout", None) else {}), **params}
     subset_name = f"{config.observations}-{config.subset}-seed{config.seed}"
     base = ArtifactKey(kind, analysis.manifest["dataset_id"], subset_name, weights, layer, epoch, method)
     return base.with_params(**params) if params else base
