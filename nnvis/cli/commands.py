@@ -15,6 +15,7 @@ from nnvis.cli.check import add_check_command, command_check
 from nnvis.cli.compare import COMPARE_COMMANDS, add_compare_command
 from nnvis.cli.deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
+from nnvis.cli.integrations import INTEGRATION_COMMANDS, add_integration_commands
 from nnvis.cli.neurons import NEURON_COMMANDS, add_neuron_commands
 from nnvis.cli.units import UNIT_COMMANDS, add_unit_commands
 from nnvis.data.datasets import DATASETS
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_neuron_commands(commands)
     add_compare_command(commands)
     add_check_command(commands)
+    add_integration_commands(commands)
     return parser
 
 
@@ -206,7 +208,7 @@ def trust_named_models(settings):
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
             **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check}
+            "check": command_check, **INTEGRATION_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:
