@@ -33,5 +33,5 @@ def sprite(images: np.ndarray, limit: int = SPRITE_LIMIT) -> tuple[bytes, int, i
         r, c = divmod(i, columns)
         grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = image
     buffer = io.BytesIO()
-    Image.fromarray(grid).save(buffer, format="PNG", optimize=True)
+    Image.fromarray(grid).save(buffer, format="PNG")
     return buffer.getvalue(), columns, height, width

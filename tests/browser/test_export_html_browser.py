@@ -59,3 +59,24 @@ def test_exported_page_works_offline(browser, exported):
         assert page.console_errors == []
     finally:
         context.close()
+
+
+def test_export_html_button_downloads_the_view(digits_workspace, page, tmp_path):
+    """The explore page's Export HTML downloads the page of the view shown, from the store."""
+    import json
+    import re
+
+    from nnvis.settings import Settings
+    from tests.conftest import serving
+
+    with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")) as url:
+        page.goto(f"{url}/?ws=0&layer=hidden3&epoch=1&method=pca")
+        page.wait_for_selector("#obs-projection .scatterlayer .point")
+        with page.expect_download(timeout=120_000) as download:
+            page.click("#export-html")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        page.wait_for_function("document.getElementById('html-export-status').textContent.startsWith('exported')")
+    assert saved.name == "nnvis-hidden3-epoch1-pca.html"
+    data = json.loads(re.search(r'id="nnvis-data">(.*?)</script>', saved.read_text(), re.S).group(1))
+    assert (data["layer"], data["epoch"], len(data["x"])) == ("hidden3", 1, 300)
