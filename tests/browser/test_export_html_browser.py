@@ -67,11 +67,12 @@ def test_export_html_button_downloads_the_view(digits_workspace, page, tmp_path)
     import re
 
     from nnvis.settings import Settings
+    from tests.browser.test_browser import wait_for_points
     from tests.conftest import serving
 
     with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")) as url:
         page.goto(f"{url}/?ws=0&layer=hidden3&epoch=1&method=pca")
-        page.wait_for_selector("#obs-projection .scatterlayer .point")
+        wait_for_points(page, "obs-projection")
         with page.expect_download(timeout=120_000) as download:
             page.click("#export-html")
         saved = tmp_path / download.value.suggested_filename
