@@ -82,8 +82,8 @@ h1 { font-size: 20px; margin: 0 0 4px 0; }
     const size = ids.length > 5000 ? 3 : 5;
     if (mode === "neuron" && neuron !== null) {
       const values = unitValues(neuron);
-      legend([["neuron " + neuron + ": " + Math.min(...values).toFixed(3) + " … " + Math.max(...values).toFixed(3),
-               "#21918c"]]);
+      const low = values.reduce((a, b) => Math.min(a, b)), high = values.reduce((a, b) => Math.max(a, b));
+      legend([["neuron " + neuron + ": " + low.toFixed(3) + " … " + high.toFixed(3), "#21918c"]]);
       return {size: size, color: values, colorscale: "Viridis", showscale: true,
               colorbar: {title: {text: "neuron " + neuron}, thickness: 12}};
     }
