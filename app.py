@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         deepvis_attention,
         evolution,
         explore,
+        export_html,
         layerlab,
         layerlab_strip,
         unitlab,

@@ -15,6 +15,7 @@ from nnvis.cli.check import add_check_command, command_check
 from nnvis.cli.compare import COMPARE_COMMANDS, add_compare_command
 from nnvis.cli.deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
 from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
+from nnvis.cli.integrations import INTEGRATION_COMMANDS, add_integration_commands
 from nnvis.cli.neurons import NEURON_COMMANDS, add_neuron_commands
 from nnvis.cli.transformers import TRANSFORMER_COMMANDS, add_token_arguments, add_transformer_commands
 from nnvis.cli.units import UNIT_COMMANDS, add_unit_commands
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_command(commands)
     add_check_command(commands)
     add_transformer_commands(commands)
+    add_integration_commands(commands)
     return parser
 
 
@@ -201,7 +203,7 @@ def trust_named_models(settings):
 
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
             **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check, **TRANSFORMER_COMMANDS}
+            "check": command_check, **TRANSFORMER_COMMANDS, **INTEGRATION_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,12 @@ class Recorder:
             self.close()
         return False
 
+    def show(self, page: str = "/", **options) -> str:
+        """The finished workspace's dashboard inline in a notebook (`nnvis.show`)."""
+        from nnvis.integrations.notebook import show
+
+        return show(self.workspace.path, page, **options)
+
     def close(self) -> Workspace:
         """Capture, project and measure every recorded snapshot (as `nnvis run --checkpoints`)."""
         from nnvis.workspace.pipeline import run
