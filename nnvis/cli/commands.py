@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_neuron_commands(commands)
     add_compare_command(commands)
     add_check_command(commands)
+    from nnvis.cli.concepts import add_concepts_commands  # `concepts` and `faithfulness`
+    add_concepts_commands(commands)
     return parser
 
 
@@ -204,9 +206,14 @@ def trust_named_models(settings):
     return replace(settings, model_allow=settings.model_allow + tuple(named))
 
 
+def command_concepts_wing(args: argparse.Namespace) -> None:
+    from nnvis.cli.concepts import CONCEPTS_COMMANDS
+    CONCEPTS_COMMANDS[args.command](args)
+
+
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
             **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check}
+            "check": command_check, "concepts": command_concepts_wing, "faithfulness": command_concepts_wing}
 
 
 def main(argv: list[str] | None = None) -> int:
