@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import compare, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks import compare, concepts, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
     from web.auth import require_login
     from web.context import SETTINGS_KEY
     from web.errors import show_callback_error

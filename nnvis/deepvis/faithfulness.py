@@ -128,10 +128,10 @@ class Faithfulness:
         kwargs = {"method": self.method, "steps": self.steps}
         maps = explain(self.network, x, y, **kwargs)
         chance = np.random.default_rng(self.seed).uniform(size=maps.shape).astype(np.float32)
-        features = int(np.prod(x.shape[1:]))
+        features, pixels = int(np.prod(x.shape[1:])), int(np.prod(x.shape[2:]))
         per_step = max(1, -(-features // CURVE_STEPS))
-        while features % per_step:
-            per_step += 1  # Quantus wants steps that divide the image
+        while pixels % per_step:
+            per_step += 1  # Quantus wants steps that divide the image's H x W
         found = {}
         for name, ranking in (("", maps), ("random_", chance)):
             for kind, start, options in (("deletion", x, {"perturb_baseline": 0.0}),
