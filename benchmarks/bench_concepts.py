@@ -46,7 +46,7 @@ def workspace(folder: Path, cifar: Path, images: int) -> Path:
         x, y = npz["x"], npz["y"].astype(np.int64)
     order = np.random.default_rng(7).permutation(len(y))[:images]
     data = folder / "cifar.npz"
-    np.savez(data, x_test=x[order], y_test=y[order])
+    np.savez(data, x=x[order], y=y[order])
     torch.manual_seed(0)
     (folder / "ckpt").mkdir()
     torch.save(SmallCNN().state_dict(), folder / "ckpt" / "epoch_0.pt")
