@@ -44,9 +44,10 @@ def workspace(folder: Path, cifar: Path, images: int) -> Path:
 
     with np.load(cifar) as npz:
         x, y = npz["x"], npz["y"].astype(np.int64)
-    order = np.random.default_rng(7).permutation(len(y))[:images]
+    order = np.random.default_rng(7).permutation(len(y))
+    test, train = order[:images], order[images:images + 100]  # the train split is not used (no training)
     data = folder / "cifar.npz"
-    np.savez(data, x=x[order], y=y[order])
+    np.savez(data, x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test])
     torch.manual_seed(0)
     (folder / "ckpt").mkdir()
     torch.save(SmallCNN().state_dict(), folder / "ckpt" / "epoch_0.pt")
