@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
     from callbacks import (  # noqa: F401  declares the pages' callbacks (one a line)
         compare,
+        concepts,
         deepvis,
         deepvis_attention,
         evolution,

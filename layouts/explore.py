@@ -49,6 +49,7 @@ def layout(**query) -> html.Div:
             nav_link("evolution: trails across layers and epochs →", f"/evolution?ws={state['ws']}", "evolution-link"),
             nav_link("unit lab →", f"/units?ws={state['ws']}", "unit-card-link"),
             nav_link("layer lab →", f"/layer-lab?ws={state['ws']}", "layer-lab-link"),
+            nav_link("concepts →", f"/concepts?ws={state['ws']}", "concepts-link"),
             nav_link("compare →", f"/compare?ws={state['ws']}")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
         html.Div([html.Button("Export HTML", id="export-html", className="button",

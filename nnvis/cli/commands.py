@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_command(commands)
     add_transformer_commands(commands)
     add_integration_commands(commands)
+    from nnvis.cli.concepts import add_concepts_commands  # `concepts` and `faithfulness`
+    add_concepts_commands(commands)
     return parser
 
 
@@ -201,9 +203,15 @@ def trust_named_models(settings):
     return replace(settings, model_allow=settings.model_allow + tuple(named))
 
 
+def command_concepts_wing(args: argparse.Namespace) -> None:
+    from nnvis.cli.concepts import CONCEPTS_COMMANDS
+    CONCEPTS_COMMANDS[args.command](args)
+
+
 COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
             **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check, **TRANSFORMER_COMMANDS, **INTEGRATION_COMMANDS}
+            "check": command_check, **TRANSFORMER_COMMANDS, **INTEGRATION_COMMANDS,
+            "concepts": command_concepts_wing, "faithfulness": command_concepts_wing}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -195,3 +195,23 @@ def pair(a: Side, b: Side, kind: str, **params: Any) -> ArtifactKey:
     subset_key = subset(a.analysis)
     return ArtifactKey(kind, subset_key.dataset, subset_key.subset, layer=f"{a.layer}|{b.layer}", epoch=-1).with_params(
         sides=f"{side_identity(a)}|{side_identity(b)}", **params)
+
+
+# ---- the concepts wing (nnvis.concepts; the caller checks layer, k and epochs)
+
+CONCEPT_METHOD = "nmf-positions"
+"""Concepts as scikit-learn's NMF of a layer's activations at spatial positions (nnvis.concepts)."""
+
+
+def concept_atlas(analysis: Analysis, layer: str, epoch: int, k: int, seed: int, images: int) -> ArtifactKey:
+    """A layer's concept atlas at `epoch`: K concepts fitted on `images` subset observations drawn with `seed`."""
+    return artifact(analysis, "concept-atlas", layer=layer, epoch=epoch, method=CONCEPT_METHOD, k=int(k),
+                    seed=int(seed), images=int(images))
+
+
+def concept_match(analysis: Analysis, layer: str, before: int, after: int, k: int, seed: int,
+                  images: int) -> ArtifactKey:
+    """The matching of the concepts of epoch `before` to those of `after` (their atlases' keys)."""
+    return artifact(analysis, "concept-match", layer=layer, epoch=after, method="hungarian-pearson", k=int(k),
+                    seed=int(seed), images=int(images),
+                    before=concept_atlas(analysis, layer, before, k, seed, images).digest())
