@@ -24,8 +24,9 @@ def pen_width(height: int) -> float:
 def check_drawing(strokes: int, points: int) -> None:
     """NNVisError when a drawing of `strokes` strokes and `points` points in all is beyond the bounds."""
     if strokes > MAX_STROKES or points > MAX_POINTS:
-        raise NNVisError(f"the drawing has {strokes} strokes of {points} points in all; allowed: at most "
-                         f"{MAX_STROKES} strokes and {MAX_POINTS:,} points. Clear the drawing and draw it again")
+        raise NNVisError(f"the drawing has {strokes} stroke{'' if strokes == 1 else 's'} and {points:,} points; "
+                         f"allowed: at most {MAX_STROKES} strokes and {MAX_POINTS:,} points in all. Clear the "
+                         "drawing and draw it again")
 
 
 def rasterize_strokes(strokes: list, image_shape: tuple[int, int], *, width: float | None = None,

@@ -7,7 +7,6 @@ and a bad value is said in place; a drawing is bounded and rasterised quickly. O
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -88,7 +87,8 @@ def test_a_request_computes_nothing_and_the_job_fills_every_view(digits_workspac
         saliency = heat_z(drawn[4])
         np.testing.assert_allclose(saliency[0], np.round(unit_map, 5), atol=1e-5)
         np.testing.assert_allclose(saliency[1], np.round(class_map, 5), atol=1e-5)
-        assert drawn[8] == f"weighted sum over {' → '.join(wsum.chain)}" and len(drawn[7].data) == 1 + len(wsum.contributors)
+        assert drawn[8] == f"weighted sum over {' → '.join(wsum.chain)}"
+        assert len(drawn[7].data) == 1 + len(wsum.contributors)
 
     with dv_app():  # another worker (nothing in its memory): every view read from the folder, no model
         before = len(models)
@@ -115,9 +115,9 @@ def test_a_read_only_server_says_a_view_is_not_computed_and_starts_no_job(digits
         shown = deepvis.render_views(0, {"observation": 7}, "hidden2", 2, "index", None, 9, "all")
         assert shown[-1] is no_update and models == [] and not (tmp_path / "jobs" / "deepvis").exists()
         assert [said(shown[i]) for i in (0, 4, 6)] == [READ_ONLY] * 3
-        with pytest.raises(NNVisError, match="read-only"):
-            deepvis.run_views_job(lambda _: None, {"ws": 0, "epoch": 2, "layer": "hidden2", "sort": "index",
-                                                   "input": {"observation": 7}, "parts": ["grid"]})
+        refused = deepvis.run_views_job(lambda _: None, {"ws": 0, "epoch": 2, "layer": "hidden2", "sort": "index",
+                                                         "input": {"observation": 7}, "parts": ["grid"]})
+        assert refused[3].startswith("This server is read-only") and models == []
 
 
 @pytest.mark.parametrize("top_k", [1000, 1e6, 0, -3, 2.5, float("nan")])
@@ -160,7 +160,95 @@ def test_a_drawing_is_bounded_and_rasterised_quickly():
     assert len(strokes) == 1 and strokes[0].shape == (MAX_POINTS, 2)
     drawn = rasterize_strokes(strokes, (28, 28))
     assert drawn.dtype == np.uint8 and drawn.shape == (28, 28) and drawn.max() == 255
-    for shapes, needle in [([{"path": path + "L1,1"}], f"1 strokes of {MAX_POINTS + 1} points in all"),
-                           ([{"path": "M1,1L2,2"}] * 51, "51 strokes of 102 points")]:
-        with pytest.raises(NNVisError, match=needle + "; allowed: at most 50 strokes and 60,000 points"):
+    for shapes, needle in [([{"path": path + "L1,1"}], f"1 stroke and {MAX_POINTS + 1:,} points"),
+                           ([{"path": "M1,1L2,2"}] * 51, "51 strokes and 102 points")]:
+        with pytest.raises(NNVisError, match=needle + "; allowed: at most 50 strokes and 60,000 points in all"):
             drawn_strokes({"shapes": shapes})
+
+
+# ---- served: four saliency posts at once under gunicorn's 4 workers
+
+def views_body(base: str, values: dict, changed: str) -> dict:
+    from tests.hardening_client import callback_body
+
+    return callback_body(base, "dv-request.data", values, changed)
+
+
+SALIENCY_POSTS = [{"dv-ws.value": 0, "dv-input.data": {"observation": obs}, "dv-layer.value": "hidden2",
+                   "dv-epoch.value": 2, "dv-sort.value": "index", "dv-unit.value": 3, "dv-topk.value": 9,
+                   "dv-method.value": "gradient"} for obs in (1, 2, 3, 4)]
+
+
+def post_at_once(base: str, bodies: list) -> tuple[list, int]:
+    """The answers of `bodies` posted at once, and /health's status while they run."""
+    from tests.hardening_client import http
+
+    answers = [None] * len(bodies)
+
+    def post(i):
+        answers[i] = http(base + "/_dash-update-component", bodies[i])
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    health = http(base + "/health", timeout=30)[0]
+    for thread in threads:
+        thread.join()
+    return answers, health
+
+
+def test_four_saliency_posts_at_once_answer_computing_with_a_job_request(digits_workspace, tmp_path):
+    """Four /deepvis saliency posts at once to the served app: each answers at once with
+    'computing…' and the job's request, and nothing is computed or written by the server."""
+    from nnvis.settings import Settings
+    from tests.conftest import serving
+
+    with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        bodies = [json.dumps(views_body(base, value, "dv-unit.value")).encode() for value in SALIENCY_POSTS]
+        answers, health = post_at_once(base, bodies)
+    assert health == 200
+    for (status, _, answer), value in zip(answers, SALIENCY_POSTS):
+        assert status == 200, answer[:300]
+        response = json.loads(answer)["response"]
+        assert "Computing in the background" in json.dumps(response["dv-saliency"]["figure"])
+        assert response["dv-request"]["data"]["parts"] == ["grid", "unit:gradient", "class:gradient", "filters",
+                                                           "wsum"]
+        assert response["dv-request"]["data"]["input"] == value["dv-input.data"]
+    assert not (tmp_path / "jobs" / "deepvis").exists()
+
+
+@pytest.mark.slow
+def test_four_saliency_posts_at_once_compute_nothing_and_the_job_draws_the_maps(digits_workspace, tmp_path):
+    """Issue 24's reproduction: four /deepvis saliency posts at once under gunicorn. Each answers
+    'computing…' with a job request (no model in the web worker: /health is never held up; its
+    timing is benchmarks/bench_deepvis_requests.py's), the job draws the maps, and the same post
+    then reads them: the same numbers in every worker, no request for a job."""
+    from tests.hardening_client import callback_body, gunicorn, http, run_background
+
+    env = {"NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    values = SALIENCY_POSTS
+    with gunicorn(env) as base:
+        bodies = [json.dumps(views_body(base, value, "dv-unit.value")).encode() for value in values]
+        answers, health = post_at_once(base, bodies)
+        assert health == 200
+        requests = []
+        for (status, _, answer), value in zip(answers, values):
+            assert status == 200, answer[:300]
+            response = json.loads(answer)["response"]
+            assert "Computing in the background" in json.dumps(response["dv-saliency"]["figure"])
+            request = response["dv-request"]["data"]
+            assert request["parts"][:2] == ["grid", "unit:gradient"] and request["input"] == value["dv-input.data"]
+            requests.append(request)
+        assert not (tmp_path / "jobs" / "deepvis").exists()  # nothing computed by the web workers
+
+        job = {"dv-request.data": requests[0]}
+        answer = run_background(base, callback_body(base, "dv-saliency.figure@", job, "dv-request.data"))
+        drawn = answer["response"]["dv-saliency"]["figure"]
+        heat = [trace for trace in drawn["data"] if trace["type"] == "heatmap"]
+        assert len(heat) == 2 and "unit 3" in drawn["layout"]["annotations"][0]["text"]
+
+        for _ in range(4):  # any worker: drawn from the folder, no job asked for
+            status, _, again = http(base + "/_dash-update-component", bodies[0])
+            response = json.loads(again)["response"]
+            assert response["dv-request"]["data"] is None
+            assert [t["z"] for t in response["dv-saliency"]["figure"]["data"] if t["type"] == "heatmap"] == \
+                [t["z"] for t in heat]
