@@ -32,7 +32,7 @@ from nnvis.deepvis.drawing import rasterize_strokes
 from nnvis.errors import NNVisError
 from web.context import current_settings, open_analysis
 from web.errors import figure_and_text, or_message, said_in_place
-from web.jobs import background_options, run_on_workspace
+from web.jobs import HIDDEN, SHOWN, background_options, run_on_workspace
 from web.registry import callback, clientside_callback
 from web.uploads import image_record
 
@@ -111,8 +111,8 @@ def forget_unit(_layer):
 
 @callback(*VIEW_OUTPUTS, Output("dv-request", "data"), State("dv-ws", "value"), Input("dv-input", "data"),
           Input("dv-layer", "value"), Input("dv-epoch", "value"), Input("dv-sort", "value"), Input("dv-unit", "value"),
-          Input("dv-topk", "value"), Input("dv-method", "value"))
-def render_views(ws, data, layer, epoch, sort, unit, top_k, method):
+          Input("dv-topk", "value"), Input("dv-method", "value"), Input("dv-retry", "n_clicks"))
+def render_views(ws, data, layer, epoch, sort, unit, top_k, method, _retry=None):
     """The views computed already, else 'computing…' and the job's request: never a model here."""
     return page_views(ws, data, layer, epoch, sort, unit, top_k, method, changed_controls())
 
@@ -120,18 +120,22 @@ def render_views(ws, data, layer, epoch, sort, unit, top_k, method):
 def changed_controls() -> set | None:
     """The ids of the controls that changed (None: the first call, or called as a plain function)."""
     try:
-        return None if ctx.triggered_id is None else {key.split(".")[0] for key in ctx.triggered_prop_ids}
+        if ctx.triggered_id in (None, "dv-retry"):
+            return None  # the first call, or Retry: every view drawn and asked for again
+        return {key.split(".")[0] for key in ctx.triggered_prop_ids}
     except MissingCallbackContextException:
         return None
 
 
 def not_computed(message: str) -> tuple:
-    """The outputs of a job refused or failed: said in each view."""
-    return (*in_place("grid", message), *in_place("saliency", message), *in_place("weights", message))
+    """The outputs of a job refused, failed or stopped (killed or crashed): said in each view,
+    with the Retry button that asks for it again."""
+    return (*in_place("grid", message), *in_place("saliency", message), *in_place("weights", message), SHOWN)
 
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in VIEW_OUTPUTS],
-          Input("dv-request", "data"), on_error=said_in_place(not_computed), **background_options("dv-job"))
+          Output("dv-retry", "style"), Input("dv-request", "data"), on_error=said_in_place(not_computed),
+          **background_options("dv-job"))
 def run_views_job(set_progress, request):
     """Compute the parts of the views the page asked for away from the web workers (identical
     requests, e.g. two users on one observation, share one job: its only input is the request),
@@ -153,7 +157,7 @@ def run_views_job(set_progress, request):
         for name, count in counts:
             outputs += shown[start:start + count] if drawn[name] else [no_update] * count
             start += count
-        return tuple(outputs)
+        return (*outputs, HIDDEN)
     return or_message(finished, answer=not_computed)
 
 

@@ -97,7 +97,9 @@ def layout(**query) -> html.Div:
         html.Div([
             input_panel(analysis, observation),
             html.Div([html.Div([html.H2("Layer grid", className="panel-title"),
-                                html.Span(id="dv-grid-status", className="metric"), job_indicator("dv-job")],
+                                html.Span(id="dv-grid-status", className="metric"), job_indicator("dv-job"),
+                                html.Button("Retry", id="dv-retry", className="button button-small",
+                                            style={"display": "none"})],  # shown when the job did not answer
                                className="panel-head"),
                       html.Div("Hover a cell to enlarge it over the input; click it to choose that unit.",
                                className="muted"),

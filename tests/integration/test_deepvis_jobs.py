@@ -79,6 +79,7 @@ def test_a_request_computes_nothing_and_the_job_fills_every_view(digits_workspac
 
         reports = []
         drawn = deepvis.run_views_job(reports.append, request)  # the job (here in-process)
+        assert drawn[-1] == {"display": "none"}  # no Retry
         assert len(models) == 1 and reports[-1][2].startswith("done")
         assert drawn[3].startswith("observation 5: predicted") and drawn[6].layout.annotations[0].text.startswith(
             "hidden1")
@@ -118,6 +119,7 @@ def test_a_read_only_server_says_a_view_is_not_computed_and_starts_no_job(digits
         refused = deepvis.run_views_job(lambda _: None, {"ws": 0, "epoch": 2, "layer": "hidden2", "sort": "index",
                                                          "input": {"observation": 7}, "parts": ["grid"]})
         assert refused[3].startswith("This server is read-only") and models == []
+        assert refused[-1] == {"display": "inline-flex"}  # the Retry button, as for a job that stopped
 
 
 @pytest.mark.parametrize("top_k", [1000, 1e6, 0, -3, 2.5, float("nan")])
