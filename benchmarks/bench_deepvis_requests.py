@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--layer", default="hidden2")
     parser.add_argument("--epoch", type=int, default=None, help="default: the last snapshot")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--job-timeout", type=float, default=600)
     parser.add_argument("--json")
     args = parser.parse_args()
     from nnvis.workspace.analysis import Analysis
@@ -91,11 +92,17 @@ def main() -> int:
                 if not request:
                     problems.append(f"a view answered {status} without a job request: {answer[:200]!r}")
                 requests.append(request)
+        posted = len(health)
+        print(json.dumps({"health_during_posts": summary(health), "view_posts": summary(posts),
+                          "problems": problems}), flush=True)
         jobs = [None] * 4
 
         def run(i):
             body = callback_body(base, "dv-saliency.figure@", {"dv-request.data": requests[i]}, "dv-request.data")
-            jobs[i] = timed(lambda: run_background(base, body))
+            try:
+                jobs[i] = timed(lambda: run_background(base, body, timeout=args.job_timeout))
+            except Exception as error:  # noqa: BLE001 (not answered in time, e.g. starved at the jobs' low priority)
+                jobs[i] = (args.job_timeout, f"{type(error).__name__}: {error}")
         threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
         for thread in threads:
             thread.start()
@@ -104,13 +111,15 @@ def main() -> int:
             time.sleep(0.05)
         drawn = sum("heatmap" in json.dumps(answer) for _, answer in jobs)
     after = load()
-    result = {"health": summary(health), "view_posts": summary(posts), "jobs_s": [round(s, 1) for s, _ in jobs],
+    result = {"health_during_posts": summary(health[:posted]), "health_during_jobs": summary(health[posted:]),
+              "view_posts": summary(posts), "jobs_s": [round(s, 1) for s, _ in jobs],
               "jobs_drawn": drawn, "load_before": before, "load_after": after, "cpus": os.cpu_count(),
               "problems": problems}
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
-    return 1 if problems or result["health"]["max_ms"] >= 500 or drawn != 4 else 0
+    slow = max(result["health_during_posts"]["max_ms"], result["health_during_jobs"]["max_ms"]) >= 500
+    return 1 if problems or slow or drawn != 4 else 0
 
 
 if __name__ == "__main__":
