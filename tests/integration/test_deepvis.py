@@ -388,7 +388,7 @@ def test_page_inputs_reject_bad_uploads_and_forged_pixels(monkeypatch, tmp_path)
             input_image(analysis, data)
 
     shapes = {"shapes": [{"type": "path", "path": "M1.5,2L3,4.25L5e-1,1"}, {"type": "rect"}, "junk"]}
-    assert drawn_strokes(shapes) == [[(1.5, 2.0), (3.0, 4.25), (0.5, 1.0)]]
+    assert [stroke.tolist() for stroke in drawn_strokes(shapes)] == [[[1.5, 2.0], [3.0, 4.25], [0.5, 1.0]]]
     assert drawn_strokes(None) == [] and drawn_strokes({"dragmode": "pan"}) == []
     assert unit_number(None) is None and unit_number(3) == 3 and unit_number(4.0) == 4
     for unit in ("3", 2.5, True, [1]):

@@ -123,7 +123,7 @@ def test_a_workspace_edited_to_name_a_torchscript_file_runs_none_of_its_code_unl
     from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.workspace import Workspace
     from tests.conftest import serving
-    from tests.hardening_client import callback_body, http
+    from tests.hardening_client import callback_body, http, run_background
     from web.context import open_analysis
 
     scripted = tmp_path / "scripted.pt"
@@ -154,11 +154,14 @@ def test_a_workspace_edited_to_name_a_torchscript_file_runs_none_of_its_code_unl
 
     allowed = Settings(workspaces=(edited,), job_cache=tmp_path / "jobs2", model_allow=(str(scripted),))
     weights = {"dv-ws.value": 0, "dv-layer.value": "hidden1", "dv-epoch.value": 2, "dv-unit.value": 3,
-               "dv-topk.value": 9}
+               "dv-topk.value": 9, "dv-input.data": {"observation": 5}, "dv-sort.value": "index"}
     with serving(allowed) as base:
         body = json.dumps(callback_body(base, "dv-filters.figure", weights, "dv-unit.value")).encode()
         status, _, answer = http(base + "/_dash-update-component", body)
-    assert status == 200 and b"NNVIS_MODEL_ALLOW" not in answer, answer[:300]
+        assert status == 200 and b"NNVIS_MODEL_ALLOW" not in answer, answer[:300]
+        request = json.loads(answer)["response"]["dv-request"]["data"]  # the model is built by /deepvis's job
+        job = callback_body(base, "dv-filters.figure@", {"dv-request.data": request}, "dv-request.data")
+        assert b"NNVIS_MODEL_ALLOW" not in json.dumps(run_background(base, job)).encode()
     assert marker in capfd.readouterr().out  # the operator's choice: its code ran when loaded
     with create_app(allowed).server.test_request_context():
         served = open_analysis(0).model(2).module
