@@ -19,9 +19,10 @@ class PointView(Component):
     quantised to 0..255 a point), `valueKind` ('categorical' or 'continuous'), `palette` (hex
     colours: one a category, or a colour map for continuous values), `pointSize`,
     `performanceMode` (points as squares without alpha blending, much quicker in software
-    WebGL; read once, when the component is mounted), `selectedIndices` (the points shown selected). Out: `hoveredIndex` (the point under the
-    pointer), `clickedIndex` and `clicks` (a click on a point), `selectedIndices` (a lasso,
-    shift + drag; [] when a double click or Escape clears it). Changing only `values` or
+    WebGL; read once, when the component is mounted), `selectedIndices` (the points shown
+    selected). Out: `hoveredIndex` (the point under the pointer), `clickedIndex` and `clicks`
+    (a click on a point), `selectedIndices` (a lasso, shift + drag; [] when a double click or
+    Escape clears it). Changing only `values` or
     `palette` recolours without rebuilding the points' spatial index."""
 
     _children_props: list[str] = []
