@@ -18,6 +18,7 @@ COPY pyproject.toml README.md ./
 COPY nnvis ./nnvis
 COPY callbacks ./callbacks
 COPY layouts ./layouts
+COPY nnvis_components ./nnvis_components
 COPY assets ./assets
 COPY app.py ./
 RUN pip install --no-cache-dir .

@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import EXPLORE_VIEW, selection_ranking
+from layouts.pointview import with_point_view
 from web.components import controls, detail_panel, nav_link, neuron_panel, page_header, projection_panel
 from web.context import workspace_options
 from web.errors import or_message
@@ -51,7 +52,7 @@ def layout(**query) -> html.Div:
             nav_link("layer lab →", f"/layer-lab?ws={state['ws']}", "layer-lab-link"),
             nav_link("compare →", f"/compare?ws={state['ws']}")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
-        html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()],
-                                               className="side")],
+        html.Div([with_point_view(projection_panel()),
+                  html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()], className="side")],
                  className="main-grid"),
     ], className="page")

@@ -9,7 +9,9 @@
 // `selectedIndices` (a lasso's points; [] when deselected).
 //
 // Only `values`/`palette` changing (a recolour) keeps the points' spatial index: the draw is
-// given the index built at the first draw, so it is not built again.
+// given the index built at the first draw, so it is not built again. The element says what it
+// did: data-drawn (draws finished), data-indexed (indexes built), data-draw-ms (the last draw,
+// to its next frame); its `scatterplot` property is the regl-scatterplot instance.
 import createScatterplot from 'regl-scatterplot';
 
 const React = window.React;
@@ -59,6 +61,7 @@ function PointView(props) {
     });
     const s = state.current;
     s.plot = plot;
+    box.scatterplot = plot; // for scripts and tests: e.g. getScreenPosition(i), get('points')
     plot.subscribe('pointOver', (i) => setProps({ hoveredIndex: i }));
     plot.subscribe('lassoStart', () => { s.lasso = true; });
     plot.subscribe('select', ({ points }) => {
@@ -110,7 +113,11 @@ function PointView(props) {
       const selected = selectedIndices && selectedIndices.length ? selectedIndices : undefined;
       if (selected) options.select = selected;
       return plot.draw(s.points, options).then(() => {
-        if (fresh) s.index = plot.get('spatialIndex');
+        if (fresh) {
+          s.index = plot.get('spatialIndex');
+          s.indexed = (s.indexed || 0) + 1;
+          box.setAttribute('data-indexed', String(s.indexed)); // spatial indexes built: once per point set
+        }
         return new Promise((done) => window.requestAnimationFrame(done));
       }).then(() => {
         s.revision += 1;
