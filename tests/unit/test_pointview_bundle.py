@@ -63,3 +63,28 @@ def test_the_shipped_bundle_is_what_the_build_script_builds(tmp_path):
         pytest.skip("the npm registry is not reachable: the lockfile's packages cannot be fetched")
     assert built.returncode == 0, built.stderr
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(BUNDLE.read_bytes()).hexdigest()
+
+
+def test_a_lasso_ranks_neurons_from_the_kept_moments_as_the_full_ranking_does():
+    from nnvis.errors import NNVisError
+    from nnvis.projection.linking import rank_neurons
+    from nnvis.projection.selection import CHUNK, rank_selection, unit_moments
+
+    # neuron 1 fires on the first two observations only; neuron 0 everywhere alike; neuron 2 on the others
+    acts = np.array([[1, 4, 0], [1, 4, 0], [1, 0, 2], [1, 0, 2]], np.float16)
+    ranked = rank_selection(acts, [1, 0, 0], unit_moments(acts))
+    assert ranked["neurons"].tolist() == [1, 0, 2]
+    np.testing.assert_allclose(ranked["scores"], [2.0, 0.0, -2.0])  # (4 - 0) / 2 and (0 - 2) / 1
+    np.testing.assert_allclose(ranked["selected_mean"], [4, 1, 0])
+    np.testing.assert_allclose(ranked["rest_mean"], [0, 1, 2])
+    rng = np.random.default_rng(0)
+    many = rng.normal(size=(CHUNK + 500, 30)).astype(np.float16)  # more rows than one chunk
+    chosen = rng.choice(len(many), 3000, replace=False)
+    neurons, scores = rank_neurons(many, chosen)
+    ranked = rank_selection(many, chosen, unit_moments(many))
+    assert ranked["neurons"].tolist() == neurons.tolist()
+    np.testing.assert_allclose(ranked["scores"], scores, atol=1e-5)
+    with pytest.raises(NNVisError, match="select between 1 and 3"):
+        rank_selection(acts, [], unit_moments(acts))
+    with pytest.raises(NNVisError, match="indices 0..3"):
+        rank_selection(acts, [7], unit_moments(acts))
