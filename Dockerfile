@@ -19,6 +19,8 @@ COPY pyproject.toml README.md ./
 COPY nnvis ./nnvis
 COPY callbacks ./callbacks
 COPY layouts ./layouts
+COPY web ./web
+COPY nnvis_components ./nnvis_components
 COPY assets ./assets
 COPY app.py ./
 RUN pip install --no-cache-dir .

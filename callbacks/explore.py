@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks import views
+from callbacks import pointview, views  # noqa: F401  pointview: this page's WebGL point view (its callbacks)
 from layouts.figures import message_figure
 from layouts.page_parts import selection_ranking
 from web.components import epoch_options, layer_options, neuron_colour_options

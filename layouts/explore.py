@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import EXPLORE_VIEW, selection_ranking
+from layouts.pointview import with_point_view
 from web.components import controls, detail_panel, nav_link, neuron_panel, page_header, projection_panel
 from web.context import workspace_options
 from web.errors import or_message
@@ -56,7 +57,7 @@ def layout(**query) -> html.Div:
                               title="this view as one HTML file that opens without a server"),
                   dcc.Download(id="html-download"), html.Span(id="html-export-status", className="muted",
                                                               role="status")], className="control-row"),
-        html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()],
-                                               className="side")],
+        html.Div([with_point_view(projection_panel()),
+                  html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()], className="side")],
                  className="main-grid"),
     ], className="page")
