@@ -67,25 +67,25 @@ class LineProgress:
         self.file, self.every, self.live_every = file, every, live_every
         self.live = bool(getattr(file, "isatty", lambda: False)())
         self.stage: str | None = None
-        self.started = self.written = 0.0
+        self.started = self.written = self.moved = 0.0
         self.detail, self.last, self.width = "", (0, 1), 0
         self.step: tuple[str, int, int, float] | None = None  # the step inside the stage: name, done, total, start
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         name, done, total = self.stage_of(stage, done, total)
+        now = time.monotonic()
         if name is None:  # a step inside the running stage: named on its line
-            now = time.monotonic()
             self.note_step(stage, done, total, now)
             self.write(*self.last, final=False, now=now)
             return
         if name != self.stage:
             self.close()
-            self.stage, self.started, self.detail, self.step = name, time.monotonic(), "", None
-            self.written = self.started
-        elif self.step is not None and done != self.last[0]:
-            self.step, self.detail = None, ""  # the stage moved on: its step is over
+            self.stage, self.started, self.detail, self.step = name, now, "", None
+            self.written = self.moved = now
+        elif done != self.last[0]:
+            self.step, self.detail, self.moved = None, "", now  # the stage moved on: its step is over
         self.last = (done, total)
-        self.write(done, total, final=done >= total)
+        self.write(done, total, final=done >= total, now=now)
         if done >= total:
             self.stage = None
 
@@ -104,7 +104,7 @@ class LineProgress:
 
     def note_step(self, stage: str, done: int, total: int, now: float) -> None:
         if self.step is None or self.step[0] != stage or done < self.step[1]:
-            self.step = (stage, done, total, now)
+            self.step = (stage, done, total, self.moved)  # it began when the stage last moved on
         self.step = (stage, done, total, self.step[3])
         count = f" {done}/{total}" if total > 1 else ""
         spent = now - self.step[3]
