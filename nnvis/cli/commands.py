@@ -230,9 +230,24 @@ def command_serve(args: argparse.Namespace) -> None:
     the backend never imports the web layer; the settings travel as NNVIS_* variables."""
     from nnvis.settings import Settings
 
-    settings = trust_named_models(Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port))
+    settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
+    settings = trust_named_models(with_job_cache(settings, os.environ))
     entry = web_entry_point()
     os.execve(sys.executable, [sys.executable, entry], {**os.environ, **settings.to_env()})
+
+
+def with_job_cache(settings, environ):
+    """`settings` with its job cache in the user's cache folder, unless NNVIS_JOB_CACHE names one:
+    $XDG_CACHE_HOME/nnvis/jobs/<digest of the served workspaces> (by default under ~/.cache), so
+    `nnvis serve` writes nothing in the folder it is started from."""
+    import hashlib
+    from dataclasses import replace
+
+    if environ.get("NNVIS_JOB_CACHE"):
+        return settings
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    served = "\n".join(str(Path(path).resolve()) for path in settings.workspaces)
+    return replace(settings, job_cache=cache / "nnvis" / "jobs" / hashlib.sha256(served.encode()).hexdigest()[:16])
 
 
 def web_entry_point() -> str:
