@@ -2,18 +2,26 @@
 trustworthiness/continuity per layer and epoch), read from its store and never computed: a
 figure that is not stored yet (a run still going, a run stopped early, another projection) is
 listed under "missing" instead. Reading opens the store read-only, so a summary beside a running
-`nnvis run` neither waits for it nor changes anything."""
+`nnvis run` neither waits for it nor changes anything.
+
+A complete summary is also kept beside the manifest (summary.json, with the sha256 of the
+workspace.json it was read under): while the manifest is the same, `nnvis summary` prints it
+without importing torch (the figures are those of the weights and settings the manifest names;
+a new run rewrites the manifest, so it is read from the store again)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
 from nnvis.cli.choices import MANIFEST, OBSERVATIONS
 from nnvis.errors import NNVisError
 
+CACHE = "summary.json"
 T_C_EXPLAINED = ("T/C: trustworthiness / continuity of the 2-D map at k neighbours (1 = every map neighbour is "
                  "a neighbour in the layer / every layer neighbour stays a neighbour on the map)")
 
@@ -28,9 +36,12 @@ def add_summary_command(commands) -> None:
 def command_summary(args: argparse.Namespace) -> None:
     if not (Path(args.workspace) / MANIFEST).is_file():  # before importing anything heavy
         raise NNVisError(f"{args.workspace} is not an nnvis workspace (no {MANIFEST}); create one with `nnvis run`")
-    from nnvis.workspace.workspace import Workspace
+    figures = cached_summary(args.workspace)
+    if figures is None:
+        from nnvis.workspace.workspace import Workspace
 
-    figures = stored_summary(Workspace(args.workspace, read_only=True))
+        figures = stored_summary(Workspace(args.workspace, read_only=True))
+        keep_summary(args.workspace, figures)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -39,6 +50,33 @@ def command_summary(args: argparse.Namespace) -> None:
         print(f"nnvis summary: {len(figures['missing'])} figure(s) not computed yet, listed under \"missing\" "
               "(a run still going or stopped early computes them when it resumes; the dashboard when shown)",
               file=sys.stderr)
+
+
+def manifest_digest(workspace: str | Path) -> str:
+    return hashlib.sha256((Path(workspace) / MANIFEST).read_bytes()).hexdigest()
+
+
+def cached_summary(workspace: str | Path) -> dict | None:
+    """The summary kept under the workspace's current manifest, or None (none kept, another
+    manifest, unreadable)."""
+    try:
+        kept = json.loads((Path(workspace) / CACHE).read_text())
+        return kept["figures"] if kept["manifest_sha256"] == manifest_digest(workspace) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def keep_summary(workspace: str | Path, figures: dict) -> None:
+    """Keep a complete summary beside the manifest (atomically); a read-only folder keeps none."""
+    if figures["missing"]:
+        return
+    path = Path(workspace) / CACHE
+    tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "figures": figures}))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def stored_summary(workspace) -> dict:
