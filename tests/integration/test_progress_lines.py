@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT
 
@@ -40,6 +41,27 @@ def test_tsne_reports_its_iterations(blobs):
     total = sum(TSNE_ITERATIONS)
     assert heard[-1] == (total, total) and len(heard) == total // 25
     assert [d for d, _ in heard] == sorted(d for d, _ in heard)
+
+
+def test_the_epoch_sink_hears_a_tqdm_bar():
+    """umap-learn draws its epochs with tqdm (`tqdm_kwds`): the sink turns what it writes into steps."""
+    from tqdm.auto import tqdm
+
+    from nnvis.projection.methods import EpochSink
+
+    heard = []
+    for _ in tqdm(range(200), desc="Epochs completed", **EpochSink(lambda *step: heard.append(step)).tqdm_kwds()):
+        pass
+    assert heard[0] == (0, 200) and heard[-1] == (200, 200)
+
+
+@pytest.mark.slow  # importing umap-learn compiles numba functions: minutes on a loaded machine
+def test_umap_reports_its_epochs(blobs):
+    from nnvis.projection.methods import project
+
+    heard = []
+    project(blobs[0], "umap", seed=0, steps=lambda done, total: heard.append((done, total)))
+    assert heard and heard[-1][0] == heard[-1][1] > 0
 
 
 def test_a_step_inside_a_stage_is_named_with_its_count_and_time_left(monkeypatch):
