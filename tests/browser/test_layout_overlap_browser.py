@@ -22,7 +22,8 @@ def clear_of_the_toolbar(page, graph: str, part: str) -> list:
     """The boxes of `part` (a CSS selector inside the graph) that the graph's toolbar covers; the
     toolbar is shown as when the pointer is over the graph."""
     page.wait_for_selector(f"#{graph} {part}", state="attached")
-    page.hover(f"#{graph} .js-plotly-plot .main-svg")
+    box = page.locator(f"#{graph} .js-plotly-plot").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # the pointer over the graph
     page.wait_for_selector(f"#{graph} .modebar", state="attached")
     found = page.evaluate(BOXES, [graph, part])
     assert found["bar"] and found["parts"], found
