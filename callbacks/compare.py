@@ -3,6 +3,8 @@ in the store), hover and selection linked across them, the movers gallery and NH
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -75,13 +77,18 @@ def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str
     change = 1.0 - kept["kept"]
     revision = view_revision(ws, layer, epoch, ws2, layer2, epoch2, method)
     figures = [side_figure(pair[side], change, labels, classes, colour_by=colour, show_scale=side == "b",
-                           title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f}",
+                           title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f} (aligned)",
                            uirevision=revision)
                for side, name, snapshot in (("a", "A", a), ("b", "B", b))]
     per_class = [class_nh(pair[f"nh_{side}"], labels, len(classes)) for side in ("a", "b")]
     verdicts = [class_verdict(x, y) for x, y in zip(*per_class)]
-    status = (f"{len(labels):,} observations keep {kept['kept'].mean():.0%} of their 10 nearest neighbours on "
-              f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]})")
+    status = [f"{len(labels):,} observations keep {kept['kept'].mean():.0%} of their 10 nearest neighbours on "
+              f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]}, aligned: "
+              "B's projection starts from A's, so NH differs a little from each snapshot's own projection: ",
+              dcc.Link("A", href=f"/?{urlencode({'ws': ws, 'layer': layer, 'epoch': epoch, 'method': method})}",
+                       id="compare-independent-a"), ", ",
+              dcc.Link("B", href=f"/?{urlencode({'ws': ws2, 'layer': layer2, 'epoch': epoch2, 'method': method})}",
+                       id="compare-independent-b"), ")"]
     return (*figures, status, movers_gallery(a, b, ws, kept), class_nh_figure(classes, *per_class, verdicts),
             no_update)
 

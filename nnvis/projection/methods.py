@@ -4,6 +4,8 @@ metric MDS over 1 - |Pearson r| for the neurons of a layer."""
 from __future__ import annotations
 
 import os
+import re
+from typing import Callable
 
 import numpy as np
 
@@ -14,6 +16,9 @@ from nnvis.validation import one_of
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
+TSNE_ITERATIONS = (250, 500)  # openTSNE's early exaggeration, then its main optimisation
+TSNE_REPORT_EVERY = 25  # iterations between two progress reports
+Steps = Callable[[int, int], None]  # called as steps(done, total): a projection's iterations or epochs
 
 
 def check_method(method: str) -> str:
@@ -27,9 +32,10 @@ def default_jobs() -> int:
 
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
-            device: str = "cpu") -> np.ndarray:
+            device: str = "cpu", steps: Steps | None = None) -> np.ndarray:
     """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
-    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`)."""
+    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`).
+    `steps(done, total)` hears t-SNE's iterations and UMAP's epochs on the CPU as they pass."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
@@ -45,13 +51,49 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
         perplexity = min(30.0, (len(x) - 1) / 3)
         gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
         points = np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
-                                 random_state=seed).fit(x))
+                                 random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
+                                 n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(x))
     else:
         import umap
 
-        reducer = umap.UMAP(n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1)
+        reducer = umap.UMAP(n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1,
+                            **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}))
         points = reducer.fit_transform(x)
     return normalise(points.astype(np.float32))
+
+
+def tsne_callbacks(steps: Steps | None) -> dict:
+    """openTSNE's `callbacks` arguments reporting the iterations done of both phases to `steps`."""
+    if steps is None:
+        return {}
+    total, calls = sum(TSNE_ITERATIONS), [0]
+
+    def callback(iteration: int, error: float, embedding) -> bool:
+        calls[0] += 1
+        steps(min(calls[0] * TSNE_REPORT_EVERY, total), total)
+        return False  # go on
+
+    return {"callbacks": callback, "callbacks_every_iters": TSNE_REPORT_EVERY}
+
+
+class EpochSink:
+    """Where umap-learn's epoch bar writes (its `tqdm_kwds` file): each "done/total" it prints,
+    formatted by `bar_format`, goes to `steps` instead of a terminal."""
+
+    FORMAT = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, steps: Steps):
+        self.steps = steps
+
+    def tqdm_kwds(self) -> dict:
+        return {"disable": False, "file": self, "bar_format": "{n}/{total}\n", "mininterval": 0.5}
+
+    def write(self, text: str) -> None:
+        for done, total in self.FORMAT.findall(text):
+            self.steps(int(done), int(total))
+
+    def flush(self) -> None:
+        pass
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:

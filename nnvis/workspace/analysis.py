@@ -280,9 +280,11 @@ class Analysis:
 
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
-            self.progress(f"{method} of {layer}", 0, 1)
-            points = project(x, method, seed=self.config.seed, device=self.device)
-            self.progress(f"{method} of {layer}", 1, 1)
+            stage = f"{method} of {layer}"
+            self.progress(stage, 0, 1)
+            points = project(x, method, seed=self.config.seed, device=self.device,
+                             steps=lambda done, total: self.progress(stage, done, total))
+            self.progress(stage, 1, 1)
             self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)

@@ -160,16 +160,20 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
     workspace = Workspace(workspace_dir)
     dataset = prepare(config, workspace, progress)
     analysis = Analysis(workspace, dataset=dataset, progress=progress)
+    jobs = [(epoch, layer) for epoch in analysis.epochs for layer in analysis.layers]
+    # one stage for the rest of the run, a view at a time: its captures and projection
+    # iterations are steps inside it, so its time left is the run's
+    progress("projections", 0, len(jobs) + 1)
     analysis.projection(INPUT_LAYER, 0)
     for layer in analysis.layers:
         analysis.layer_shape(layer)  # whether its units have maps, known without a model when served
-    jobs = [(epoch, layer) for epoch in analysis.epochs for layer in analysis.layers]
-    for done, (epoch, layer) in enumerate(jobs, start=1):
+    progress("projections", 1, len(jobs) + 1)
+    for done, (epoch, layer) in enumerate(jobs, start=2):
         analysis.test_accuracy(epoch)
         analysis.projection(layer, epoch)
         if neuron_maps == "all" or epoch == analysis.epochs[-1]:
             analysis.neuron_map(layer, epoch)
-        progress("project", done, len(jobs))
+        progress("projections", done, len(jobs) + 1)
     return workspace
 
 
