@@ -31,6 +31,9 @@ def switch_workspace(ws):
 
 PROJECTION_CONTROLS = [*VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                        Input("insets-toggle", "value")]
+CANCELLED = "Cancelled: this projection was not computed. Change a control or reload the page to ask again."
+
+
 def projection_message(message: str) -> tuple:
     """The projection's outputs for bad input: the message in the figure and the status line."""
     return message_figure(message), message, None, no_update
@@ -94,6 +97,9 @@ def redraw_density(relayout, ws, layer, epoch, method, color_by, neuron):
 
 clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
                     Input("obs-projection", "figure"), prevent_initial_call=True)
+clientside_callback(  # a cancelled projection says so: the heading no longer says it is computing
+    f"""function (clicks) {{ return clicks ? {CANCELLED!r} : window.dash_clientside.no_update; }}""",
+    Output("nh-value", "children", allow_duplicate=True), Input("job-cancel", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-link-done", "children"),
                     Input("copy-link", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
