@@ -5,12 +5,14 @@ the job runs in that process."""
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from dash import Input, Output, no_update
 
 from nnvis.errors import NNVisError
 from nnvis.jobs import FIELDS, check_fields, check_known, check_request, launch
+from nnvis.progress import seconds
 from nnvis.workspace.analysis import Analysis
 from web.context import current_settings, open_analysis
 
@@ -30,10 +32,18 @@ def background_options(prefix: str) -> dict:
             "cancel": [Input(f"{prefix}-cancel", "n_clicks")]}
 
 
-def reporter(set_progress) -> Callable[[str, int, int], None]:
-    """A Progress (stage, done, total) that moves the page's indicator through Dash's `set_progress`."""
+def reporter(set_progress, clock: Callable[[], float] = time.monotonic) -> Callable[[str, int, int], None]:
+    """A Progress (stage, done, total) that moves the page's indicator through Dash's `set_progress`:
+    the stage, its count and, once a step is done, the time left for the stage at its pace so far."""
+    began: dict[str, tuple[float, int]] = {}
+
     def report(stage: str, done: int, total: int) -> None:
-        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
+        now = clock()
+        start, first = began.setdefault(stage, (now, done))
+        left = ""
+        if first < done < total:
+            left = f" · about {seconds((now - start) / (done - first) * (total - done))} left"
+        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}{left}"))
     return report
 
 
