@@ -27,9 +27,11 @@ def test_dockerfile_is_linted_and_installs_the_project_as_the_readme_does():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install -q -e '.[test]'" in (ROOT / "setup.sh").read_text()  # the README's set-up
     assert re.search(r"RUN pip install --no-cache-dir \.\s*$", dockerfile, re.M)  # the same pyproject
-    for package in ("nnvis", "callbacks", "layouts", "assets"):  # everything the app imports or serves
+    for package in ("nnvis", "web", "callbacks", "layouts", "assets", "nnvis_components"):  # what the app uses
         assert f"COPY {package} ./{package}" in dockerfile
-    assert "gunicorn --workers 4" in dockerfile and "app:server" in dockerfile
+    served = "gunicorn --worker-class gthread --workers 4 --threads 8"  # the README's command: /health beside callbacks
+    assert served in dockerfile and "app:server" in dockerfile and served in (ROOT / "README.md").read_text()
+    assert "NNVIS_JOB_CACHE=/var/cache/nnvis-jobs" in dockerfile  # the job cache outside the data volume
 
 
 def get(url: str, timeout: float = 30):
