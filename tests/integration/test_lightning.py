@@ -52,14 +52,14 @@ def test_callback_records_the_workspace_nnvis_run_makes(tmp_path, capsys):
                                 enable_progress_bar=False, enable_model_summary=False,
                                 callbacks=[NNVisCallback(recorded, dataset="digits", every_n_epochs=1, **OPTIONS)])
     trainer.fit(TinyDigits(), loader)
-    assert sorted(p.name for p in (recorded / "checkpoints").iterdir()) == \
+    assert sorted(p.name for p in (recorded / "snapshots").iterdir()) == \
         ["epoch_0000.pt", "epoch_0001.pt", "epoch_0002.pt"]
     capsys.readouterr()
     code, out, err = run_cli(capsys, "summary", "--workspace", str(recorded), "--json")
     assert code == 0, err
     mine = json.loads(out)
     code, _, err = run_cli(capsys, "run", "--dataset", "digits", "--model", MODEL, "--checkpoints",
-                           str(recorded / "checkpoints"), "--subset", "300", "--layers", "net.2", "--projection", "pca",
+                           str(recorded / "snapshots"), "--subset", "300", "--layers", "net.2", "--projection", "pca",
                            "--device", "cpu", "--neuron-maps", "last", "--workspace", str(tmp_path / "by-cli"))
     assert code == 0, err
     code, out, err = run_cli(capsys, "summary", "--workspace", str(tmp_path / "by-cli"), "--json")
