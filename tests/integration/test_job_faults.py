@@ -14,7 +14,7 @@ import pytest
 
 from nnvis.errors import DISK_FULL
 from nnvis.settings import Settings
-from tests.conftest import copy_workspace, serving
+from tests.conftest import copy_workspace, forget, serving
 from tests.hardening_client import http, poll_background, run_background
 from tests.integration.test_hardening_jobs import actmax_job, job_pid, projection_job, start
 from web.job_manager import alive
@@ -57,6 +57,7 @@ def fill(folder: Path) -> Path:
 def test_a_full_disk_is_said_by_thumbnails_and_jobs_and_forgotten_once_freed(digits_workspace, tmp_path):
     with small_disk(tmp_path / "disk", 64) as disk:
         workspace = copy_workspace(digits_workspace.path, disk / "ws")
+        forget(workspace, "thumbnail")  # other tests may have stored some in the shared original
         settings = Settings(workspaces=(workspace,), job_cache=disk / "jobs")
         with serving(settings) as base:
             assert http(base + "/thumbs/0/1.png")[0] == 200
