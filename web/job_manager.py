@@ -195,7 +195,7 @@ class FreshProcessManager(DiskcacheManager):
                     handle = self.join(job, pid)
                     register(self.handle, running)
                     return handle
-            refusal = too_many_waiting(running, user)
+            refusal = too_many_waiting(self.handle, running, user)
             if refusal:
                 self.handle.set(key, error_result(refusal), expire=RESULT_KEPT_S)
                 register(self.handle, running)

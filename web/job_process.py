@@ -20,7 +20,7 @@ from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
 from web.job_cache import open_job_cache
 from web.job_manager import alive, error_result, nobody_waits, register, registered
-from web.job_queue import queued_message, turn
+from web.job_queue import looked_at, queued_message, turn
 
 CHECK_EVERY_S = 1.0
 QUEUE_POLL_S = 0.5
@@ -76,6 +76,10 @@ def wait_for_turn(job: dict, heartbeat: Heartbeat) -> None:
             if place == 0:
                 register(cache, running)
                 return
+            if place > 0 and not looked_at(cache, running[os.getpid()], time.time()):
+                del running[os.getpid()]  # its page stopped polling (left): it takes no turn, and ends
+                register(cache, running)
+                os._exit(1)
         if place < 0 or os.getppid() != job["parent"] or nobody_waits(cache, os.getpid()):
             os._exit(1)  # struck off, the web worker is gone, or every request sharing it left
         heartbeat.set(job["progress_key"], ["0", "1", queued_message(place)])

@@ -5,7 +5,7 @@ asks for its turn before it imports anything heavy, and shows "queued: N ahead" 
 progress while it waits. A turn is given when the machine runs fewer than `max_jobs` and the
 job's user fewer than `max_jobs_per_user`. Only jobs someone still looks at count: a running job
 whose page stopped polling (`ACTIVE_POLL_S`, the page was left) no longer counts for its user,
-and a queued one whose page is gone gets no turn (it ends when nobody waits). Between users the
+and a queued one whose page stopped polling gets no turn and ends. Between users the
 queue is first come, first served; one user's own queued jobs go newest first (the view they are
 looking at now). A flood is still bounded: at most `QUEUED_PER_USER` jobs of a user wait at once.
 """
@@ -68,9 +68,12 @@ def turn(cache: diskcache.Cache, running: dict[int, dict], pid: int, max_jobs: i
     return ahead + 1
 
 
-def too_many_waiting(running: dict[int, dict], user: str) -> str | None:
-    """Why a new job of `user` may not even wait (a flood), or None."""
-    waiting = sum(job["user"] == user and job.get("state") != "running" for job in running.values())
+def too_many_waiting(cache: diskcache.Cache, running: dict[int, dict], user: str) -> str | None:
+    """Why a new job of `user` may not even wait (a flood), or None. Only jobs a page still polls
+    count: one whose page was left ends by itself (`web.job_process.wait_for_turn`)."""
+    now = time.time()
+    waiting = sum(job["user"] == user and job.get("state") != "running" and looked_at(cache, job, now)
+                  for job in running.values())
     if waiting >= QUEUED_PER_USER:
         return (f"You have {waiting} jobs waiting already (at most {QUEUED_PER_USER} per user); "
                 "wait for them to finish or cancel one.")

@@ -10,7 +10,7 @@ from tests.conftest import copy_workspace, serving
 from tests.hardening_client import http
 from tests.integration.test_hardening_jobs import actmax_job, cancel, job_pid, projection_job, start
 from web.job_cache import open_job_cache
-from web.job_queue import SHARER, queued_message, turn
+from web.job_queue import SHARER, queued_message, too_many_waiting, turn
 
 
 def job(user: str, started: float, state: str = "queued", sharers=()) -> dict:
@@ -33,6 +33,16 @@ def test_turns_follow_the_caps_the_users_order_and_the_pages_still_looked_at(tmp
         running[1]["started"] = now - 60
         assert turn(cache, running, 3, max_jobs=4, max_per_user=1) == 0
     assert queued_message(3) == "queued: 2 ahead"
+
+
+def test_only_queued_jobs_a_page_still_polls_count_against_a_flood(tmp_path):
+    now = time.time()
+    with open_job_cache(tmp_path / "jobs") as cache:
+        left = {number: job("carol", now - 60) for number in range(20)}  # pages left a minute ago
+        assert too_many_waiting(cache, left, "carol") is None
+        polled = {number: job("carol", now) for number in range(8)}
+        assert "You have 8 jobs waiting already (at most 8 per user)" in too_many_waiting(cache, polled, "carol")
+        assert too_many_waiting(cache, polled, "dave") is None
 
 
 def progress_texts(reply: dict) -> list:
