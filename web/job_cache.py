@@ -21,16 +21,17 @@ LOG = logging.getLogger("nnvis")
 
 
 class JsonDisk(PlainDisk):
-    """Values stored as JSON text (figures, components and Patches through Plotly's encoder)."""
+    """Values stored as JSON text (figures, components and Patches through Plotly's encoder);
+    bytes (Dash's signing secret for job handles, shared by every worker) stay bytes."""
 
     def store(self, value, read, key=diskcache.UNKNOWN):
-        if not read:
-            value = json.dumps(value, cls=PlotlyJSONEncoder).encode()
+        if not read and not isinstance(value, bytes):
+            value = json.dumps(value, cls=PlotlyJSONEncoder)  # text: read back as JSON
         return super().store(value, read, key=key)
 
     def fetch(self, mode, filename, value, read):
         data = super().fetch(mode, filename, value, read)
-        if read:
+        if read or isinstance(data, bytes):
             return data
         try:
             return json.loads(data)

@@ -107,8 +107,22 @@ def test_job_answers_go_through_the_job_cache_as_json(tmp_path):
     with open_job_cache(tmp_path / "jobs") as cache:
         cache.set("answer", [go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), patch, no_update, "text"])
         figure, patched, unchanged, text = cache.get("answer")
-    assert figure["data"][0]["x"] == [1, 2] and figure["data"][0]["type"] == "scatter"
-    assert patched["__dash_patch_update"] == "__dash_patch_update"
-    assert unchanged == {"_dash_no_update": "_dash_no_update"} and text == "text"
+        assert figure["data"][0]["x"] == [1, 2] and figure["data"][0]["type"] == "scatter"
+        assert patched["__dash_patch_update"] == "__dash_patch_update"
+        assert unchanged == {"_dash_no_update": "_dash_no_update"} and text == "text"
+        cache.set("secret", b"\x00bytes")  # Dash's signing secret for job handles: every worker must read it back
+        cache.set("long", "x" * 100_000)  # a value kept in a file of its own
+        assert cache.get("secret") == b"\x00bytes" and cache.get("long") == "x" * 100_000
     with sqlite3.connect(tmp_path / "jobs" / "cache.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM Cache WHERE mode = ?", (PICKLE_MODE,)).fetchone()[0] == 0
+
+
+def test_every_worker_signs_job_handles_with_the_secret_kept_in_the_job_cache(tmp_path):
+    """Dash keeps the secret signing job handles in the job cache, for every gunicorn worker to read
+    the same one; a job cache that could not hold it left each worker its own secret, and a job
+    started through one worker could not be polled through another (its page got nothing)."""
+    from app import create_app
+
+    first, second = (create_app(Settings(workspaces=(), job_cache=tmp_path / "jobs")) for _ in range(2))
+    secret = first._get_signing_secret()
+    assert len(secret) >= 32 and second._get_signing_secret() == secret
