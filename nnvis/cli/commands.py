@@ -199,7 +199,7 @@ def command_run(args: argparse.Namespace) -> None:
     for name, allowed in (("dataset", DATASETS), ("projection", PROJECTIONS), ("device", DEVICES),
                           ("precision", PRECISIONS), ("observations", tuple(OBSERVATIONS))):
         check_choice(name, getattr(args, name), allowed)  # one line at once, before torch is imported
-    from nnvis.cli.summary import keep_summary, print_summary, stored_summary
+    from nnvis.cli.summary import keep_summary, print_summary
     from nnvis.progress import run_progress
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig, Workspace
@@ -216,16 +216,18 @@ def command_run(args: argparse.Namespace) -> None:
         workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
     finally:
         progress.close()
-    figures = stored_summary(Workspace(workspace.path, read_only=True))
+    figures = full_summary(Workspace(workspace.path, read_only=True))
     keep_summary(workspace.path, figures)  # `nnvis summary` prints it without importing torch
     print_summary(figures)
 
 
 def full_summary(workspace) -> dict:
-    """What `nnvis summary --json` prints for `workspace` (see nnvis.cli.summary.stored_summary)."""
+    """What `nnvis summary --json` prints for the nnvis.workspace.workspace.Workspace `workspace`
+    (see nnvis.cli.summary.stored_summary)."""
     from nnvis.cli.summary import stored_summary
+    from nnvis.workspace.stored import StoredWorkspace
 
-    return stored_summary(workspace)
+    return stored_summary(StoredWorkspace(workspace))
 
 
 def command_layers(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "MODELS": "model_cache",
     "prepare": "pipeline",
     "run": "pipeline",
-    "summary": "pipeline",
+    "StoredWorkspace": "stored",
     "Recorder": "recorder",
     "Arrays": "store",
     "ArtifactKey": "store",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nnvis.models.layers import INPUT_LAYER
+from nnvis.models.names import INPUT_LAYER
 from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.methods import check_method
 from nnvis.projection.metrics import FAITHFULNESS_KS

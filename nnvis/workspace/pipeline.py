@@ -175,18 +175,3 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
             analysis.neuron_map(layer, epoch)
         progress("projections", done, len(jobs) + 1)
     return workspace
-
-
-def summary(workspace: Workspace) -> dict:
-    """The workspace's figures as one JSON-ready dict (see `nnvis summary`)."""
-    analysis = Analysis(workspace)
-    config = analysis.config
-    nh = {INPUT_LAYER: {"0": analysis.neighborhood_hit(INPUT_LAYER, 0)}}
-    for layer in analysis.layers:
-        nh[layer] = {str(e): analysis.neighborhood_hit(layer, e) for e in analysis.epochs}
-    return {
-        "dataset": config.dataset, "model": config.model, "observations": config.observations,
-        "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
-        "epochs": analysis.epochs,
-        "accuracy": {str(e): analysis.test_accuracy(e) for e in analysis.epochs}, "nh": nh,
-    }
