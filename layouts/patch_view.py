@@ -1,0 +1,90 @@
+"""The explore page's patch-token view (issue 25, --tokens patches): for a token layer, a choice
+of what the observations are (the images, or each patch token), the projection of a seeded
+sample of at most 20,000 patch tokens coloured by its image's class or its cell on the patch
+grid, and on hover the image with that patch outlined. Pure functions: arrays in, components out."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from layouts.figures import NEURON_SCALE, base_layout, class_colours, marker_size
+from web.components import caption, job_indicator
+
+IMAGES, PATCHES = "images", "patches"
+COLOURS = {"class": "the image's class", "row": "grid row", "column": "grid column"}
+HOVER = "image %{customdata[1]} · patch row %{customdata[2]}, column %{customdata[3]}<extra>%{fullData.name}</extra>"
+OUTLINE_COLOUR = "#ffd400"
+
+
+def patch_controls() -> html.Div:
+    """The choice of observations and of the tokens' colouring; hidden until a token layer is shown."""
+    return html.Div([
+        html.Span("Observations:", className="muted"),
+        dcc.RadioItems(id="patch-observations", value=IMAGES, inline=True, className="radio",
+                       options=[{"label": " images", "value": IMAGES}, {"label": " patch tokens", "value": PATCHES}]),
+        html.Span("colour tokens by:", className="muted", style={"marginLeft": "1em"}),
+        dcc.RadioItems(id="patch-colour", value="class", inline=True, className="radio",
+                       options=[{"label": f" {name}", "value": value} for value, name in COLOURS.items()]),
+    ], id="patch-controls", className="control-row", style={"display": "none"})
+
+
+def patch_panel() -> html.Div:
+    """The patch tokens' projection and the hovered token's image; hidden until patch tokens are chosen."""
+    return html.Div([
+        dcc.Store(id="patch-job"),
+        html.Div([html.H2("Patch tokens", className="panel-title"), html.Span(id="patch-status", className="metric"),
+                  job_indicator("patch-job")], className="panel-head"),
+        caption("Each point is one patch token of the layer (a seeded sample of at most 20,000 over the subset's "
+                "images; prefix tokens such as the class token are never among them). Hover a point to see its "
+                "image with the patch outlined.", "patch-caption"),
+        html.Div([
+            dcc.Loading(dcc.Graph(id="patch-projection", className="graph-main",
+                                  config={"displaylogo": False, "scrollZoom": True}),
+                        type="circle", delay_show=400),
+            html.Div(id="patch-hover", className="patch-hover"),
+        ], style={"display": "grid", "gridTemplateColumns": "minmax(0, 1fr) 220px", "gap": "12px"}),
+    ], id="patch-panel", className="panel", style={"display": "none"})
+
+
+def patch_figure(points: np.ndarray, image: np.ndarray, labels: np.ndarray, row: np.ndarray, column: np.ndarray,
+                 classes: list[str], colour: str, uirevision: str) -> go.Figure:
+    """The tokens' projection: one trace per class (`colour` "class"), or one trace coloured by
+    the token's grid `row` or `column`. customdata: (token, image, row, column), as plain lists
+    (Dash reads an event's customdata from the un-decoded trace data)."""
+    token = np.arange(len(points))
+    data = np.column_stack([token, image, row, column]).astype(np.int64)
+    size = marker_size(len(points))
+    traces = []
+    if colour == "class":
+        for code, (name, hue) in enumerate(zip(classes, class_colours(len(classes)))):
+            here = labels == code
+            if here.any():
+                traces.append(go.Scattergl(x=points[here, 0], y=points[here, 1], mode="markers", name=name,
+                                           customdata=data[here].tolist(), hovertemplate=HOVER,
+                                           marker=dict(size=size, color=hue, opacity=0.8)))
+    else:
+        values = row if colour == "row" else column
+        traces.append(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=COLOURS[colour],
+                                   customdata=data.tolist(), hovertemplate=HOVER,
+                                   marker=dict(size=size, color=values, colorscale=NEURON_SCALE, opacity=0.8,
+                                               colorbar=dict(title=COLOURS[colour], thickness=12))))
+    figure = go.Figure(traces)
+    figure.update_layout(**base_layout(uirevision=uirevision, hovermode="closest", showlegend=colour == "class"))
+    return figure
+
+
+def outlined_image(src: str, box: tuple[float, float, float, float], title: str) -> html.Div:
+    """The image at `src` with a rectangle over `box` (left, top, width, height as fractions)."""
+    left, top, width, height = (f"{100 * value:.4f}%" for value in box)
+    return html.Div([
+        html.Div([
+            html.Img(src=src, alt=title, style={"width": "100%", "display": "block", "imageRendering": "pixelated"}),
+            html.Div(className="patch-outline", style={
+                "position": "absolute", "left": left, "top": top, "width": width, "height": height,
+                "boxSizing": "border-box", "border": f"3px solid {OUTLINE_COLOUR}",
+                "boxShadow": "0 0 0 1px #000, inset 0 0 0 1px #000"}),
+        ], className="patch-image", style={"position": "relative", "width": "192px"}),
+        html.P(title, className="muted"),
+    ])
