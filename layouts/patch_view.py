@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from layouts.figures import NEURON_SCALE, base_layout, class_colours, marker_size
-from web.components import caption, job_indicator
+from web.components import caption, job_indicator, labelled
 
 IMAGES, PATCHES = "images", "patches"
 COLOURS = {"class": "the image's class", "row": "grid row", "column": "grid column"}
@@ -21,13 +21,13 @@ OUTLINE_COLOUR = "#ffd400"
 def patch_controls() -> html.Div:
     """The choice of observations and of the tokens' colouring; hidden until a token layer is shown."""
     return html.Div([
-        html.Span("Observations:", className="muted"),
-        dcc.RadioItems(id="patch-observations", value=IMAGES, inline=True, className="radio",
-                       options=[{"label": " images", "value": IMAGES}, {"label": " patch tokens", "value": PATCHES}]),
-        html.Span("colour tokens by:", className="muted", style={"marginLeft": "1em"}),
-        dcc.RadioItems(id="patch-colour", value="class", inline=True, className="radio",
-                       options=[{"label": f" {name}", "value": value} for value, name in COLOURS.items()]),
-    ], id="patch-controls", className="control-row", style={"display": "none"})
+        labelled("Observations", dcc.RadioItems(
+            id="patch-observations", value=IMAGES, inline=True, className="radio",
+            options=[{"label": " images", "value": IMAGES}, {"label": " patch tokens", "value": PATCHES}])),
+        labelled("Colour tokens by", dcc.RadioItems(
+            id="patch-colour", value="class", inline=True, className="radio",
+            options=[{"label": f" {name}", "value": value} for value, name in COLOURS.items()])),
+    ], id="patch-controls", className="controls", style={"display": "none"})
 
 
 def patch_panel() -> html.Div:
