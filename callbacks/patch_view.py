@@ -12,10 +12,9 @@ from layouts.figures import message_figure
 from layouts.patch_view import COLOURS, PATCHES, outlined_image, patch_figure
 from nnvis.errors import NNVisError
 from nnvis.workspace.patch_tokens import has_patch_projection, is_patch_layer, outline, patch_projection
-from web.context import current_settings, open_analysis, workspace_identity
+from web.context import current_settings, open_analysis
 from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_request
-from web.memo import remembered_view
 from web.registry import callback
 from web.routes import thumbnail_url
 
@@ -36,7 +35,7 @@ def offer_patch_tokens(ws, layer, chosen):
 
 def patch_view(chosen, colour, ws, layer, epoch, method) -> tuple:
     """(panel style, figure, status text, job request) of the patch-token view."""
-    if chosen != PATCHES:
+    if chosen != PATCHES or ws is None or not layer or epoch is None:
         return HIDDEN, no_update, "", no_job()
     analysis = open_analysis(ws)
     if not is_patch_layer(analysis, layer):
@@ -46,9 +45,7 @@ def patch_view(chosen, colour, ws, layer, epoch, method) -> tuple:
     method = method or analysis.config.projection
     name = f"{METHOD_NAMES.get(method, method)} of the patch tokens of {layer}, epoch {epoch}"
     if has_patch_projection(analysis, layer, int(epoch), method):
-        key = ("patch-projection", workspace_identity(analysis), ws, layer, epoch, method, colour)
-        figure, text = remembered_view(key, lambda: drawn(analysis, ws, layer, int(epoch), method, colour, name),
-                                       private=False)
+        figure, text = drawn(analysis, ws, layer, int(epoch), method, colour, name)  # a dict: built in ~0.1 s
         return SHOWN, figure, text, no_update
     if current_settings().read_only:
         return SHOWN, message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update
@@ -97,8 +94,8 @@ def run_patch_job(set_progress, request, *view):
 def hovered_patch(hover, ws, layer, epoch, method):
     """The hovered token's image with its patch outlined (read from the stored projection)."""
     points = (hover or {}).get("points") or [{}]
-    data = points[0].get("customdata")
-    if not isinstance(data, list) or not data or not isinstance(data[0], int):
+    data = points[0].get("customdata") if isinstance(points[0], dict) else None
+    if not isinstance(data, list) or not data or not isinstance(data[0], int) or None in (ws, layer, epoch):
         raise PreventUpdate
     analysis = open_analysis(ws)
     method = method or analysis.config.projection

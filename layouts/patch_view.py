@@ -6,7 +6,6 @@ grid, and on hover the image with that patch outlined. Pure functions: arrays in
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from layouts.figures import NEURON_SCALE, base_layout, class_colours, marker_size
@@ -49,30 +48,29 @@ def patch_panel() -> html.Div:
 
 
 def patch_figure(points: np.ndarray, image: np.ndarray, labels: np.ndarray, row: np.ndarray, column: np.ndarray,
-                 classes: list[str], colour: str, uirevision: str) -> go.Figure:
+                 classes: list[str], colour: str, uirevision: str) -> dict:
     """The tokens' projection: one trace per class (`colour` "class"), or one trace coloured by
     the token's grid `row` or `column`. customdata: (token, image, row, column), as plain lists
-    (Dash reads an event's customdata from the un-decoded trace data)."""
-    token = np.arange(len(points))
-    data = np.column_stack([token, image, row, column]).astype(np.int64)
+    (Dash reads an event's customdata from the un-decoded trace data). A figure dict, built
+    unvalidated: plotly's validation of 20,000 customdata rows alone takes longer than a request may."""
+    data = np.column_stack([np.arange(len(points)), image, row, column]).astype(np.int64)
+    xy = np.round(np.asarray(points, dtype=np.float64), 5)
     size = marker_size(len(points))
-    traces = []
+
+    def trace(here: np.ndarray, name: str, marker: dict) -> dict:
+        return {"type": "scattergl", "mode": "markers", "name": name, "x": xy[here, 0].tolist(),
+                "y": xy[here, 1].tolist(), "customdata": data[here].tolist(), "hovertemplate": HOVER,
+                "marker": {"size": size, "opacity": 0.8, **marker}}
     if colour == "class":
-        for code, (name, hue) in enumerate(zip(classes, class_colours(len(classes)))):
-            here = labels == code
-            if here.any():
-                traces.append(go.Scattergl(x=points[here, 0], y=points[here, 1], mode="markers", name=name,
-                                           customdata=data[here].tolist(), hovertemplate=HOVER,
-                                           marker=dict(size=size, color=hue, opacity=0.8)))
+        hues = class_colours(len(classes))
+        traces = [trace(labels == code, name, {"color": hues[code]}) for code, name in enumerate(classes)
+                  if (labels == code).any()]
     else:
         values = row if colour == "row" else column
-        traces.append(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=COLOURS[colour],
-                                   customdata=data.tolist(), hovertemplate=HOVER,
-                                   marker=dict(size=size, color=values, colorscale=NEURON_SCALE, opacity=0.8,
-                                               colorbar=dict(title=COLOURS[colour], thickness=12))))
-    figure = go.Figure(traces)
-    figure.update_layout(**base_layout(uirevision=uirevision, hovermode="closest", showlegend=colour == "class"))
-    return figure
+        traces = [trace(np.ones(len(points), bool), COLOURS[colour],
+                        {"color": values.tolist(), "colorscale": NEURON_SCALE,
+                         "colorbar": {"title": {"text": COLOURS[colour]}, "thickness": 12}})]
+    return {"data": traces, "layout": base_layout(uirevision=uirevision, showlegend=colour == "class")}
 
 
 def outlined_image(src: str, box: tuple[float, float, float, float], title: str) -> html.Div:
