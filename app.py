@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         export_html,
         layerlab,
         layerlab_strip,
+        patch_view,
         unitlab,
     )
     from nnvis.workspace.filesystems import warn_if_network

@@ -12,6 +12,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "projection_csv": "export",
     "check": "integrity",
     "MODELS": "model_cache",
+    "patch_projection": "patch_tokens",
     "prepare": "pipeline",
     "run": "pipeline",
     "StoredWorkspace": "stored",

@@ -94,6 +94,14 @@ def projection(analysis: Analysis, layer: str, epoch: int, method: str | None = 
                     seed=analysis.config.seed, **engine)
 
 
+def patch_projection(analysis: Analysis, layer: str, epoch: int, method: str | None, sample: int) -> ArtifactKey:
+    """A projection of a seeded sample of at most `sample` patch tokens of a token layer (--tokens patches)."""
+    method = check_method(method or analysis.config.projection)
+    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else {}
+    return artifact(analysis, "patch-projection", layer=analysis.check_layer(layer), epoch=epoch, method=method,
+                    seed=analysis.config.seed, sample=int(sample), **engine)
+
+
 def faithfulness(analysis: Analysis, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
     """The projection's key, of kind "faithfulness", with the ks and the observations used."""
     key = projection(analysis, layer, epoch, method)
