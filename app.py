@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         concepts,
         deepvis,
         deepvis_attention,
+        deepvis_faithfulness,
         evolution,
         explore,
         export_html,
