@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         export_html,
         layerlab,
         layerlab_strip,
+        unit_exemplars,
         unitlab,
     )
     from nnvis.workspace.filesystems import warn_if_network
