@@ -10,7 +10,6 @@ from dash import Input, Output, html
 
 from callbacks.unitlab import PARAMS, VIEW, actmax_params, checked_unit, thumbnail_src
 from layouts.unit_exemplars import SHOWN_NATURAL, comparison
-from layouts.unit_figures import png_uri
 from nnvis.errors import NNVisError
 from nnvis.unitlab import lab as unitlab
 from web.context import open_analysis
@@ -32,14 +31,11 @@ def exemplars_view(ws, layer: str, epoch, unit, k, values: list) -> list:
     except NNVisError:
         params = None  # a box being edited: the natural side alone
     stored = None if params is None else unitlab.stored_actmax(analysis, layer, epoch, unit, params)
-    synthetic, synthetic_srcs = None, []
-    if stored is not None:
-        synthetic = np.asarray(stored.activations[:params.restarts], dtype=np.float64)
-        synthetic_srcs = [png_uri(image, 96) for image in stored.images[:params.restarts]]
+    synthetic = None if stored is None else np.asarray(stored.activations[:params.restarts], dtype=np.float64)
     names = [f"#{int(i)} {analysis.classes[int(y)]}" for i, y in
              zip(natural["observations"][:SHOWN_NATURAL], natural["labels"][:SHOWN_NATURAL])]
     srcs = [thumbnail_src(ws, analysis, int(i)) for i in natural["observations"][:SHOWN_NATURAL]]
-    return comparison(synthetic, synthetic_srcs, np.asarray(natural["alpha"], dtype=np.float64), srcs, names)
+    return comparison(synthetic, np.asarray(natural["alpha"], dtype=np.float64), srcs, names)
 
 
 def html_message(text: str) -> html.Div:

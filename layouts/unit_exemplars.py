@@ -33,22 +33,21 @@ def ratio_line(synthetic: np.ndarray | None, natural: np.ndarray) -> str:
             f"{natural_mean:.4g} (top {len(natural)}) · ratio synthetic / natural {ratio}")
 
 
-def value_row(name: str, values, cls: str) -> html.Tr:
-    return html.Tr([html.Th(name), *(html.Td(f"{v:.4g}", className=cls) for v in values)])
+def value_row(name: str, values, cls: str) -> html.Div:
+    """A line of the unit's activations, one number each, wrapping as needed."""
+    return html.Div([html.B(f"{name}: "), *(html.Span(f"{v:.4g}", className=f"exemplar-value {cls}") for v in values)],
+                    className="exemplar-values")
 
 
-def comparison(synthetic: np.ndarray | None, synthetic_srcs: list[str], natural: np.ndarray,
-               natural_srcs: list[str], natural_names: list[str]) -> list:
-    """The top natural exemplars pictured next to the synthetic images, a table of the unit's
-    activation on each, and the ratio line."""
-    pictures = [html.Figure([html.Img(src=src, className="unit-thumb", alt=f"synthetic {i}"),
-                             html.Figcaption(f"synthetic {i}")], className="unit-example")
-                for i, src in enumerate(synthetic_srcs)]
-    pictures += [html.Figure([html.Img(src=src, className="unit-thumb", alt=name), html.Figcaption(name)],
-                             className="unit-example natural-example")
-                 for src, name in zip(natural_srcs[:SHOWN_NATURAL], natural_names)]
-    rows = [value_row("natural (top-k)", natural, "natural-value")]
+def comparison(synthetic: np.ndarray | None, natural: np.ndarray, natural_srcs: list[str],
+               natural_names: list[str]) -> list:
+    """The top natural exemplars pictured (next to the synthetic images above them), the unit's
+    activation on each synthetic image and each of its top-k natural exemplars, and the ratio line."""
+    pictures = [html.Figure([html.Img(src=src, className="unit-thumb", alt=name), html.Figcaption(name)],
+                            className="unit-example natural-example")
+                for src, name in zip(natural_srcs[:SHOWN_NATURAL], natural_names)]
+    rows = [value_row(f"natural, top {len(natural)}", natural, "natural-value")]
     if synthetic is not None:
-        rows.insert(0, value_row("synthetic", synthetic, "synthetic-value"))
-    return [html.Div(pictures, className="thumb-grid"), html.Table(rows, id="ul-exemplars-table"),
+        rows.insert(0, value_row(f"synthetic, {len(synthetic)} images", synthetic, "synthetic-value"))
+    return [html.Div(pictures, className="thumb-grid"), html.Div(rows, id="ul-exemplars-table"),
             html.Div(ratio_line(synthetic, natural), id="ul-exemplars-ratio", className="metric")]
