@@ -32,7 +32,7 @@ def exemplars_view(ws, layer: str, epoch, unit, k, values: list) -> list:
         params = None  # a box being edited: the natural side alone
     stored = None if params is None else unitlab.stored_actmax(analysis, layer, epoch, unit, params)
     synthetic = None if stored is None else np.asarray(stored.activations[:params.restarts], dtype=np.float64)
-    names = [f"#{int(i)} {analysis.classes[int(y)]}" for i, y in
+    names = [f"#{int(i)} · {analysis.classes[int(y)]}" for i, y in
              zip(natural["observations"][:SHOWN_NATURAL], natural["labels"][:SHOWN_NATURAL])]
     srcs = [thumbnail_src(ws, analysis, int(i)) for i in natural["observations"][:SHOWN_NATURAL]]
     return comparison(synthetic, np.asarray(natural["alpha"], dtype=np.float64), srcs, names)
