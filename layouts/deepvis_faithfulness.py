@@ -23,7 +23,7 @@ CAPTION = ("How to read it: pixels are removed (deletion) or put back into a bla
 def faithfulness_panel() -> html.Div:
     """The badges' place (filled by callbacks.deepvis_faithfulness), its job indicator and the caption."""
     return html.Div([dcc.Store(id="dv-faith-request"),
-                     html.Div([html.H3("Faithfulness (predicted class)", className="dv-h3"),
+                     html.Div([html.H3("Faithfulness of each map", className="dv-h3"),
                                job_indicator("dv-faith-job")], className="panel-head"),
                      html.Div(id="dv-faith", className="faith-badges"),
                      html.Div(CAPTION, id="dv-faith-caption", className="muted")], className="dv-faith")
@@ -54,11 +54,14 @@ def badge_text(method: str, measures: dict | None) -> str:
             f"{randomisation}")
 
 
-def badges(found: dict[str, dict | str | None]) -> list:
-    """A badge per method (in order): its measures, a message (why there are none), or computing."""
+def badges(found: dict) -> list:
+    """A badge per (target, method), in order (target None: the predicted class; else (layer,
+    unit)): its measures, a message (why there are none), or computing."""
     shown = []
-    for method, measures in found.items():
+    for (target, method), measures in found.items():
         text = f"{METHOD_NAMES.get(method, method)}: {measures}" if isinstance(measures, str) \
             else badge_text(method, measures)
-        shown.append(html.Span(text, className="faith-badge", **{"data-method": method}))
+        what = "class" if target is None else f"unit {target[1]}"
+        shown.append(html.Span(f"{what} · {text}", className="faith-badge",
+                               **{"data-method": method, "data-target": what}))
     return shown

@@ -37,24 +37,25 @@ def site(cnn_workspace, tmp_path_factory):  # noqa: F811
 def expected_badge(workspace, observation: int, method: str) -> str:
     analysis = Analysis(Workspace(workspace))
     found = Faithfulness(analysis.model(2), method).measure(analysis.subset()["images"][observation][None])
-    return badge_text(method, {name: float(values[0]) for name, values in found.items()})
+    return "class · " + badge_text(method, {name: float(values[0]) for name, values in found.items()})
 
 
 def badge(page, method: str) -> str:
-    return page.inner_text(f"#dv-faith .faith-badge[data-method='{method}']")
+    return page.inner_text(f"#dv-faith .faith-badge[data-target='class'][data-method='{method}']")
 
 
 def test_the_badge_follows_the_chosen_method_and_input(page, site, cnn_workspace):  # noqa: F811
     page.goto(f"{site}/deepvis?ws=0&layer=conv2&epoch=2&obs=7")
     page.get_by_label("integrated gradients", exact=True).check()
-    page.wait_for_function("() => { const b = document.querySelector(\"#dv-faith .faith-badge\");"
+    page.wait_for_function("() => { const b = document.querySelector(\"#dv-faith .faith-badge[data-target='class']\");"
                            " return b && b.dataset.method === 'integrated' && b.innerText.includes('deletion AUC'); }")
     assert badge(page, "integrated") == expected_badge(cnn_workspace, 7, "integrated")
     assert "lower deletion AUC and a higher insertion AUC than a random" in page.inner_text("#dv-faith-caption")
     before = badge(page, "integrated")
     page.fill("#dv-observation", "11")
     page.press("#dv-observation", "Enter")
-    page.wait_for_function("(before) => { const b = document.querySelector(\"#dv-faith .faith-badge\");"
+    page.wait_for_function("(before) => { const b = document.querySelector("
+                           "\"#dv-faith .faith-badge[data-target='class']\");"
                            " return b && b.innerText.includes('deletion AUC') && b.innerText !== before; }", arg=before)
     assert badge(page, "integrated") == expected_badge(cnn_workspace, 11, "integrated")
 

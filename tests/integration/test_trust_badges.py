@@ -6,6 +6,7 @@ digits; the job's request is checked field by field; a read-only server asks for
 import pytest
 from dash import no_update
 
+from layouts.deepvis_faithfulness import badge_text
 from nnvis.deepvis.faithfulness import Faithfulness
 from nnvis.errors import NNVisError
 from nnvis.workspace.analysis import Analysis
@@ -53,7 +54,7 @@ def test_the_badges_hold_what_faithfulness_computes_for_the_input(cnn_workspace,
     models = counting(monkeypatch, Analysis, "model")
     with app_context():
         shown, request = badges_view(0, {"observation": 7}, 2, "integrated")
-        assert texts(shown) == ["integrated gradients: computing…"]
+        assert texts(shown) == ["class · integrated gradients: computing…"]
         assert request == {"ws": 0, "epoch": 2, "input": {"observation": 7}, "method": "integrated"}
         assert models == []  # a request builds no model
         view = checked_request(request)
@@ -65,7 +66,7 @@ def test_the_badges_hold_what_faithfulness_computes_for_the_input(cnn_workspace,
         deletion_mark = "✓" if found["deletion_auc"] < found["random_deletion_auc"] else "✗"
         insertion_mark = "✓" if found["insertion_auc"] > found["random_insertion_auc"] else "✗"
         assert line == (
-            f"integrated gradients: deletion AUC {found['deletion_auc']:.3f} vs random "
+            f"class · integrated gradients: deletion AUC {found['deletion_auc']:.3f} vs random "
             f"{found['random_deletion_auc']:.3f} {deletion_mark} · insertion AUC {found['insertion_auc']:.3f} vs "
             f"random {found['random_insertion_auc']:.3f} {insertion_mark} · randomisation "
             f"similarity {found['randomisation_similarity']:.3f}")
@@ -78,7 +79,7 @@ def test_the_badges_hold_what_faithfulness_computes_for_the_input(cnn_workspace,
         assert len(calls) == 2
         shown, _ = badges_view(0, {"observation": 7}, 2, "all")
         gradient = expected["gradient"]
-        assert texts(shown)[0].startswith(f"gradient: deletion AUC {gradient['deletion_auc'][0]:.3f} vs random "
+        assert texts(shown)[0].startswith(f"class · gradient: deletion AUC {gradient['deletion_auc'][0]:.3f} vs random "
                                           f"{gradient['random_deletion_auc'][0]:.3f}")
 
 
@@ -110,3 +111,27 @@ def test_badge_text_marks_a_map_worse_than_random_and_a_method_without_a_check()
     assert badge_text("occlusion", measures).endswith("no randomisation check for this method")
     assert badge_text("gradient", {**measures, "randomisation_similarity": float("nan")}).endswith(
         "randomisation similarity n/a (a constant map)")
+
+
+def test_the_units_row_has_its_own_badges(cnn_workspace, app_context):
+    from callbacks.deepvis_faithfulness import badges_view, checked_request, compute_measures
+
+    analysis = Analysis(Workspace(cnn_workspace))
+    image = analysis.subset()["images"][4]
+    expected = Faithfulness(analysis.model(2), "guided", layer="conv2", unit=5).measure(image[None])
+    with app_context():
+        shown, request = badges_view(0, {"observation": 4}, 2, "guided", False, "conv2", 5)
+        assert texts(shown) == ["unit 5 · guided backprop: computing…", "class · guided backprop: computing…"]
+        assert request == {"ws": 0, "epoch": 2, "input": {"observation": 4}, "method": "guided", "layer": "conv2",
+                           "unit": 5}
+        compute_measures(analysis, checked_request(request))
+        shown, again = badges_view(0, {"observation": 4}, 2, "guided", False, "conv2", 5)
+        assert again is None
+        assert texts(shown)[0] == "unit 5 · " + badge_text("guided", {k: float(v[0]) for k, v in expected.items()})
+        # a unit the layer does not have: said in its badge, the class's shown
+        shown, request = badges_view(0, {"observation": 4}, 2, "guided", False, "conv2", 40)
+        compute_measures(analysis, checked_request(request))
+        shown, _ = badges_view(0, {"observation": 4}, 2, "guided", False, "conv2", 40)
+    assert texts(shown)[0] == ("unit 40 · guided backprop: unit 40 is out of range for layer 'conv2' "
+                               "(16 units: 0..15)")
+    assert texts(shown)[1].startswith("class · guided backprop: deletion AUC")
