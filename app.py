@@ -21,12 +21,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         concepts,
         deepvis,
         deepvis_attention,
+        deepvis_faithfulness,
         evolution,
         explore,
         export_html,
         layerlab,
         layerlab_strip,
         patch_view,
+        unit_exemplars,
         unitlab,
     )
     from nnvis.workspace.filesystems import warn_if_network

@@ -223,3 +223,11 @@ def concept_match(analysis: Analysis, layer: str, before: int, after: int, k: in
     return artifact(analysis, "concept-match", layer=layer, epoch=after, method="hungarian-pearson", k=int(k),
                     seed=int(seed), images=int(images),
                     before=concept_atlas(analysis, layer, before, k, seed, images).digest())
+
+
+def concept_exemplar_heat(analysis: Analysis, layer: str, epoch: int, k: int, seed: int, images: int,
+                          crops: int) -> ArtifactKey:
+    """The heat-maps of each concept over the whole images of its first `crops` exemplars (its atlas's key)."""
+    return artifact(analysis, "concept-exemplar-heat", layer=layer, epoch=epoch, method=CONCEPT_METHOD, k=int(k),
+                    seed=int(seed), images=int(images), crops=int(crops),
+                    atlas=concept_atlas(analysis, layer, epoch, k, seed, images).digest())
