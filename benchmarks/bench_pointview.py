@@ -187,6 +187,7 @@ def box_around(screen: np.ndarray, centre: np.ndarray, share: float) -> tuple[np
 
 def app_timings(browser, workspace: Path, points: int) -> dict:
     """(b): the explore page of the real app over the workspace."""
+    shutil.rmtree("/tmp/nnvis-bench/.jobs-pointview/moments", ignore_errors=True)  # computed afresh, in the background
     served = Gunicorn(workspace, points_above=min(100_000, points - 1))  # smaller workspaces: the same path
     view = served.url + "/?ws=0&layer=hidden4&epoch=1&method=pca&color=true"
     result = {}
@@ -207,7 +208,11 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
               f"(server's first view {result['first_frame_cold_s']:.2f} s); {result['first_frame_parts']}", flush=True)
         page.wait_for_load_state("networkidle", timeout=WAIT_MS)
         recolours = []
-        for neuron in (3, 7, 11):
+        for neuron in (3, 7, 11, 13):
+            if neuron == 7:  # the units x observations copy (a neuron's row read alone), as a neuron click of
+                start = time.perf_counter()  # the Plotly views makes it: here made in this process
+                by_unit_copy(workspace)
+                result["by_unit_copy_s"] = time.perf_counter() - start
             page.wait_for_function("() => !document.getElementById('obs-points').hasAttribute('data-drawing')",
                                    timeout=WAIT_MS)
             drawn = int(page.get_attribute("#obs-points", "data-drawn"))
@@ -229,6 +234,11 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
                                         ".getBoundingClientRect(); return ids.map(i => {"
                                         " const [x, y] = plot.getScreenPosition(i);"
                                         " return [box.left + x, box.top + y]; }); }", sample.tolist()))
+        start = time.perf_counter()
+        while not list(Path("/tmp/nnvis-bench/.jobs-pointview/moments").glob("*.npz")):
+            time.sleep(0.5)  # the layer's moments, computed in the background since the first view
+        result["moments_waited_s"] = time.perf_counter() - start
+        print(f"  (b) waited {result['moments_waited_s']:.1f} s more for the layer's moments", flush=True)
         lassos = []
         for centre in (np.median(screen, axis=0), np.percentile(screen, 35, axis=0)):
             low, high = box_around(screen, centre, 0.10)
@@ -275,6 +285,13 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
     return result
 
 
+def by_unit_copy(workspace: Path) -> None:
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    Analysis(Workspace(workspace)).activations_by_unit("hidden4", 1)
+
+
 def parts(page) -> dict:
     """The point view's last draw: its renders of the points so far and its parts, in ms from
     navigation: the effect, set-up done, data decoded, drawn, its next frame."""
@@ -319,6 +336,7 @@ def main() -> None:
                         help="observations of the workspace for (b) (at most 1,120,000; below 100,001 the server's "
                              "NNVIS_POINTS_ABOVE is lowered so that the point view draws it)")
     parser.add_argument("--skip-app", action="store_true", help="(a) and (c) only: no workspace is made")
+    parser.add_argument("--skip-server-lasso", action="store_true", help="no (c) (b's lassos are the real ones)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results-pointview.json"))
     args = parser.parse_args()
     from bench_scale import click_workspace
@@ -340,7 +358,8 @@ def main() -> None:
             results["ratio"] = results["in_page"]["plotly"] / results["in_page"]["regl-scatterplot"]
             results["load_after_a"] = load()
             print(f"  (a) point view {results['ratio']:.1f}x faster than Plotly's scattergl", flush=True)
-            results["server_lasso"] = server_lasso(args.points)
+            if not args.skip_server_lasso:
+                results["server_lasso"] = server_lasso(args.points)
             if not args.skip_app:
                 results["app"] = {"points": args.app_points,
                                   **app_timings(browser, click_workspace(args.app_points), args.app_points)}
