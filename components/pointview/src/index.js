@@ -1,6 +1,6 @@
 // nnvis's WebGL point view: a Dash component around regl-scatterplot.
 //
-// Props in (from the server): `coordinates` (base64 float32, x0 y0 x1 y1 ..., in [-1, 1]),
+// Props in (from the server): `coordinates` (base64 uint16, x0 y0 x1 y1 ..., over [-0.95, 0.95]),
 // `values` (base64 uint8, one a point: a category code, or a value quantised to 0..255),
 // `valueKind` ('categorical' | 'continuous'), `palette` (hex colours: one a category, or a
 // colour map), `pointSize`, `performanceMode` (squares, no alpha blending: read once, at mount),
@@ -38,10 +38,14 @@ function decode(base64, Type) {
   return new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
+// Coordinates come as uint16 pairs over [-0.95, 0.95] (encode_points): half the bytes of float32,
+// a step of 1/34,000 of the view.
+const SPAN = 1.9 / 65535;
+
 function arrayPoints(coordinates) {
-  const xy = decode(coordinates, Float32Array);
+  const xy = decode(coordinates, Uint16Array);
   const points = new Array(xy.length / 2);
-  for (let i = 0; i < points.length; i += 1) points[i] = [xy[2 * i], xy[2 * i + 1], 0];
+  for (let i = 0; i < points.length; i += 1) points[i] = [xy[2 * i] * SPAN - 0.95, xy[2 * i + 1] * SPAN - 0.95, 0];
   return points;
 }
 
