@@ -103,6 +103,14 @@ function sameList(a, b) {
   return true;
 }
 
+// {width, height} of `box` where they differ from the size the plot was last given (kept), else {}.
+function resized(s, box) {
+  const r = box.getBoundingClientRect();
+  if (!(r.width > 0 && r.height > 0) || (r.width === s.size[0] && r.height === s.size[1])) return {};
+  s.size = [r.width, r.height];
+  return { width: r.width, height: r.height };
+}
+
 function PointView(props) {
   const { id, className, style, setProps, coordinates, values, valueKind, palette, pointSize,
     selectedIndices } = props;
@@ -122,6 +130,9 @@ function PointView(props) {
       canvas, width: s.size[0], height: s.size[1],
       pointSize: pointSize || 2, pointSizeSelected: 1, opacity: 0.8, performanceMode: !!props.performanceMode, colorBy: 'valueA',
       spatialIndexUseWorker: false, lassoColor: [0.2, 0.2, 0.2, 1], deselectOnEscape: true, deselectOnDblClick: true,
+      // events as they happen: a lasso's points go to the server before the render that shows
+      // them selected (asynchronous events come after a setTimeout, often after that render)
+      syncEvents: true,
     });
     s.plot = plot;
     box.scatterplot = plot; // for scripts and tests: e.g. getScreenPosition(i), get('points')
@@ -171,11 +182,8 @@ function PointView(props) {
       setProps({ selectedIndices: [] });
     });
     const resize = new window.ResizeObserver(() => {
-      const r = box.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0 && (r.width !== s.size[0] || r.height !== s.size[1])) {
-        s.size = [r.width, r.height]; // only a real change: each set() redraws every point
-        plot.set({ width: r.width, height: r.height });
-      }
+      const size = resized(s, box); // only a real change: each set() redraws every point
+      if (size.width) plot.set(size);
     });
     resize.observe(box);
     return () => {
@@ -204,9 +212,10 @@ function PointView(props) {
       s.palette = colours;
       // Each set() redraws at its next animation frame. Before new points are drawn it is
       // awaited (nothing is drawn by it; regl-scatterplot's own set() at its creation has its
-      // frame first too); on a recolour it goes with the draw (one render shows both; a palette
-      // change costs one more render after it).
-      const ready = fresh ? plot.set({ pointColor: colours }) : Promise.resolve();
+      // frame first too), with the element's size where it changed (a view shown in a box that was
+      // hidden: its observer would otherwise set it once more after the first render); on a
+      // recolour it goes with the draw (one render shows both; a palette change costs one more).
+      const ready = fresh ? plot.set({ pointColor: colours, ...resized(s, boxRef.current) }) : Promise.resolve();
       return ready.then(() => {
         timings.ready = Math.round(window.performance.now());
         if (fresh) {
