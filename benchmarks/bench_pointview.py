@@ -70,28 +70,34 @@ PLOTLY_DRAWN = """() => { const g = document.querySelector('#graph .js-plotly-pl
   return g && g._fullData && g._fullData.length === 10 && g.querySelector('canvas') && g._fullLayout._glcanvas; }"""
 
 
-def in_page_ratio(browser, points: np.ndarray, codes: np.ndarray, colours: list[str]) -> dict:
-    """(a): each app from navigation to its first frame of the points."""
-    times = {}
-    for library, app in comparison_apps(points, codes, colours).items():
-        server, url = serve_app(app.server)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        try:
-            start = time.perf_counter()
-            page.goto(url)
-            if library == "plotly":
-                page.wait_for_function(PLOTLY_DRAWN, timeout=WAIT_MS)
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
-            else:
-                drawn_at_least(page, 1)
-                times["regl-scatterplot parts"] = parts(page)
-            times[library] = time.perf_counter() - start
-        finally:
-            page.close()
+def in_page_ratio(browser, points: np.ndarray, codes: np.ndarray, colours: list[str], repeats: int = 1) -> dict:
+    """(a): each app from navigation to its first frame of the points, `repeats` times in turn
+    (Plotly, then the point view); the medians and every time."""
+    apps = comparison_apps(points, codes, colours)
+    servers = {library: serve_app(app.server) for library, app in apps.items()}
+    runs: dict[str, list] = {library: [] for library in apps}
+    try:
+        for _ in range(repeats):
+            for library, (_, url) in servers.items():
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                try:
+                    start = time.perf_counter()
+                    page.goto(url)
+                    if library == "plotly":
+                        page.wait_for_function(PLOTLY_DRAWN, timeout=WAIT_MS)
+                        page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                        runs[library].append({"s": time.perf_counter() - start})
+                    else:
+                        drawn_at_least(page, 1)
+                        runs[library].append({"s": time.perf_counter() - start, **parts(page)})
+                finally:
+                    page.close()
+                print(f"  (a) {library}: {runs[library][-1]['s']:.2f} s from navigation to the first frame "
+                      f"{runs[library][-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        for server, _ in servers.values():
             server.shutdown()
-        print(f"  (a) {library}: {times[library]:.2f} s from navigation to the first frame "
-              f"{times.get(library + ' parts', '')}", flush=True)
-    return times
+    return {**{library: statistics.median(run["s"] for run in runs[library]) for library in runs}, "runs": runs}
 
 
 def serve_app(flask_app):
@@ -341,6 +347,7 @@ def main() -> None:
     parser.add_argument("--app-points", type=int, default=1_000_000,
                         help="observations of the workspace for (b) (at most 1,120,000; below 100,001 the server's "
                              "NNVIS_POINTS_ABOVE is lowered so that the point view draws it)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of (a), in turn (the medians give the ratio)")
     parser.add_argument("--skip-app", action="store_true", help="(a) and (c) only: no workspace is made")
     parser.add_argument("--skip-server-lasso", action="store_true", help="no (c) (b's lassos are the real ones)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results-pointview.json"))
@@ -360,7 +367,7 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         try:
-            results["in_page"] = in_page_ratio(browser, points, codes, class_colours(10))
+            results["in_page"] = in_page_ratio(browser, points, codes, class_colours(10), args.repeats)
             results["ratio"] = results["in_page"]["plotly"] / results["in_page"]["regl-scatterplot"]
             results["load_after_a"] = load()
             print(f"  (a) point view {results['ratio']:.1f}x faster than Plotly's scattergl", flush=True)

@@ -28,7 +28,7 @@ from callbacks.views import NEURON_HINT, NEUTRAL_COLOUR, neuron_values, observat
 from layouts.figures import observation_groups
 from layouts.pointview import HIDDEN, NEURON_PALETTE, SHOWN, group_legend, neuron_legend
 from nnvis.models.layers import INPUT_LAYER
-from nnvis.projection.selection import rank_selection, stored_npy_map, unit_column, unit_moments
+from nnvis.projection.selection import rank_selection, unit_column, unit_moments
 from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis_components import encode_points, encode_values
@@ -132,19 +132,8 @@ def mapped_layer(analysis: Analysis, layer: str, epoch: int) -> np.ndarray:
     """The layer's activations (observations x units) memory-mapped from the store's file, where
     the store holds them in one (an uncompressed .npz, as it writes them); else as the analysis
     reads them (small values kept inside the store's database)."""
-    key = keys.activations(analysis, layer, epoch)
-    try:
-        found = analysis.store.cache.get(key.digest(), read=True)  # a file's handle, not its bytes
-    except (OSError, ValueError):
-        found = None
-    name = getattr(found, "name", None)
-    if hasattr(found, "close"):
-        found.close()
-    located = stored_npy_map(name) if isinstance(name, str) else None
-    if located is None:
-        return analysis.activations(layer, epoch)
-    dtype, shape, offset = located
-    return np.memmap(name, dtype, "r", offset, shape)
+    mapped = analysis.store.mapped_member(keys.activations(analysis, layer, epoch), "x")
+    return analysis.activations(layer, epoch) if mapped is None else mapped
 
 
 def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None) -> np.ndarray | None:
