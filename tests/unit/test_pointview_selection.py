@@ -64,3 +64,24 @@ def test_a_selection_of_none_or_all_is_refused(stored):
         rank_selection(mapped, [], moments)
     with pytest.raises(NNVisError, match="select between 1 and"):
         rank_selection(mapped, [len(mapped)], moments)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_the_store_maps_one_array_of_a_stored_artifact_in_place(tmp_path, read_only):
+    from nnvis.workspace.store import ArtifactKey, Store
+
+    images = np.random.default_rng(2).integers(0, 255, (3000, 28, 28), dtype=np.uint8)  # a file, not a row in SQLite
+    key, small = ArtifactKey(kind="subset", dataset="d"), ArtifactKey(kind="labels", dataset="d")
+    writer = Store(tmp_path)
+    writer.put(key, {"images": images, "labels": np.arange(3000)})
+    writer.put(small, {"labels": np.arange(3)})
+    writer.cache.close()
+    store = Store(tmp_path, read_only=read_only)
+    mapped = store.mapped_member(key, "images")
+    assert isinstance(mapped, np.memmap) and mapped.shape == images.shape
+    np.testing.assert_array_equal(mapped[1234], images[1234])
+    np.testing.assert_array_equal(store.mapped_member(key, "labels"), np.arange(3000))
+    assert store.mapped_member(key, "nothing") is None
+    assert store.mapped_member(ArtifactKey(kind="missing", dataset="d"), "images") is None
+    mapped_small = store.mapped_member(small, "labels")  # kept inside the database: not mapped, or mapped right
+    assert mapped_small is None or mapped_small.tolist() == [0, 1, 2]
