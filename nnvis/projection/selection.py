@@ -18,7 +18,7 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 
-CHUNK = 65_536
+CHUNK = 16_384  # rows read at once by a pass over the layer (32 MB of float16 at 1000 units, 64 MB as float32)
 ROWS = 16_384  # selected rows read at once (32 MB at 1000 float16 units)
 # float16 -> float32 by table: numpy's own cast of float16 is about 5x slower than this look-up
 HALF = np.arange(65_536, dtype=np.uint16).view(np.float16).astype(np.float32)

@@ -13,7 +13,7 @@ from nnvis.projection.selection import CHUNK, rank_selection, stored_npy_map, un
 @pytest.fixture
 def stored(tmp_path):
     rng = np.random.default_rng(0)
-    acts = rng.gamma(1.0, 1.0, (CHUNK + 500, 12)).astype(np.float16)  # more than one chunk
+    acts = rng.gamma(1.0, 1.0, (CHUNK * 4 + 500, 12)).astype(np.float16)  # more than one chunk
     path = tmp_path / "value.npz"
     np.savez(path, x=acts)  # as the store packs an artifact
     dtype, shape, offset = stored_npy_map(path)
