@@ -145,7 +145,12 @@ class Analysis(StoredWorkspace):
         if not 0 <= index < self.config.subset:
             raise NNVisError(f"observation {index} is outside the subset (0..{self.config.subset - 1})")
         key = keys.thumbnail(self, index, size)
-        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset()["images"][index], size))
+        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset_image(index), size))
+
+    def subset_image(self, index: int) -> np.ndarray:
+        """One image of the subset, read alone from the stored subset where it is memory-mapped."""
+        mapped = self.store.mapped_member(keys.subset(self), "images")
+        return np.asarray(mapped[index]) if mapped is not None else self.subset()["images"][index]
 
     @cached_property
     def labels(self) -> np.ndarray:
