@@ -9,11 +9,14 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from layouts.unit_figures import firing_patch, patch_outlined
 from nnvis.models.feature_maps import overlay
+from nnvis.models.hooks import collected_outputs
 from nnvis.unitlab import lab as unitlab
+from nnvis.unitlab.actmax import ActMaxParams
 from nnvis.workspace.analysis import Analysis
 from tests.conftest import serving
 from tests.vit_models import BLOCK, vit_workspace
@@ -21,6 +24,7 @@ from tests.vit_models import BLOCK, vit_workspace
 pytestmark = pytest.mark.browser
 
 UNIT = 5
+JOB_WAIT = 400_000  # a job process starts (imports torch) on a machine other runs may load heavily
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,8 @@ def test_a_block_units_top_k_show_their_firing_patch_outlined(page, lab, vit, tm
     choose(page, "ul-layer", BLOCK)
     page.fill("#ul-unit", str(UNIT))
     page.press("#ul-unit", "Enter")
-    page.wait_for_function("() => document.querySelectorAll('#ul-topk .firing-patch').length === 9")  # a job's maps
+    page.wait_for_function("() => document.querySelectorAll('#ul-topk .firing-patch').length === 9",
+                           timeout=JOB_WAIT)  # the maps: a job's
     title = page.inner_text("#ul-title")
     assert title == (f"{BLOCK} · unit {UNIT} of 64 (hidden unit, patch grid 8×8; α: the unit's value at the class "
                      "token) · epoch 0")
@@ -70,6 +75,22 @@ def test_a_block_units_top_k_show_their_firing_patch_outlined(page, lab, vit, tm
     captions = page.locator("#ul-topk .firing-patch").all_inner_texts()
     assert [c.strip() for c in captions] == [f"· patch {firing_patch(m)}" for m in maps]
     page.locator(".lab-grid").screenshot(path=str(tmp_path / "vit-unit-card.png"))
+    # activation maximization of the unit: its class-token value, with the model's preprocessing
+    for selector, value in (("#ul-am-steps", 30), ("#ul-am-restarts", 2)):
+        page.fill(selector, str(value))
+        page.press(selector, "Enter")
+    page.wait_for_selector("#ul-actmax-status:has-text('Not computed yet for unit 5')")
+    page.click("#ul-actmax-run")
+    page.wait_for_function("() => document.querySelectorAll('#ul-actmax-images img').length === 2", timeout=JOB_WAIT)
+    assert page.inner_text("#ul-actmax-status") == \
+        "unit 5: 2 restarts, 30 steps; maximized: the unit's value at the class token"
+    stored = unitlab.stored_actmax(vit, BLOCK, 0, UNIT, ActMaxParams(steps=30, restarts=2))
+    model = vit.model(0)
+    with torch.no_grad(), collected_outputs(model.module, [BLOCK]) as outputs:
+        model.module(model.input_tensor(stored.images))
+    np.testing.assert_allclose(stored.activations, outputs[BLOCK][0][:, 0, UNIT].numpy(), atol=1e-5)
+    assert f"{stored.activations[0]:.4g}" in page.locator("#ul-actmax-images .tile-caption").first.inner_text()
+    assert stored.activations.min() > np.median(unitlab.activations(vit, BLOCK, 0)[:, UNIT])
 
 
 def test_the_block_ablation_sweep_gives_accuracies(page, lab, vit):
@@ -78,7 +99,7 @@ def test_the_block_ablation_sweep_gives_accuracies(page, lab, vit):
     page.wait_for_selector("#ll-ablation:has-text('Press Run sweep: 14 accuracy passes')")
     page.click("#ll-ablation-run")
     page.wait_for_function("() => { const g = document.querySelector('#ll-ablation .js-plotly-plot');"
-                           " return g && g._fullData && g._fullData.length === 4; }")
+                           " return g && g._fullData && g._fullData.length === 4; }", timeout=JOB_WAIT)
     shown = page.evaluate("() => document.querySelector('#ll-ablation .js-plotly-plot')._fullData"
                           ".map(t => ({name: t.name, y: Array.from(t.y)}))")
     on = page.locator("#ll-ablation-on input:checked").get_attribute("value")
