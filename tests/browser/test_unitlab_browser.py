@@ -266,7 +266,8 @@ def test_layer_lab_cosine_sparsity_and_perturbation(page, lab, digits):
     np.testing.assert_allclose(line["y"], noisy["cosine"], rtol=1e-12)
     assert 0.9 < min(line["y"]) <= max(line["y"]) <= 1
     # an MLP has no feature maps: the strip says so instead of drawing
-    assert "no layer with (C, H, W) feature maps" in page.inner_text("#ll-strip-message")
+    page.wait_for_function("() => document.querySelector('#ll-strip-message').innerText"
+                           ".includes('no layer with (C, H, W) feature maps')")  # its own job answers it
 
 
 def bias_only(analysis):
