@@ -108,7 +108,7 @@ def test_patch_tokens_as_observations_with_their_patch_outlined(page, server, vi
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=5)
     page.wait_for_function("text => { const shown = document.querySelector('#patch-hover');"
-                           " return shown && shown.innerText.trim() === text; }", arg=expected, timeout=60_000)
+                           " return shown && shown.innerText.trim() === text; }", arg=expected, timeout=120_000)
     page.wait_for_selector("#patch-hover .patch-outline", state="visible")
     page.wait_for_function("() => document.querySelector('#patch-hover .patch-image img').complete")
     assert (int(found["image"][token]), int(found["row"][token]), int(found["column"][token])) == (image, row, column)
