@@ -157,7 +157,7 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     wait_for_points(page, "obs-projection")
     drawn = {i: (x, y) for t in observation_traces(page) for i, x, y in zip(t["customdata"], t["x"], t["y"])}
     np.testing.assert_allclose([drawn[i] for i in range(len(pca))], pca, rtol=1e-5)
-    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=120000)
+    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=300_000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")
 
