@@ -111,6 +111,7 @@ class Analysis(StoredWorkspace):
                              n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
         loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
         loaded.preprocess = self.preprocess
+        loaded.layouts = parse_layouts(self.config.layout)
         return loaded
 
     # ---- artifacts

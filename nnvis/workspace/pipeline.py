@@ -106,12 +106,13 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     model = build_model(config.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                         weights=config.weights, download=config.download)
     model.preprocess = Preprocess.of(config)
+    model.layouts = parse_layouts(config.layout)
     check_inspectable(model.module)  # before any training: its layers could not be captured after
     check_fits(model, dataset)
     probe = dataset.test_images[:2]
     layers = [layer for layer in resolve_layers(model.module, config.layers, model.input_tensor(probe))
               if layer != INPUT_LAYER]
-    layouts = probe_layouts(model, probe, layers, parse_layouts(config.layout))  # a layer capture refuses: now
+    layouts = probe_layouts(model, probe, layers, model.layouts)  # a layer capture refuses: now
     config = replace(config, tokens=resolve_tokens(config.tokens, layouts))
     if config.checkpoints is not None:
         epochs, hashes = load_series(config, model, workspace)
