@@ -99,7 +99,7 @@ def curves_view(ws, kind: str, anchor, method: str):
     def nh(layer_name: str, e: int) -> float | None:
         return analysis.neighborhood_hit(layer_name, e, method) if analysis.has_projection(layer_name, e, method) \
             else None
-    accuracy = [analysis.test_accuracy(e) for e in analysis.epochs]
+    accuracy = [analysis.stored_accuracy(e) for e in analysis.epochs]  # a gap where not computed yet
     return nh_curves_figure(analysis.layers, [nh(name, epoch) for name in analysis.layers], epoch, analysis.epochs,
                             [nh(layer, e) for e in analysis.epochs], accuracy, layer)
 

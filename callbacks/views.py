@@ -59,6 +59,8 @@ def projection_view(ws, layer: str, epoch: int, method: str, color_by: str, inse
         figure, text = drawn_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron,
                                         private=bool(highlighted))
         select_points(figure, highlighted)
+        if analysis.stored_accuracy(epoch) is None and not current_settings().read_only:
+            return figure, text, {"ws": ws, "layer": layer, "epoch": epoch, "method": method}, color_by  # computes it
         return figure, text, no_update, color_by  # no job: the background callback is not started
     if current_settings().read_only:
         return message_figure(READ_ONLY_MESSAGE), READ_ONLY_MESSAGE, no_update, color_by
@@ -75,7 +77,8 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
     """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough);
     drawn once per process for each view (`web.memo`; not `private`: the kept figure, to read only)."""
     key = ("projection", workspace_identity(analysis), ws, layer, epoch, method, color_by, bool(insets),
-           neuron if color_by == "neuron" else None, current_settings().points_above, current_settings().density_above)
+           neuron if color_by == "neuron" else None, current_settings().points_above, current_settings().density_above,
+           analysis.stored_accuracy(epoch) is None)  # its line says the accuracy once a job has stored it
     return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron),
                            private)
 
@@ -101,9 +104,14 @@ def draw_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str,
         figure.update_layout(images=inset_images(points, chosen, [thumbnail_url(ws, i, version_of(analysis))
                                                                   for i in chosen]))
     text = (f"NH {nh.mean():.4f} · {faithfulness_text(shown_faithfulness(analysis, layer, epoch, method), len(points))}"
-            f" · accuracy {analysis.test_accuracy(epoch):.4f} · {len(points):,} observations · "
+            f" · {accuracy_text(analysis.stored_accuracy(epoch))} · {len(points):,} observations · "
             f"{METHOD_NAMES[method]} of {layer}, epoch {epoch}")
     return figure, text
+
+
+def accuracy_text(accuracy: float | None) -> str:
+    """The test accuracy as the view states it; a web request never computes it (a job does)."""
+    return "accuracy not computed yet" if accuracy is None else f"accuracy {accuracy:.4f}"
 
 
 QUICK_FAITHFULNESS = 5_000  # projections stored before trustworthiness existed: measured here up to this size

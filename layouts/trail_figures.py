@@ -62,7 +62,7 @@ SUBPLOT_TITLE_MARGIN = 52  # px: the subplot titles sit below Plotly's toolbar (
 
 
 def nh_curves_figure(layers: list[str], nh_by_layer: list[float | None], epoch: int, epochs: list[int],
-                     nh_by_epoch: list[float | None], accuracy: list[float], layer: str) -> go.Figure:
+                     nh_by_epoch: list[float | None], accuracy: list[float | None], layer: str) -> go.Figure:
     """NH per layer (at `epoch`) and NH and test accuracy per epoch (at `layer`); points carry
     customdata [layer, epoch] so that a click opens that projection."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,

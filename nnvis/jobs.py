@@ -105,8 +105,10 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
 
     kind = check_request(request)["job"]
     analysis = Analysis(Workspace(request["workspace"]), progress=progress)
-    if kind == "projection":
+    if kind == "projection":  # and the accuracy its view states, a pass of the whole test split
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
+        if int(request["epoch"]) in analysis.epochs:
+            analysis.test_accuracy(int(request["epoch"]))
     elif kind == "patches":
         from nnvis.workspace.patch_tokens import patch_projection
 

@@ -225,8 +225,18 @@ class Analysis(StoredWorkspace):
         found = self.store.get(key)
         return (self.capture_epoch(epoch, key) if found is None else found)["p"]
 
+    def stored_accuracy(self, epoch: int) -> float | None:
+        """The test accuracy at `epoch` if it is stored, else None (computes nothing)."""
+        found = self.store.get(keys.accuracy(self, epoch))
+        return None if found is None else float(found["accuracy"])
+
     def test_accuracy(self, epoch: int) -> float:
-        """Top-1 accuracy on the full test split at `epoch`."""
+        """Top-1 accuracy on the full test split at `epoch` (a forward pass of the whole test
+        split on a miss: never in a web request, where it is a NotCaptured error)."""
+        if not self.captures and not self.store.read_only and self.stored_accuracy(epoch) is None:
+            raise NotCaptured(f"the test accuracy of epoch {epoch} is not computed yet: opening the projection "
+                              "computes it in the background, as `nnvis run` does")
+
         def compute() -> Arrays:
             _, p = capture(self.model(epoch), self.dataset.test_images, [], device=self.device,
                            batch_size=1024, progress=self.progress)

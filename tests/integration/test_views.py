@@ -164,3 +164,36 @@ def test_one_units_activations_come_from_the_memory_mapped_copy(served):
                                   served.activations("hidden3", 1)[:, 7].astype(np.float32))
     with pytest.raises(NNVisError, match=f"unit {len(by_unit)} does not exist at layer hidden3; allowed: 0.."):
         served.unit_activations("hidden3", 1, len(by_unit))
+
+
+def test_a_web_request_never_computes_the_test_accuracy_the_projection_job_does(digits_workspace, tmp_path,
+                                                                                   monkeypatch):
+    """The accuracy in the projection's line is read from the store; where it is missing the view
+    says so and asks the projection job, which computes it (it was a forward pass of the whole test
+    split inside the request: 923 s for a million-image test split)."""
+    import flask
+
+    from callbacks.views import projection_view
+    from nnvis.errors import NotCaptured
+    from nnvis.jobs import run_job
+    from nnvis.workspace import keys
+    from tests.conftest import copy_workspace
+
+    path = copy_workspace(digits_workspace.path, tmp_path / "ws")
+    monkeypatch.setenv("NNVIS_WORKSPACES", str(path))
+    analysis = Analysis(Workspace(path))
+    expected = analysis.test_accuracy(1)
+    assert analysis.store.cache.delete(keys.accuracy(analysis, 1).digest())
+    with flask.Flask("request").test_request_context():
+        figure, text, job, _ = projection_view(0, "hidden4", 1, "pca", "true", [], None)
+        assert "accuracy not computed yet" in text and len(figure.data) > 1  # the stored projection is drawn
+        assert job == {"ws": 0, "layer": "hidden4", "epoch": 1, "method": "pca"}
+        from web.context import open_analysis
+
+        with pytest.raises(NotCaptured, match="test accuracy of epoch 1 is not computed"):
+            open_analysis(0).test_accuracy(1)
+    run_job({"job": "projection", "workspace": str(path), "layer": "hidden4", "epoch": 1, "method": "pca"})
+    assert Analysis(Workspace(path)).stored_accuracy(1) == pytest.approx(expected, abs=1e-12)
+    with flask.Flask("request").test_request_context():
+        _, text, job, _ = projection_view(0, "hidden4", 1, "pca", "true", [], None)
+    assert f"accuracy {expected:.4f}" in text and job is no_update
