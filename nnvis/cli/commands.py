@@ -242,7 +242,7 @@ def command_serve(args: argparse.Namespace) -> None:
     from nnvis.settings import Settings
 
     settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
-    from nnvis.settings import dashboard_entry_point
+    from nnvis.integrations.dashboard import dashboard_entry_point
     from nnvis.workspace.vouch import vouch_for_named_models
 
     settings = vouch_for_named_models(with_job_cache(settings, os.environ), announce=lambda spec, path: print(

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnvis.errors import NNVisError
-from nnvis.settings import Settings, dashboard_entry_point
+from nnvis.integrations.dashboard import dashboard_entry_point
+from nnvis.settings import Settings
 from nnvis.workspace.vouch import vouch_for_named_models
 from nnvis.workspace.workspace import Workspace
 

@@ -25,8 +25,12 @@ def test_summary_of_a_finished_workspace_reads_every_figure(digits_workspace, tm
     assert 0.0 < figures["trustworthiness"]["input"]["0"] <= 1.0
     again = run_main("summary", "--workspace", str(path), "--json")  # kept beside the manifest: no torch
     assert again["status"] == 0 and again["heavy"] == [] and json.loads(again["out"].splitlines()[0]) == figures
+    kept = json.loads((path / "summary.json").read_text())
+    kept["figures"]["model"] = "kept under the manifest before"
+    (path / "summary.json").write_text(json.dumps(kept))
     (path / "workspace.json").write_text((path / "workspace.json").read_text() + "\n")  # another manifest
-    assert "torch" in run_main("summary", "--workspace", str(path), "--json")["heavy"]  # read from the store again
+    read = run_main("summary", "--workspace", str(path), "--json")  # read from the store again, still no torch
+    assert read["heavy"] == [] and json.loads(read["out"].splitlines()[0]) == figures
 
 
 def test_summary_of_an_unfinished_workspace_lists_what_is_missing_and_computes_nothing(digits_workspace, tmp_path):
