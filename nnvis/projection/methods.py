@@ -9,6 +9,9 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
+from nnvis.projection.knn import first as knn_first
+from nnvis.projection.knn import graph_k, graph_space, knn_graph
+from nnvis.projection.knn import with_self as knn_with_self
 from nnvis.projection.metrics import seeded_sample
 from nnvis.validation import one_of
 
@@ -27,9 +30,11 @@ def default_jobs() -> int:
 
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
-            device: str = "cpu") -> np.ndarray:
+            device: str = "cpu", graph: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
-    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`)."""
+    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`). On the
+    CPU they run on `graph_space(x)` (PCA to 50 dimensions above 100) from one neighbour graph
+    (`nnvis.projection.knn`): `graph`, that graph when the caller has it, else found here."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
@@ -39,19 +44,40 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
         points = pca_2d(x)
     elif uses_gpu_engine(method, device):
         points = torchdr_project(x, method, device=device, seed=seed)
-    elif method == "tsne":
-        from openTSNE import TSNE
-
-        perplexity = min(30.0, (len(x) - 1) / 3)
-        gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
-        points = np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
-                                 random_state=seed).fit(x))
     else:
-        import umap
-
-        reducer = umap.UMAP(n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1)
-        points = reducer.fit_transform(x)
+        x = graph_space(x, seed=seed)
+        graph = graph if graph is not None else knn_graph(x, seed=seed, n_jobs=n_jobs)
+        points = tsne_from_graph(x, graph, seed, n_jobs) if method == "tsne" else umap_from_graph(x, graph, seed)
     return normalise(points.astype(np.float32))
+
+
+def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jobs: int) -> np.ndarray:
+    """openTSNE with perplexity-based affinities over the graph's first 3 x perplexity
+    neighbours (what openTSNE's own search would find), initialised by PCA of `x`."""
+    from openTSNE import TSNE
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    perplexity = min(30.0, (len(x) - 1) / 3)
+    indices, distances = knn_first(graph, min(graph_k(len(x)), int(3 * perplexity)))
+    affinities = PerplexityBasedNN(knn_index=PrecomputedNeighbors(indices, distances.astype(np.float64)),
+                                   perplexity=perplexity, n_jobs=n_jobs, random_state=seed)
+    gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
+    return np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
+                           random_state=seed).fit(x, affinities=affinities))
+
+
+def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int) -> np.ndarray:
+    """umap-learn over the graph's first 15 neighbours (`precomputed_knn`, itself first)."""
+    import warnings
+
+    import umap
+
+    k = min(15, len(x) - 1)
+    reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=knn_with_self(graph, k))
+    with warnings.catch_warnings():  # "no search index": only transform() would need one
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        return reducer.fit_transform(x)
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:

@@ -192,3 +192,16 @@ def pair(a: Side, b: Side, kind: str, **params: Any) -> ArtifactKey:
     subset_key = subset(a.analysis)
     return ArtifactKey(kind, subset_key.dataset, subset_key.subset, layer=f"{a.layer}|{b.layer}", epoch=-1).with_params(
         sides=f"{side_identity(a)}|{side_identity(b)}", **params)
+
+
+# ---- the shared neighbour graph (nnvis.projection.knn)
+
+def knn_graph(analysis: Analysis, layer: str, epoch: int) -> ArtifactKey:
+    """The neighbour graph of a layer's activations that t-SNE and UMAP share: its k, the
+    PCA rule of the space it is found in, and the search (exact, or pynndescent for large subsets)."""
+    from nnvis.projection.knn import EXACT_LIMIT, GRAPH_K, PCA_ABOVE, PCA_DIMS
+
+    epoch = -1 if layer == INPUT_LAYER else epoch
+    search = "exact" if analysis.config.subset <= EXACT_LIMIT else "nndescent"
+    return artifact(analysis, "knn-graph", layer=analysis.check_layer(layer), epoch=epoch, method=search,
+                    k=GRAPH_K, space=f"pca{PCA_DIMS}-above-{PCA_ABOVE}", seed=analysis.config.seed)
