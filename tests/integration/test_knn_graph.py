@@ -1,0 +1,55 @@
+"""One neighbour graph per layer and epoch: t-SNE, UMAP and their measures ask for it, the store
+computes it once, under its own key."""
+
+import numpy as np
+
+from nnvis.models.layers import INPUT_LAYER
+from nnvis.projection.knn import GRAPH_K, graph_space
+from nnvis.projection.metrics import neighborhood_hit
+from nnvis.workspace import analysis as analysis_module
+from nnvis.workspace import keys
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
+
+
+def test_tsne_umap_and_their_measures_find_the_neighbours_once(digits_workspace, monkeypatch):
+    graphs = []
+    real = analysis_module.knn_graph
+
+    def counted(x, **kwargs):
+        graphs.append(len(x))
+        return real(x, **kwargs)
+    monkeypatch.setattr(analysis_module, "knn_graph", counted)
+    analysis = Analysis(Workspace(digits_workspace.path))
+    key = keys.knn_graph(analysis, "hidden3", 1)
+    assert key not in analysis.store and key.kind == "knn-graph"
+    misses = analysis.store.misses
+    tsne = analysis.projection("hidden3", 1, "tsne")
+    umap = analysis.projection("hidden3", 1, "umap")
+    for method in ("tsne", "umap"):
+        found = analysis.faithfulness("hidden3", 1, method)
+        assert 0.8 < found["trustworthiness"][0] <= 1.0
+    assert graphs == [300]  # one search, for both projections and their measures
+    # misses: the graph, the two projections (their measures are stored with them)
+    assert analysis.store.misses - misses == 3
+    graph = analysis.store.get(key)
+    assert graph["indices"].shape == (300, GRAPH_K)
+    for points in (tsne, umap):
+        assert points["points"].shape == (300, 2)
+        assert neighborhood_hit(points["points"], analysis.labels).mean() > 0.6
+
+    again = Analysis(Workspace(digits_workspace.path))
+    again.projection("hidden3", 1, "tsne")
+    assert graphs == [300] and again.store.misses == 0
+
+
+def test_the_graph_is_the_exact_knn_of_the_layer_in_its_graph_space(digits_workspace):
+    from sklearn.neighbors import NearestNeighbors
+
+    analysis = Analysis(Workspace(digits_workspace.path))
+    graph = analysis.knn_graph(INPUT_LAYER, 0)
+    x = graph_space(analysis.activations(INPUT_LAYER, -1), seed=analysis.config.seed)
+    assert x.shape[1] == 64  # the digits' 64 pixels: not reduced (PCA above 100 dimensions only)
+    distances, _ = NearestNeighbors(n_neighbors=GRAPH_K + 1).fit(x).kneighbors(x)
+    np.testing.assert_allclose(graph["distances"], distances[:, 1:], rtol=1e-5, atol=1e-4)
+    assert keys.knn_graph(analysis, INPUT_LAYER, 0) == keys.knn_graph(analysis, INPUT_LAYER, 2)
