@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import dash
-import diskcache
 
 from nnvis.settings import DEFAULT_WORKSPACE, Settings
 
@@ -17,8 +16,21 @@ ROOT = Path(__file__).resolve().parent
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """The Dash app over `settings.workspaces` (from NNVIS_* variables when not given)."""
-    from callbacks import compare, deepvis, evolution, explore, layerlab, layerlab_strip, unitlab  # noqa: F401  declares the pages' callbacks
+    from callbacks import (  # noqa: F401  declares the pages' callbacks (one a line)
+        compare,
+        concepts,
+        deepvis,
+        deepvis_attention,
+        evolution,
+        explore,
+        export_html,
+        layerlab,
+        layerlab_strip,
+        unitlab,
+    )
+    from nnvis.workspace.filesystems import warn_if_network
     from web.auth import require_login
+    from web.banner import error_banner
     from web.context import SETTINGS_KEY
     from web.errors import show_callback_error
     from web.limits import limit_requests
@@ -31,11 +43,13 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                     on_error=show_callback_error,
                     suppress_callback_exceptions=True)
     app.server.config[SETTINGS_KEY] = settings
+    for folder in (*settings.workspaces, settings.job_cache):
+        warn_if_network(folder)  # SQLite on NFS with several writers: said once, with what to do
     register(app)
     register_routes(app.server)
     require_login(app.server, settings.users, settings.auth_header)
-    limit_requests(app.server)  # after the login: an anonymous body is refused before it is read
-    app.layout = dash.html.Div([dash.html.Div(id="error-banner", className="error-banner"), dash.page_container])
+    limit_requests(app.server, app.callback_map)  # after the login: an anonymous body is refused before it is read
+    app.layout = dash.html.Div([error_banner(), dash.page_container])
     return app
 
 
@@ -53,10 +67,10 @@ def background_manager(settings: Settings):
                            result_expires=24 * 3600)
         worker_process_init.connect(lambda **_: warm_up_bundling(), weak=False)  # numba compiles once per worker
         return dash.CeleryManager(celery)
+    from web.job_cache import open_job_cache
     from web.job_manager import FreshProcessManager
 
-    settings.job_cache.mkdir(parents=True, exist_ok=True)
-    return FreshProcessManager(diskcache.Cache(str(settings.job_cache)), settings)
+    return FreshProcessManager(open_job_cache(settings.job_cache), settings)
 
 
 def prepare_default(path: Path = DEFAULT_WORKSPACE) -> None:

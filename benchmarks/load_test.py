@@ -261,7 +261,8 @@ def run_load(workspace: str, users: int, job_users: int, seconds: float) -> dict
                "NNVIS_JOB_CACHE": str(Path(scratch) / "job-cache"),
                # every user comes from 127.0.0.1, one 'user' for the per-user cap: let each job user run one
                "NNVIS_MAX_JOBS_PER_USER": str(max(job_users, 1)), "NNVIS_MAX_JOBS": str(max(job_users, 4))}
-        command = [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}", "app:server"]
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "4", "--threads", "8",
+                   "--bind", f"127.0.0.1:{port}", "app:server"]  # the README's command
         server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         record, memory = Recorder(), []

@@ -3,6 +3,8 @@ in the store), hover and selection linked across them, the movers gallery and NH
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -24,7 +26,7 @@ from nnvis.compare.snapshots import (
 from nnvis.errors import NNVisError
 from web.components import layer_options
 from web.context import current_settings, layer_and_epoch_choices, open_analysis, workspace_path
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
 from web.registry import callback, clientside_callback
 from web.routes import thumbnail_url
@@ -75,13 +77,18 @@ def compare_view(ws, layer, epoch, ws2, layer2, epoch2, method: str, colour: str
     change = 1.0 - kept["kept"]
     revision = view_revision(ws, layer, epoch, ws2, layer2, epoch2, method)
     figures = [side_figure(pair[side], change, labels, classes, colour_by=colour, show_scale=side == "b",
-                           title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f}",
+                           title=f"{name} · {snapshot.describe()} · NH {pair['nh_' + side].mean():.3f} (aligned)",
                            uirevision=revision)
                for side, name, snapshot in (("a", "A", a), ("b", "B", b))]
     per_class = [class_nh(pair[f"nh_{side}"], labels, len(classes)) for side in ("a", "b")]
     verdicts = [class_verdict(x, y) for x, y in zip(*per_class)]
-    status = (f"{len(labels):,} observations keep {kept['kept'].mean():.0%} of their 10 nearest neighbours on "
-              f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]})")
+    status = [f"{len(labels):,} observations keep {kept['kept'].mean():.0%} of their 10 nearest neighbours on "
+              f"average · NH {pair['nh_a'].mean():.3f} → {pair['nh_b'].mean():.3f} ({METHOD_NAMES[method]}, aligned: "
+              "B's projection starts from A's, so NH differs a little from each snapshot's own projection: ",
+              dcc.Link("A", href=f"/?{urlencode({'ws': ws, 'layer': layer, 'epoch': epoch, 'method': method})}",
+                       id="compare-independent-a"), ", ",
+              dcc.Link("B", href=f"/?{urlencode({'ws': ws2, 'layer': layer2, 'epoch': epoch2, 'method': method})}",
+                       id="compare-independent-b"), ")"]
     return (*figures, status, movers_gallery(a, b, ws, kept), class_nh_figure(classes, *per_class, verdicts),
             no_update)
 
@@ -150,24 +157,14 @@ def render_comparison(*view):
     return compare_view(*view)
 
 
-def compare_job(request) -> dict:
-    """The job for a page's request: its second side the server's workspace number `ws2`
-    (checked as `ws` is: on this server, its model allowed), never a path the browser sent."""
-    if not isinstance(request, dict):
-        raise NNVisError("the comparison's request is not an object; change the view to ask again")
-    second = open_analysis(request.get("ws2")).workspace.path
-    return {"job": "compare", **{key: value for key, value in request.items() if key != "ws2"},
-            "workspace2": str(second)}
-
-
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("compare-job", "data"), *[State(i.component_id, i.component_property) for i in VIEW],
-          **background_options("compare-job"))
+          on_error=said_in_place(lambda message: message_view(message, None)), **background_options("compare-job"))
 def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
     if not request:
         raise PreventUpdate
-    failed = or_message(lambda: run_request(set_progress, compare_job(request)),
+    failed = or_message(lambda: run_request(set_progress, "compare", request),
                         answer=lambda message: message_view(message, None))
     if failed is not None:
         return failed

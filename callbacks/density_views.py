@@ -1,21 +1,30 @@
-"""The observation projection past what WebGL points carry (more than `Settings.density_above`
-observations): a datashader image re-rendered for each zoom, hover answered by the nearest
-observation to the pointer."""
+"""The observation projection past what Plotly's points carry. Up to `Settings.density_above`
+observations the WebGL point view draws it (callbacks/pointview.py; the Plotly figure is then an
+empty stand-in, hidden); past that, a datashader image re-rendered for each zoom, hover answered
+by the nearest observation to the pointer."""
 
 from __future__ import annotations
 
 import numpy as np
 from plotly.colors import sequential
 
-from layouts.figures import density_figure, observation_groups
+from layouts.figures import density_figure, message_figure, observation_groups
 from nnvis.projection.density import category_image, full_range, nearest_observation, value_image
 from nnvis.workspace.analysis import Analysis
 from web.context import current_settings
 
 
 def is_dense(n_points: int) -> bool:
-    """Whether a projection of `n_points` is drawn as a density image on this server."""
-    return n_points > current_settings().density_above
+    """Whether a projection of `n_points` is not drawn as Plotly points on this server (by the
+    WebGL point view, or as a density image)."""
+    settings = current_settings()
+    return n_points > min(settings.points_above, settings.density_above)
+
+
+def is_webgl(n_points: int) -> bool:
+    """Whether a projection of `n_points` is drawn by the WebGL point view on this server."""
+    settings = current_settings()
+    return settings.points_above < n_points <= settings.density_above
 
 
 def shown_method(analysis: Analysis, layer: str, epoch: int, method: str) -> str:
@@ -43,7 +52,10 @@ def density_projection_figure(points: np.ndarray, labels: np.ndarray, prediction
                               *, color_by: str, neuron_values: np.ndarray | None = None, neuron_name: str = "",
                               relayout: dict | None = None, uirevision: str = "keep"):
     """The density figure over the range of `relayout`: coloured by group (as `projection_figure`
-    groups observations) or, with `neuron_values`, by the mean activation in each pixel."""
+    groups observations) or, with `neuron_values`, by the mean activation in each pixel. A
+    projection the WebGL point view draws: an empty stand-in (hidden under the point view)."""
+    if is_webgl(len(points)):
+        return message_figure(f"{len(points):,} observations: drawn as WebGL points")
     x_range, y_range = ranges_from_relayout(relayout, points)
     note = f"{len(points):,} observations drawn as a density image · hover for the nearest one · zoom for detail"
     if neuron_values is not None:

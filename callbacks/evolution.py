@@ -10,7 +10,7 @@ from layouts.figures import message_figure
 from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_for, coherence_options
 from web.components import anchor_options
 from web.context import open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import background_options, run_request
 from web.registry import callback
 
@@ -49,12 +49,13 @@ def render_trails(ws, kind, anchor, method, classes, selected, coherence=None):
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in OUTPUTS],
           Input("evo-job", "data"), *[State(i.component_id, i.component_property) for i in CONTROLS],
+          on_error=said_in_place(lambda message: (message_figure(message), message, no_update, no_update, None)),
           **background_options("evo-job"))
 def run_sequence_job(set_progress, request, *view):
     """Align and bundle a sequence away from the web workers, then show it if still wanted."""
     if not request:
         raise PreventUpdate
-    failed = or_message(run_request, set_progress, {"job": "sequence", **request},
+    failed = or_message(run_request, set_progress, "sequence", request,
                         answer=lambda message: (message_figure(message), message, no_update, no_update, None))
     if failed is not None:
         return failed

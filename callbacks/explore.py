@@ -7,12 +7,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks import views
+from callbacks import pointview, views  # noqa: F401  pointview: this page's WebGL point view (its callbacks)
 from layouts.figures import message_figure
 from layouts.page_parts import selection_ranking
 from web.components import epoch_options, layer_options, neuron_colour_options
 from web.context import open_analysis
-from web.errors import or_message
+from web.errors import or_message, said_in_place
 from web.jobs import background_options, run_on_workspace, run_request
 from web.registry import callback, clientside_callback
 
@@ -31,6 +31,9 @@ def switch_workspace(ws):
 
 PROJECTION_CONTROLS = [*VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                        Input("insets-toggle", "value")]
+CANCELLED = "Cancelled: this projection was not computed. Change a control or reload the page to ask again."
+
+
 def projection_message(message: str) -> tuple:
     """The projection's outputs for bad input: the message in the figure and the status line."""
     return message_figure(message), message, None, no_update
@@ -51,12 +54,12 @@ def render_projection(ws, layer, epoch, method, color_by, insets, neuron, shared
 
 @callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in PROJECTION_OUTPUTS],
           Input("job-request", "data"), *[State(i.component_id, i.component_property) for i in PROJECTION_CONTROLS],
-          State("selected-neuron", "data"), **background_options("job"))
+          State("selected-neuron", "data"), on_error=said_in_place(projection_message), **background_options("job"))
 def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
     if not request:
         raise PreventUpdate
-    failed = or_message(run_request, set_progress, {"job": "projection", **request}, answer=projection_message)
+    failed = or_message(run_request, set_progress, "projection", request, answer=projection_message)
     if failed is not None:
         return failed
     if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
@@ -94,6 +97,9 @@ def redraw_density(relayout, ws, layer, epoch, method, color_by, neuron):
 
 clientside_callback(ClientsideFunction("nnvis", "redrawAfterPatch"), Output("drawn-revision", "data"),
                     Input("obs-projection", "figure"), prevent_initial_call=True)
+clientside_callback(  # a cancelled projection says so: the heading no longer says it is computing
+    f"""function (clicks) {{ return clicks ? {CANCELLED!r} : window.dash_clientside.no_update; }}""",
+    Output("nh-value", "children", allow_duplicate=True), Input("job-cancel", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-link-done", "children"),
                     Input("copy-link", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
@@ -134,7 +140,7 @@ def render_neuron_map(ws, layer, epoch, colour, ranking, neuron):
 
 @callback(Output("neuron-map", "figure", allow_duplicate=True), Input("neuron-job", "data"),
           *[State(i.component_id, i.component_property) for i in NEURON_MAP_CONTROLS],
-          **background_options("neuron-job"))
+          on_error=said_in_place(message_figure), **background_options("neuron-job"))
 def run_neuron_map_job(set_progress, request, *view):
     """Compute a missing neuron map away from the web workers, then show it if the view still asks for it."""
     if not request:

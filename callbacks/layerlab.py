@@ -139,7 +139,7 @@ def run_view_jobs(set_progress, requests, ws, layer, epoch, clustered, by, thres
         raise PreventUpdate
     for kind in LAYER_JOBS:
         if requests.get(kind):
-            run_request(set_progress, {"job": kind, **requests[kind]})
+            run_request(set_progress, kind, requests[kind])
     return (view_or_message(cosine_view, ws, layer, epoch, bool(clustered), True)[0],
             view_or_message(sparsity_view, ws, layer, epoch, by, threshold, True)[0],
             view_or_message(perturbation_view, ws, epoch, variance, True)[0])
@@ -190,7 +190,7 @@ def run_ablation_job(set_progress, request, ws, layer, epoch, mode, on):
     if not request:
         raise PreventUpdate
     def finished() -> tuple:
-        run_request(set_progress, {"job": "ablation", **request})
+        run_request(set_progress, "ablation", request)
         return ablation_view(ws, layer, epoch, mode, on, run=False)[:2]
     return or_message(finished, answer=ablation_message)
 

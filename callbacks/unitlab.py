@@ -229,7 +229,7 @@ def run_actmax_job(set_progress, request, ws, layer, epoch, unit, *values):
     if not request:
         raise PreventUpdate
     def finished() -> tuple:
-        run_request(set_progress, {"job": "actmax", **request})
+        run_request(set_progress, "actmax", request)
         return actmax_view(ws, layer, epoch, unit, list(values), run=False)[:2]
     return or_message(finished, answer=actmax_message)
 

@@ -75,7 +75,7 @@ def drawn_projection(analysis: Analysis, ws, layer: str, epoch: int, method: str
     """(figure, NH text) of one projection, computed here if missing (only PCA is quick enough);
     drawn once per process for each view (`web.memo`; not `private`: the kept figure, to read only)."""
     key = ("projection", workspace_identity(analysis), ws, layer, epoch, method, color_by, bool(insets),
-           neuron if color_by == "neuron" else None, current_settings().density_above)
+           neuron if color_by == "neuron" else None, current_settings().points_above, current_settings().density_above)
     return remembered_view(key, lambda: draw_projection(analysis, ws, layer, epoch, method, color_by, insets, neuron),
                            private)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from layouts.deepvis_figures import canvas_figure
+from layouts.deepvis_attention import attention_panel
+from layouts.deepvis_figures import MAX_TOP_K, MAX_UNIT, METHOD_CHOICES, METHOD_NAMES, canvas_figure
 from layouts.figures import message_figure
 from layouts.page_parts import DEEPVIS_VIEW, HOVER_HINT, is_drawable
 from nnvis.deepvis.strip import MAX_FILE_BYTES
-from web.components import EPOCH_WIDTH, epoch_options, labelled, nav_link, page_header
+from web.components import EPOCH_WIDTH, epoch_options, job_indicator, labelled, nav_link, page_header
 from web.context import workspace_options
 
 dash.register_page(__name__, path="/deepvis", title="nnvis: deep visualization")
@@ -43,6 +44,28 @@ def input_panel(analysis, observation: int) -> html.Div:
     ], className="panel dv-input")
 
 
+def saliency_panel() -> html.Div:
+    """Saliency of the chosen unit and of the predicted class, by the methods chosen."""
+    methods = [{"label": label, "value": value} for value, label in
+               (("all", "all three"), *((m, METHOD_NAMES[m]) for m in METHOD_CHOICES[1:]))]
+    return html.Div([html.Div([html.H2("Saliency", className="panel-title"),
+                               dcc.RadioItems(id="dv-method", options=methods, value="all", inline=True,
+                                              className="radio"),
+                               html.Span(id="dv-saliency-status", className="muted")], className="panel-head"),
+                     dcc.Graph(id="dv-saliency", className="dv-saliency", config=GRAPH_CONFIG)], className="panel")
+
+
+def weights_panel() -> html.Div:
+    """The first-layer filters and the chosen unit's weighted-sum view."""
+    return html.Div([html.Div([html.H2("Weights", className="panel-title"),
+                               html.Span(id="dv-weights-status", className="muted")], className="panel-head"),
+                     dcc.Graph(id="dv-filters", className="dv-filters", config=GRAPH_CONFIG),
+                     dcc.Graph(id="dv-wsum", className="dv-wsum", config=GRAPH_CONFIG),
+                     html.Div("Each picture is scaled by its own largest |weight|: grey-image models red "
+                              "positive, blue negative, white zero; colour models mid-grey zero.", className="muted")],
+                    className="panel")
+
+
 def layout(**query) -> html.Div:
     """The page for the view in the address (ws, layer, epoch, unit, obs)."""
     view = DEEPVIS_VIEW.read(query)
@@ -52,6 +75,7 @@ def layout(**query) -> html.Div:
     layers, observation, workspaces = view["grid_layers"], view["obs"], workspace_options()
     return html.Div([
         dcc.Store(id="dv-input", data={"observation": observation}), dcc.Location(id="dv-location", refresh=True),
+        dcc.Store(id="dv-request"),  # the parts of the views a job computes (callbacks.deepvis)
         page_header("deep visualization: every channel, saliency, weights",
                     [nav_link("← projection and neurons", f"/?ws={ws_number}")]),
         html.Div([
@@ -63,17 +87,21 @@ def layout(**query) -> html.Div:
             labelled("Sort cells by", dcc.RadioItems(id="dv-sort", inline=True, className="radio", value="index",
                                                      options=[{"label": "index", "value": "index"},
                                                               {"label": "mean activation", "value": "mean"}])),
-            labelled("Unit", dcc.Input(id="dv-unit", type="number", min=0, step=1, debounce=True,
+            labelled("Unit", dcc.Input(id="dv-unit", type="number", min=0, max=MAX_UNIT, step=1, debounce=True,
                                        value=view["unit"], className="number-input",
                                        style={"width": "80px"})),
-            labelled("Top-k", dcc.Input(id="dv-topk", type="number", min=1, max=64, step=1, value=9, debounce=True,
-                                        className="number-input", style={"width": "64px"})),
+            labelled(f"Top-k (1–{MAX_TOP_K})", dcc.Input(id="dv-topk", type="number", min=1, max=MAX_TOP_K, step=1,
+                                                        value=9, debounce=True, className="number-input",
+                                                        style={"width": "64px"})),
             html.Span(id="dv-share-url", hidden=True),
         ], className="controls"),
         html.Div([
             input_panel(analysis, observation),
             html.Div([html.Div([html.H2("Layer grid", className="panel-title"),
-                                html.Span(id="dv-grid-status", className="metric")], className="panel-head"),
+                                html.Span(id="dv-grid-status", className="metric"), job_indicator("dv-job"),
+                                html.Button("Retry", id="dv-retry", className="button button-small",
+                                            style={"display": "none"})],  # shown when the job did not answer
+                               className="panel-head"),
                       html.Div("Hover a cell to enlarge it over the input; click it to choose that unit.",
                                className="muted"),
                       dcc.Graph(id="dv-grid", className="dv-grid", config=GRAPH_CONFIG)], className="panel"),
@@ -85,16 +113,6 @@ def layout(**query) -> html.Div:
                       dcc.Graph(id="dv-probs", className="dv-probs", config={**GRAPH_CONFIG, "displayModeBar": False})],
                      className="panel dv-side"),
         ], className="dv-top"),
-        html.Div([
-            html.Div([html.Div([html.H2("Saliency", className="panel-title"),
-                                html.Span(id="dv-saliency-status", className="muted")], className="panel-head"),
-                      dcc.Graph(id="dv-saliency", className="dv-saliency", config=GRAPH_CONFIG)], className="panel"),
-            html.Div([html.Div([html.H2("Weights", className="panel-title"),
-                                html.Span(id="dv-weights-status", className="muted")], className="panel-head"),
-                      dcc.Graph(id="dv-filters", className="dv-filters", config=GRAPH_CONFIG),
-                      dcc.Graph(id="dv-wsum", className="dv-wsum", config=GRAPH_CONFIG),
-                      html.Div("Each picture is scaled by its own largest |weight|: grey-image models red "
-                               "positive, blue negative, white zero; colour models mid-grey zero.", className="muted")],
-                     className="panel"),
-        ], className="dv-bottom"),
+        html.Div([saliency_panel(), weights_panel()], className="dv-bottom"),
+        attention_panel(),  # layouts.deepvis_attention: a transformer's attention and rollout
     ], className="page")

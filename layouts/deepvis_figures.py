@@ -15,7 +15,13 @@ from plotly.subplots import make_subplots
 
 from layouts.figures import FONT
 from nnvis.data.images import to_png
-from nnvis.deepvis.grid import pen_width
+from nnvis.deepvis.drawing import pen_width
+
+# the page's bounds and choices (checked again by callbacks.deepvis_inputs)
+MAX_TOP_K = 64  # the weighted-sum view's contributors: 65 pictures side by side at most
+MAX_UNIT = 999_999
+METHOD_NAMES = {"gradient": "gradient", "guided": "guided backprop", "integrated": "integrated gradients"}
+METHOD_CHOICES = ("all", *METHOD_NAMES)  # the saliency methods shown: all three, or one
 
 HEAT = [[0.0, "#000000"], [0.35, "#c81400"], [0.7, "#ffc800"], [1.0, "#ffffff"]]  # nnvis.models.feature_maps' scale
 OVERLAY_OPACITY = 0.6
@@ -56,7 +62,7 @@ def image_figure(image: np.ndarray, title: str = "") -> go.Figure:
 
 def canvas_figure(shape: tuple[int, int]) -> go.Figure:
     """A black canvas of `shape` (H,W) to draw on with the mouse (open freehand paths, white,
-    as wide on screen as nnvis.deepvis.grid.pen_width draws them into the image)."""
+    as wide on screen as nnvis.deepvis.drawing.pen_width draws them into the image)."""
     pen = pen_width(shape[0])
     figure = go.Figure(go.Image(z=np.zeros(tuple(shape) + (3,), np.uint8), hoverinfo="skip"))
     figure.update_layout(**layout(dragmode="drawopenpath", margin=dict(l=4, r=4, t=4, b=4),

@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_options
 from web.components import (
+    COHERENCE_CAPTION,
     NH_CAPTION,
     PROJECTION_OPTIONS,
     anchor_options,
@@ -45,15 +46,18 @@ def layout(**query) -> html.Div:
             labelled("Projection", dcc.RadioItems(id="evo-method", options=PROJECTION_OPTIONS, inline=True,
                                                   className="radio",
                                                   value=method)),
-            labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method), inline=True,
-                                                 className="radio", value=view["coherence"])),
+            html.Div(labelled("Coherence", dcc.RadioItems(id="evo-coherence", options=coherence_options(method),
+                                                          inline=True, className="radio", value=view["coherence"])),
+                     title=COHERENCE_CAPTION),
             labelled("Classes", dcc.Checklist(id="class-filter", options=class_options(analysis.classes), inline=True,
                                               className="radio", value=view["classes"])),
         ], className="controls"),
+        caption(COHERENCE_CAPTION, "coherence-caption"),
         html.Div([
-            html.Div([html.Div([html.H2("Trails", className="panel-title"),
-                                html.Span(id="evo-status", className="metric"),
-                                job_indicator("evo-job")], className="panel-head"),
+            html.Div([html.Div([html.H2("Trails", className="panel-title"), job_indicator("evo-job")],
+                               className="panel-head"),
+                      # the status on its own line: the job's progress (at the head's right) never covers it
+                      html.Div(id="evo-status", className="metric"),
                       dcc.Loading(dcc.Graph(id="trails-graph", className="graph-main",
                                             config={"displaylogo": False, "scrollZoom": True}), delay_show=400)],
                      className="panel panel-main"),

@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import EXPLORE_VIEW, selection_ranking
+from layouts.pointview import with_point_view
 from web.components import controls, detail_panel, nav_link, neuron_panel, page_header, projection_panel
 from web.context import workspace_options
 from web.errors import or_message
@@ -49,9 +50,15 @@ def layout(**query) -> html.Div:
             nav_link("evolution: trails across layers and epochs →", f"/evolution?ws={state['ws']}", "evolution-link"),
             nav_link("unit lab →", f"/units?ws={state['ws']}", "unit-card-link"),
             nav_link("layer lab →", f"/layer-lab?ws={state['ws']}", "layer-lab-link"),
-            nav_link("compare →", f"/compare?ws={state['ws']}")]),
+            nav_link("concepts →", f"/concepts?ws={state['ws']}", "concepts-link"),
+            nav_link("compare →", f"/compare?ws={state['ws']}", "compare-link"),
+            nav_link("deep visualization →", f"/deepvis?ws={state['ws']}", "deepvis-link")]),
         controls(state, workspaces, analysis.layers, analysis.epochs, analysis.classes),
-        html.Div([projection_panel(), html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()],
-                                               className="side")],
+        html.Div([html.Button("Export HTML", id="export-html", className="button",
+                              title="this view as one HTML file that opens without a server"),
+                  dcc.Download(id="html-download"), html.Span(id="html-export-status", className="muted",
+                                                              role="status")], className="control-row"),
+        html.Div([with_point_view(projection_panel()),
+                  html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()], className="side")],
                  className="main-grid"),
     ], className="page")

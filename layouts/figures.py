@@ -34,10 +34,14 @@ def observation_groups(labels: np.ndarray, predictions: np.ndarray, classes: lis
     return [(classes[c], np.flatnonzero(key == c), colours[c]) for c in range(len(classes)) if (key == c).any()]
 
 
+TOOLBAR_MARGIN = 30  # px above the plot area: Plotly's toolbar (the modebar) sits there
+
+
 def base_layout(**extra) -> dict:
     """A clean, paper-like layout with no axes (projection coordinates carry no meaning)."""
     axis = dict(visible=False, showgrid=False, zeroline=False)
-    layout = dict(template="plotly_white", font=FONT, margin=dict(l=10, r=10, t=10, b=10), xaxis=axis,
+    # the top margin keeps the plot, and the legend at its top right, below Plotly's toolbar (22 px)
+    layout = dict(template="plotly_white", font=FONT, margin=dict(l=10, r=10, t=TOOLBAR_MARGIN, b=10), xaxis=axis,
                   yaxis={**axis, "scaleanchor": "x", "scaleratio": 1}, dragmode="lasso", hovermode="closest",
                   legend=dict(itemsizing="constant", bgcolor="rgba(255,255,255,0.8)", font=dict(size=12)),
                   uirevision="keep")

@@ -58,6 +58,9 @@ def frame_figure(frame: np.ndarray, labels: np.ndarray, classes: list[str], show
     return figure
 
 
+SUBPLOT_TITLE_MARGIN = 52  # px: the subplot titles sit below Plotly's toolbar (22 px at the top)
+
+
 def nh_curves_figure(layers: list[str], nh_by_layer: list[float | None], epoch: int, epochs: list[int],
                      nh_by_epoch: list[float | None], accuracy: list[float], layer: str) -> go.Figure:
     """NH per layer (at `epoch`) and NH and test accuracy per epoch (at `layer`); points carry
@@ -71,10 +74,11 @@ def nh_curves_figure(layers: list[str], nh_by_layer: list[float | None], epoch: 
     figure.add_trace(go.Scatter(x=epochs, y=accuracy, mode="lines+markers", name="test accuracy",
                                 customdata=[[layer, e] for e in epochs], line=dict(color="#e45756", dash="dot")),
                      1, 2)
-    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=260,
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=SUBPLOT_TITLE_MARGIN, b=20), height=280,
                          legend=dict(orientation="h", y=-0.3), font=dict(size=12))
     figure.update_annotations(font_size=12)
     figure.update_yaxes(title_text="NH (k = 6)", row=1, col=1)
+    figure.update_yaxes(range=[0, 1.05])  # NH and accuracy lie in [0, 1]; the axis never runs past them
     figure.update_xaxes(title_text="epoch", row=1, col=2, dtick=1)
     return figure
 
@@ -94,7 +98,7 @@ def stability_figure(names: list[str], nh: np.ndarray, nh_independent: np.ndarra
     steps = [f"→ {b}" for b in names[1:]]
     figure.add_trace(go.Bar(x=steps, y=np.nan_to_num(temporal, nan=0.0), name="temporal preservation",
                             marker_color="#f58518", text=[f"{v:.2f}" for v in temporal], textposition="auto"), 1, 2)
-    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=30, b=20), height=290,
+    figure.update_layout(template="plotly_white", margin=dict(l=50, r=10, t=SUBPLOT_TITLE_MARGIN, b=20), height=310,
                          legend=dict(orientation="h", y=-0.5), font=dict(size=12))  # below the tick labels
     figure.update_annotations(font_size=12)
     lowest = float(np.nanmin(temporal)) if np.isfinite(temporal).any() else 0.0

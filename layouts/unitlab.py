@@ -83,7 +83,8 @@ def layout(**query) -> html.Div:
         UNIT_LAB_VIEW.holder({key: view[key] for key in ("k", "rule", "sel", "n") if not query.get(key)}),
         page_header("unit lab: one unit's examples, histogram and preferred input", [
             nav_link("← projection and neurons", "/" + view_query(number, layer, epoch), "ul-explore-link"),
-            nav_link("layer lab →", "/layer-lab" + view_query(number, layer, epoch), "ul-layerlab-link")]),
+            nav_link("layer lab →", "/layer-lab" + view_query(number, layer, epoch), "ul-layerlab-link"),
+            nav_link("concepts →", "/concepts" + view_query(number, layer, epoch), "ul-concepts-link")]),
         view_controls("ul", analysis, number, layer, epoch, [
             labelled("Unit", number_input("ul-unit", unit_value, 1)),
             labelled("k", number_input("ul-k", k_value, 1, 1, "64px")),

@@ -23,24 +23,44 @@ from typing import Callable
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
 
-JOBS = ("projection", "sequence", "actmax", "ablation", "compare", "cosine", "sparsity", "perturbation")
+# each job kind and the fields its request may hold (besides "job" and "workspace"): nothing else
+FIELDS = {
+    "projection": ("layer", "epoch", "method"),
+    "sequence": ("kind", "anchor", "method", "coherence"),
+    "compare": ("layer", "epoch", "layer2", "epoch2", "method", "workspace2"),
+    "actmax": ("layer", "epoch", "unit", "params"),
+    "ablation": ("layer", "epoch", "mode", "on"),
+    "cosine": ("layer", "epoch"),
+    "sparsity": ("layer", "epoch", "threshold"),
+    "perturbation": ("epoch", "variance"),
+}
+JOBS = tuple(FIELDS)
 PR_SET_PDEATHSIG = 1
 # the most a served job may ask for: beyond these a job runs for hours (steps=1e9 runs forever)
 ACTMAX_BOUNDS = {"steps": (1, 10_000), "restarts": (1, 16), "jitter": (0, 64), "blur_every": (0, 10_000)}
-INDEX_FIELDS = ("epoch", "unit", "ws")
+INDEX_FIELDS = ("epoch", "epoch2", "unit", "ws", "ws2")
+NAME_FIELDS = ("layer", "layer2", "method", "kind", "anchor", "mode", "on", "workspace", "workspace2")
 NUMBER_FIELDS = ("threshold", "variance")  # the layer lab's sparsity threshold and noise variance
 NUMBER_LIMIT = 1e6
 
 
 def check_request(request: dict) -> dict:
-    """`request` if it is a job this server runs, with every number inside its bounds; NNVisError
-    naming the first field that is not (and what is allowed) otherwise. Checked before any work."""
+    """`request` if it is a job this server runs, with only the fields of its kind, each inside its
+    bounds; NNVisError naming the first field that is not (and what is allowed) otherwise."""
     if not isinstance(request, dict):
         raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
     kind = request.get("job")
     if kind not in JOBS:
         raise NNVisError(f"unknown job {kind!r}; allowed: {', '.join(JOBS)}")
+    check_known(request, kind, ("job", "workspace", *FIELDS[kind]))
     return check_fields(request, kind)
+
+
+def check_known(request: dict, kind: str, allowed) -> None:
+    """NNVisError naming the first field of `request` that a `kind` job does not take."""
+    unknown = sorted(str(name) for name in request if name not in allowed)
+    if unknown:
+        raise NNVisError(f"job {kind}: unknown field {unknown[0][:60]!r}; allowed: {', '.join(allowed)}")
 
 
 def check_fields(request: dict, kind: str) -> dict:
@@ -49,18 +69,22 @@ def check_fields(request: dict, kind: str) -> dict:
         raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
     for name in INDEX_FIELDS:
         value = request.get(name)
-        if name in request and (isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < 10**6):
-            raise NNVisError(f"job {kind}: {name} must be an integer from -1 to 999999, got {value!r}")
-    for name in ("layer", "method", "kind", "anchor", "mode", "on"):
+        lowest = 0 if name in ("ws", "ws2") else -1  # -1: the last epoch; a workspace is never counted from the end
+        if name in request and (isinstance(value, bool) or not isinstance(value, int) or not lowest <= value < 10**6):
+            raise NNVisError(f"job {kind}: {name} must be an integer from {lowest} to 999999, got {value!r}")
+    for name in NAME_FIELDS:
         value = request.get(name, "")
         is_epoch = name == "anchor" and isinstance(value, int) and not isinstance(value, bool)  # a layers sequence
-        if not is_epoch and not (isinstance(value, str) and len(value) <= 200):
+        if not is_epoch and not (isinstance(value, str) and len(value) <= (4096 if "workspace" in name else 200)):
             raise NNVisError(f"job {kind}: {name} must be a name of at most 200 characters, got {value!r}")
     for name in NUMBER_FIELDS:
         value = request.get(name)
         if name in request and (isinstance(value, bool) or not isinstance(value, (int, float))
                                 or not 0 <= value < NUMBER_LIMIT):
             raise NNVisError(f"job {kind}: {name} must be a number from 0 to {NUMBER_LIMIT:g}, got {value!r}")
+    coherence = request.get("coherence")
+    if coherence is not None and not (isinstance(coherence, str) and len(coherence) <= 200):
+        raise NNVisError(f"job {kind}: coherence must be a name of at most 200 characters, got {coherence!r}")
     params = request.get("params", {})
     if not isinstance(params, dict):
         raise NNVisError(f"job {kind}: params must be an object, got {params!r}")

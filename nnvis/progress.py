@@ -30,8 +30,8 @@ class TqdmProgress:
         from tqdm import tqdm
 
         if stage != self.stage:
-            self.close()
-            self.bar = tqdm(total=total, desc=stage, **self.options)
+            self.close()  # a bar starts at the count first reported: its rate is not that count over no time
+            self.bar = tqdm(total=total, initial=done, desc=stage, **self.options)
             self.stage = stage
         self.bar.total = total
         self.bar.n = done
@@ -46,7 +46,8 @@ class TqdmProgress:
 
 
 EPOCH_STAGE = re.compile(r"epoch (\d+)/(\d+)")
-STAGE_NAMES = {"project": "the first view (projection and neuron map)"}
+STAGE_NAMES = {"project": "the first view (projection and neuron map)",
+               "projections": "projections, accuracy and neuron maps (the last stage)"}
 
 
 def seconds(value: float) -> str:
@@ -55,30 +56,36 @@ def seconds(value: float) -> str:
 
 class LineProgress:
     """A progress hook writing one line per stage: what is done of how much, the time spent and
-    an estimate of the time left. The epochs of training make one stage ("training"); a stage
-    reported inside a running one (a t-SNE inside the projections) is named on its line. On a
-    terminal the line is rewritten in place; elsewhere (a log) it is written when the stage
-    ends, and every `every` seconds while it runs."""
+    an estimate of the time left. The epochs of training make one stage ("training"); a step
+    reported inside a running stage (a capture, a t-SNE with its iterations) is named on its line
+    with its own count and time left, and counts as a fraction of the stage. On a terminal the
+    line is rewritten in place (at most every `live_every` seconds); elsewhere (a log) a line is
+    written when the stage ends, and every `every` seconds while it runs: never a carriage
+    return, never a line per update."""
 
-    def __init__(self, file: TextIO, every: float = 15.0):
-        self.file, self.every = file, every
+    def __init__(self, file: TextIO, every: float = 15.0, live_every: float = 0.2):
+        self.file, self.every, self.live_every = file, every, live_every
         self.live = bool(getattr(file, "isatty", lambda: False)())
         self.stage: str | None = None
-        self.started = self.written = 0.0
+        self.started = self.written = self.moved = 0.0
         self.detail, self.last, self.width = "", (0, 1), 0
+        self.step: tuple[str, int, int, float] | None = None  # the step inside the stage: name, done, total, start
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         name, done, total = self.stage_of(stage, done, total)
+        now = time.monotonic()
         if name is None:  # a step inside the running stage: named on its line
-            self.detail = stage
-            self.write(*self.last, final=False)
+            self.note_step(stage, done, total, now)
+            self.write(*self.last, final=False, now=now)
             return
         if name != self.stage:
             self.close()
-            self.stage, self.started, self.detail = name, time.monotonic(), ""
-            self.written = self.started
+            self.stage, self.started, self.detail, self.step = name, now, "", None
+            self.written = self.moved = now
+        elif done != self.last[0]:
+            self.step, self.detail, self.moved = None, "", now  # the stage moved on: its step is over
         self.last = (done, total)
-        self.write(done, total, final=done >= total)
+        self.write(done, total, final=done >= total, now=now)
         if done >= total:
             self.stage = None
 
@@ -95,15 +102,31 @@ class LineProgress:
             return None, done, total
         return stage, done, total
 
-    def write(self, done: int, total: int, final: bool) -> None:
-        now = time.monotonic()
+    def note_step(self, stage: str, done: int, total: int, now: float) -> None:
+        if self.step is None or self.step[0] != stage or done < self.step[1]:
+            self.step = (stage, done, total, self.moved)  # it began when the stage last moved on
+        self.step = (stage, done, total, self.step[3])
+        count = f" {done}/{total}" if total > 1 else ""
+        spent = now - self.step[3]
+        left = f", about {seconds(spent / done * (total - done))} left" if 0 < done < total and total > 1 else ""
+        self.detail = f"{stage}{count}{left}"
+
+    def fraction(self, done: int, total: int) -> float:
+        """How much of the stage is done, counting the running step's share."""
+        step = self.step
+        part = step[1] / step[2] if step is not None and step[2] > 0 and step[1] < step[2] else 0.0
+        return min(1.0, (done + part) / total) if total else 1.0
+
+    def write(self, done: int, total: int, final: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         elapsed = now - self.started
         if final:
             text = f"nnvis: {self.stage}: done ({total}/{total}) in {seconds(elapsed)}"
         else:
-            if not self.live and now - self.written < self.every:
+            if now - self.written < (self.live_every if self.live else self.every):
                 return
-            left = f" · about {seconds(elapsed / done * (total - done))} left" if done else ""
+            part = self.fraction(done, total)
+            left = f" · about {seconds(elapsed / part * (1 - part))} left" if part > 0 else ""
             detail = f" ({self.detail})" if self.detail else ""
             text = f"nnvis: {self.stage}: {done}/{total}{detail} · {seconds(elapsed)}{left}"
         self.written = now
@@ -120,3 +143,9 @@ class LineProgress:
             self.file.write("\n")
             self.file.flush()
         self.stage = None
+
+
+def run_progress(file: TextIO) -> LineProgress:
+    """`nnvis run`'s progress: a line rewritten in place on a terminal; in a log, one line per
+    stage (and one a minute while a long stage runs)."""
+    return LineProgress(file, every=60.0)

@@ -16,8 +16,10 @@ class Settings:
     REDIS_URL (run background jobs on Celery workers through this Redis), NNVIS_USERS
     ('name:password,...': HTTP basic login), NNVIS_AUTH_HEADER (a header an authenticating
     reverse proxy sets, e.g. X-Forwarded-User: requests without it are refused),
-    NNVIS_DENSITY_ABOVE (projections of more observations are drawn as a server-rendered density
-    image instead of WebGL points; default 100,000). Jobs: NNVIS_MAX_JOBS (running at once on this
+    NNVIS_POINTS_ABOVE (projections of more observations are drawn by the WebGL point view,
+    regl-scatterplot, instead of Plotly's points; default 100,000), NNVIS_DENSITY_ABOVE
+    (projections of more observations are drawn as a server-rendered density image instead;
+    default 2,000,000). Jobs: NNVIS_MAX_JOBS (running at once on this
     machine, default 4), NNVIS_MAX_JOBS_PER_USER (default 3), NNVIS_JOB_TIMEOUT (wall-clock seconds,
     default 3600), NNVIS_JOB_STALL (seconds without progress before a job is stopped, default 900).
     NNVIS_MODEL_ALLOW: TorchScript files and module:function models (separated by commas) that a
@@ -31,7 +33,8 @@ class Settings:
     redis_url: str | None = None
     users: tuple[tuple[str, str], ...] = ()
     auth_header: str | None = None
-    density_above: int = 100_000
+    points_above: int = 100_000
+    density_above: int = 2_000_000
     max_jobs: int = 4
     max_jobs_per_user: int = 3
     job_timeout_s: float = 3600.0
@@ -82,7 +85,8 @@ class Settings:
         return env
 
 
-NUMBERS = (("NNVIS_DENSITY_ABOVE", "density_above", int), ("NNVIS_MAX_JOBS", "max_jobs", int),
+NUMBERS = (("NNVIS_POINTS_ABOVE", "points_above", int), ("NNVIS_DENSITY_ABOVE", "density_above", int),
+           ("NNVIS_MAX_JOBS", "max_jobs", int),
            ("NNVIS_MAX_JOBS_PER_USER", "max_jobs_per_user", int), ("NNVIS_JOB_TIMEOUT", "job_timeout_s", float),
            ("NNVIS_JOB_STALL", "job_stall_s", float))
 

@@ -125,6 +125,7 @@ def browser():
 def page(browser):
     """A fresh 1280x800 page that records console errors in `page.console_errors`."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(120_000)  # a ceiling for waits on what the page shows: a loaded machine is slow
     new_page = context.new_page()
     new_page.console_errors = []
     new_page.on("console", lambda m: new_page.console_errors.append(m.text) if m.type == "error" else None)

@@ -80,7 +80,8 @@ def poll_background(base: str, handles: dict, body: dict, headers: dict | None =
 def gunicorn(env: dict, workers: int = 4, timeout: int = 120):
     """Real gunicorn with `workers` workers over this checkout: its base URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads", "8",
+                               "--workers", str(workers), "--bind",
                                f"127.0.0.1:{port}", "--timeout", str(timeout), "app:server"], cwd=ROOT,
                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

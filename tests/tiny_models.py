@@ -96,3 +96,53 @@ def three_layer_mlp():
 W1 = [[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, -1.0, 1.0], [0.5, 0.5, 0.5, 0.5]]
 W2 = [[0.1, -3.0, 2.0, 0.0], [1.0, 0.2, -0.5, 4.0], [0.0, 0.0, 0.0, 1.0]]
 W3 = [[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]]
+
+
+class FunctionalHead(nn.Module):
+    """A CNN whose classifier reads `F.relu(fc1(x))`: the activation is a function, not a module,
+    so the representation the classifier reads is fc2's input, not fc1's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.fc1 = nn.Linear(4 * 6 * 6, 16)
+        self.fc2 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = torch.flatten(nn.functional.relu(self.conv(x)), 1)
+        return self.fc2(nn.functional.relu(self.fc1(x)))
+
+
+class TutorialNet(nn.Module):
+    """The CIFAR-10 CNN of PyTorch's own tutorial ("Training a classifier"): one `pool` module
+    called twice per forward pass, functional ReLUs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(nn.functional.relu(self.conv1(x)))
+        x = self.pool(nn.functional.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = nn.functional.relu(self.fc1(x))
+        x = nn.functional.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+def tutorial_net() -> nn.Module:
+    return TutorialNet()
+
+
+def small_vit() -> nn.Module:
+    """A torchvision VisionTransformer for 32x32 images: 4x4 patches (64 patch tokens and the
+    class token), 4 encoder blocks of hidden size 64, 10 classes."""
+    import torchvision
+
+    return torchvision.models.VisionTransformer(image_size=32, patch_size=4, num_layers=4, num_heads=4,
+                                                hidden_dim=64, mlp_dim=128, num_classes=10)

@@ -22,6 +22,11 @@ FAITHFULNESS_CAPTION = ("Trustworthiness: how far the projection's k nearest nei
 SCORE_CAPTION = ("A point per neuron, placed by MDS (correlated neurons lie close). Score of neuron j for class c: "
                  "the AUC of its activation alone telling class c from the rest (0.5 = no preference, 1 = it fires "
                  "for c only); colour: the best class c* = argmax over c, opacity: that AUC.")
+COHERENCE_CAPTION = ("Coherence: how the frames are tied. Independent: each frame projected alone, only rotated "
+                     "onto the previous one; chained: each frame starts from the previous one's layout; tied λ: "
+                     "chained, and each point pulled the share λ back towards its previous place as far as its "
+                     "neighbours stayed the same; damped λ: the same pull, also damping the point's optimiser "
+                     "momentum (t-SNE only).")
 ALPHA_CAPTION = ("α (alpha): a unit's activation on one observation; for a convolutional channel, the mean of "
                  "its feature map, α(A_li) (Shang et al.).")
 

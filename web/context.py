@@ -34,9 +34,13 @@ def workspace_path(ws: int | str | None) -> Path:
     """The folder of workspace number `ws` in the server's list; NNVisError otherwise."""
     paths = current_settings().workspaces
     try:
-        return paths[int(ws)]
-    except (TypeError, ValueError, IndexError):
-        raise NNVisError(f"unknown workspace {ws!r}; this server has {len(paths)}") from None
+        number = int(ws)
+    except (TypeError, ValueError, OverflowError):
+        number = -1
+    if isinstance(ws, bool) or not 0 <= number < len(paths) or str(number) != str(ws).strip():
+        allowed = f"0 to {len(paths) - 1}" if paths else "none"
+        raise NNVisError(f"unknown workspace {repr(ws)[:40]}; this server has {len(paths)} (allowed: {allowed})")
+    return paths[number]
 
 
 class OpenedWorkspaces:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import dash
 from dash.exceptions import BackgroundCallbackError
 
-from nnvis.errors import NNVisError
+from nnvis.errors import DISK_FULL, NNVisError, is_disk_full
 
 BANNER = "error-banner"
 LOG = logging.getLogger("nnvis")
@@ -28,6 +28,9 @@ def error_message(error: Exception) -> str:
     background job), a job refused or stopped in its words, else a short message (logged in full)."""
     if isinstance(error, NNVisError):
         return str(error)
+    if is_disk_full(error):
+        LOG.error("callback failed: the disk is full (%s)", error)
+        return DISK_FULL
     if isinstance(error, BackgroundCallbackError):
         text = str(error)
         if "Traceback" not in text:  # a job refused or stopped: the manager's own words

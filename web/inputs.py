@@ -64,6 +64,8 @@ PROPERTY_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["hoverData", "clickData", "selectedData", "relayoutData"], EVENT),
     **dict.fromkeys(["n_clicks", "n_intervals"], COUNT),
     "disabled": FLAG, "max": NUMBER, "contents": TEXT, "filename": TEXT,
+    **dict.fromkeys(["hoveredIndex", "clickedIndex"], WHOLE), "clicks": COUNT,  # the WebGL point view
+    "selectedIndices": INDICES,
 }
 PREFIXES = re.compile(r"^(ul-am-|ul-|ll-|dv-|evo-|compare-)")
 

@@ -29,16 +29,19 @@ import diskcache
 import flask
 from dash import DiskcacheManager
 
-from nnvis.errors import NNVisError
+from nnvis.errors import DISK_FULL, NNVisError, is_disk_full
 from nnvis.jobs import check_fields
 from nnvis.settings import Settings
+from web.job_queue import SHARER, too_many_waiting
 from web.jobs import READ_ONLY_MESSAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "nnvis-running-jobs"
 RESULT_KEPT_S = 120  # a finished job's answer stays this long for the requests that share it
-DONE, REFUSED = "done", "refused"  # job handles that are no process
-SHARER = "nnvis-job-sharer-"  # + a handle's token: present while that request still polls its job
+DONE, REFUSED, DISK_FULL_HANDLE = "done", "refused", "full"  # job handles that are no process
+STOPPED = ("The job stopped before it answered (killed or crashed: out of memory, or its process was ended). "
+           "Retry: change a control or reload the page.")
+CANCELLED = {"_dash_no_update": "_dash_no_update"}  # the answer of a job its last sharer cancelled
 SHARER_GONE_S = 180.0  # a sharer silent this long left (a hidden tab may poll only once a minute)
 JOB_NICENESS = 19  # added to the web worker's niceness for its jobs (capped at 19, the lowest priority)
 
@@ -77,15 +80,27 @@ def still_waiting(cache: diskcache.Cache, tokens) -> list:
     return [token for token in tokens if cache.get(SHARER + token) is not None]
 
 
+def registered(cache: diskcache.Cache) -> dict[int, dict]:
+    """The registry of running jobs by process id (stored as JSON, whose object keys are text)."""
+    stored = cache.get(REGISTRY)
+    if not isinstance(stored, dict):
+        return {}
+    return {int(pid): job for pid, job in stored.items() if str(pid).isdigit() and isinstance(job, dict)}
+
+
+def register(cache: diskcache.Cache, running: dict[int, dict]) -> None:
+    cache.set(REGISTRY, {str(pid): job for pid, job in running.items()})
+
+
 def nobody_waits(cache: diskcache.Cache, pid: int) -> bool:
     """Whether the registered job `pid` has no sharer left; if so it is struck from the registry."""
     with cache.transact():
-        running = cache.get(REGISTRY) or {}
+        running = registered(cache)
         job = running.get(pid)
         if job is None or still_waiting(cache, job.get("sharers", ())):
             return False
         del running[pid]
-        cache.set(REGISTRY, running)
+        register(cache, running)
         return True
 
 
@@ -106,6 +121,21 @@ def feed(child: subprocess.Popen, payload: bytes) -> None:
         child.stdin.close()
     except OSError:
         pass
+
+
+SERVER_FIELDS = ("job", "workspace", "workspace2")  # what kind of job, and on which folder: the server's to say
+
+
+def check_page_request(request, callback_name: str) -> None:
+    """Refuse, before any process starts, a page's job request that is not an object of bounded
+    fields or that names a job kind or a folder (the callback fixes the kind, `ws` the workspace)."""
+    if not isinstance(request, dict):
+        raise NNVisError(f"a job request is a JSON object, not {type(request).__name__}")
+    named = [name for name in SERVER_FIELDS if name in request]
+    if named:
+        raise NNVisError(f"a job request may not set {named[0]!r}: the page asks for a view, the server decides "
+                         "the job and its workspace (a served workspace's number, ws)")
+    check_fields(request, callback_name)
 
 
 def requesting_user(settings: Settings) -> str:
@@ -133,7 +163,16 @@ class FreshProcessManager(DiskcacheManager):
         return {"module": fn.__module__, "name": fn.__qualname__, "progress": bool(progress)}
 
     def call_job_fn(self, key, job_fn, args, context):
-        """Start the job for `key`, or join the one running for it; a refusal is the job's answer."""
+        """Start the job for `key`, or join the one running for it; a refusal is the job's answer.
+        A full disk (the job cache's) is said as the answer, not a silent nothing."""
+        try:
+            return self.start_or_join(key, job_fn, args, context)
+        except Exception as error:  # noqa: BLE001  only a full disk is answered; the rest propagates
+            if not is_disk_full(error):
+                raise
+            return DISK_FULL_HANDLE
+
+    def start_or_join(self, key, job_fn, args, context):
         user = requesting_user(self.settings)
         request = args[0] if isinstance(args, (list, tuple)) and args else None
         if not request:  # the page asks for nothing: no process for it
@@ -142,56 +181,46 @@ class FreshProcessManager(DiskcacheManager):
         try:
             if self.settings.read_only:
                 raise NNVisError(READ_ONLY_MESSAGE)
-            check_fields(request, job_fn["name"])
+            check_page_request(request, job_fn["name"])
         except NNVisError as error:
             self.handle.set(key, error_result(str(error)), expire=RESULT_KEPT_S)
             return REFUSED
         with self.handle.transact():
             result = self.handle.get(key, None)
-            if result is not None and not is_error(result):
+            if result is not None and not is_error(result) and result != CANCELLED:
                 return DONE  # answered a moment ago: the same answer
-            running = {pid: job for pid, job in (self.handle.get(REGISTRY) or {}).items() if alive(pid)}
+            running = {pid: job for pid, job in registered(self.handle).items() if alive(pid)}
             for pid, job in running.items():
                 if job["key"] == key:  # the same request is computing: share it
                     handle = self.join(job, pid)
-                    self.handle.set(REGISTRY, running)
+                    register(self.handle, running)
                     return handle
-            refusal = self.refusal(running, user)
+            refusal = too_many_waiting(self.handle, running, user)
             if refusal:
                 self.handle.set(key, error_result(refusal), expire=RESULT_KEPT_S)
-                self.handle.set(REGISTRY, running)
+                register(self.handle, running)
                 return REFUSED
             self.handle.delete(key)
             pid = self.start(key, job_fn, args, context)
-            running[pid] = {"key": key, "user": user, "started": time.time(), "sharers": []}
+            running[pid] = {"key": key, "user": user, "started": time.time(), "sharers": [], "state": "queued"}
             handle = self.join(running[pid], pid)
-            self.handle.set(REGISTRY, running)
+            register(self.handle, running)
         return handle
 
     def join(self, job: dict, pid: int) -> str:
         """A new sharer of the registered `job`: its own handle, counted as waiting from now."""
         token = secrets.token_hex(6)
         job["sharers"] = [*job.get("sharers", ()), token]
-        self.handle.set(SHARER + token, pid, expire=SHARER_GONE_S)
+        self.handle.set(SHARER + token, time.time(), expire=SHARER_GONE_S)
         return f"{pid}.{token}"
-
-    def refusal(self, running: dict, user: str) -> str | None:
-        """Why no new job may start now (the caps), or None."""
-        if len(running) >= self.settings.max_jobs:
-            return (f"The server runs {jobs(len(running))} already (at most {self.settings.max_jobs}); "
-                    "try again when one has finished.")
-        mine = sum(job["user"] == user for job in running.values())
-        if mine >= self.settings.max_jobs_per_user:
-            return (f"You run {jobs(mine)} already (at most {self.settings.max_jobs_per_user} per user); "
-                    "wait for one to finish or cancel it.")
-        return None
 
     def start(self, key, job_fn, args, context) -> int:
         """A fresh interpreter running the callback; a thread here reaps it when it ends."""
         payload = {"target": job_fn, "key": key, "progress_key": self._make_progress_key(key), "args": args,
                    "context": dict(context), "cache": self.handle.directory, "env": self.settings.to_env(),
                    "parent": os.getpid(), "timeout": self.settings.job_timeout_s,
-                   "stall": self.settings.job_stall_s}
+                   "stall": self.settings.job_stall_s, "max_jobs": self.settings.max_jobs,
+                   "max_per_user": self.settings.max_jobs_per_user}
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         child = subprocess.Popen([sys.executable, "-m", "web.job_process"], stdin=subprocess.PIPE,
                                  cwd=ROOT, env=env, start_new_session=False)
@@ -210,7 +239,7 @@ class FreshProcessManager(DiskcacheManager):
         if pid is None:
             return
         with self.handle.transact():
-            running = self.handle.get(REGISTRY) or {}
+            running = registered(self.handle)
             shared = running.get(pid)
             if shared is None:
                 return  # ended already (or not a job of this server)
@@ -218,10 +247,11 @@ class FreshProcessManager(DiskcacheManager):
                 self.handle.delete(SHARER + token)
                 shared["sharers"] = [t for t in shared.get("sharers", ()) if t != token]
             if still_waiting(self.handle, shared.get("sharers", ())):
-                self.handle.set(REGISTRY, running)
+                register(self.handle, running)
                 return
             del running[pid]
-            self.handle.set(REGISTRY, running)
+            register(self.handle, running)
+            self.handle.add(shared["key"], CANCELLED, expire=RESULT_KEPT_S)  # a poll after it: no 'stopped'
         super().terminate_job(pid)
 
     def terminate_unhealthy_job(self, job):
@@ -236,12 +266,22 @@ class FreshProcessManager(DiskcacheManager):
     def get_result(self, key, job):
         """The answer, kept a while for the other requests sharing the job (not deleted on read).
         Each poll marks its sharer as still waiting."""
-        token = sharer_token(job)
-        if token is not None and process_id(job) is not None:
-            self.handle.set(SHARER + token, process_id(job), expire=SHARER_GONE_S)
-        result = self.handle.get(key, self.UNDEFINED)
-        if result is self.UNDEFINED:
-            return self.UNDEFINED
-        self.handle.touch(key, expire=RESULT_KEPT_S)
-        self.handle.touch(self._make_progress_key(key), expire=RESULT_KEPT_S)
+        if job == DISK_FULL_HANDLE:
+            return error_result(DISK_FULL)
+        token, pid = sharer_token(job), process_id(job)
+        try:
+            if token is not None and pid is not None:
+                self.handle.set(SHARER + token, time.time(), expire=SHARER_GONE_S)
+            result = self.handle.get(key, self.UNDEFINED)
+            if result is self.UNDEFINED and pid is not None and not alive(pid):
+                result = self.handle.get(key, self.UNDEFINED)  # it may have answered just before it ended
+                return error_result(STOPPED) if result is self.UNDEFINED else result
+            if result is self.UNDEFINED:
+                return self.UNDEFINED
+            self.handle.touch(key, expire=RESULT_KEPT_S)
+            self.handle.touch(self._make_progress_key(key), expire=RESULT_KEPT_S)
+        except Exception as error:  # noqa: BLE001  a full disk is the answer; the rest propagates
+            if not is_disk_full(error):
+                raise
+            return error_result(DISK_FULL)
         return result

@@ -18,9 +18,12 @@ import time
 import diskcache
 from dash.background_callback.managers.diskcache_manager import _make_job_fn
 
-from web.job_manager import error_result, nobody_waits
+from web.job_cache import open_job_cache
+from web.job_manager import alive, error_result, nobody_waits, register, registered
+from web.job_queue import looked_at, queued_message, turn
 
 CHECK_EVERY_S = 1.0
+QUEUE_POLL_S = 0.5
 
 
 class Heartbeat:
@@ -62,11 +65,33 @@ def callback(target: dict):
     return found
 
 
+def wait_for_turn(job: dict, heartbeat: Heartbeat) -> None:
+    """Wait, before importing the callback, until the queue gives this job its turn
+    (`web.job_queue`), saying its place in the page's progress; end when nobody waits any more."""
+    cache = heartbeat.cache
+    while True:
+        with cache.transact():
+            running = {pid: entry for pid, entry in registered(cache).items() if alive(pid)}
+            place = turn(cache, running, os.getpid(), job["max_jobs"], job["max_per_user"])
+            if place == 0:
+                register(cache, running)
+                return
+            if place > 0 and not looked_at(cache, running[os.getpid()], time.time()):
+                del running[os.getpid()]  # its page stopped polling (left): it takes no turn, and ends
+                register(cache, running)
+                os._exit(1)
+        if place < 0 or os.getppid() != job["parent"] or nobody_waits(cache, os.getpid()):
+            os._exit(1)  # struck off, the web worker is gone, or every request sharing it left
+        heartbeat.set(job["progress_key"], ["0", "1", queued_message(place)])
+        time.sleep(QUEUE_POLL_S)
+
+
 def main() -> int:
     job = pickle.loads(sys.stdin.buffer.read())  # noqa: S301  the web worker's own pipe, not a file
     os.environ.update(job["env"])
+    heartbeat = Heartbeat(open_job_cache(job["cache"]))
+    wait_for_turn(job, heartbeat)
     started = time.monotonic()
-    heartbeat = Heartbeat(diskcache.Cache(job["cache"]))
     threading.Thread(target=watch, args=(job, heartbeat, started), daemon=True).start()
     run = _make_job_fn(callback(job["target"]), heartbeat, job["target"]["progress"])
     run(job["key"], job["progress_key"], job["args"], job["context"])

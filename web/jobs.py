@@ -5,12 +5,14 @@ the job runs in that process."""
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from dash import Input, Output, no_update
 
 from nnvis.errors import NNVisError
-from nnvis.jobs import launch
+from nnvis.jobs import FIELDS, check_fields, check_known, check_request, launch
+from nnvis.progress import seconds
 from nnvis.workspace.analysis import Analysis
 from web.context import current_settings, open_analysis
 
@@ -30,22 +32,43 @@ def background_options(prefix: str) -> dict:
             "cancel": [Input(f"{prefix}-cancel", "n_clicks")]}
 
 
-def reporter(set_progress) -> Callable[[str, int, int], None]:
-    """A Progress (stage, done, total) that moves the page's indicator through Dash's `set_progress`."""
+def reporter(set_progress, clock: Callable[[], float] = time.monotonic) -> Callable[[str, int, int], None]:
+    """A Progress (stage, done, total) that moves the page's indicator through Dash's `set_progress`:
+    the stage, its count and, once a step is done, the time left for the stage at its pace so far."""
+    began: dict[str, tuple[float, int]] = {}
+
     def report(stage: str, done: int, total: int) -> None:
-        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}"))
+        now = clock()
+        start, first = began.setdefault(stage, (now, done))
+        left = ""
+        if first < done < total:
+            left = f" · about {seconds((now - start) / (done - first) * (total - done))} left"
+        set_progress((str(done), str(max(total, 1)), f"{stage} {done}/{total}{left}"))
     return report
 
 
-def run_request(set_progress, request: dict) -> None:
-    """Run the job `request` (its workspace given as the server's workspace number `ws`),
-    reporting its stages through Dash's `set_progress`."""
-    settings = current_settings()
-    if settings.read_only:
+def job_for(kind: str, request) -> dict:
+    """The `kind` job (fixed by the callback that starts it) for a page's `request`: only the
+    fields of that kind, each checked; its workspaces are the server's own, by number (`ws`, and
+    `ws2` for a comparison's second side), never a path or a job kind the browser sent."""
+    if not isinstance(request, dict):
+        raise NNVisError(f"the {kind} job's request is not an object; change the view to ask again")
+    servers = ("ws", "ws2") if kind == "compare" else ("ws",)
+    check_known(request, kind, (*servers, *(name for name in FIELDS[kind] if name != "workspace2")))
+    check_fields(request, kind)
+    job = {"job": kind, **{key: value for key, value in request.items() if key not in servers}}
+    job["workspace"] = str(open_analysis(request.get("ws")).workspace.path)  # the allow-list checked
+    if kind == "compare":
+        job["workspace2"] = str(open_analysis(request.get("ws2")).workspace.path)
+    return check_request(job)
+
+
+def run_request(set_progress, kind: str, request: dict) -> None:
+    """Run the `kind` job for the page's `request` (see `job_for`), reporting its stages through
+    Dash's `set_progress`."""
+    if current_settings().read_only:
         raise NNVisError(READ_ONLY_MESSAGE)
-    job = {key: value for key, value in request.items() if key != "ws"}
-    job["workspace"] = str(open_analysis(request["ws"]).workspace.path)  # the allow-list checked
-    launch(job, reporter(set_progress), in_process=True)
+    launch(job_for(kind, request), reporter(set_progress), in_process=True)
 
 
 def run_on_workspace(set_progress, ws, stage: str, compute: Callable[[Analysis], object]) -> None:

@@ -5,6 +5,7 @@ a list or a string longer than a page ever sends, refused with a 400 before any 
 from __future__ import annotations
 
 import flask
+from dash.exceptions import DependencyException
 
 MAX_BODY_BYTES = 16 * 2**20  # 10 MB of upload is 13.4 MB as base64, plus the rest of the callback
 MAX_DEPTH = 64  # Dash's own callback bodies nest a handful of levels; figures' relayout data a few more
@@ -49,9 +50,15 @@ def check_callback_body(body) -> None:
     check_value({key: value for key, value in body.items() if key not in ("inputs", "state")})
 
 
-def limit_requests(server: flask.Flask) -> None:
-    """Install the limits on `server`."""
+def limit_requests(server: flask.Flask, callback_map: dict | None = None) -> None:
+    """Install the limits on `server`; with the Dash app's `callback_map`, a callback body naming
+    an output no callback has is a 400, and an unknown script path under /_dash-component-suites/
+    a 404, neither logged as a server error."""
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @server.errorhandler(DependencyException)
+    def unknown_script(_error):
+        return flask.Response("Not found: no such script.", status=404, mimetype="text/plain")
 
     @server.before_request
     def refuse_oversized():
@@ -65,6 +72,9 @@ def limit_requests(server: flask.Flask) -> None:
             return refusal(str(error))
         except ValueError as error:  # not JSON (werkzeug's BadRequest is an HTTPException, handled by Flask)
             return refusal(f"the request is not valid JSON ({error})")
+        output = (flask.request.get_json(silent=True) or {}).get("output")
+        if callback_map is not None and output not in callback_map:
+            return refusal(f"no callback of this app has the output {str(output)[:80]!r}")
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from nnvis.errors import NNVisError
+from nnvis.errors import DISK_FULL, NNVisError, is_disk_full
 from web.context import current_settings, open_analysis
 
 ONE_YEAR = 31536000
@@ -26,6 +26,10 @@ def register_routes(server: flask.Flask) -> None:
             blob = open_analysis(ws).thumbnail(index)
         except NNVisError as error:
             return flask.Response(str(error), status=404, mimetype="text/plain")
+        except Exception as error:  # noqa: BLE001  a full disk is said; anything else is Flask's 500
+            if not is_disk_full(error):
+                raise
+            return flask.Response(DISK_FULL, status=507, mimetype="text/plain")
         response = flask.Response(blob, mimetype="image/png")
         settings = current_settings()
         shared = "private" if settings.users or settings.auth_header else "public"  # behind a login: no shared cache

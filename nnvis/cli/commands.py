@@ -1,34 +1,138 @@
 """The `nnvis` command line: run, summary, layers, serve, the unit lab (topk, select,
-cosine, ablate, sparsity, perturb, actmax, strip) and deep visualization (grid, saliency,
-filters). Bad input prints one line and exits with status 2."""
+cosine, ablate, sparsity, perturb, actmax, strip), deep visualization (grid, saliency,
+filters), neurons, compare and check. Bad input prints one line and exits with status 2.
+
+It answers at once: this module imports only the standard library and nnvis.cli.choices. The
+table COMMANDS names, for each subcommand, the "module:function" that adds its arguments and the
+one that runs it; `main` imports the chosen subcommand's module only (`nnvis --help` imports
+none), and the handler imports torch and the rest when it runs (see COMMANDS for how to add one)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
-from nnvis.cli.check import add_check_command, command_check
-from nnvis.cli.compare import COMPARE_COMMANDS, add_compare_command
-from nnvis.cli.deepvis import DEEPVIS_COMMANDS, add_deepvis_commands
-from nnvis.cli.images import IMAGE_COMMANDS, add_image_commands
-from nnvis.cli.neurons import NEURON_COMMANDS, add_neuron_commands
-from nnvis.cli.units import UNIT_COMMANDS, add_unit_commands
-from nnvis.data.datasets import DATASETS
-from nnvis.data.preprocess import NORMALIZE_HELP, NORMALIZE_NONE
+from nnvis.cli.choices import (
+    DATASETS,
+    DEFAULT_SUBSET,
+    DEVICES,
+    NORMALIZE_HELP,
+    NORMALIZE_NONE,
+    OBSERVATIONS,
+    PRECISIONS,
+    PROJECTIONS,
+    SUBSET_ALL,
+    check_choice,
+)
+from nnvis.cli.transformers import add_token_arguments
 from nnvis.errors import NNVisError
-from nnvis.projection.methods import PROJECTIONS
-from nnvis.workspace.workspace import DEFAULT_SUBSET, DEVICES, OBSERVATIONS, PRECISIONS, SUBSET_ALL, RunConfig
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnvis", description="See inside neural networks.")
-    commands = parser.add_subparsers(dest="command", required=True)
+class Command(NamedTuple):
+    """One subcommand: its line in `nnvis --help`, the "module:function" that adds its subparser
+    (given the subparsers action; it may add its whole group) and the "module:function" run with
+    the parsed arguments. Both are imported only when this subcommand is the one given."""
 
-    run = commands.add_parser("run", help="train or load a model, capture, project and measure")
+    help: str
+    parser: str
+    handler: str
+
+
+_UNITS, _IMAGES, _DEEPVIS = "nnvis.cli.units", "nnvis.cli.images", "nnvis.cli.deepvis"
+_TRANSFORMERS, _INTEGRATIONS, _CONCEPTS = "nnvis.cli.transformers", "nnvis.cli.integrations", "nnvis.cli.concepts"
+COMMANDS: dict[str, Command] = {
+    "run": Command("train or load a model, capture, project and measure",
+                   f"{__name__}:add_run_command", f"{__name__}:command_run"),
+    "summary": Command("print a workspace's stored figures (never computes; says what is missing)",
+                       "nnvis.cli.summary:add_summary_command", "nnvis.cli.summary:command_summary"),
+    "layers": Command("list a model's layers by module path", f"{__name__}:add_layers_command",
+                      f"{__name__}:command_layers"),
+    "serve": Command("start the dashboard on a workspace", f"{__name__}:add_serve_command",
+                     f"{__name__}:command_serve"),
+    "topk": Command("the subset observations that activate a unit most",
+                    f"{_UNITS}:add_unit_commands", f"{_UNITS}:command_topk"),
+    "select": Command("rule-based neuron selection (Shang et al.)", f"{_UNITS}:add_unit_commands",
+                      f"{_UNITS}:command_select"),
+    "cosine": Command("class x class cosine similarity of per-class mean activations",
+                      f"{_UNITS}:add_unit_commands", f"{_UNITS}:command_cosine"),
+    "ablate": Command("zero low-activation units and measure top-1/top-5 accuracy",
+                      f"{_UNITS}:add_unit_commands", f"{_UNITS}:command_ablate"),
+    "sparsity": Command("histograms of alpha per class and the near-zero fraction",
+                        f"{_UNITS}:add_unit_commands", f"{_UNITS}:command_sparsity"),
+    "perturb": Command("Gaussian input noise: activation cosine and accuracy",
+                       f"{_UNITS}:add_unit_commands", f"{_UNITS}:command_perturb"),
+    "actmax": Command("activation maximization of one unit (PNG per restart)",
+                      f"{_IMAGES}:add_image_commands", f"{_IMAGES}:command_actmax"),
+    "strip": Command("Shang's structure strip: top-9 feature maps of layers st..sp",
+                     f"{_IMAGES}:add_image_commands", f"{_IMAGES}:command_strip"),
+    "grid": Command("every channel of a layer for one input, and the class probabilities",
+                    f"{_DEEPVIS}:add_deepvis_commands", f"{_DEEPVIS}:command_grid"),
+    "saliency": Command("Captum saliency of a unit or of the predicted class (PNG)",
+                        f"{_DEEPVIS}:add_deepvis_commands", f"{_DEEPVIS}:command_saliency"),
+    "filters": Command("first-layer filters as images, or a unit's weighted-sum view",
+                       f"{_DEEPVIS}:add_deepvis_commands", f"{_DEEPVIS}:command_filters"),
+    "neurons": Command("the neuron map: position, best class, score, live, class means",
+                       "nnvis.cli.neurons:add_neuron_commands", "nnvis.cli.neurons:command_neurons"),
+    "compare": Command("compare two snapshots: movers and NH per class in both",
+                       "nnvis.cli.compare:add_compare_command", "nnvis.cli.compare:command_compare"),
+    "check": Command("check a workspace's manifest, snapshots and store; --repair fixes",
+                     "nnvis.cli.check:add_check_command", "nnvis.cli.check:command_check"),
+    "attention": Command("a transformer's class-token attention per layer and head, and rollout, for one image",
+                         f"{_TRANSFORMERS}:add_transformer_commands", f"{_TRANSFORMERS}:command_attention"),
+    "patches": Command("project a token layer's patch tokens, each one an observation",
+                       f"{_TRANSFORMERS}:add_transformer_commands", f"{_TRANSFORMERS}:command_patches"),
+    "export-html": Command("write a view as one self-contained HTML page (no server needed)",
+                           f"{_INTEGRATIONS}:add_integration_commands", f"{_INTEGRATIONS}:command_export_html"),
+    "export": Command("write a layer's activations in another tool's format (TensorBoard's projector)",
+                      f"{_INTEGRATIONS}:add_integration_commands", f"{_INTEGRATIONS}:command_export"),
+    "concepts": Command("the concept atlas of a convolutional layer (NMF, causal importance per class)",
+                        f"{_CONCEPTS}:add_concepts_commands", f"{_CONCEPTS}:command_concepts"),
+    "faithfulness": Command("how far to trust a saliency method: deletion, insertion, randomisation",
+                            f"{_CONCEPTS}:add_concepts_commands", f"{_CONCEPTS}:command_faithfulness"),
+}
+"""Every subcommand. To add one: write its module (nnvis/cli/NAME.py) with a function that adds
+its subparser, `def add_NAME_command(commands): p = commands.add_parser("NAME", help=...); p.add_argument(...)`,
+and its handler `def command_NAME(args) -> None` (raise NNVisError for bad input: one line, exit
+status 2); then add one line here:
+    "NAME": Command("its line in nnvis --help", "nnvis.cli.NAME:add_NAME_command", "nnvis.cli.NAME:command_NAME"),
+Import numpy, torch and the rest inside the handler (or at the top of the module: it is imported
+only when NAME is run). `nnvis --help` imports none of these modules; tests/unit/test_cli_startup.py
+checks that every entry's parser adds it and that `--help` imports no heavy library."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line (what was wrong, where to read what is allowed), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def load(spec: str):
+    """The function named by "module:function", imported now."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with the full arguments of `command` (its module is imported); every other
+    subcommand is only listed. None: all of them listed (enough for `nnvis --help`)."""
+    parser = OneLineParser(prog="nnvis", description="See inside neural networks.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if command in COMMANDS:
+        load(COMMANDS[command].parser)(commands)
+    for name, spec in COMMANDS.items():
+        if name not in commands.choices:
+            commands.add_parser(name, help=spec.help, add_help=False)
+    return parser
+
+
+def add_run_command(commands) -> None:
+    run = commands.add_parser("run", help=COMMANDS["run"].help)
     run.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     run.add_argument("--data-dir", help="folder (or .npz file) holding the data set")
     run.add_argument("--download", action="store_true", help="download the data set (needs internet)")
@@ -46,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"observations of the pool to project, or '{SUBSET_ALL}' "
                           f"(default: all, at most {DEFAULT_SUBSET})")
     run.add_argument("--layers", default="all", help="'all' or module paths separated by commas")
+    add_token_arguments(run)
     run.add_argument("--projection", default="tsne", help=f"one of: {', '.join(PROJECTIONS)}")
     run.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)}")
     run.add_argument("--precision", default="float32",
@@ -58,26 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="compute the neuron maps of every epoch now, or of the last one only (the others when "
                           "first shown)")
 
-    summary = commands.add_parser("summary", help="print a workspace's figures")
-    summary.add_argument("--workspace", required=True)
-    summary.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
-    layers = commands.add_parser("layers", help="list a model's layers by module path")
+def add_layers_command(commands) -> None:
+    layers = commands.add_parser("layers", help=COMMANDS["layers"].help)
     add_model_arguments(layers)
     layers.add_argument("--dataset", default="digits", help="data set whose image shape the model takes")
     layers.add_argument("--data-dir")
+    add_token_arguments(layers)
 
-    serve = commands.add_parser("serve", help="start the dashboard on a workspace")
+
+def add_serve_command(commands) -> None:
+    serve = commands.add_parser("serve", help=COMMANDS["serve"].help)
     serve.add_argument("--workspace", action="append", required=True, help="may be given several times")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050)
-    add_unit_commands(commands)
-    add_image_commands(commands)
-    add_deepvis_commands(commands)
-    add_neuron_commands(commands)
-    add_compare_command(commands)
-    add_check_command(commands)
-    return parser
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,71 +196,42 @@ def subset_size(text: str) -> int | str:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    from nnvis.progress import TqdmProgress
+    for name, allowed in (("dataset", DATASETS), ("projection", PROJECTIONS), ("device", DEVICES),
+                          ("precision", PRECISIONS), ("observations", tuple(OBSERVATIONS))):
+        check_choice(name, getattr(args, name), allowed)  # one line at once, before torch is imported
+    from nnvis.cli.summary import keep_summary, print_summary, stored_summary
+    from nnvis.progress import run_progress
     from nnvis.workspace.pipeline import run
-    from nnvis.workspace.workspace import Workspace
+    from nnvis.workspace.workspace import RunConfig, Workspace
 
     config = RunConfig(dataset=args.dataset, model=args.model, data_dir=args.data_dir, weights=args.weights,
                        epochs=args.epochs, observations=args.observations, subset=args.subset, layers=args.layers,
                        projection=args.projection, device=args.device, precision=args.precision, seed=args.seed,
                        snapshot_every=args.snapshot_every, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, download=args.download, normalize=args.normalize,
-                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints)
-    progress = TqdmProgress(file=sys.stderr, leave=False)
+                       image_size=args.image_size, crop=args.crop, checkpoints=args.checkpoints,
+                       tokens=args.tokens, layout=args.layout)
+    progress = run_progress(sys.stderr)
     try:
         workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
     finally:
         progress.close()
-    print_summary(full_summary(Workspace(workspace.path)))
+    figures = stored_summary(Workspace(workspace.path, read_only=True))
+    keep_summary(workspace.path, figures)  # `nnvis summary` prints it without importing torch
+    print_summary(figures)
 
 
 def full_summary(workspace) -> dict:
-    """The workspace's figures (`nnvis.workspace.pipeline.summary`) with trustworthiness and continuity."""
-    from nnvis.workspace.analysis import Analysis, faithfulness_summary
-    from nnvis.workspace.pipeline import summary
+    """What `nnvis summary --json` prints for `workspace` (see nnvis.cli.summary.stored_summary)."""
+    from nnvis.cli.summary import stored_summary
 
-    return {**summary(workspace), **faithfulness_summary(Analysis(workspace))}
-
-
-def print_summary(figures: dict) -> None:
-    """A human-readable table of accuracy and NH per layer and epoch."""
-    pool = OBSERVATIONS[figures["observations"]]
-    print(f"{figures['dataset']} / {figures['model']}, {figures['subset']} observations of {pool}, "
-          f"{figures['projection']} projections")
-    print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
-    for layer, by_epoch in figures["nh"].items():
-        print(f"NH {layer}: " + ", ".join(f"epoch {e}: {v:.4f}" for e, v in by_epoch.items()))
-    if "trustworthiness" in figures:
-        print(f"trustworthiness / continuity (k = 7, on {figures['faithfulness_observations']} observations):")
-        for layer, by_epoch in figures["trustworthiness"].items():
-            print(f"T/C {layer}: " + ", ".join(f"epoch {e}: {v:.4f}/{figures['continuity'][layer][e]:.4f}"
-                                            for e, v in by_epoch.items()))
-
-
-def command_summary(args: argparse.Namespace) -> None:
-    from nnvis.workspace.workspace import Workspace
-
-    figures = full_summary(Workspace(args.workspace))
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print_summary(figures)
+    return stored_summary(workspace)
 
 
 def command_layers(args: argparse.Namespace) -> None:
-    from nnvis.data.datasets import load_dataset
-    from nnvis.models.layers import INPUT_LAYER, default_layer_reasons, list_layers
-    from nnvis.models.zoo import build_model
+    from nnvis.cli.transformers import print_layers
 
-    dataset = load_dataset(args.dataset, args.data_dir)
-    module = build_model(args.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
-                         weights=args.weights).module
-    reasons = default_layer_reasons(module)
-    print(INPUT_LAYER + "  (raw pixels)")
-    modules = dict(module.named_modules())
-    for name in list_layers(module):
-        why = f"  [default] {reasons[name]}" if name in reasons else ""
-        print(f"{name}  {type(modules[name]).__name__}{why}")
+    print_layers(args)
 
 
 def command_serve(args: argparse.Namespace) -> None:
@@ -169,9 +239,24 @@ def command_serve(args: argparse.Namespace) -> None:
     the backend never imports the web layer; the settings travel as NNVIS_* variables."""
     from nnvis.settings import Settings
 
-    settings = trust_named_models(Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port))
+    settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
+    settings = trust_named_models(with_job_cache(settings, os.environ))
     entry = web_entry_point()
     os.execve(sys.executable, [sys.executable, entry], {**os.environ, **settings.to_env()})
+
+
+def with_job_cache(settings, environ):
+    """`settings` with its job cache in the user's cache folder, unless NNVIS_JOB_CACHE names one:
+    $XDG_CACHE_HOME/nnvis/jobs/<digest of the served workspaces> (by default under ~/.cache), so
+    `nnvis serve` writes nothing in the folder it is started from."""
+    import hashlib
+    from dataclasses import replace
+
+    if environ.get("NNVIS_JOB_CACHE"):
+        return settings
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    served = "\n".join(str(Path(path).resolve()) for path in settings.workspaces)
+    return replace(settings, job_cache=cache / "nnvis" / "jobs" / hashlib.sha256(served.encode()).hexdigest()[:16])
 
 
 def web_entry_point() -> str:
@@ -204,15 +289,13 @@ def trust_named_models(settings):
     return replace(settings, model_allow=settings.model_allow + tuple(named))
 
 
-COMMANDS = {"run": command_run, "summary": command_summary, "layers": command_layers, "serve": command_serve,
-            **UNIT_COMMANDS, **IMAGE_COMMANDS, **DEEPVIS_COMMANDS, **NEURON_COMMANDS, **COMPARE_COMMANDS,
-            "check": command_check}
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if os.getcwd() not in sys.path and "" not in sys.path:  # `--model mynet:build` from mynet.py's folder, as python -m
+        sys.path.insert(0, os.getcwd())
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        load(COMMANDS[args.command].handler)(args)
     except NNVisError as error:
         print(f"nnvis {args.command}: error: {error}", file=sys.stderr)
         return 2

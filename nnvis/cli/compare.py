@@ -37,8 +37,10 @@ def text_lines(result: dict) -> list[str]:
     """The comparison as a short report: movers, then NH per class in both."""
     lines = [f"A = {result['a']}", f"B = {result['b']}",
              f"{result['observations']} observations keep on average {result['mean_kept']:.1%} of their "
-             f"{K_NEIGHBOURS} nearest neighbours; NH ({result['method']}) {result['nh']['a']:.4f} -> "
-             f"{result['nh']['b']:.4f}", "", f"top {len(result['movers'])} movers"]
+             f"{K_NEIGHBOURS} nearest neighbours; NH ({result['method']}, aligned) {result['nh']['a']:.4f} -> "
+             f"{result['nh']['b']:.4f}",
+             "(aligned: B's projection starts from A's, so NH differs a little from each snapshot's own projection, "
+             "as `nnvis summary` and the dashboard's explore page show it)", "", f"top {len(result['movers'])} movers"]
     names = list(result["nh_per_class"]["a"])
     width = max(len("predicted A"), *map(len, names))  # whole class names, columns aligned
     lines += [f"observation  kept  {'class':>{width}}  {'predicted A':>{width}}  {'predicted B':>{width}}"]

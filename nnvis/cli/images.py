@@ -67,12 +67,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def open_analysis(args: argparse.Namespace):
     """The workspace's Analysis with a progress bar on stderr, and the epoch asked for."""
-    from nnvis.progress import TqdmProgress
+    from nnvis.progress import run_progress
     from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.workspace import Workspace
 
     analysis = Analysis(Workspace(args.workspace), device=args.device,
-                        progress=TqdmProgress(file=sys.stderr, leave=False))
+                        progress=run_progress(sys.stderr))
     epoch = analysis.epochs[-1] if args.epoch is None else args.epoch
     analysis.weights(epoch)  # NNVisError naming the epochs there are
     return analysis, epoch

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnvis.deepvis.drawing import pen_width, rasterize_strokes  # noqa: F401 (their home before)
 from nnvis.errors import NNVisError
-from nnvis.models.feature_maps import channel_alphas, heat_colours, layer_outputs, normalise, top_channels
+from nnvis.models.feature_maps import as_maps, channel_alphas, heat_colours, layer_outputs, normalise, top_channels
 from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
@@ -96,7 +97,9 @@ def layer_grid(model: LoadedModel, x: torch.Tensor, layer: str, *, sort: str = "
     x = check_input(x)
     with eval_mode(model.module, device) as module:
         x = x.to(device)
-        out = layer_outputs(module, x, [layer])[layer][0].float().cpu()
+        full = layer_outputs(module, x, [layer])[layer]
+        shown = as_maps(module, layer, full, tuple(x.shape[-2:]))  # its layout decides (nnvis.models.layout)
+        out = (shown if shown is not None else full.reshape(len(full), -1))[0].float().cpu()
         logits = module(x)
     if out.ndim == 1:
         maps = out.numpy()[:, None, None]
@@ -353,38 +356,3 @@ def weighted_sum_view(model: LoadedModel, image_shape: tuple[int, ...], layer: s
     return WeightedSum(layer, weight_name, int(unit), names[:position + 1], contributors.astype(np.int64),
                        weights.astype(np.float32), picked.reshape((-1,) + shape).astype(np.float32),
                        view.reshape(shape).astype(np.float32))
-
-
-# ---- drawing
-
-MAX_STROKES = 500
-MAX_STROKE_POINTS = 5000
-
-
-def pen_width(height: int) -> float:
-    """The drawing pen for images `height` pixels high: about MNIST's stroke, a tenth of the height."""
-    return max(1.0, 0.09 * height)
-
-
-def rasterize_strokes(strokes: list[list[tuple[float, float]]], image_shape: tuple[int, int], *,
-                      width: float | None = None, scale: int = 8) -> np.ndarray:
-    """Pen strokes (lists of (x, y) in pixel coordinates of an image of `image_shape`) drawn
-    white on black as a uint8 grey image, antialiased by drawing `scale` times larger and
-    averaging down. The pen is `width` pixels wide (default: about a tenth of the height,
-    MNIST's stroke). Points off the image are pulled to its edge; at most 500 strokes of 5000
-    points are drawn."""
-    from PIL import Image, ImageDraw
-
-    height, width_px = int(image_shape[0]), int(image_shape[1])
-    pen = pen_width(height) if width is None else float(width)
-    canvas = Image.new("L", (width_px * scale, height * scale), 0)
-    draw = ImageDraw.Draw(canvas)
-    radius = pen * scale / 2
-    for stroke in strokes[:MAX_STROKES]:
-        points = [((min(max(x, -1.0), width_px) + 0.5) * scale, (min(max(y, -1.0), height) + 0.5) * scale)
-                  for x, y in stroke[:MAX_STROKE_POINTS]]
-        if len(points) > 1:
-            draw.line(points, fill=255, width=max(1, round(pen * scale)), joint="curve")
-        for px, py in points:  # round caps and joints
-            draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
-    return np.asarray(canvas.resize((width_px, height), Image.BOX), dtype=np.uint8).copy()

@@ -19,7 +19,15 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from nnvis.data.preprocess import Preprocess
 from nnvis.errors import NNVisError
-from nnvis.models.feature_maps import heat_colours, layer_outputs, map_layers, normalise, not_maps_error, top_channels
+from nnvis.models.feature_maps import (
+    as_maps,
+    heat_colours,
+    layer_outputs,
+    map_layers,
+    normalise,
+    not_maps_error,
+    top_channels,
+)
 from nnvis.models.hooks import eval_mode
 from nnvis.models.zoo import LoadedModel
 
@@ -98,12 +106,13 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
     elif not layers:
         raise NNVisError("no layers given for the strip; give module paths or start/stop/step")
     with eval_mode(model.module, device) as module:
-        outputs = layer_outputs(module, model.input_tensor(image[None]).to(device), list(layers))
+        x = model.input_tensor(image[None]).to(device)
+        outputs = layer_outputs(module, x, list(layers))
     rows = []
     for name in layers:
-        out = outputs[name]
-        if out.ndim != 4:
-            raise not_maps_error(model, name, tuple(out.shape), image.shape, device)
+        out = as_maps(model.module, name, outputs[name], tuple(x.shape[-2:]))  # as its layout says
+        if out is None:
+            raise not_maps_error(model, name, tuple(outputs[name].shape), image.shape, device)
         maps = out[0].float().cpu().numpy()
         channels, alphas = top_channels(maps, k)
         rows.append(StripLayer(name, channels, alphas, maps[channels], int(maps.shape[0])))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from nnvis.errors import NNVisError
 from nnvis.models.hooks import eval_mode, forward_hooks
+from nnvis.models.layout import CHANNELS_FIRST, Layout, layout_of
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
 from nnvis.validation import one_of
@@ -25,14 +27,38 @@ def check_precision(precision: str) -> torch.dtype | None:
     return PRECISIONS[one_of(precision, PRECISIONS, "precision")]
 
 
-def reduce_output(output) -> torch.Tensor:
-    """One row per observation: spatial mean for (N,C,H,W...) maps, as-is for (N,D); float32."""
+def reduce_output(output, layout: Layout | None = None, tokens: str | None = None) -> torch.Tensor:
+    """One row per observation, float32, as `layout` says (nnvis.models.layout): a map's spatial
+    mean per channel, the chosen tokens of a sequence; without a layout, channels-first."""
     if isinstance(output, (tuple, list)):
         output = output[0]
-    output = output.detach()
-    if output.ndim > 2:
-        return output.flatten(2).mean(dim=2, dtype=torch.float32)
-    return output.reshape(output.shape[0], -1).float()
+    return (layout or Layout(CHANNELS_FIRST)).units(output, tokens)
+
+
+class LayerReader:
+    """Each captured layer's rows: its layout decided at its first output (nnvis.models.layout),
+    then the chosen tokens or the spatial mean; an output whose first axis is not the batch's
+    images is refused in one line naming the layer."""
+
+    def __init__(self, model: torch.nn.Module, tokens: str | None = None, given: dict[str, Layout] | None = None):
+        self.model, self.tokens, self.given = model, tokens, given or {}
+        self.layouts: dict[str, Layout] = {}
+        self.batch = 0
+
+    def __call__(self, name: str, output) -> torch.Tensor:
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        if not isinstance(output, torch.Tensor):
+            raise NNVisError(f"layer '{name}' gives {type(output).__name__}, not a tensor; choose another layer "
+                             "(list them with `nnvis layers`)")
+        layout = self.layouts.get(name)
+        if layout is None:
+            layout = self.layouts[name] = layout_of(self.model, name, output.ndim, self.given)
+        rows = layout.units(output, self.tokens if layout.is_tokens else None)
+        if self.batch and len(rows) != self.batch:
+            raise NNVisError(f"layer '{name}' outputs {len(rows)} rows for {self.batch} images (shape "
+                             f"{tuple(output.shape)}): its first axis is not the images; name its layout with "
+                             "--layout or choose another layer")
+        return rows
 
 
 def auto_batch_size(module: torch.nn.Module, sample: torch.Tensor, device: str, *, share: float = 0.5,
@@ -70,21 +96,25 @@ class HostBuffers:
 
 @torch.no_grad()
 def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device: str = "cpu",
-            batch_size: int | None = None, precision: str = "float32",
-            progress: Progress = no_progress) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            batch_size: int | None = None, precision: str = "float32", progress: Progress = no_progress,
+            tokens: str | None = None, layouts: dict[str, Layout] | None = None,
+            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Activations of `layers` (float16, one row per image) and class probabilities (float32)
     for uint8 `images`, in batches (`batch_size`, or chosen from free GPU memory). `precision`
-    "bfloat16"/"float16" runs the model under autocast. The model's mode and memory format are
-    restored afterwards."""
+    "bfloat16"/"float16" runs the model under autocast. Each layer's rows follow its layout
+    (nnvis.models.layout; `tokens` for token layers, `layouts` from --layout); a module called
+    more than once per forward must be named by its call (`pool#2`). The model's mode and
+    memory format are restored afterwards."""
     autocast_dtype = check_precision(precision)
     module = model.module
     on_gpu = device.startswith("cuda")
     channels_last = on_gpu and images.ndim >= 3 and any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
     buffers = HostBuffers(len(images), pinned=on_gpu)
     offset = [0]
-    hooks = {name: (lambda out, name=name: buffers.put(name, offset[0], reduce_output(out), torch.float16))
+    reader = LayerReader(module, tokens, layouts)
+    hooks = {name: (lambda out, name=name: buffers.put(name, offset[0], reader(name, out), torch.float16))
              for name in layers}
-    with eval_mode(module, device), forward_hooks(module, hooks):
+    with eval_mode(module, device), forward_hooks(module, hooks, strict=True):
         try:
             if channels_last:
                 module.to(memory_format=torch.channels_last)
@@ -94,7 +124,7 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
                 batch = (batch.pin_memory() if on_gpu else batch).to(device, non_blocking=on_gpu)
                 if channels_last:
                     batch = batch.contiguous(memory_format=torch.channels_last)
-                offset[0] = start
+                offset[0], reader.batch = start, len(batch)
                 with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=autocast_dtype or torch.bfloat16,
                                     enabled=autocast_dtype is not None):
                     logits = module(batch)
@@ -106,6 +136,27 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
             if channels_last:
                 module.to(memory_format=torch.contiguous_format)
     return {name: buffers.numpy(name) for name in layers}, buffers.numpy("probabilities")
+
+
+@torch.no_grad()
+def probe_layouts(model: LoadedModel, images: np.ndarray, layers: list[str], layouts: dict[str, Layout] | None = None,
+                  ) -> dict[str, Layout]:
+    """Every layer's layout, from one forward pass of a few `images` with capture's own hooks: a
+    layer that capture would refuse (called twice, a layout that cannot be known, a first axis
+    that is not the images) raises its one-line NNVisError here, before anything is computed."""
+    reader = LayerReader(model.module, "mean", layouts)
+    reader.batch = len(images)
+    def read(name: str, output) -> None:  # a hook that returns a value would replace the output
+        reader(name, output)
+
+    hooks = {name: (lambda out, name=name: read(name, out)) for name in layers}
+    with eval_mode(model.module, "cpu") as module, forward_hooks(module, hooks, strict=True):
+        module(model.input_tensor(images))
+    missing = [name for name in layers if name not in reader.layouts]
+    if missing:
+        raise NNVisError(f"layer(s) {', '.join(missing)} are never called by the model's forward pass; choose modules "
+                         "the forward uses (list them with `nnvis layers`)")
+    return reader.layouts
 
 
 def input_activations(images: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
-"""Feature maps of a layer for a few images, the top channels by Shang's alpha (a map's mean
-activation), and heat overlays of one map on its input image (numpy only, no plotting library).
+"""Feature maps of a layer for a few images (channels-first maps, channels-last maps permuted, a
+token layer's patch tokens on their patch grid: nnvis.models.layout decides), the top channels
+by Shang's alpha (a map's mean activation), and heat overlays of one map on its input image
+(numpy only, no plotting library).
 
 A layer's output is taken at the first call of its module in the forward pass (a module
 reused in one forward, like the ReLU of a torchvision BasicBlock, is named by its first use,
@@ -15,6 +17,7 @@ import torch.nn.functional as F
 from nnvis.errors import NNVisError
 from nnvis.models.hooks import eval_mode, first_tensor, forward_hooks
 from nnvis.models.layers import list_layers
+from nnvis.models.layout import Layout, layout_of
 from nnvis.models.zoo import LoadedModel
 
 
@@ -73,8 +76,21 @@ def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], de
     of a blank image, as far as `layer`)."""
     probe = torch.zeros((1, data_channels(image_shape), image_shape[0], image_shape[1]), device=device)
     with eval_mode(model.module, device) as module, torch.no_grad():
-        out = layer_outputs(module, model.pixels_to_input(probe), [layer])[layer]
-    return tuple(out.shape[1:])
+        x = model.pixels_to_input(probe)
+        out = layer_outputs(module, x, [layer])[layer]
+        maps = as_maps(module, layer, out, tuple(x.shape[-2:]))
+        if maps is None:
+            return tuple(layout_of(module, layer, out.ndim).units(out).shape[1:])
+    return tuple(maps.shape[1:])
+
+
+def as_maps(module: torch.nn.Module, layer: str, output: torch.Tensor, input_hw: tuple[int, int],
+            layout: Layout | None = None) -> torch.Tensor | None:
+    """`layer`'s output as channels-first maps (N, C, h, w), as its layout says, or None for a
+    layer without maps (a vector); `input_hw` is the model input's size (a patch grid's aspect)."""
+    layout = layout or layout_of(module, layer, output.ndim)
+    maps = layout.maps(output, input_hw)
+    return maps if maps is not None and maps.ndim == 4 else None
 
 
 def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "cpu") -> list[str]:
@@ -86,11 +102,18 @@ def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "
     probe = torch.zeros((1, 3 if len(image_shape) == 3 else 1, image_shape[0], image_shape[1]), device=device)
 
     def record(name: str, output) -> None:  # a hook that returns a value would replace the output
-        shapes.setdefault(name, first_tensor(output).ndim)
+        output = first_tensor(output)
+        if name not in shapes and isinstance(output, torch.Tensor) and output.ndim >= 3:
+            try:
+                shapes[name] = 4 if layout_of(module, name, output.ndim).maps(output, hw) is not None else 0
+            except NNVisError:  # a layout that cannot be known: no maps
+                shapes[name] = 0
 
     hooks = {name: (lambda out, name=name: record(name, out)) for name in names}
     with eval_mode(module, device), forward_hooks(module, hooks), torch.no_grad():
-        module(model.pixels_to_input(probe))
+        x = model.pixels_to_input(probe)
+        hw = tuple(x.shape[-2:])
+        module(x)
     return [name for name in names if shapes.get(name) == 4]
 
 
@@ -119,9 +142,10 @@ def feature_maps(model: LoadedModel, images: np.ndarray, layer: str, device: str
         for start in range(0, len(images), batch_size):
             x = model.input_tensor(images[start:start + batch_size]).to(device)
             out = layer_outputs(module, x, [layer])[layer]
-            if out.ndim != 4:
+            maps = as_maps(module, layer, out, tuple(x.shape[-2:]))
+            if maps is None:
                 raise not_maps_error(model, layer, tuple(out.shape), images.shape[1:], device)
-            parts.append(out.float().cpu())
+            parts.append(maps.float().cpu())
     return torch.cat(parts).numpy()
 
 
@@ -189,6 +213,17 @@ def overlay(image: np.ndarray, fmap: np.ndarray, opacity: float = 0.6) -> np.nda
     return np.round((1.0 - opacity) * rgb.astype(np.float32) + opacity * heat).astype(np.uint8)
 
 
-def unit_activation(output: torch.Tensor) -> torch.Tensor:
-    """Every unit's activation per image: (N,D) as is, maps reduced to their spatial mean."""
+def unit_activation(output: torch.Tensor, layout: Layout | None = None, tokens: str | None = None) -> torch.Tensor:
+    """Every unit's activation per image, keeping autograd history: (N,D) as is, maps reduced
+    to their spatial mean, token sequences to the chosen tokens (as `layout` says; without
+    one, channels-first)."""
+    if layout is not None and output.ndim > 2:
+        output = layout.batch_first(output)
+        if layout.kind == "channels-last":
+            return output.flatten(1, -2).mean(dim=1)
+        if layout.is_tokens:
+            tokens = tokens or ("cls" if layout.prefix else "mean")
+            if tokens == "cls":
+                return output[:, :2].mean(dim=1) if layout.distilled else output[:, 0]
+            return output[:, layout.prefix:].mean(dim=1)
     return output.flatten(2).mean(dim=2) if output.ndim > 2 else output.reshape(output.shape[0], -1)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from nnvis.errors import NNVisError
-from nnvis.models.layers import get_module
+from nnvis.models.layers import get_module, split_layer
 
 OutputHook = Callable[[Any], Any]
 _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
@@ -57,9 +57,10 @@ def _hook(fn: OutputHook) -> Callable:
     return hook
 
 
-def _pre_hook(fn: OutputHook) -> Callable:
-    def pre_hook(_module, args) -> None:
-        fn(args[0])
+def _pre_hook(fn: OutputHook, replaces: bool = False) -> Callable:
+    def pre_hook(_module, args):
+        replaced = fn(args[0])
+        return (replaced, *args[1:]) if replaces and replaced is not None else None
     return pre_hook
 
 
@@ -76,26 +77,48 @@ def check_inspectable(module: nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bool = False) -> Iterator[nn.Module]:
-    """`module` with a forward hook on each named layer `{path: fn(output)}` for the block: `fn`
-    sees the layer's output (its first positional input when `inputs`: a pre-hook) and may
-    return a tensor that replaces the output (a pre-hook's return value is ignored). Unknown
-    paths raise NNVisError before any hook is registered; the hooks are removed on exit,
-    whatever happens."""
+def forward_hooks(module: nn.Module, hooks: dict[str, OutputHook], *, inputs: bool = False,
+                  strict: bool = False) -> Iterator[nn.Module]:
+    """`module` with a forward hook on each named layer `{name: fn(output)}` for the block: `fn`
+    sees the layer's output (its first positional input when `inputs` or when the name ends in
+    `:input`: a pre-hook) and may return a tensor that replaces the output (or, for a name
+    ending in `:input`, the input: a unit of `fc2:input` can be ablated; with `inputs` a
+    pre-hook's return value is ignored). A name `path#K` sees only the K-th call of its module in each forward
+    pass; a plain name sees every call, or with `strict` raises NNVisError at a second call
+    (the module is called more than once: name one call). Unknown paths raise NNVisError before
+    any hook is registered; the hooks are removed on exit, whatever happens."""
     if hooks:
         check_inspectable(module)
-    targets = {name: get_module(module, name) for name in hooks}
+    specs = {name: split_layer(name) for name in hooks}
+    targets = {name: get_module(module, spec[0]) for name, spec in specs.items()}
+    calls: dict[str, int] = {}
     handles = []
     try:
+        if any(spec[1] is not None or strict for spec in specs.values()):
+            handles.append(module.register_forward_pre_hook(lambda *_: calls.clear()))
         for name, fn in hooks.items():
-            if inputs:
-                handles.append(targets[name].register_forward_pre_hook(_pre_hook(fn)))
+            path, call, is_input = specs[name]
+            counted = _counted(name, path, call, strict, calls, fn)
+            if inputs or is_input:
+                handles.append(targets[name].register_forward_pre_hook(_pre_hook(counted, replaces=is_input)))
             else:
-                handles.append(targets[name].register_forward_hook(_hook(fn)))
+                handles.append(targets[name].register_forward_hook(_hook(counted)))
         yield module
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _counted(name: str, path: str, call: int | None, strict: bool, calls: dict[str, int], fn: OutputHook) -> OutputHook:
+    def on_call(value):
+        seen = calls[name] = calls.get(name, 0) + 1
+        if call is not None and seen != call:
+            return None
+        if strict and call is None and seen > 1:
+            raise NNVisError(f"layer '{name}' is called more than once in one forward pass; name one call: "
+                             f"{path}#1, {path}#2, ... (`nnvis layers` lists them)")
+        return fn(value)
+    return on_call
 
 
 def first_tensor(output: Any) -> Any:

@@ -1,6 +1,6 @@
 """What a workspace may make a server load. A workspace.json names its model; `module:function`
 and TorchScript models run code when loaded, so a served workspace may name only the built-in
-models (mlp, cnn, a torchvision architecture) or a model on the operator's allow-list
+models (mlp, cnn, a torchvision architecture, a timm architecture by name) or a model on the operator's allow-list
 (NNVIS_MODEL_ALLOW): whoever can write to the data folder cannot make a web worker run code.
 Checkpoints are read within a size limit, and not when a member unpacks far beyond its size (a zip bomb)."""
 
@@ -21,11 +21,21 @@ def is_built_in(spec: str) -> bool:
     (and no file of that name shadows it)."""
     if spec in BUILT_IN:
         return True
+    if spec.startswith("timm:") and "/" not in spec and not Path(spec).exists():
+        return timm_name_known(spec)  # library code by name, as a torchvision architecture
     if ":" in spec or "/" in spec or Path(spec).exists():
         return False
     from nnvis.models.zoo import torchvision_names
 
     return spec in torchvision_names()
+
+
+def timm_name_known(spec: str) -> bool:
+    try:
+        import timm
+    except ImportError:
+        return False
+    return spec[len("timm:"):] in timm.list_models()
 
 
 def check_served_model(spec: str, allowed: tuple[str, ...], workspace: Path) -> None:

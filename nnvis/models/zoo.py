@@ -109,6 +109,10 @@ def build_model(spec: str, *, image_shape: tuple[int, ...], n_classes: int,
         loaded = LoadedModel(CNN(channels, hw, n_classes), spec, channels)
     elif Path(spec).is_file():
         loaded = LoadedModel(load_torchscript(Path(spec)), spec, channels)
+    elif spec.startswith("timm:"):
+        from nnvis.models.timm_models import build_timm
+
+        loaded, weights = LoadedModel(build_timm(spec, n_classes, weights), spec, 3), None
     elif ":" in spec:
         module = model_from_factory(spec)
         loaded = LoadedModel(module, spec, first_conv_channels(module) or channels)
@@ -146,7 +150,7 @@ def unknown_model_message(spec: str) -> str:
     close = difflib.get_close_matches(spec, list(PAPER_MODELS) + torchvision_names(), n=3)
     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
     return (f"unknown model '{spec}'{hint}; allowed: mlp, cnn, a torchvision architecture "
-            "(e.g. resnet18), or module:function returning an nn.Module")
+            "(e.g. resnet18), timm:NAME, or module:function returning an nn.Module")
 
 
 def model_from_factory(spec: str) -> nn.Module:
@@ -186,6 +190,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise NNVisError(f"weights file {path} does not exist")
     check_checkpoint(path)  # a size and unpacking limit before torch reads it
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types on junk (IndexError, UnpicklingError, ...)
@@ -200,6 +206,19 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise NNVisError(f"{path} holds {type(obj).__name__}, not a state_dict of tensors")
     return obj
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A .safetensors file's tensors (the safetensors package: no code, no pickle)."""
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise NNVisError(f"{path} is a safetensors file: pip install safetensors (or 'nnvis[timm]')") from None
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise NNVisError(f"{path} is not a readable safetensors file ({' '.join(str(error).split())[:160]})") from None
 
 
 def load_weights_into(model: nn.Module, path: Path, spec: str) -> None:

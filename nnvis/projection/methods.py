@@ -4,6 +4,8 @@ metric MDS over 1 - |Pearson r| for the neurons of a layer."""
 from __future__ import annotations
 
 import os
+import re
+from typing import Callable
 
 import numpy as np
 
@@ -17,6 +19,9 @@ from nnvis.validation import one_of
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
+TSNE_ITERATIONS = (250, 500)  # openTSNE's early exaggeration, then its main optimisation
+TSNE_REPORT_EVERY = 25  # iterations between two progress reports
+Steps = Callable[[int, int], None]  # called as steps(done, total): a projection's iterations or epochs
 
 
 def check_method(method: str) -> str:
@@ -30,11 +35,13 @@ def default_jobs() -> int:
 
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
-            device: str = "cpu", graph: dict[str, np.ndarray] | None = None) -> np.ndarray:
+            device: str = "cpu", graph: dict[str, np.ndarray] | None = None,
+            steps: Steps | None = None) -> np.ndarray:
     """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
     On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`). On the
     CPU they run on `graph_space(x)` (PCA to 50 dimensions above 100) from one neighbour graph
-    (`nnvis.projection.knn`): `graph`, that graph when the caller has it, else found here."""
+    (`nnvis.projection.knn`): `graph`, that graph when the caller has it, else found here.
+    `steps(done, total)` hears t-SNE's iterations and UMAP's epochs on the CPU as they pass."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
@@ -47,11 +54,13 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
     else:
         x = graph_space(x, seed=seed)
         graph = graph if graph is not None else knn_graph(x, seed=seed, n_jobs=n_jobs)
-        points = tsne_from_graph(x, graph, seed, n_jobs) if method == "tsne" else umap_from_graph(x, graph, seed)
+        points = (tsne_from_graph(x, graph, seed, n_jobs, steps) if method == "tsne"
+                  else umap_from_graph(x, graph, seed, steps))
     return normalise(points.astype(np.float32))
 
 
-def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jobs: int) -> np.ndarray:
+def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jobs: int,
+                    steps: Steps | None = None) -> np.ndarray:
     """openTSNE with perplexity-based affinities over the graph's first 3 x perplexity
     neighbours (what openTSNE's own search would find), initialised by PCA of `x`."""
     from openTSNE import TSNE
@@ -64,20 +73,57 @@ def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jo
                                    perplexity=perplexity, n_jobs=n_jobs, random_state=seed)
     gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
     return np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
-                           random_state=seed).fit(x, affinities=affinities))
+                           random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
+                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(x, affinities=affinities))
 
 
-def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int) -> np.ndarray:
+def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int,
+                    steps: Steps | None = None) -> np.ndarray:
     """umap-learn over the graph's first 15 neighbours (`precomputed_knn`, itself first)."""
     import warnings
 
     import umap
 
     k = min(15, len(x) - 1)
-    reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=knn_with_self(graph, k))
+    reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=knn_with_self(graph, k),
+                        **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}))
     with warnings.catch_warnings():  # "no search index": only transform() would need one
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         return reducer.fit_transform(x)
+
+
+def tsne_callbacks(steps: Steps | None) -> dict:
+    """openTSNE's `callbacks` arguments reporting the iterations done of both phases to `steps`."""
+    if steps is None:
+        return {}
+    total, calls = sum(TSNE_ITERATIONS), [0]
+
+    def callback(iteration: int, error: float, embedding) -> bool:
+        calls[0] += 1
+        steps(min(calls[0] * TSNE_REPORT_EVERY, total), total)
+        return False  # go on
+
+    return {"callbacks": callback, "callbacks_every_iters": TSNE_REPORT_EVERY}
+
+
+class EpochSink:
+    """Where umap-learn's epoch bar writes (its `tqdm_kwds` file): each "done/total" it prints,
+    formatted by `bar_format`, goes to `steps` instead of a terminal."""
+
+    FORMAT = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, steps: Steps):
+        self.steps = steps
+
+    def tqdm_kwds(self) -> dict:
+        return {"disable": False, "file": self, "bar_format": "{n}/{total}\n", "mininterval": 0.5}
+
+    def write(self, text: str) -> None:
+        for done, total in self.FORMAT.findall(text):
+            self.steps(int(done), int(total))
+
+    def flush(self) -> None:
+        pass
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:

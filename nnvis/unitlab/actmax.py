@@ -38,6 +38,7 @@ from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.unitlab.layouts import check_channels_first
 from nnvis.unitlab.stats import refuse_dead_unit
 from nnvis.workspace import keys
 
@@ -261,6 +262,7 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     `analysis.device`, fetched from the store or computed and stored (a cancelled run is
     returned but not stored). Any module path of the model is allowed, not only captured layers."""
     params.validate()
+    check_channels_first(analysis.manifest, [layer], "activation maximization")
     key = keys.actmax(analysis, layer, epoch, unit, params.as_key())
 
     def compute() -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
 from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for
+from nnvis.unitlab.layouts import check_channels_first
 from nnvis.unitlab.perturbation import check_variance
 from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
@@ -126,6 +127,7 @@ def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count
     Global mode ranks units by their mean alpha over the workspace's subset."""
     epoch = resolve_epoch(analysis, epoch)
     mode, layer = ab.check_mode(mode), hidden_layer(analysis, layer)
+    check_channels_first(analysis.manifest, [layer], "low-activation ablation")
     alpha = activations(analysis, layer, epoch)
     count = ab.check_count(count, alpha.shape[1], layer)
     check_on(on)
@@ -170,6 +172,7 @@ def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None
     """Per-layer mean cosine between clean and noisy activations, and accuracy clean vs noisy."""
     epoch = resolve_epoch(analysis, epoch)
     layers = [hidden_layer(analysis, layer) for layer in (layers or analysis.layers)]
+    check_channels_first(analysis.manifest, layers, "noise perturbation")
     variance, on = check_variance(variance), check_on(on)
     key = keys.perturbation(analysis, epoch, layers, variance, seed, on)
 

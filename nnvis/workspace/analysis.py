@@ -16,6 +16,7 @@ from nnvis.errors import NNVisError, NotCaptured
 from nnvis.models.activations import capture, input_activations
 from nnvis.models.feature_maps import layer_shape
 from nnvis.models.layers import INPUT_LAYER
+from nnvis.models.layout import parse_layouts
 from nnvis.models.zoo import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
 from nnvis.projection.gpu import uses_gpu_engine
@@ -232,7 +233,8 @@ class Analysis:
                 return found
             acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
                                           device=self.device, precision=self.config.precision,
-                                          progress=self.progress)
+                                          progress=self.progress, tokens=self.config.tokens,
+                                          layouts=parse_layouts(self.config.layout))
             stored = {keys.activations(self, layer, epoch): {"x": x} for layer, x in acts.items()}
             stored[done] = {"p": probabilities}
             for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured
@@ -281,9 +283,11 @@ class Analysis:
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
             graph = None if method == "pca" or uses_gpu_engine(method, self.device) else self.knn_graph(layer, epoch)
-            self.progress(f"{method} of {layer}", 0, 1)
-            points = project(x, method, seed=self.config.seed, device=self.device, graph=graph)
-            self.progress(f"{method} of {layer}", 1, 1)
+            stage = f"{method} of {layer}"
+            self.progress(stage, 0, 1)
+            points = project(x, method, seed=self.config.seed, device=self.device, graph=graph,
+                             steps=lambda done, total: self.progress(stage, done, total))
+            self.progress(stage, 1, 1)
             self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)

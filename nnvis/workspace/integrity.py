@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diskcache.core import MODE_PICKLE
 
 from nnvis.errors import NNVisError
-from nnvis.workspace.store import DECODE_ERRORS, decodes, load_mapped
+from nnvis.workspace.store import DECODE_ERRORS, decodes, load_mapped, open_read_only
 
 # field of workspace.json: (what it must be, the check)
 MANIFEST_FIELDS = {
@@ -99,17 +100,32 @@ def snapshot_problems(workspace, epochs: list[int], manifest: dict) -> list[str]
 
 
 def store_problems(store, remove: bool = False) -> list[str]:
-    """One line per store entry that does not decode (removed when `remove`)."""
+    """One line per store entry that does not decode, a pickled one included (removed when `remove`).
+    Rows are listed with SQL, not diskcache's iteration, which would unpickle a pickled key."""
     problems = []
     cache = store.cache
-    for digest in list(cache.iterkeys()):
+    database = store.directory / "cache.db"
+    rows = []
+    if database.is_file():
+        connection = open_read_only(database)
         try:
-            blob, kind = cache.get(digest, tag=True)
+            rows = connection.execute("SELECT rowid, key, raw, tag, mode FROM Cache").fetchall()
+        finally:
+            connection.close()
+    for rowid, digest, raw, kind, mode in rows:
+        if not raw or mode == MODE_PICKLE:
+            problems.append(f"store entry {rowid} ({kind or 'artifact'}) is a pickle, refused unread: damaged")
+            if remove:
+                with cache.transact():
+                    cache._sql("DELETE FROM Cache WHERE rowid = ?", (rowid,))  # no key to name it by
+            continue
+        try:
+            blob = cache.get(digest)
         except DECODE_ERRORS:
-            blob, kind = b"", None
+            blob = b""
         if blob is None or (isinstance(blob, bytes) and decodes(blob)):
             continue
-        problems.append(f"store entry {digest[:12]} ({kind or 'artifact'}) does not decode: damaged")
+        problems.append(f"store entry {str(digest)[:12]} ({kind or 'artifact'}) does not decode: damaged")
         if remove:
             cache.delete(digest)
     for path in sorted((store.directory / "arrays").glob("*.npy")):

@@ -37,6 +37,9 @@ def artifact(analysis: Analysis, kind: str, *, layer: str = "", epoch: int = -1,
         params = {"precision": config.precision, **params}
     if epoch >= 0:
         params = {**analysis.preprocess.key(), **params}
+    if layer and layer != INPUT_LAYER:  # which tokens stand for an image, and a layout the user named
+        params = {**({"tokens": config.tokens} if getattr(config, "tokens", None) else {}),
+                  **({"layout": config.layout} if getattr(config, "layout", None) else {}), **params}
     subset_name = f"{config.observations}-{config.subset}-seed{config.seed}"
     base = ArtifactKey(kind, analysis.manifest["dataset_id"], subset_name, weights, layer, epoch, method)
     return base.with_params(**params) if params else base
@@ -205,3 +208,23 @@ def knn_graph(analysis: Analysis, layer: str, epoch: int) -> ArtifactKey:
     search = "exact" if analysis.config.subset <= EXACT_LIMIT else "nndescent"
     return artifact(analysis, "knn-graph", layer=analysis.check_layer(layer), epoch=epoch, method=search,
                     k=GRAPH_K, space=f"pca{PCA_DIMS}-above-{PCA_ABOVE}", seed=analysis.config.seed)
+
+
+# ---- the concepts wing (nnvis.concepts; the caller checks layer, k and epochs)
+
+CONCEPT_METHOD = "nmf-positions"
+"""Concepts as scikit-learn's NMF of a layer's activations at spatial positions (nnvis.concepts)."""
+
+
+def concept_atlas(analysis: Analysis, layer: str, epoch: int, k: int, seed: int, images: int) -> ArtifactKey:
+    """A layer's concept atlas at `epoch`: K concepts fitted on `images` subset observations drawn with `seed`."""
+    return artifact(analysis, "concept-atlas", layer=layer, epoch=epoch, method=CONCEPT_METHOD, k=int(k),
+                    seed=int(seed), images=int(images))
+
+
+def concept_match(analysis: Analysis, layer: str, before: int, after: int, k: int, seed: int,
+                  images: int) -> ArtifactKey:
+    """The matching of the concepts of epoch `before` to those of `after` (their atlases' keys)."""
+    return artifact(analysis, "concept-match", layer=layer, epoch=after, method="hungarian-pearson", k=int(k),
+                    seed=int(seed), images=int(images),
+                    before=concept_atlas(analysis, layer, before, k, seed, images).digest())

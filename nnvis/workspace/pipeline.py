@@ -14,15 +14,18 @@ import torch
 from nnvis.data.datasets import ImageDataset
 from nnvis.data.preprocess import NORMALIZE_NONE, Preprocess, load_data
 from nnvis.errors import NNVisError
+from nnvis.models.activations import probe_layouts
 from nnvis.models.checkpoints import checkpoint_series
 from nnvis.models.hooks import check_inspectable
 from nnvis.models.layers import INPUT_LAYER, resolve_layers
+from nnvis.models.layout import parse_layouts, resolve_tokens
 from nnvis.models.pretrained import is_weight_name, pretrained_preprocessing
 from nnvis.models.training import TrainSettings, snapshot_epochs, train
 from nnvis.models.zoo import LoadedModel, build_model, load_weights_into, weights_hash
 from nnvis.progress import Progress, no_progress
 from nnvis.workspace.analysis import Analysis, pool_size, subset_indices
 from nnvis.workspace.integrity import readable_manifest, snapshots_intact
+from nnvis.workspace.run_lock import holding_workspace_lock
 from nnvis.workspace.workspace import DEFAULT_SUBSET, SUBSET_ALL, RunConfig, Workspace, resolve_device
 
 
@@ -56,12 +59,19 @@ def check_fits(model: LoadedModel, dataset: ImageDataset) -> None:
 
 
 def with_pretrained_preprocessing(config: RunConfig) -> RunConfig:
-    """For torchvision weights by name, their resize, crop and mean/std where the user gave none."""
-    if config.weights is None or not is_weight_name(config.model, config.weights):
+    """For torchvision weights by name and for timm models, their resize, crop and mean/std where
+    the user gave none."""
+    timm = config.model.startswith("timm:")
+    if not timm and (config.weights is None or not is_weight_name(config.model, config.weights)):
         return config
     given = {"normalize": config.normalize != NORMALIZE_NONE, "image_size": config.image_size is not None,
              "crop": config.crop is not None}
-    own = pretrained_preprocessing(config.model, config.weights)
+    if timm:
+        from nnvis.models.timm_models import timm_preprocessing
+
+        own = timm_preprocessing(config.model)
+    else:
+        own = pretrained_preprocessing(config.model, config.weights)
     return replace(config, **{name: value for name, value in own.items() if not given[name]})
 
 
@@ -98,7 +108,11 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     model.preprocess = Preprocess.of(config)
     check_inspectable(model.module)  # before any training: its layers could not be captured after
     check_fits(model, dataset)
-    layers = [layer for layer in resolve_layers(model.module, config.layers) if layer != INPUT_LAYER]
+    probe = dataset.test_images[:2]
+    layers = [layer for layer in resolve_layers(model.module, config.layers, model.input_tensor(probe))
+              if layer != INPUT_LAYER]
+    layouts = probe_layouts(model, probe, layers, parse_layouts(config.layout))  # a layer capture refuses: now
+    config = replace(config, tokens=resolve_tokens(config.tokens, layouts))
     if config.checkpoints is not None:
         epochs, hashes = load_series(config, model, workspace)
         key = hashlib.sha256(json.dumps({"dataset": dataset.id, "model": config.model, "checkpoints": hashes,
@@ -123,6 +137,7 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
         "config": asdict(config), "training_key": key, "dataset_id": dataset.id,
         "classes": list(dataset.classes), "image_shape": list(dataset.image_shape),
         "n_test": len(dataset.test_labels), "layers": layers, "epochs": epochs, "weights": hashes,
+        "layouts": {layer: str(layout) for layer, layout in layouts.items()},
         **({"n_outputs": outputs} if (outputs := output_count(model)) not in (None, dataset.n_classes) else {}),
     })
     return dataset
@@ -136,6 +151,7 @@ def output_count(model: LoadedModel) -> int | None:
     return classifier.out_features if classifier is not None else None
 
 
+@holding_workspace_lock
 def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_progress, *,
         neuron_maps: str = "all") -> Workspace:
     """Prepare the workspace, then compute accuracy, projections and NH for every snapshot and
@@ -144,16 +160,20 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
     workspace = Workspace(workspace_dir)
     dataset = prepare(config, workspace, progress)
     analysis = Analysis(workspace, dataset=dataset, progress=progress)
+    jobs = [(epoch, layer) for epoch in analysis.epochs for layer in analysis.layers]
+    # one stage for the rest of the run, a view at a time: its captures and projection
+    # iterations are steps inside it, so its time left is the run's
+    progress("projections", 0, len(jobs) + 1)
     analysis.projection(INPUT_LAYER, 0)
     for layer in analysis.layers:
         analysis.layer_shape(layer)  # whether its units have maps, known without a model when served
-    jobs = [(epoch, layer) for epoch in analysis.epochs for layer in analysis.layers]
-    for done, (epoch, layer) in enumerate(jobs, start=1):
+    progress("projections", 1, len(jobs) + 1)
+    for done, (epoch, layer) in enumerate(jobs, start=2):
         analysis.test_accuracy(epoch)
         analysis.projection(layer, epoch)
         if neuron_maps == "all" or epoch == analysis.epochs[-1]:
             analysis.neuron_map(layer, epoch)
-        progress("project", done, len(jobs))
+        progress("projections", done, len(jobs) + 1)
     return workspace
 
 

@@ -6,8 +6,9 @@
             rec.snapshot(epoch)          # cheap: saves the weights
     # leaving the block captures, projects and measures, as `nnvis run --checkpoints` does
 
-The snapshots go to <workspace>/checkpoints/epoch_NNNN.pt; leaving the block runs the pipeline
-on that folder, so the workspace is the one `nnvis run --checkpoints` makes from the same files.
+The snapshots go to <workspace>/snapshots/epoch_NNNN.pt, where the workspace keeps its snapshots
+(one copy of each state_dict); leaving the block runs the pipeline on that folder, so the
+workspace is the one `nnvis run --checkpoints` makes from the same files.
 An exception inside the block leaves the snapshots and computes nothing.
 """
 
@@ -25,7 +26,7 @@ from nnvis.models.zoo import model_from_factory
 from nnvis.progress import Progress, no_progress
 from nnvis.workspace.workspace import RunConfig, Workspace
 
-CHECKPOINTS = "checkpoints"
+CHECKPOINTS = "snapshots"  # the workspace's own snapshot folder: the run rewrites each file in place
 
 
 def model_spec_of(model: nn.Module) -> str:
@@ -89,6 +90,12 @@ class Recorder:
         if kind is None:
             self.close()
         return False
+
+    def show(self, page: str = "/", **options) -> str:
+        """The finished workspace's dashboard inline in a notebook (`nnvis.show`)."""
+        from nnvis.integrations.notebook import show
+
+        return show(self.workspace.path, page, **options)
 
     def close(self) -> Workspace:
         """Capture, project and measure every recorded snapshot (as `nnvis run --checkpoints`)."""

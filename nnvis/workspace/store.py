@@ -1,7 +1,8 @@
 """Content-addressed artifact store on diskcache: every artifact is keyed by what made it.
 
 Values are dicts of numpy arrays serialised as uncompressed .npz bytes (loaded with
-allow_pickle=False), so a shared store never unpickles anything. A diskcache `set` is one
+allow_pickle=False), or PNG bytes, read through `PlainDisk`, which refuses a pickled row: a
+shared store never unpickles anything, whoever wrote its folder. A diskcache `set` is one
 SQLite transaction: a killed writer leaves no partial artifact.
 
 Computing a missing artifact holds an exclusive `flock` on a file named by its digest, so two
@@ -32,6 +33,7 @@ import diskcache
 import numpy as np
 
 from nnvis.errors import NotInStore
+from nnvis.workspace.safe_disk import PlainDisk
 
 Arrays = dict[str, np.ndarray]
 
@@ -128,7 +130,7 @@ class ReadOnlyCache:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.disk = diskcache.Disk(str(directory))
+        self.disk = PlainDisk(str(directory))
         self.local = threading.local()
 
     def connection(self) -> sqlite3.Connection | None:
@@ -139,13 +141,13 @@ class ReadOnlyCache:
             self.local.connection = open_read_only(path)
         return self.local.connection
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default=None, read: bool = False):
         connection = self.connection()
         row = None if connection is None else connection.execute(
             "SELECT mode, filename, value, expire_time FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
         if row is None or (row[3] is not None and row[3] < time.time()):
             return default
-        return self.disk.fetch(row[0], row[1], row[2], False)
+        return self.disk.fetch(row[0], row[1], row[2], read)
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -172,7 +174,7 @@ class Store:
         self.directory = Path(directory)
         self.read_only = read_only
         self.cache = ReadOnlyCache(self.directory) if read_only else \
-            diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30))
+            diskcache.Cache(str(self.directory), size_limit=int(size_limit_gb * 2**30), disk=PlainDisk)
         self.hits = 0
         self.misses = 0
         self.damaged: set[str] = set()
@@ -200,7 +202,15 @@ class Store:
         self.cache.set(key.digest(), pack(arrays), tag=key.kind)
 
     def __contains__(self, key: ArtifactKey) -> bool:
-        return key.digest() in self.cache
+        """Whether a readable entry is stored for `key` (a refused or unreadable one is not)."""
+        try:
+            found = self.cache.get(key.digest(), read=True)  # a file's handle, not its bytes
+        except DECODE_ERRORS as error:
+            self.note_damaged(key, str(error)[:120])
+            return False
+        if hasattr(found, "close"):
+            found.close()
+        return found is not None
 
     @contextlib.contextmanager
     def computing(self, key: ArtifactKey) -> Iterator[None]:
@@ -232,7 +242,11 @@ class Store:
 
     def get_or_compute_bytes(self, key: ArtifactKey, compute: Callable[[], bytes]) -> bytes:
         """Like get_or_compute for a PNG (a thumbnail), stored as is; one that is not whole is a miss."""
-        blob = self.cache.get(key.digest())
+        try:
+            blob = self.cache.get(key.digest())
+        except DECODE_ERRORS as error:
+            self.note_damaged(key, str(error)[:120])
+            blob = None
         if blob is not None and not is_png(blob):
             self.note_damaged(key, "not a whole PNG")
             blob = None

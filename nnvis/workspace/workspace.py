@@ -56,6 +56,8 @@ class RunConfig:
     image_size: int | None = None  # resize: the shorter side to this many pixels
     crop: int | None = None  # centre crop to crop x crop pixels
     checkpoints: str | None = None  # a glob or folder of per-epoch state_dicts, used instead of training
+    tokens: str | None = None  # token layers: cls, mean (patches: nnvis patches); recorded as resolved by the run
+    layout: str | None = None  # --layout: KIND or LAYER=KIND,... where the model cannot say (nnvis.models.layout)
 
     def validate(self) -> "RunConfig":
         """Raise NNVisError for a value outside what is allowed; return self otherwise."""
@@ -80,6 +82,11 @@ class RunConfig:
             raise NNVisError("--checkpoints and --weights were both given; allowed: one of them "
                              "(--weights loads one file, --checkpoints a series as epochs)")
         Preprocess.of(self)
+        from nnvis.models.layout import TOKEN_CHOICES, parse_layouts
+
+        if self.tokens is not None and self.tokens not in TOKEN_CHOICES:
+            raise NNVisError(f"--tokens {self.tokens!r} is unknown; allowed: {', '.join(TOKEN_CHOICES)}")
+        parse_layouts(self.layout)
         return self
 
     @classmethod

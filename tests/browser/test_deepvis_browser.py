@@ -45,7 +45,7 @@ def server(digits_workspace, resnet_workspace, tmp_path_factory):
         yield url
 
 
-def wait_for_heatmaps(page, graph_id, count=1, previous=None):
+def wait_for_heatmaps(page, graph_id, count=1, previous=None, timeout=120000):
     """Wait until `graph_id` shows `count` heat maps (different from `previous` when given)."""
     page.wait_for_function(
         """([id, count, previous]) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
@@ -53,7 +53,7 @@ def wait_for_heatmaps(page, graph_id, count=1, previous=None):
         const maps = gd._fullData.filter(t => t.type === 'heatmap');
         if (maps.length !== count) { return false; }
         return previous === null || JSON.stringify(Array.from(maps[0].z, r => Array.from(r))) !== previous; }""",
-        arg=[graph_id, count, previous], timeout=60000)
+        arg=[graph_id, count, previous], timeout=timeout)  # a job computes it
     return page.evaluate(HEATMAPS, graph_id)
 
 

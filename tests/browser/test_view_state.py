@@ -118,4 +118,5 @@ def test_every_page_has_the_one_header_with_its_links(app_context):
     header = next(c for c in explore.layout(ws="0").children if type(c).__name__ == "Header")
     assert [(getattr(link, "id", None), link.href) for link in header.children[2:]] == [
         ("evolution-link", "/evolution?ws=0"), ("unit-card-link", "/units?ws=0"),
-        ("layer-lab-link", "/layer-lab?ws=0"), (None, "/compare?ws=0")]
+        ("layer-lab-link", "/layer-lab?ws=0"), ("concepts-link", "/concepts?ws=0"), ("compare-link", "/compare?ws=0"),
+        ("deepvis-link", "/deepvis?ws=0")]  # every page, /deepvis and /concepts included

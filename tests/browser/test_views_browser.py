@@ -49,7 +49,7 @@ def server(digits_workspace, cifar_workspace, tmp_path_factory):
         yield url
 
 
-def wait_text(page, element_id, text, timeout=60000):
+def wait_text(page, element_id, text, timeout=300_000):
     page.wait_for_function(f"t => {TEXT(element_id)}.includes(t)", arg=text, timeout=timeout)
 
 
@@ -192,7 +192,7 @@ def shown_cells(page):
 def test_clustered_cosine_matrix_keeps_each_number_in_its_cell(page, server, digits_workspace):
     page.goto(server + "/layer-lab?ws=0&layer=hidden4&epoch=2")
     page.wait_for_function("() => document.querySelectorAll('#ll-cosine .annotation').length === 100",
-                           timeout=60000)
+                           timeout=300_000)
     analysis = Analysis(Workspace(digits_workspace.path))
     matrix = class_similarity(analysis, "hidden4", 2)
     names = analysis.classes
@@ -212,7 +212,7 @@ def test_clustered_cosine_matrix_keeps_each_number_in_its_cell(page, server, dig
         colleague.goto(page.url)
         colleague.wait_for_function("() => { const t = document.querySelector('#ll-cosine .gtitle');"
                                     " return t && t.textContent.includes('hidden2') &&"
-                                    " t.textContent.includes('clustered'); }", timeout=60000)
+                                    " t.textContent.includes('clustered'); }", timeout=300_000)
         assert colleague.locator("#ll-cluster input").is_checked()
     finally:
         colleague.context.close()
@@ -237,7 +237,7 @@ def test_unit_lab_address_follows_the_unit_and_reopens_it(page, server):
     colleague = fresh_page(page)
     try:
         colleague.goto(page.url)
-        colleague.wait_for_function(f"t => {TEXT('ul-title')} === t", arg=title, timeout=60000)
+        colleague.wait_for_function(f"t => {TEXT('ul-title')} === t", arg=title, timeout=300_000)
         assert colleague.input_value("#ul-observations") == "3,7"
     finally:
         colleague.context.close()

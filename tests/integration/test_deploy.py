@@ -27,9 +27,11 @@ def test_dockerfile_is_linted_and_installs_the_project_as_the_readme_does():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install -q -e '.[test]'" in (ROOT / "setup.sh").read_text()  # the README's set-up
     assert re.search(r"RUN pip install --no-cache-dir \.\s*$", dockerfile, re.M)  # the same pyproject
-    for package in ("nnvis", "callbacks", "layouts", "assets"):  # everything the app imports or serves
+    for package in ("nnvis", "web", "callbacks", "layouts", "assets", "nnvis_components"):  # what the app uses
         assert f"COPY {package} ./{package}" in dockerfile
-    assert "gunicorn --workers 4" in dockerfile and "app:server" in dockerfile
+    served = "gunicorn --worker-class gthread --workers 4 --threads 8"  # the README's command: /health beside callbacks
+    assert served in dockerfile and "app:server" in dockerfile and served in (ROOT / "README.md").read_text()
+    assert "NNVIS_JOB_CACHE=/var/cache/nnvis-jobs" in dockerfile  # the job cache outside the data volume
 
 
 def get(url: str, timeout: float = 30):
@@ -40,8 +42,9 @@ def get(url: str, timeout: float = 30):
 def test_gunicorn_with_four_workers_serves_the_dashboard(digits_workspace, tmp_path):
     port = free_port()
     env = {**os.environ, "NNVIS_WORKSPACES": str(digits_workspace.path), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
-    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-                                 "--timeout", "120", "app:server"], cwd=ROOT, env=env,
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "4",
+                                 "--threads", "8", "--bind", f"127.0.0.1:{port}", "--timeout", "120", "app:server"],
+                                cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -62,7 +62,8 @@ def test_small_blocks_give_the_same_values(mnist_pixels, monkeypatch):
     x, points = mnist_pixels[0][:400], mnist_pixels[1][:400]
     whole = trustworthiness_continuity(x, points)
     monkeypatch.setattr(nnvis.projection.metrics, "BLOCK_BYTES", 400 * 32 * 7)  # 7 rows per block
-    np.testing.assert_allclose(trustworthiness_continuity(x, points), whole, atol=1e-12)
+    # the same up to float32 summation order, which differs between CPUs (5.9e-7 relative seen)
+    np.testing.assert_allclose(trustworthiness_continuity(x, points), whole, rtol=1e-5, atol=1e-9)
 
 
 def test_large_sets_are_measured_on_a_seeded_sample(mnist_pixels):

@@ -29,7 +29,7 @@ def smoke(mnist_dir, tmp_path_factory):
     """One `kit.py --cpu-smoke` run: (results.json as a dict, results.md as text)."""
     out = tmp_path_factory.mktemp("gpu-kit")
     done = subprocess.run([sys.executable, str(KIT / "kit.py"), "--cpu-smoke", "--out", str(out), "--mnist",
-                           str(mnist_dir), "--budget", "500"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                           str(mnist_dir), "--budget", "2400"], cwd=ROOT, capture_output=True, text=True, timeout=2700,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "results.json").read_text()), (out / "results.md").read_text()

@@ -67,16 +67,18 @@ def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digit
         cmdline = open(f"/proc/{pid}/cmdline").read().split("\0") if os.path.exists(f"/proc/{pid}") else []
         assert not cmdline or "web.job_process" in cmdline  # a fresh interpreter, not a fork of a worker
 
-        # while alice's job runs: bob may start one, then the server is full; alice may not start a second
+        # while alice's job runs: bob may start one, then the server is full; carol's job and alice's
+        # second wait in the queue (never refused) and run when slots free
         bob_reply = {}
         bob_thread = threading.Thread(target=lambda: bob_reply.update(
             run_background(base, projection_job(base, "hidden2", 1, "tsne", bob), bob) or {}))
         bob_thread.start()
         time.sleep(0.5)
-        refused = run_background(base, projection_job(base, "hidden3", 1, "tsne", carol), carol)
-        assert "at most 2" in banner(refused)
-        refused = run_background(base, projection_job(base, "hidden4", 1, "tsne", alice), alice)
-        assert "at most 1 per user" in banner(refused) or "at most 2" in banner(refused)
+        waiting = {}
+        for name, user, layer in (("carol", carol, "hidden3"), ("alice", alice, "hidden4")):
+            waiting[name] = threading.Thread(target=lambda user=user, layer=layer, name=name: bob_reply.update(
+                {name: run_background(base, projection_job(base, layer, 1, "tsne", user), user)}))
+            waiting[name].start()
 
         query = "?cacheKey={}&job={}"
         answers = []
@@ -93,6 +95,9 @@ def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digit
         assert len(answers) == 8 and len(set(answers)) == 1  # the same answer, the t-SNE now drawn
         bob_thread.join(timeout=240)
         assert "response" in bob_reply
+        for name, thread in waiting.items():
+            thread.join(timeout=480)
+            assert "response" in bob_reply[name] and "at most" not in banner(bob_reply[name])
 
         # numbers are bounded before any process starts
         actmax = {"ul-actmax-request.data": {"ws": 0, "layer": "hidden2", "epoch": 1, "unit": 0,
@@ -103,8 +108,7 @@ def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digit
         assert "actmax steps must be 1..10000 on this server, got 1000000000" in banner(reply)
         workers = [int(p) for p in open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()]
         gunicorn_pid = next(p for p in workers if "gunicorn" in " ".join(psutil.Process(p).cmdline()))
-        time.sleep(1.5)
-        assert zombies_of([w.pid for w in psutil.Process(gunicorn_pid).children()]) == []
+        assert eventually(lambda: zombies_of([w.pid for w in psutil.Process(gunicorn_pid).children()]) == [])
 
 
 def test_a_stalled_or_overlong_job_is_reported_failed(digits_workspace, tmp_path):
@@ -114,12 +118,9 @@ def test_a_stalled_or_overlong_job_is_reported_failed(digits_workspace, tmp_path
                            ({"job_timeout_s": 1.5}, "ran longer than its limit of 1.5 s")):
         settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / f"jobs{len(reason)}", **limits)
         with serving(settings) as base:
-            started = time.monotonic()
-            reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"))
-            assert reason in banner(reply)
-            assert time.monotonic() - started < 30
-            time.sleep(0.5)
-            assert zombies_of([os.getpid()]) == []
+            reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"), timeout=600)
+            assert reason in banner(reply)  # (reported as soon as the limit is past; when depends on the load)
+            assert eventually(lambda: zombies_of([os.getpid()]) == [])
 
 
 def hovers_thumbnails_and_jobs(base: str, rounds: int) -> None:
@@ -193,6 +194,15 @@ def cancel(base: str, handles: dict) -> None:
     assert status in (200, 204), answer[:300]
 
 
+def eventually(condition, seconds: float = 120) -> bool:
+    """Whether `condition()` holds within a generous ceiling (asked every 0.2 s): a loaded
+    machine is slower, never wrong."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return condition()
+
+
 def gone_within(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while alive(pid) and time.monotonic() < deadline:
@@ -226,16 +236,15 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         cancel(base, second)
         assert alive(pid)
         cancel(base, first)
-        assert gone_within(pid, 5)  # the last sharer cancelled: the process is stopped
+        assert gone_within(pid, 120)  # the last sharer cancelled: the process is stopped
         assert poll_background(base, first, body) is None  # a page asking again hears it ended
 
         monkeypatch.setattr(web.job_manager, "SHARER_GONE_S", 4.0)
         body = actmax_job(base, unit=2, steps=10000)
         pid = int(job_pid(start(base, body)))  # started, then the page is closed: no more polls
         assert alive(pid)
-        assert gone_within(pid, 30)  # 4 s without a poll, then the job's watchdog (every 1 s) stops it
-        time.sleep(0.5)
-        assert zombies_of([os.getpid()]) == []
+        assert gone_within(pid, 120)  # 4 s without a poll, then the job's watchdog (every 1 s) stops it
+        assert eventually(lambda: zombies_of([os.getpid()]) == [])
 
 
 def test_the_wall_clock_limit_of_a_job_process_counts_from_its_start(digits_workspace, tmp_path):
@@ -248,8 +257,6 @@ def test_the_wall_clock_limit_of_a_job_process_counts_from_its_start(digits_work
     workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")
     request = {"job": "actmax", "workspace": str(workspace), "layer": "hidden2", "epoch": 1, "unit": 0,
                "params": {"steps": 10_000, "restarts": 16}}
-    started = time.monotonic()
     with pytest.raises(NNVisError, match="job actmax failed: it ran longer than its limit of 1 s and was stopped"):
-        launch(request, timeout=1)
-    assert time.monotonic() - started < 10
+        launch(request, timeout=1)  # (a limit counted from the end of its output would let it finish)
     assert zombies_of([os.getpid()]) == []

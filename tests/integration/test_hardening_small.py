@@ -72,7 +72,6 @@ def test_the_docker_image_runs_as_an_unprivileged_user():
 
 
 def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits_workspace, tmp_path):
-    import time
 
     from app import create_app
     from callbacks.views import export_table
@@ -83,10 +82,8 @@ def test_exporting_an_unstored_projection_computes_nothing_in_the_request(digits
     copy_workspace(digits_workspace.path, workspace)
     app = create_app(Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs"))
     with app.server.test_request_context():
-        started = time.monotonic()
         with pytest.raises(NNVisError, match="The UMAP of hidden1 at epoch 1 is not computed yet; show it first"):
-            export_table(0, "hidden1", 1, "umap")
-        assert time.monotonic() - started < 1.0
+            export_table(0, "hidden1", 1, "umap")  # refused, not computed (checked below)
         assert export_table(0, "hidden1", 1, "pca")["content"].count("\n") == 302  # a stored one exports
     assert not Analysis(Workspace(workspace)).has_projection("hidden1", 1, "umap")
 

@@ -123,7 +123,7 @@ def test_a_workspace_edited_to_name_a_torchscript_file_runs_none_of_its_code_unl
     from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.workspace import Workspace
     from tests.conftest import serving
-    from tests.hardening_client import callback_body, http
+    from tests.hardening_client import callback_body, http, run_background
     from web.context import open_analysis
 
     scripted = tmp_path / "scripted.pt"
@@ -154,11 +154,14 @@ def test_a_workspace_edited_to_name_a_torchscript_file_runs_none_of_its_code_unl
 
     allowed = Settings(workspaces=(edited,), job_cache=tmp_path / "jobs2", model_allow=(str(scripted),))
     weights = {"dv-ws.value": 0, "dv-layer.value": "hidden1", "dv-epoch.value": 2, "dv-unit.value": 3,
-               "dv-topk.value": 9}
+               "dv-topk.value": 9, "dv-input.data": {"observation": 5}, "dv-sort.value": "index"}
     with serving(allowed) as base:
         body = json.dumps(callback_body(base, "dv-filters.figure", weights, "dv-unit.value")).encode()
         status, _, answer = http(base + "/_dash-update-component", body)
-    assert status == 200 and b"NNVIS_MODEL_ALLOW" not in answer, answer[:300]
+        assert status == 200 and b"NNVIS_MODEL_ALLOW" not in answer, answer[:300]
+        request = json.loads(answer)["response"]["dv-request"]["data"]  # the model is built by /deepvis's job
+        job = callback_body(base, "dv-filters.figure@", {"dv-request.data": request}, "dv-request.data")
+        assert b"NNVIS_MODEL_ALLOW" not in json.dumps(run_background(base, job)).encode()
     assert marker in capfd.readouterr().out  # the operator's choice: its code ran when loaded
     with create_app(allowed).server.test_request_context():
         served = open_analysis(0).model(2).module
@@ -190,4 +193,39 @@ def test_a_compare_job_opens_only_the_servers_own_workspaces(digits_workspace, t
         body = callback_body(base, "compare-job.data@", {**view, "compare-job.data": crafted}, "compare-job.data")
         answer = json.dumps(run_background(base, body))
     assert "os:getcwd" not in answer and "returned str" not in answer  # the outside folder was never opened
-    assert "unknown workspace None; this server has 1" in answer
+    assert "may not set 'workspace2'" in answer  # refused before any process starts
+
+
+def test_a_job_request_cannot_name_another_job_kind_or_a_folder(digits_workspace, tmp_path):
+    """The explore page's projection job, posted with `"job": "compare"` and a folder (issue 24's
+    injection): refused in place, the folder's model never imported, no store made there; and the
+    same fields past the manager (a job run in its process) are refused by the projection schema."""
+    from nnvis.errors import NNVisError
+    from nnvis.settings import Settings
+    from tests.conftest import serving
+    from tests.hardening_client import run_background
+    from tests.integration.test_hardening_jobs import projection_job
+    from web.jobs import job_for
+
+    outside = copy_workspace(digits_workspace.path, tmp_path / "outside")
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_model.py").write_text(f"open({str(marker)!r}, 'w')\ndef build():\n    raise SystemExit\n")
+    manifest = json.loads((outside / "workspace.json").read_text())
+    manifest["config"]["model"] = "evil_model:build"
+    (outside / "workspace.json").write_text(json.dumps(manifest))
+    (outside / "store" / "cache.db").unlink()
+    with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        body = projection_job(base, "hidden3", 2, "tsne")
+        crafted = {"ws": 0, "layer": "hidden3", "epoch": 2, "method": "tsne", "job": "compare",
+                   "workspace2": str(outside), "layer2": "hidden3", "epoch2": 2}
+        next(i for i in body["inputs"] if i["id"] == "job-request")["value"] = crafted
+        answer = json.dumps(run_background(base, body))
+    assert "may not set 'job'" in answer
+    assert not marker.exists() and not (outside / "store" / "cache.db").exists()
+    view = {"layer": "hidden3", "epoch": 2, "method": "tsne"}
+    for request, refused in (({"ws": 0, **view, "job": "compare"}, "unknown field 'job'"),
+                             (crafted, "unknown field 'epoch2'"),
+                             ({"ws": 0, **view, "ws2": 0}, "unknown field 'ws2'"),
+                             ({"ws": -1, **view}, "ws must be an integer from 0")):
+        with pytest.raises(NNVisError, match=refused):
+            job_for("projection", request)

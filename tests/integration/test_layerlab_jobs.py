@@ -102,7 +102,11 @@ def test_job_requests_are_bounded_before_any_work():
     from nnvis.errors import NNVisError
     from nnvis.jobs import check_request
 
-    for field, value in (("threshold", -1), ("threshold", 1e9), ("variance", "0.1"), ("variance", True)):
-        with pytest.raises(NNVisError, match=f"job sparsity: {field} must be a number from 0 to 1e"):
-            check_request({"job": "sparsity", "workspace": "w", "layer": "hidden1", "epoch": 1, field: value})
+    for kind, field, value in (("sparsity", "threshold", -1), ("sparsity", "threshold", 1e9),
+                               ("perturbation", "variance", "0.1"), ("perturbation", "variance", True)):
+        with pytest.raises(NNVisError, match=f"job {kind}: {field} must be a number from 0 to 1e"):
+            check_request({"job": kind, "workspace": "w", "layer": "hidden1", "epoch": 1, field: value}
+                          if kind == "sparsity" else {"job": kind, "workspace": "w", "epoch": 1, field: value})
+    with pytest.raises(NNVisError, match="job sparsity: unknown field 'variance'"):  # each kind takes its own fields
+        check_request({"job": "sparsity", "workspace": "w", "layer": "hidden1", "epoch": 1, "variance": 0.1})
     assert check_request({"job": "perturbation", "workspace": "w", "epoch": 1, "variance": 0.5})["variance"] == 0.5

@@ -207,10 +207,14 @@ def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
                     nn.functional.cross_entropy(model(x[index]), y[index]).backward()
                     optimiser.step()
             rec.snapshot(epoch)
+    # one copy of each state_dict (issue 26: checkpoints/ and snapshots/ held two)
+    assert not (folder / "recorded" / "checkpoints").exists()
+    assert sorted(p.name for p in (folder / "recorded" / "snapshots").iterdir()) == [
+        f"epoch_{e:04d}.pt" for e in range(EPOCHS + 1)]
     code, out, err = run_cli(capsys, "summary", "--workspace", str(folder / "recorded"), "--json")
     recorded = json.loads(out)
     code, _, err = run_cli(capsys, "run", "--dataset", "npz", "--data-dir", str(data), "--model", MODEL,
-                           "--checkpoints", str(folder / "recorded" / "checkpoints"), "--normalize", NORMALIZE,
+                           "--checkpoints", str(folder / "recorded" / "snapshots"), "--normalize", NORMALIZE,
                            "--subset", "300", "--layers", "head.2", "--projection", "pca", "--device", "cpu",
                            "--neuron-maps", "last",
                            "--workspace", str(folder / "by-cli"))

@@ -25,8 +25,9 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> bytes
 
 def test_serve_runs_the_dashboard_on_the_named_workspace(digits_workspace, tmp_path):
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NNVIS_JOB_CACHE": str(tmp_path / "jobs")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("NNVIS_WORKSPACES", None)
+    env.pop("NNVIS_JOB_CACHE", None)  # the job cache goes to the user's cache folder, not the current one
     process = subprocess.Popen([sys.executable, "-m", "nnvis.cli", "serve", "--workspace", str(digits_workspace.path),
                                 "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
     try:
@@ -38,7 +39,8 @@ def test_serve_runs_the_dashboard_on_the_named_workspace(digits_workspace, tmp_p
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    assert not (tmp_path / "nnvis-workspace").exists()  # the embedded default was not prepared
+    assert not (tmp_path / "nnvis-workspace").exists()  # neither the embedded default nor its .jobs
+    assert (tmp_path / "cache" / "nnvis" / "jobs").is_dir()
 
 
 def test_serve_without_the_dashboard_says_where_it_is(tmp_path):

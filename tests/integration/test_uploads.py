@@ -73,30 +73,36 @@ def test_a_grid_hover_reads_the_grid_kept_for_an_uploaded_image(digits_workspace
     from nnvis.deepvis.grid import grid_mosaic, layer_grid, model_input
     from nnvis.workspace.analysis import Analysis
     from nnvis.workspace.workspace import Workspace
-    from web.uploads import IMAGES, RESULTS, uploads_folder
+    from web.uploads import IMAGES, uploads_folder
 
     analysis = Analysis(Workspace(digits_workspace.path))
     model = analysis.model(2)
     seven = analysis.subset()["images"][7]
     pixels = deepvis.uploaded_image(data_url(np.kron(seven, np.ones((4, 4), np.uint8))), "seven.png", (8, 8))
     expected = layer_grid(model, model_input(model, pixels), "hidden2")
-    grids, builds = counting(monkeypatch, deepvis, "layer_grid"), counting(monkeypatch, Analysis, "model")
+    from callbacks import deepvis_jobs
+    from callbacks.deepvis_jobs import RESULTS
+
+    grids, builds = counting(monkeypatch, deepvis_jobs, "layer_grid"), counting(monkeypatch, Analysis, "model")
     with app_context(digits_workspace.path):
         record = deepvis.image_record(pixels, "seven.png")
         assert set(record) == {"digest", "source", "shape"} and len(json.dumps(record)) < 200
-        figure, _, _, status = deepvis.render_grid(0, record, "hidden2", 2, "index", None)
-        assert status.startswith("seven.png: predicted") and len(grids) == len(builds) == 1
+        shown = deepvis.render_views(0, record, "hidden2", 2, "index", None, 9, "all")
+        assert shown[3] == "seven.png" and grids == builds == []  # computing: a job's work, not the request's
+        assert shown[-1]["input"] == {"digest": record["digest"], "source": "seven.png"}
+        drawn = deepvis.run_views_job(lambda _: None, shown[-1])
+        assert drawn[3].startswith("seven.png: predicted") and len(grids) == len(builds) == 1
 
         channel = int(grid_mosaic(expected)[1][1, 4])
         hover = {"points": [{"x": 4, "y": 1}]}
         for _ in range(3):
             _, caption = deepvis.enlarge_hovered(hover, 0, record, "hidden2", 2, "index")
             assert caption == f"unit {channel} of hidden2: {expected.alphas[channel]:.4g}"
-        assert len(grids) == len(builds) == 1  # no model built, no forward pass: the kept grid
+        assert len(grids) == len(builds) == 1  # no model built, no forward pass: the grid the job kept
 
         (uploads_folder() / record["digest"]).unlink()  # evicted, in a worker that never saw it
         IMAGES.clear()
-        RESULTS.clear()
+        RESULTS.clear_memory()
         _, caption = deepvis.enlarge_hovered(hover, 0, record, "hidden2", 2, "index")
         assert "upload the image again" in caption
 

@@ -1,0 +1,150 @@
+"""Callbacks of the explore page's WebGL point view (projections of more than
+`Settings.points_above` observations, up to `density_above`): draw it when the projection is
+drawn (the status line `nh-value` changes), recolour it (values only: the points and their
+spatial index stay in the browser), and answer its hover, click and lasso with the page's own
+observation cards and neuron ranking."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from dash import Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from callbacks.density_views import is_webgl, shown_method
+from callbacks.views import NEURON_HINT, NEUTRAL_COLOUR, neuron_values, observation_details, version_of
+from layouts.figures import observation_groups
+from layouts.pointview import HIDDEN, NEURON_PALETTE, SHOWN, group_legend, neuron_legend
+from nnvis.models.layers import INPUT_LAYER
+from nnvis.projection.selection import rank_selection, unit_moments
+from nnvis.workspace.analysis import Analysis
+from nnvis_components import encode_points, encode_values
+from web.context import open_analysis, workspace_identity
+from web.errors import or_message
+from web.registry import callback, clientside_callback
+
+POINTS = "obs-points"
+VIEW_STATE = [State("workspace-select", "value"), State("layer-select", "value"), State("epoch-select", "value")]
+DRAW_OUTPUTS = [Output(POINTS, "coordinates"), Output(POINTS, "values"), Output(POINTS, "valueKind"),
+                Output(POINTS, "palette"), Output(POINTS, "selectedIndices"), Output("obs-points-box", "style"),
+                Output("obs-projection", "style"), Output("points-legend", "children"), Output("points-drawn", "data")]
+HIDE = ("", no_update, no_update, no_update, [], HIDDEN, {}, None, None)  # the graph shows the view (or a message)
+
+
+@callback(*DRAW_OUTPUTS, Input("nh-value", "children"), Input("color-by", "value"), Input("selected-neuron", "data"),
+          *VIEW_STATE, State("projection-select", "value"), State("shared-selection", "data"),
+          State("points-drawn", "data"), prevent_initial_call=True)
+def draw_points(_status, color_by, neuron, ws, layer, epoch, method, shared, drawn):
+    """The point view of the shown projection when it is large (else hidden, the graph shown)."""
+    colours_only = ctx.triggered_id in ("color-by", "selected-neuron")
+    return or_message(points_view, ws, layer, epoch, method, color_by, neuron, shared, drawn, colours_only,
+                      answer=lambda _message: HIDE)  # the graph's own callback says what was wrong
+
+
+def points_view(ws, layer: str, epoch: int, method: str, color_by: str, neuron: int | None,
+                shared: list[int] | None, drawn: list | None, colours_only: bool) -> tuple:
+    """The point view's props (see DRAW_OUTPUTS) for a view: the coordinates only when the
+    browser does not hold them already (`drawn`, the key of what it holds)."""
+    analysis = open_analysis(ws)
+    shown = shown_method(analysis, layer, epoch, method)
+    if not is_webgl(len(analysis.labels)) or not analysis.has_projection(layer, epoch, shown):
+        if drawn is None:
+            raise PreventUpdate  # hidden already
+        return HIDE
+    key = [str(analysis.workspace.path), layer, epoch, shown, version_of(analysis)]
+    values, kind, palette, legend = colouring(analysis, layer, epoch, color_by, neuron)
+    if colours_only and drawn == key:
+        return no_update, values, kind, palette, no_update, no_update, no_update, legend, no_update
+    coordinates = no_update if drawn == key else encode_points(analysis.projection(layer, epoch, shown)["points"])
+    selected = sorted({int(i) for i in shared or [] if 0 <= int(i) < len(analysis.labels)})
+    return coordinates, values, kind, palette, selected, SHOWN, HIDDEN, legend, key
+
+
+def colouring(analysis: Analysis, layer: str, epoch: int, color_by: str, neuron: int | None) -> tuple:
+    """(values, value kind, palette, legend) of a colouring: by a neuron's activation (quantised
+    to 0..255 over its range), or by group as the Plotly view groups (one code a colour)."""
+    n = len(analysis.labels)
+    if color_by == "neuron":
+        values = neuron_values(analysis, layer, epoch, neuron) if layer != INPUT_LAYER else None
+        if values is None:
+            return encode_values(np.zeros(n, np.uint8)), "categorical", [NEUTRAL_COLOUR], [html.Div(NEURON_HINT)]
+        low, high = float(values.min()), float(values.max())
+        return (encode_values(values, low, high), "continuous", NEURON_PALETTE,
+                neuron_legend(f"neuron {neuron}", low, high))
+    predictions, _ = analysis.predictions(epoch)
+    groups = observation_groups(analysis.labels, predictions, analysis.classes, color_by)
+    palette = list(dict.fromkeys(colour for _, _, colour in groups))  # classes past the palette share colours
+    codes = np.zeros(n, np.uint8)
+    for _, index, colour in groups:
+        codes[index] = palette.index(colour)
+    return encode_values(codes), "categorical", palette, group_legend([(name, colour) for name, _, colour in groups])
+
+
+@callback(Output("obs-hover", "children", allow_duplicate=True), Input(POINTS, "hoveredIndex"),
+          State("workspace-select", "value"), State("epoch-select", "value"), prevent_initial_call=True)
+def show_hovered_point(index, ws, epoch):
+    if index is None or int(index) < 0:
+        raise PreventUpdate
+    return observation_details(ws, epoch, int(index))
+
+
+@callback(Output("obs-pinned", "children", allow_duplicate=True), Input(POINTS, "clicks"),
+          State(POINTS, "clickedIndex"), *VIEW_STATE, prevent_initial_call=True)
+def pin_clicked_point(_clicks, index, ws, layer, epoch):
+    if index is None or int(index) < 0:
+        raise PreventUpdate
+    return observation_details(ws, epoch, int(index), layer)
+
+
+@callback(Output("selection-ranking", "data", allow_duplicate=True),
+          Output("neuron-ranking", "children", allow_duplicate=True),
+          Output("shared-selection", "data", allow_duplicate=True),
+          Input(POINTS, "selectedIndices"), *VIEW_STATE, State("shared-selection", "data"), prevent_initial_call=True)
+def rank_lassoed(indices, ws, layer, epoch, shared):
+    """A lasso (or its clearing): the neurons ranked for it; it becomes the page's selection
+    (the link's `sel`). The selection the page itself gave the point view is ranked already."""
+    chosen = sorted({int(i) for i in indices or []})
+    if chosen == sorted({int(i) for i in shared or []}):
+        raise PreventUpdate
+    if not chosen:
+        return None, None, None
+    if layer == INPUT_LAYER:
+        return None, None, chosen
+    return or_message(lambda: (*points_ranking(ws, layer, epoch, chosen), chosen), answer=lambda m: (None, m, chosen))
+
+
+MOMENTS: OrderedDict = OrderedDict()  # (workspace identity, layer, epoch) -> unit_moments, a few kept per process
+
+
+def layer_moments(analysis: Analysis, layer: str, epoch: int) -> dict:
+    """Each neuron's sum and sum of squares over the subset (one pass over the layer, then kept)."""
+    key = (workspace_identity(analysis), layer, epoch)
+    if key not in MOMENTS:
+        MOMENTS[key] = unit_moments(analysis.activations(layer, epoch))
+        while len(MOMENTS) > 4:
+            MOMENTS.popitem(last=False)
+    MOMENTS.move_to_end(key)
+    return MOMENTS[key]
+
+
+def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
+    """(ranking data, list component) as `layouts.page_parts.selection_ranking` gives them, read
+    from the selected rows and the layer's kept moments (`nnvis.projection.selection`)."""
+    analysis = open_analysis(ws)
+    ranked = rank_selection(analysis.activations(layer, epoch), indices, layer_moments(analysis, layer, epoch))
+    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
+            for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
+    data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),
+            "scores": np.round(ranked["scores"], 4).tolist()}
+    return data, [html.Div(f"Top neurons for {len(indices)} selected observations", className="muted"),
+                  html.Ol(rows)]
+
+
+clientside_callback(
+    """function (indices, ws, layer, epoch, method, color, neuron) {
+        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, indices || []);
+    }""",
+    Output("share-url", "children", allow_duplicate=True), Input(POINTS, "selectedIndices"), *VIEW_STATE,
+    State("projection-select", "value"), State("color-by", "value"), State("selected-neuron", "data"),
+    prevent_initial_call=True)

@@ -1,0 +1,40 @@
+"""A job that dies (killed, out of memory) is said in the page's banner with a Retry button;
+pressing Retry asks for the same view again, whose job then runs to its end."""
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import copy_workspace, serving
+
+pytestmark = pytest.mark.browser
+
+
+def job_processes() -> list:
+    return [process for process in psutil.Process(os.getpid()).children(recursive=True)
+            if "web.job_process" in " ".join(process.cmdline())]
+
+
+def test_a_killed_job_is_said_with_a_retry_that_asks_again(page, digits_workspace, tmp_path):
+    from nnvis.settings import Settings
+
+    workspace = copy_workspace(digits_workspace.path, tmp_path / "ws")
+    with serving(Settings(workspaces=(workspace,), job_cache=tmp_path / "jobs")) as base:
+        page.goto(f"{base}/?ws=0&layer=hidden3&epoch=2&method=tsne")  # not stored: a job computes it
+        deadline = time.monotonic() + 60
+        while not job_processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for process in job_processes():  # killed while it starts (its imports take seconds): it never answers
+            process.send_signal(signal.SIGKILL)
+        page.wait_for_selector("#error-banner:has-text('The job stopped before it answered')", timeout=120000)
+        assert "Computing t-SNE" not in page.inner_text("#nh-value")  # the view says it was not computed
+        page.wait_for_selector("#error-retry", state="visible", timeout=10000)
+        page.click("#error-retry")
+        page.wait_for_function("() => /NH [0-9.]+/.test((document.querySelector('#nh-value') || {innerText: ''})"
+                               ".innerText) && !document.querySelector('#nh-value').innerText.includes('Computing')",
+                               timeout=300000)
+        assert "t-SNE" in page.inner_text("#nh-value") or "tsne" in page.url
+        assert not page.is_visible("#error-retry")

@@ -1,0 +1,119 @@
+"""The WebGL point view on the explore page in headless Chromium, driven by the mouse: a server
+whose `points_above` is lowered so that the digits workspace's 300 observations take the path a
+projection of more than 100,000 takes by default (the same code)."""
+
+import numpy as np
+import pytest
+
+from nnvis.projection.linking import rank_neurons
+from nnvis.workspace.analysis import Analysis
+from nnvis.workspace.workspace import Workspace
+from tests.conftest import serving
+
+pytestmark = pytest.mark.browser
+
+VIEW = "?ws=0&layer=hidden2&epoch=2&method=pca"
+SCREEN = """n => { const plot = document.getElementById('obs-points').scatterplot;
+  const box = document.querySelector('#obs-points canvas').getBoundingClientRect();
+  return Array.from({length: n}, (_, i) => { const [x, y] = plot.getScreenPosition(i);
+                                             return [box.left + x, box.top + y]; }); }"""
+VALUES = "() => document.getElementById('obs-points').scatterplot.get('points').map(p => p[2])"
+NEURON_PIXEL = """i => { const gd = document.querySelector('#neuron-map .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const t = gd._fullData[0];
+  return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), t.customdata[i]]; }"""
+
+
+@pytest.fixture(scope="module")
+def points_dashboard(digits_workspace, tmp_path_factory):
+    from nnvis.settings import Settings
+
+    with serving(Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path_factory.mktemp("jobs"),
+                          points_above=100)) as url:
+        yield url
+
+
+def drawn(page, count: int = 1) -> None:
+    """Wait for the point view's `count`-th finished draw."""
+    page.wait_for_function(f"() => Number((document.getElementById('obs-points') || {{getAttribute: () => 0}})"
+                           f".getAttribute('data-drawn')) >= {count}", timeout=60000)
+
+
+def open_points(page, url):
+    page.goto(url + "/" + VIEW)
+    drawn(page)
+    page.wait_for_load_state("networkidle")
+    return np.array(page.evaluate(SCREEN, 300))
+
+
+def isolated(screen: np.ndarray, gap: float = 12.0) -> int:
+    """An observation whose nearest neighbour on screen is more than `gap` pixels away."""
+    distances = np.linalg.norm(screen[:, None] - screen[None], axis=2) + np.eye(len(screen)) * 1e9
+    return int(np.argmax(distances.min(axis=1)))
+
+
+def test_the_large_view_is_drawn_as_webgl_points_in_place_of_the_graph(page, points_dashboard):
+    open_points(page, points_dashboard)
+    assert page.is_visible("#obs-points canvas") and not page.is_visible("#obs-projection")
+    assert page.get_attribute("#obs-points", "data-indexed") == "1"
+    assert len(page.evaluate(VALUES)) == 300
+    assert "shift + drag: lasso" in page.inner_text("#points-legend")
+
+
+def test_hover_shows_the_card_and_a_click_pins_it(page, points_dashboard):
+    screen = open_points(page, points_dashboard)
+    index = isolated(screen)
+    x, y = screen[index]
+    page.mouse.move(x - 25, y - 25)
+    page.mouse.move(x, y, steps=5)
+    page.wait_for_selector(f"#obs-hover img[alt='observation {index}']", timeout=60000)
+    page.wait_for_function("() => document.querySelector('#obs-hover img').naturalWidth > 0", timeout=60000)
+    page.mouse.click(x, y)
+    page.wait_for_selector(f"#obs-pinned img[alt='observation {index}']", timeout=60000)
+    assert "top units at hidden2" in page.inner_text("#obs-pinned")
+
+
+def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboard, digits_workspace):
+    screen = open_points(page, points_dashboard)
+    low, high = np.percentile(screen, 20, axis=0), np.percentile(screen, 60, axis=0)
+    corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1]), (low[0], low[1])]
+    inside = np.flatnonzero(np.all((screen > low + 2) & (screen < high - 2), axis=1))
+    border = np.flatnonzero(np.all((screen > low - 2) & (screen < high + 2), axis=1))
+    page.mouse.move(*corners[0])
+    page.keyboard.down("Shift")
+    page.mouse.down()
+    for start, end in zip(corners, corners[1:]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function("() => document.querySelector('#neuron-ranking').innerText.includes('Top neurons for')",
+                           timeout=20000)
+    text = page.inner_text("#neuron-ranking")
+    count = int(text.split("Top neurons for ")[1].split(" selected")[0])
+    assert len(inside) <= count <= len(border) and count > 10
+    selected = page.evaluate("() => document.getElementById('obs-points').scatterplot.get('selectedPoints')")
+    assert len(selected) == count and set(inside) <= set(selected)
+    acts = Analysis(Workspace(digits_workspace.path)).activations("hidden2", 2)
+    neurons, _ = rank_neurons(acts, np.array(selected), top=10)
+    shown = [int(line.split("neuron ")[1].split(":")[0]) for line in text.splitlines() if line.startswith("neuron ")]
+    assert shown[:3] == neurons[:3].tolist()  # the exact ranking's leaders (ties further down may swap)
+    page.wait_for_function("() => window.location.search.includes('sel=')", timeout=10000)
+    page.screenshot(path=str(Workspace(digits_workspace.path).path.parent / "pointview-lasso.png"))
+
+
+def test_a_neuron_click_recolours_the_points_without_sending_them_again(page, points_dashboard, digits_workspace):
+    open_points(page, points_dashboard)
+    page.wait_for_function("() => { const g = document.querySelector('#neuron-map .js-plotly-plot');"
+                           " return g && g._fullData && g._fullData.length && g._fullData[0].x.length > 0; }",
+                           timeout=60000)
+    x, y, neuron = page.evaluate(NEURON_PIXEL, 5)
+    page.mouse.click(x, y)
+    page.wait_for_function(f"() => document.querySelector('#points-legend').innerText.includes('neuron {neuron}')",
+                           timeout=20000)
+    drawn(page, 2)
+    page.wait_for_function("() => !document.getElementById('obs-points').hasAttribute('data-drawing')")
+    activations = Analysis(Workspace(digits_workspace.path)).activations("hidden2", 2)[:, neuron].astype(np.float64)
+    levels = np.round((activations - activations.min()) / (activations.max() - activations.min()) * 255) / 255
+    np.testing.assert_allclose(page.evaluate(VALUES), levels, atol=1.5 / 255)
+    assert page.get_attribute("#obs-points", "data-indexed") == "1"  # the spatial index was kept
