@@ -85,6 +85,8 @@ def stored_summary(workspace) -> dict:
     view, as stored; "missing": one phrase per figure that is not in the store. Computes nothing
     (no model, no data set, no projection is loaded)."""
     from nnvis.models.layers import INPUT_LAYER
+    from nnvis.projection.gpu import uses_gpu_engine
+    from nnvis.projection.knn import path_note
     from nnvis.workspace import keys
     from nnvis.workspace.analysis import Analysis
 
@@ -121,6 +123,7 @@ def stored_summary(workspace) -> dict:
     return {"dataset": config.dataset, "model": config.model, "observations": config.observations,
             "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
             "epochs": analysis.epochs, "accuracy": accuracy, "nh": nh, **faithful,
+            "projection_path": path_note(config.projection, gpu=uses_gpu_engine(config.projection, analysis.device)),
             "faithfulness_observations": used, "missing": missing}
 
 
@@ -131,6 +134,8 @@ def print_summary(figures: dict) -> None:
           f"{figures['projection']} projections")
     print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
     print("NH: neighborhood hit, the share of each point's 6 nearest map neighbours of its own class")
+    if figures.get("projection_path"):
+        print(figures["projection_path"])
     for layer, by_epoch in figures["nh"].items():
         print(f"NH {layer}: " + ", ".join(f"epoch {e}: {v:.4f}" for e, v in by_epoch.items()))
     if figures.get("trustworthiness"):

@@ -19,6 +19,11 @@ PCA_DIMS = 50
 PCA_ABOVE = 100
 EXACT_LIMIT = 200_000
 BLOCK_BYTES = 2 ** 28  # distances held at a time: about 256 MB
+GRAPH_PATH = f"knn{GRAPH_K}-pca{PCA_DIMS}-above{PCA_ABOVE}"
+"""Names this path in the store keys of everything projected on it (nnvis.workspace.keys): the
+projections of t-SNE and UMAP on the CPU, their measures, aligned sequences, trails and pairs.
+Those stored before it (each library's own search on the raw activations) keep their old keys,
+so they are never read as results of this path. Change it whenever the path changes."""
 
 
 def graph_space(x: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -101,3 +106,13 @@ def with_self(graph: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndar
     rows = np.arange(len(indices), dtype=indices.dtype)[:, None]
     return (np.ascontiguousarray(np.hstack([rows, indices])),
             np.ascontiguousarray(np.hstack([np.zeros_like(rows, dtype=np.float32), distances])))
+
+
+def path_note(method: str, *, gpu: bool = False) -> str:
+    """One line saying how `method`'s projections are made, for where their NH is shown: the
+    PCA-50 step and the shared graph (t-SNE and UMAP on the CPU); "" for the others."""
+    if method not in ("tsne", "umap") or gpu:
+        return ""
+    return (f"{method} on the CPU: a layer wider than {PCA_ABOVE} units is first reduced to its first "
+            f"{PCA_DIMS} principal components (PCA-{PCA_DIMS}); one exact neighbour graph (k = {GRAPH_K}) "
+            "per layer and epoch; NH is measured among the 2-D points")

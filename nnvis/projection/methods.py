@@ -64,29 +64,39 @@ def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jo
     """openTSNE with perplexity-based affinities over the graph's first 3 x perplexity
     neighbours (what openTSNE's own search would find), initialised by PCA of `x`."""
     from openTSNE import TSNE
-    from openTSNE.affinity import PerplexityBasedNN
-    from openTSNE.nearest_neighbors import PrecomputedNeighbors
 
     perplexity = min(30.0, (len(x) - 1) / 3)
-    indices, distances = knn_first(graph, min(graph_k(len(x)), int(3 * perplexity)))
-    affinities = PerplexityBasedNN(knn_index=PrecomputedNeighbors(indices, distances.astype(np.float64)),
-                                   perplexity=perplexity, n_jobs=n_jobs, random_state=seed)
     gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
     return np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
                            random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
-                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(x, affinities=affinities))
+                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(
+        x, affinities=tsne_affinities(graph, seed, n_jobs)))
+
+
+def tsne_affinities(graph: dict[str, np.ndarray], seed: int, n_jobs: int):
+    """openTSNE's perplexity-based affinities (perplexity 30, at most (N - 1) / 3) over the
+    graph's first 3 x perplexity neighbours, what openTSNE's own search would find."""
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    n = len(graph["indices"])
+    perplexity = min(30.0, (n - 1) / 3)
+    indices, distances = knn_first(graph, min(graph_k(n), int(3 * perplexity)))
+    return PerplexityBasedNN(knn_index=PrecomputedNeighbors(indices, distances.astype(np.float64)),
+                             perplexity=perplexity, n_jobs=n_jobs, random_state=seed)
 
 
 def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int,
-                    steps: Steps | None = None) -> np.ndarray:
-    """umap-learn over the graph's first 15 neighbours (`precomputed_knn`, itself first)."""
+                    steps: Steps | None = None, **options) -> np.ndarray:
+    """umap-learn over the graph's first 15 neighbours (`precomputed_knn`, itself first);
+    `options`: more of umap.UMAP's arguments (an `init`)."""
     import warnings
 
     import umap
 
     k = min(15, len(x) - 1)
     reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=knn_with_self(graph, k),
-                        **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}))
+                        **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}), **options)
     with warnings.catch_warnings():  # "no search index": only transform() would need one
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         return reducer.fit_transform(x)

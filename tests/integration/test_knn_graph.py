@@ -53,3 +53,34 @@ def test_the_graph_is_the_exact_knn_of_the_layer_in_its_graph_space(digits_works
     distances, _ = NearestNeighbors(n_neighbors=GRAPH_K + 1).fit(x).kneighbors(x)
     np.testing.assert_allclose(graph["distances"], distances[:, 1:], rtol=1e-5, atol=1e-4)
     assert keys.knn_graph(analysis, INPUT_LAYER, 0) == keys.knn_graph(analysis, INPUT_LAYER, 2)
+
+
+def test_a_projection_stored_by_the_path_before_is_recomputed_not_served(digits_workspace):
+    """A store holding a UMAP projection of the path before the shared graph (umap-learn's own
+    search on the raw 1000-wide activations) under the key that path wrote: the new code does
+    not read it, it projects again on PCA-50 and the graph and stores that under its own key."""
+    from dataclasses import replace
+
+    import umap
+
+    from nnvis.projection.knn import GRAPH_PATH
+    from nnvis.projection.methods import normalise
+
+    analysis = Analysis(Workspace(digits_workspace.path))
+    layer, epoch = "hidden2", 2
+    x = analysis.activations(layer, epoch)
+    assert x.shape[1] > 100  # a layer PCA-50 reduces
+    new_key = keys.projection(analysis, layer, epoch, "umap")
+    old_key = replace(new_key, params=tuple(p for p in new_key.params if p[0] != "graph"))
+    assert dict(new_key.params)["graph"] == GRAPH_PATH and old_key.digest() != new_key.digest()
+    old_points = normalise(umap.UMAP(n_neighbors=15, random_state=analysis.config.seed, n_jobs=1)
+                           .fit_transform(x).astype(np.float32))
+    analysis.store.put(old_key, {"points": old_points,
+                                 "nh": neighborhood_hit(old_points, analysis.labels).astype(np.float32)})
+    assert not analysis.has_projection(layer, epoch, "umap")
+    misses = analysis.store.misses
+    found = analysis.projection(layer, epoch, "umap")
+    assert analysis.store.misses > misses  # computed, not read
+    assert not np.allclose(found["points"], old_points, atol=1e-3)
+    np.testing.assert_array_equal(analysis.store.get(new_key)["points"], found["points"])
+    np.testing.assert_array_equal(analysis.store.get(old_key)["points"], old_points)  # left as it was
