@@ -20,7 +20,13 @@ from nnvis.projection.knn import GRAPH_PATH
 from nnvis.projection.methods import check_method
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring
-from nnvis.projection.trails import COHERENCE, TIE_NEIGHBOURS, check_coherence
+from nnvis.projection.trails import (
+    ALIGNED_TSNE_ITERATIONS,
+    COHERENCE,
+    NH_ALLOWANCE,
+    TIE_NEIGHBOURS,
+    check_coherence,
+)
 from nnvis.workspace.store import ArtifactKey
 
 if TYPE_CHECKING:
@@ -173,6 +179,8 @@ def sequence(analysis: Analysis, kind: str, anchor: str | int, method: str,
     t-SNE's and UMAP's frames are made on the shared neighbour graph (`graph_path`)."""
     coherence = check_coherence(coherence, method)
     tied = {**graph_path(method), **({} if coherence == "chain" else {"coherence": coherence})}
+    if method == "tsne" and coherence != "independent":  # initialised frames: the short schedule where NH allows
+        tied["schedule"] = "ee{}-main{}-nh{}".format(*ALIGNED_TSNE_ITERATIONS, NH_ALLOWANCE)
     if coherence not in COHERENCE:
         tied["tie"] = f"kept-neighbours-{TIE_NEIGHBOURS}"  # the attraction's weighting (nnvis.projection.trails)
     if kind == "layers":
