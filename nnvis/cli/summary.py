@@ -7,7 +7,9 @@ listed under "missing" instead. Reading opens the store read-only, so a summary 
 A complete summary is also kept beside the manifest (summary.json, with the sha256 of the
 workspace.json it was read under): while the manifest is the same, `nnvis summary` prints it
 without importing torch (the figures are those of the weights and settings the manifest names;
-a new run rewrites the manifest, so it is read from the store again)."""
+a new run rewrites the manifest, so it is read from the store again), and with the projection
+path it was read under (`nnvis.projection.knn.GRAPH_PATH`): one kept by a path before is not
+printed as this one's."""
 
 from __future__ import annotations
 
@@ -60,8 +62,11 @@ def cached_summary(workspace: str | Path) -> dict | None:
     """The summary kept under the workspace's current manifest, or None (none kept, another
     manifest, unreadable)."""
     try:
+        from nnvis.projection.knn import GRAPH_PATH
+
         kept = json.loads((Path(workspace) / CACHE).read_text())
-        return kept["figures"] if kept["manifest_sha256"] == manifest_digest(workspace) else None
+        same = kept["manifest_sha256"] == manifest_digest(workspace) and kept.get("graph_path") == GRAPH_PATH
+        return kept["figures"] if same else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -73,7 +78,10 @@ def keep_summary(workspace: str | Path, figures: dict) -> None:
     path = Path(workspace) / CACHE
     tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "figures": figures}))
+        from nnvis.projection.knn import GRAPH_PATH
+
+        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "graph_path": GRAPH_PATH,
+                                   "figures": figures}))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

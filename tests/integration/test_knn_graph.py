@@ -84,3 +84,20 @@ def test_a_projection_stored_by_the_path_before_is_recomputed_not_served(digits_
     assert not np.allclose(found["points"], old_points, atol=1e-3)
     np.testing.assert_array_equal(analysis.store.get(new_key)["points"], found["points"])
     np.testing.assert_array_equal(analysis.store.get(old_key)["points"], old_points)  # left as it was
+
+
+def test_a_summary_kept_by_the_path_before_is_not_printed(tmp_path):
+    """summary.json kept under the same manifest by the code before the shared graph (its NH
+    were the old path's): read from the store again; one kept by this path is printed."""
+    import json
+
+    from nnvis.cli.summary import CACHE, cached_summary, manifest_digest
+    from nnvis.projection.knn import GRAPH_PATH
+
+    (tmp_path / "workspace.json").write_text('{"epochs": [0]}')
+    figures = {"nh": {"input": {"0": 0.8661}}, "missing": []}
+    kept = {"manifest_sha256": manifest_digest(tmp_path), "figures": figures}
+    (tmp_path / CACHE).write_text(json.dumps(kept))
+    assert cached_summary(tmp_path) is None
+    (tmp_path / CACHE).write_text(json.dumps({**kept, "graph_path": GRAPH_PATH}))
+    assert cached_summary(tmp_path) == figures
