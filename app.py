@@ -21,11 +21,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         concepts,
         deepvis,
         deepvis_attention,
+        deepvis_faithfulness,
         evolution,
         explore,
         export_html,
         layerlab,
         layerlab_strip,
+        patch_view,
+        unit_exemplars,
         unitlab,
     )
     from nnvis.workspace.filesystems import warn_if_network
@@ -50,7 +53,16 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     require_login(app.server, settings.users, settings.auth_header)
     limit_requests(app.server, app.callback_map)  # after the login: an anonymous body is refused before it is read
     app.layout = dash.html.Div([error_banner(), dash.page_container])
+    set_up_before_serving(app)
     return app
+
+
+def set_up_before_serving(app: dash.Dash) -> None:
+    """Run Dash's first-request set-up now, in this one thread: Dash registers the pages' router
+    and the background callbacks' cancel callbacks on the first request, and two threads of a
+    gthread worker serving their first requests at once changed `callback_map` while the other
+    iterated it (a 500, "dictionary changed size during iteration"). /health is open and cheap."""
+    app.server.test_client().get("/health")
 
 
 def background_manager(settings: Settings):

@@ -4,12 +4,14 @@ in headless Chromium (software GL, the flags of tests/conftest.py), one run:
 (a) the same 1,000,000 points (10 classes) in two minimal Dash apps, each from navigation to its
     first frame: Plotly's scattergl (one trace a class, as the explore page draws) and the point
     view: the ratio;
-(b) through the real app (werkzeug in this process) on a 1,000,000-observation MNIST workspace
-    (bench_scale.click_workspace: MLP, layer hidden4 of 1000 neurons, PCA): the explore page from
-    navigation to its first full frame; a neuron-click recolour (the page's `selected-neuron`
-    and `color-by` set as a neuron click sets them) to its frame; a lasso (shift + drag) around
-    about 100,000 points to its neuron ranking on the page (the first lasso of a layer also reads
-    the whole layer once for each neuron's moments: both lassos reported); hover to its card;
+(b) through the real app, served as the README serves it (gunicorn, 4 gthread workers), on a
+    1,000,000-observation MNIST workspace (bench_scale.click_workspace: MLP, layer hidden4 of
+    1000 neurons, PCA): the explore page from navigation to its first full frame; a neuron-click
+    recolour (the page's `selected-neuron` and `color-by` set as a neuron click sets them) to its
+    frame; a lasso (shift + drag) around about 100,000 points to its neuron ranking on the page
+    (the first lasso of a layer also reads the whole layer once for each neuron's moments: both
+    lassos reported); hover to its card; and each worker's resident memory (RSS, its anonymous
+    and file-backed parts) sampled every 0.5 s throughout;
 (c) the server's part of a lasso alone at 1,000,000 x 1000 float16 (a memory-mapped file).
 
     .venv/bin/python benchmarks/bench_pointview.py [--points 1000000] [--app-points 1000000] [--json OUT]
@@ -21,11 +23,16 @@ Needs Debian's chromium (as the browser tests). Takes minutes; the workspace is 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -63,26 +70,34 @@ PLOTLY_DRAWN = """() => { const g = document.querySelector('#graph .js-plotly-pl
   return g && g._fullData && g._fullData.length === 10 && g.querySelector('canvas') && g._fullLayout._glcanvas; }"""
 
 
-def in_page_ratio(browser, points: np.ndarray, codes: np.ndarray, colours: list[str]) -> dict:
-    """(a): each app from navigation to its first frame of the points."""
-    times = {}
-    for library, app in comparison_apps(points, codes, colours).items():
-        server, url = serve_app(app.server)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        try:
-            start = time.perf_counter()
-            page.goto(url)
-            if library == "plotly":
-                page.wait_for_function(PLOTLY_DRAWN, timeout=WAIT_MS)
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
-            else:
-                drawn_at_least(page, 1)
-            times[library] = time.perf_counter() - start
-        finally:
-            page.close()
+def in_page_ratio(browser, points: np.ndarray, codes: np.ndarray, colours: list[str], repeats: int = 1) -> dict:
+    """(a): each app from navigation to its first frame of the points, `repeats` times in turn
+    (Plotly, then the point view); the medians and every time."""
+    apps = comparison_apps(points, codes, colours)
+    servers = {library: serve_app(app.server) for library, app in apps.items()}
+    runs: dict[str, list] = {library: [] for library in apps}
+    try:
+        for _ in range(repeats):
+            for library, (_, url) in servers.items():
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                try:
+                    start = time.perf_counter()
+                    page.goto(url)
+                    if library == "plotly":
+                        page.wait_for_function(PLOTLY_DRAWN, timeout=WAIT_MS)
+                        page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+                        runs[library].append({"s": time.perf_counter() - start})
+                    else:
+                        drawn_at_least(page, 1)
+                        runs[library].append({"s": time.perf_counter() - start, **parts(page)})
+                finally:
+                    page.close()
+                print(f"  (a) {library}: {runs[library][-1]['s']:.2f} s from navigation to the first frame "
+                      f"{runs[library][-1]} (load {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        for server, _ in servers.values():
             server.shutdown()
-        print(f"  (a) {library}: {times[library]:.2f} s from navigation to the first frame", flush=True)
-    return times
+    return {**{library: statistics.median(run["s"] for run in runs[library]) for library in runs}, "runs": runs}
 
 
 def serve_app(flask_app):
@@ -93,15 +108,67 @@ def serve_app(flask_app):
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-def serve(settings):
-    from app import create_app
+class Gunicorn:
+    """The app served as the README serves it (gunicorn, gthread workers) over `workspace`, its
+    workers' resident memory sampled every `every` seconds while it runs."""
 
-    return serve_app(create_app(settings).server)
+    def __init__(self, workspace: Path, points_above: int, workers: int = 4, every: float = 0.5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "NNVIS_WORKSPACES": str(workspace), "NNVIS_POINTS_ABOVE": str(points_above),
+               "NNVIS_JOB_CACHE": "/tmp/nnvis-bench/.jobs-pointview", "PYTHONPATH": str(ROOT)}
+        self.log = open("/tmp/nnvis-bench/pointview-gunicorn.log", "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers",
+                                         str(workers), "--threads", "8", "--bind", f"127.0.0.1:{port}", "--timeout",
+                                         "600", "app:server"], cwd=ROOT, env=env, stdout=self.log, stderr=self.log)
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(1200):
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("gunicorn never answered /health")
+        self.peak: dict[int, dict[str, int]] = {}
+        self.running = True
+        self.sampler = threading.Thread(target=self.sample, args=(every,), daemon=True)
+        self.sampler.start()
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def sample(self, every: float) -> None:
+        while self.running:
+            for pid in self.workers():
+                try:
+                    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+                except (OSError, ValueError):
+                    continue
+                kib = {name: int(fields.get(name, "0 kB").split()[0]) for name in ("VmRSS", "RssAnon", "RssFile")}
+                peak = self.peak.setdefault(pid, {"VmRSS": 0, "RssAnon": 0, "RssFile": 0})
+                if kib["VmRSS"] > peak["VmRSS"]:
+                    peak.update(kib)
+            time.sleep(every)
+
+    def stop(self) -> dict:
+        self.running = False
+        self.sampler.join()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        return {str(pid): {name: round(value / 1024, 1) for name, value in peak.items()}  # MiB
+                for pid, peak in self.peak.items()}
 
 
-def drawn_at_least(page, count: int) -> None:
+def drawn_at_least(page, count: int, wait_ms: int = WAIT_MS) -> None:
     page.wait_for_function(f"() => Number((document.getElementById('obs-points') || {{getAttribute: () => 0}})"
-                           f".getAttribute('data-drawn')) >= {count}", timeout=WAIT_MS)
+                           f".getAttribute('data-drawn')) >= {count}", timeout=wait_ms)
 
 
 def lasso(page, low, high) -> None:
@@ -126,17 +193,21 @@ def box_around(screen: np.ndarray, centre: np.ndarray, share: float) -> tuple[np
 
 def app_timings(browser, workspace: Path, points: int) -> dict:
     """(b): the explore page of the real app over the workspace."""
-    from nnvis.settings import Settings
+    shutil.rmtree("/tmp/nnvis-bench/.jobs-pointview/moments", ignore_errors=True)  # computed afresh, in the background
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
 
-    server, url = serve(Settings(workspaces=(workspace,), job_cache=Path("/tmp/nnvis-bench/.jobs-pointview"),
-                                 points_above=min(100_000, points - 1)))  # smaller workspaces: the same path
-    view = url + "/?ws=0&layer=hidden4&epoch=1&method=pca&color=true"
     result = {}
+    start = time.perf_counter()
+    Analysis(Workspace(workspace)).test_accuracy(1)  # the status line's accuracy, computed once for the store
+    result["test_accuracy_s"] = time.perf_counter() - start
+    served = Gunicorn(workspace, points_above=min(100_000, points - 1))  # smaller workspaces: the same path
+    view = served.url + "/?ws=0&layer=hidden4&epoch=1&method=pca&color=true"
     try:
         warm = browser.new_page(viewport={"width": 1280, "height": 800})
         start = time.perf_counter()
         warm.goto(view)
-        drawn_at_least(warm, 1)
+        drawn_at_least(warm, 1, WAIT_MS * 3)
         result["first_frame_cold_s"] = time.perf_counter() - start  # the server's first view also reads the store
         warm.close()
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -144,11 +215,16 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
         page.goto(view)
         drawn_at_least(page, 1)
         result["first_frame_s"] = time.perf_counter() - start
+        result["first_frame_parts"] = parts(page)
         print(f"  (b) first full frame: {result['first_frame_s']:.2f} s "
-              f"(server's first view {result['first_frame_cold_s']:.2f} s)", flush=True)
+              f"(server's first view {result['first_frame_cold_s']:.2f} s); {result['first_frame_parts']}", flush=True)
         page.wait_for_load_state("networkidle", timeout=WAIT_MS)
         recolours = []
-        for neuron in (3, 7, 11):
+        for neuron in (3, 7, 11, 13):
+            if neuron == 7:  # the units x observations copy (a neuron's row read alone), as a neuron click of
+                start = time.perf_counter()  # the Plotly views makes it: here made in this process
+                by_unit_copy(workspace)
+                result["by_unit_copy_s"] = time.perf_counter() - start
             page.wait_for_function("() => !document.getElementById('obs-points').hasAttribute('data-drawing')",
                                    timeout=WAIT_MS)
             drawn = int(page.get_attribute("#obs-points", "data-drawn"))
@@ -159,16 +235,22 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
             page.wait_for_function(f"() => document.querySelector('#points-legend').innerText"
                                    f".includes('neuron {neuron}')", timeout=WAIT_MS)
             recolours.append(time.perf_counter() - start)
+            result.setdefault("recolour_parts", []).append(parts(page))
         result["recolour_s"] = recolours
         result["indexes_built"] = int(page.get_attribute("#obs-points", "data-indexed"))
         print(f"  (b) recolour: {', '.join(f'{s:.2f}' for s in recolours)} s "
-              f"(spatial indexes built: {result['indexes_built']})", flush=True)
+              f"(spatial indexes built: {result['indexes_built']}); {result['recolour_parts']}", flush=True)
         sample = np.random.default_rng(0).choice(points, 20_000, replace=False)
         screen = np.array(page.evaluate("ids => { const plot = document.getElementById('obs-points').scatterplot;"
                                         " const box = document.querySelector('#obs-points canvas')"
                                         ".getBoundingClientRect(); return ids.map(i => {"
                                         " const [x, y] = plot.getScreenPosition(i);"
                                         " return [box.left + x, box.top + y]; }); }", sample.tolist()))
+        start = time.perf_counter()
+        while not list(Path("/tmp/nnvis-bench/.jobs-pointview/moments").glob("*.npz")):
+            time.sleep(0.5)  # the layer's moments, computed in the background since the first view
+        result["moments_waited_s"] = time.perf_counter() - start
+        print(f"  (b) waited {result['moments_waited_s']:.1f} s more for the layer's moments", flush=True)
         lassos = []
         for centre in (np.median(screen, axis=0), np.percentile(screen, 35, axis=0)):
             low, high = box_around(screen, centre, 0.10)
@@ -204,11 +286,29 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
         result["hover_ms"] = hovers
         print(f"  (b) hover to its card with the thumbnail loaded: median {statistics.median(hovers):.0f} ms "
               f"over {len(hovers)}", flush=True)
+        result["renders"] = int(page.get_attribute("#obs-points", "data-renders"))
         page.screenshot(path="/tmp/nnvis-bench/pointview-1m.png")
         page.close()
     finally:
-        server.shutdown()
+        result["worker_peak_mib"] = served.stop()
+    peaks = [peak["VmRSS"] for peak in result["worker_peak_mib"].values()]
+    print(f"  (b) gunicorn workers' peak RSS: {', '.join(f'{p:.0f}' for p in sorted(peaks))} MiB "
+          f"({result['worker_peak_mib']})", flush=True)
     return result
+
+
+def by_unit_copy(workspace: Path) -> None:
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    Analysis(Workspace(workspace)).activations_by_unit("hidden4", 1)
+
+
+def parts(page) -> dict:
+    """The point view's last draw: its renders of the points so far and its parts, in ms from
+    navigation: the effect, set-up done, data decoded, drawn, its next frame."""
+    return {"renders": page.get_attribute("#obs-points", "data-renders"),
+            **json.loads(page.get_attribute("#obs-points", "data-timings") or "{}")}
 
 
 def server_lasso(points: int, units: int = 1000, selected: int = 100_000) -> dict:
@@ -247,7 +347,9 @@ def main() -> None:
     parser.add_argument("--app-points", type=int, default=1_000_000,
                         help="observations of the workspace for (b) (at most 1,120,000; below 100,001 the server's "
                              "NNVIS_POINTS_ABOVE is lowered so that the point view draws it)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of (a), in turn (the medians give the ratio)")
     parser.add_argument("--skip-app", action="store_true", help="(a) and (c) only: no workspace is made")
+    parser.add_argument("--skip-server-lasso", action="store_true", help="no (c) (b's lassos are the real ones)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results-pointview.json"))
     args = parser.parse_args()
     from bench_scale import click_workspace
@@ -265,10 +367,12 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         try:
-            results["in_page"] = in_page_ratio(browser, points, codes, class_colours(10))
+            results["in_page"] = in_page_ratio(browser, points, codes, class_colours(10), args.repeats)
             results["ratio"] = results["in_page"]["plotly"] / results["in_page"]["regl-scatterplot"]
+            results["load_after_a"] = load()
             print(f"  (a) point view {results['ratio']:.1f}x faster than Plotly's scattergl", flush=True)
-            results["server_lasso"] = server_lasso(args.points)
+            if not args.skip_server_lasso:
+                results["server_lasso"] = server_lasso(args.points)
             if not args.skip_app:
                 results["app"] = {"points": args.app_points,
                                   **app_timings(browser, click_workspace(args.app_points), args.app_points)}

@@ -15,8 +15,10 @@ from layouts.concept_figures import DEFAULT_K, concept_card, importance_figure, 
 from layouts.figures import message_figure
 from nnvis.concepts import atlas as concepts
 from nnvis.concepts.factor import MAX_K
+from nnvis.concepts.heat import exemplar_heat
 from nnvis.data.images import to_png
 from nnvis.errors import NNVisError, NotInStore
+from nnvis.models.feature_maps import overlay
 from nnvis.workspace import keys
 from web.components import epoch_options
 from web.context import current_settings, open_analysis
@@ -25,6 +27,7 @@ from web.jobs import READ_ONLY_MESSAGE, background_options, run_on_workspace
 from web.registry import callback
 
 SEED, IMAGES, CROPS = 0, concepts.DEFAULT_IMAGES, 4
+HEAT_SIZE = 160  # the heat-map over the whole image shown on hovering a crop
 OUTPUTS = 6  # grid, projection, importance, selected caption, ranking, status (then the job request)
 
 
@@ -73,13 +76,20 @@ def follow(analysis, layer: str, k: int, start: dict | None, epoch: int) -> tupl
                      f"(matching scores {', '.join(f'{s:.2f}' for s in scores)})")
 
 
-def crops(images: np.ndarray, found, j: int) -> list[str]:
-    """PNG data URLs of concept j's first exemplars' receptive-field crops."""
+def png_url(image: np.ndarray, size: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(to_png(image, size)).decode()
+
+
+def crops(images: np.ndarray, found, j: int, heat=None) -> list[tuple[str, str | None]]:
+    """(PNG data URL of the receptive-field crop, of the concept's heat-map over the whole image
+    or None when not stored) for each of concept j's first exemplars."""
     urls = []
-    for obs, box in zip(found["exemplar_observation"][j][:CROPS], found["exemplar_box"][j][:CROPS]):
+    for i, (obs, box) in enumerate(zip(found["exemplar_observation"][j][:CROPS], found["exemplar_box"][j][:CROPS])):
         top, left, bottom, right = (int(v) for v in box)
-        urls.append("data:image/png;base64," + base64.b64encode(to_png(images[obs][top:bottom, left:right], 40))
-                    .decode())
+        whole = None
+        if heat is not None and i < heat["heat"].shape[1] and int(heat["observation"][j, i]) == int(obs):
+            whole = png_url(overlay(images[obs], heat["heat"][j, i]), HEAT_SIZE)
+        urls.append((png_url(images[obs][top:bottom, left:right], 40), whole))
     return urls
 
 
@@ -100,7 +110,11 @@ def concepts_view(ws, layer, epoch, k, selected, class_index, done) -> tuple:
                 f"background…", {"ws": ws, "layer": layer, "k": k})
     concept, line = follow(analysis, layer, k, selected, epoch)
     images = analysis.subset()["images"]
-    grid = [concept_card(j, float(found["share"][j]), crops(images, found, j), j == concept)
+    heat = stored(analysis, keys.concept_exemplar_heat(analysis, layer, epoch, k, SEED, IMAGES, CROPS))
+    request = no_update  # an atlas stored before the heat-maps were: the job adds them
+    if heat is None and not current_settings().read_only and done != {"ws": ws, "layer": layer, "k": k}:
+        request = {"ws": ws, "layer": layer, "k": k}
+    grid = [concept_card(j, float(found["share"][j]), crops(images, found, j, heat), j == concept)
             for j in range(len(found["components"]))]
     status = (f"{layer} at epoch {epoch}: {k} concepts, r2 {float(found['r2']):.3f}, accuracy "
               f"{float(found['accuracy']):.3f} (with the layer replaced by its concepts "
@@ -112,7 +126,7 @@ def concepts_view(ws, layer, epoch, k, selected, class_index, done) -> tuple:
                    + ", ".join(f"{j} ({found['importance'][j, class_index]:+.2f})" for j in order))
     if concept is None:
         hint = message_figure("Click a concept.")
-        return grid, hint, hint, "", ranking, status, no_update
+        return grid, hint, hint, "", ranking, status, request
     colour = np.full(analysis.config.subset, np.nan)
     colour[found["observations"]] = found["strength"][:, concept]
     points = stored(analysis, keys.projection(analysis, layer, epoch))
@@ -121,7 +135,7 @@ def concepts_view(ws, layer, epoch, k, selected, class_index, done) -> tuple:
         projection_figure(points["points"], colour, f"strength of concept {concept}")
     importance = importance_figure(found["importance"][concept], analysis.classes,
                                    f"concept {concept}: logit drop when removed")
-    return grid, projection, importance, line, ranking, status, no_update
+    return grid, projection, importance, line, ranking, status, request
 
 
 @callback(Output("cc-layer", "options"), Output("cc-layer", "value"), Output("cc-epoch", "options"),
@@ -151,10 +165,12 @@ def select(clicks, epoch, layer, k):
 
 
 def compute_atlases(analysis, layer: str, k: int) -> None:
-    """Every epoch's atlas of the layer, then the matchings between consecutive epochs (stored)."""
+    """Every epoch's atlas of the layer and its exemplars' heat-maps, then the matchings between
+    consecutive epochs (stored)."""
     request = concepts.Request(analysis, layer, None, k, SEED, IMAGES)
     for epoch in analysis.epochs:
         concepts.atlas(request.at(epoch))
+        exemplar_heat(request.at(epoch), CROPS)
     concepts.across_epochs(request)
 
 

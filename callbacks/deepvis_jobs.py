@@ -32,6 +32,7 @@ from nnvis.deepvis.grid import (
 from nnvis.deepvis.results import error_arrays, grid_arrays, pictures_arrays
 from nnvis.deepvis.saliency import METHODS, Explainer
 from nnvis.errors import NNVisError
+from nnvis.models.layout import parse_layouts
 from web.uploads import SharedFolder, input_key, result_digest
 
 RESULTS = SharedFolder("deepvis", max_files=4096, max_bytes=512 * 2**20)  # what a job wrote, read by every worker
@@ -80,7 +81,8 @@ class Parts:
     @property
     def explainer(self) -> Explainer:
         if self._explainer is None:
-            self._explainer = Explainer(self.model, self.analysis.device)
+            self._explainer = Explainer(self.model, self.analysis.device, tokens=self.analysis.config.tokens,
+                                        layouts=parse_layouts(self.analysis.config.layout))
         return self._explainer
 
     def arrays(self, part: str) -> dict:

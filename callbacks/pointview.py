@@ -2,11 +2,22 @@
 `Settings.points_above` observations, up to `density_above`): draw it when the projection is
 drawn (the status line `nh-value` changes), recolour it (values only: the points and their
 spatial index stay in the browser), and answer its hover, click and lasso with the page's own
-observation cards and neuron ranking."""
+observation cards and neuron ranking.
+
+Nothing here holds a layer's activations: they are memory-mapped from the store's file
+(`mapped_layer`), read in chunks or by the selected rows alone (`nnvis.projection.selection`).
+Each neuron's moments over all observations (one pass over the layer, seconds at a million
+observations) are computed in a background thread when a layer is first drawn as points and
+kept in the job cache's folder, so that every worker reads them and a lasso reads only its rows."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 from dash import Input, Output, State, ctx, html, no_update
@@ -17,10 +28,11 @@ from callbacks.views import NEURON_HINT, NEUTRAL_COLOUR, neuron_values, observat
 from layouts.figures import observation_groups
 from layouts.pointview import HIDDEN, NEURON_PALETTE, SHOWN, group_legend, neuron_legend
 from nnvis.models.layers import INPUT_LAYER
-from nnvis.projection.selection import rank_selection, unit_moments
+from nnvis.projection.selection import rank_selection, unit_column, unit_moments
+from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis_components import encode_points, encode_values
-from web.context import open_analysis, workspace_identity
+from web.context import current_settings, open_analysis, workspace_identity
 from web.errors import or_message
 from web.registry import callback, clientside_callback
 
@@ -56,6 +68,8 @@ def points_view(ws, layer: str, epoch: int, method: str, color_by: str, neuron: 
     values, kind, palette, legend = colouring(analysis, layer, epoch, color_by, neuron)
     if colours_only and drawn == key:
         return no_update, values, kind, palette, no_update, no_update, no_update, legend, no_update
+    if layer != INPUT_LAYER:
+        warm_moments(analysis, layer, epoch)  # for a lasso on this view: in the background
     coordinates = no_update if drawn == key else encode_points(analysis.projection(layer, epoch, shown)["points"])
     selected = sorted({int(i) for i in shared or [] if 0 <= int(i) < len(analysis.labels)})
     return coordinates, values, kind, palette, selected, SHOWN, HIDDEN, legend, key
@@ -66,7 +80,7 @@ def colouring(analysis: Analysis, layer: str, epoch: int, color_by: str, neuron:
     to 0..255 over its range), or by group as the Plotly view groups (one code a colour)."""
     n = len(analysis.labels)
     if color_by == "neuron":
-        values = neuron_values(analysis, layer, epoch, neuron) if layer != INPUT_LAYER else None
+        values = neuron_column(analysis, layer, epoch, neuron) if layer != INPUT_LAYER else None
         if values is None:
             return encode_values(np.zeros(n, np.uint8)), "categorical", [NEUTRAL_COLOUR], [html.Div(NEURON_HINT)]
         low, high = float(values.min()), float(values.max())
@@ -114,25 +128,86 @@ def rank_lassoed(indices, ws, layer, epoch, shared):
     return or_message(lambda: (*points_ranking(ws, layer, epoch, chosen), chosen), answer=lambda m: (None, m, chosen))
 
 
+def mapped_layer(analysis: Analysis, layer: str, epoch: int) -> np.ndarray:
+    """The layer's activations (observations x units) memory-mapped from the store's file, where
+    the store holds them in one (an uncompressed .npz, as it writes them); else as the analysis
+    reads them (small values kept inside the store's database)."""
+    mapped = analysis.store.mapped_member(keys.activations(analysis, layer, epoch), "x")
+    return analysis.activations(layer, epoch) if mapped is None else mapped
+
+
+def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None) -> np.ndarray | None:
+    """A neuron's activations over the subset: one row of the units x observations copy where it
+    was made, else its column read in chunks from the mapped layer (never the layer in memory)."""
+    if neuron is None:
+        return None
+    by_unit = analysis.store.directory / "arrays" / f"{keys.activations_by_unit(analysis, layer, epoch).digest()}.npy"
+    if by_unit.exists():
+        return neuron_values(analysis, layer, epoch, neuron)
+    acts = mapped_layer(analysis, layer, epoch)
+    return unit_column(acts, int(neuron)) if 0 <= int(neuron) < acts.shape[1] else None
+
+
 MOMENTS: OrderedDict = OrderedDict()  # (workspace identity, layer, epoch) -> unit_moments, a few kept per process
+WARMING: set = set()
+WARMING_LOCK = threading.Lock()
 
 
-def layer_moments(analysis: Analysis, layer: str, epoch: int) -> dict:
-    """Each neuron's sum and sum of squares over the subset (one pass over the layer, then kept)."""
+def moments_file(analysis: Analysis, layer: str, epoch: int) -> Path:
+    """Where the moments of a layer are kept for every worker: the job cache's folder (written
+    by a read-only server too), named by the workspace as it is now, the layer and the epoch."""
+    name = hashlib.sha256(json.dumps([*workspace_identity(analysis), layer, epoch], default=str).encode()).hexdigest()
+    return Path(current_settings().job_cache) / "moments" / f"{name[:32]}.npz"
+
+
+def layer_moments(analysis: Analysis, layer: str, epoch: int, path: Path | None = None) -> dict:
+    """Each neuron's sum and sum of squares over the subset: kept in this process, else read from
+    the job cache's folder, else one pass over the mapped layer (then kept in both)."""
     key = (workspace_identity(analysis), layer, epoch)
     if key not in MOMENTS:
-        MOMENTS[key] = unit_moments(analysis.activations(layer, epoch))
+        path = path or moments_file(analysis, layer, epoch)
+        try:
+            with np.load(path, allow_pickle=False) as kept:
+                moments = {"sum": kept["sum"], "squares": kept["squares"], "n": int(kept["n"])}
+        except (OSError, KeyError, ValueError):
+            moments = unit_moments(mapped_layer(analysis, layer, epoch))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.partial.npz")
+            np.savez(partial, **moments)
+            os.replace(partial, path)  # readers see the whole file or none
+        MOMENTS[key] = moments
         while len(MOMENTS) > 4:
             MOMENTS.popitem(last=False)
     MOMENTS.move_to_end(key)
     return MOMENTS[key]
 
 
+def warm_moments(analysis: Analysis, layer: str, epoch: int) -> None:
+    """Start computing a layer's moments in a background thread (once per process and layer)
+    unless they are known: the first lasso then reads only its own rows."""
+    key = (workspace_identity(analysis), layer, epoch)
+    path = moments_file(analysis, layer, epoch)
+    with WARMING_LOCK:
+        if key in MOMENTS or key in WARMING or path.exists():
+            return
+        WARMING.add(key)
+
+    def run():
+        try:
+            layer_moments(analysis, layer, epoch, path)
+        except Exception:  # noqa: BLE001  a lasso computes them itself and says what was wrong
+            pass
+        finally:
+            WARMING.discard(key)
+
+    threading.Thread(target=run, name=f"moments {layer}", daemon=True).start()
+
+
 def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
     """(ranking data, list component) as `layouts.page_parts.selection_ranking` gives them, read
     from the selected rows and the layer's kept moments (`nnvis.projection.selection`)."""
     analysis = open_analysis(ws)
-    ranked = rank_selection(analysis.activations(layer, epoch), indices, layer_moments(analysis, layer, epoch))
+    ranked = rank_selection(mapped_layer(analysis, layer, epoch), indices, layer_moments(analysis, layer, epoch))
     rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
             for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
     data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),

@@ -10,11 +10,12 @@ from dash.exceptions import PreventUpdate
 from callbacks.views import version_of
 from layouts.figures import message_figure
 from layouts.page_parts import UNIT_LAB_VIEW
-from layouts.unit_figures import ACTMAX_INPUTS, png_uri, unit_histogram_figure
+from layouts.unit_figures import ACTMAX_INPUTS, firing_patch, patch_outlined, png_uri, unit_histogram_figure
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import overlay
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
+from nnvis.unitlab.layouts import recorded_layout, what_a_unit_is, workspace_tokens
 from web.context import current_settings, layer_and_epoch_choices, open_analysis
 from web.errors import or_message, said_in_place
 from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_on_workspace, run_request
@@ -81,16 +82,36 @@ MAPS_GONE = "The activation maps are not in the store; change the unit and come 
 
 def top_k_tiles(ws, analysis, layer: str, epoch: int, unit: int, k: int, maps: np.ndarray | None) -> list:
     """The top-k observations as tiles: the unit's activation `maps` over the images for a conv
-    unit (its map larger than 1 x 1), else the thumbnail route's images."""
+    unit (its map larger than 1 x 1), else the thumbnail route's images. A token layer's maps
+    are its patch grid: the patch where the unit fires most is outlined and named."""
     found = unitlab.top_examples(analysis, layer, epoch, unit, k)
     overlays = maps is not None and maps.shape[1] * maps.shape[2] > 1
     images = analysis.subset()["images"] if overlays else None
+    patches = overlays and recorded_layout(analysis, layer).is_tokens
     tiles = []
     for rank, (index, label, alpha) in enumerate(zip(found["observations"], found["labels"], found["alpha"])):
-        src = png_uri(overlay(images[index], maps[rank]), 96) if overlays else thumbnail_src(ws, analysis, index)
-        tiles.append(example_tile(src, [html.B(f"#{index}"), f" {analysis.classes[label]} · α {alpha:.3g}"],
-                                  f"observation {index}"))
+        caption, alt = [html.B(f"#{index}"), f" {analysis.classes[label]} · α {alpha:.3g}"], f"observation {index}"
+        if patches:
+            cell = firing_patch(maps[rank])
+            src = png_uri(patch_outlined(overlay(images[index], maps[rank]), maps.shape[1:], cell), 96)
+            caption.append(html.Span(f" · patch ({cell[0]}, {cell[1]})", className="firing-patch"))
+            alt += f", patch row {cell[0]} column {cell[1]} outlined"
+        else:
+            src = png_uri(overlay(images[index], maps[rank]), 96) if overlays else thumbnail_src(ws, analysis, index)
+        tiles.append(example_tile(src, caption, alt))
     return tiles
+
+
+def unit_kind(analysis, layer: str, maps: np.ndarray | None) -> str:
+    """What a unit of `layer` is, for the card's title: a dense unit, a channel and its maps, a
+    token layer's hidden unit on its patch grid and what its alpha reads."""
+    if maps is None:
+        return " (dense unit)"
+    layout = recorded_layout(analysis, layer)
+    if layout.is_tokens:
+        return (f" (hidden unit, patch grid {maps.shape[1]}×{maps.shape[2]}; "
+                f"α: {what_a_unit_is(layout, workspace_tokens(analysis))})")
+    return f" (channel, maps {maps.shape[1]}×{maps.shape[2]})"
 
 
 def maps_status(ws, layer: str, epoch: int, unit: int, k: int, found: bool, ran: bool) -> tuple:
@@ -115,7 +136,7 @@ def card_view(ws, layer: str, epoch: int, unit, k, ran: bool = False) -> tuple:
     found, maps = unitlab.stored_unit_maps(analysis, layer, epoch, unit, k)
     dead = unitlab.dead_note(analysis, layer, epoch, unit)
     if found:
-        kind = " (dense unit)" if maps is None else f" (channel, maps {maps.shape[1]}×{maps.shape[2]})"
+        kind = unit_kind(analysis, layer, maps)
     else:
         kind = "" if dead else " (maps not computed)" if current_settings().read_only else " (maps computing)"
     title = f"{layer} · unit {unit} of {units}{kind} · epoch {epoch}"
@@ -196,8 +217,10 @@ def actmax_view(ws, layer: str, epoch: int, unit, values: list, run: bool) -> tu
                    "images.", no_update
     stored = unitlab.stored_actmax(analysis, layer, epoch, unit, params)
     if stored is not None:
+        objective = what_a_unit_is(recorded_layout(analysis, layer), workspace_tokens(analysis))
         return (actmax_images(stored, params.restarts),
-                f"unit {unit}: {params.restarts} restarts, {stored.steps_done} steps", no_update)
+                f"unit {unit}: {params.restarts} restarts, {stored.steps_done} steps; maximized: {objective}",
+                no_update)
     if current_settings().read_only:  # it runs no job: say so, never "computing…"
         return [], READ_ONLY_MESSAGE, no_update
     if not run:  # no_update: the job's background callback is not started

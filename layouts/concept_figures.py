@@ -10,11 +10,22 @@ from dash import html
 DEFAULT_K = 10
 
 
-def concept_card(j: int, share: float, crops: list[str], selected: bool) -> html.Button:
-    """One concept of the grid: its id, share and exemplar crops (PNG data URLs); a button to select it."""
+def exemplar_crop(j: int, i: int, crop: str, whole: str | None) -> html.Div:
+    """An exemplar's receptive-field crop; hovering it shows the concept's heat-map over the whole
+    image (`whole`, a PNG data URL; none while it is not computed)."""
+    shown = [html.Img(src=crop, width=40, height=40, style={"imageRendering": "pixelated"},
+                      alt=f"concept {j} exemplar {i}")]
+    if whole is not None:
+        shown.append(html.Img(src=whole, className="concept-heat-img", alt=f"concept {j} over exemplar {i}'s image"))
+    return html.Div(shown, className="concept-crop")
+
+
+def concept_card(j: int, share: float, crops: list[tuple[str, str | None]], selected: bool) -> html.Button:
+    """One concept of the grid: its id, share and exemplar crops (PNG data URLs: the crop, and the
+    heat-map over the whole image shown on hover); a button to select it."""
     return html.Button([html.Div([html.B(f"concept {j}"), f" · share {share:.1%}"], className="concept-title"),
-                        html.Div([html.Img(src=src, width=40, height=40, style={"imageRendering": "pixelated"})
-                                  for src in crops], style={"display": "flex", "gap": "2px"})],
+                        html.Div([exemplar_crop(j, i, crop, whole) for i, (crop, whole) in enumerate(crops)],
+                                 style={"display": "flex", "gap": "2px"})],
                        id={"type": "cc-concept", "index": j}, n_clicks=0,
                        className="concept-card selected" if selected else "concept-card",
                        style={"border": "3px solid #d64545" if selected else "1px solid #cbd2d9",

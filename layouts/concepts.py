@@ -23,7 +23,8 @@ CONCEPTS_CAPTION = ("A concept: a direction in the layer's activation space that
                     "al. 2023). Share: the part of the layer's reconstructed activation it makes. Importance for a "
                     "class: how much the class's logit drops when the concept is removed from the layer and the "
                     "rest of the network runs on (causal, not a correlation). Another epoch shows the concept "
-                    "matched to it by its strengths over the same images (Hungarian assignment).")
+                    "matched to it by its strengths over the same images (Hungarian assignment). Hover an "
+                    "exemplar's crop to see the concept's heat-map over its whole image.")
 
 
 def whole(raw, default: int | None) -> int | None:

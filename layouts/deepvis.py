@@ -10,6 +10,7 @@ import dash
 from dash import dcc, html
 
 from layouts.deepvis_attention import attention_panel
+from layouts.deepvis_faithfulness import faithfulness_panel
 from layouts.deepvis_figures import MAX_TOP_K, MAX_UNIT, METHOD_CHOICES, METHOD_NAMES, canvas_figure
 from layouts.figures import message_figure
 from layouts.page_parts import DEEPVIS_VIEW, HOVER_HINT, is_drawable
@@ -52,7 +53,8 @@ def saliency_panel() -> html.Div:
                                dcc.RadioItems(id="dv-method", options=methods, value="all", inline=True,
                                               className="radio"),
                                html.Span(id="dv-saliency-status", className="muted")], className="panel-head"),
-                     dcc.Graph(id="dv-saliency", className="dv-saliency", config=GRAPH_CONFIG)], className="panel")
+                     dcc.Graph(id="dv-saliency", className="dv-saliency", config=GRAPH_CONFIG),
+                     faithfulness_panel()], className="panel")  # layouts.deepvis_faithfulness
 
 
 def weights_panel() -> html.Div:

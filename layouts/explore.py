@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import EXPLORE_VIEW, selection_ranking
+from layouts.patch_view import patch_controls, patch_panel
 from layouts.pointview import with_point_view
 from web.components import controls, detail_panel, nav_link, neuron_panel, page_header, projection_panel
 from web.context import workspace_options
@@ -58,6 +59,7 @@ def layout(**query) -> html.Div:
                               title="this view as one HTML file that opens without a server"),
                   dcc.Download(id="html-download"), html.Span(id="html-export-status", className="muted",
                                                               role="status")], className="control-row"),
+        patch_controls(), patch_panel(),  # a token layer's patch tokens as observations (issue 25)
         html.Div([with_point_view(projection_panel()),
                   html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()], className="side")],
                  className="main-grid"),

@@ -23,6 +23,35 @@ def png_uri(image: np.ndarray, size: int = 96) -> str:
     return "data:image/png;base64," + base64.b64encode(to_png(image, size)).decode("ascii")
 
 
+OUTLINE = (0, 229, 255)  # cyan: apart from every colour of the heat scale (black, red, yellow, white)
+
+
+def patch_outlined(image: np.ndarray, grid: tuple[int, int], cell: tuple[int, int], size: int = 96,
+                   width: int = 2) -> np.ndarray:
+    """A uint8 RGB image (H,W,3) upscaled with crisp pixels as `png_uri` does (its longer side
+    about `size`), with patch `cell` (row, column) of its `grid` (rows, columns) outlined in
+    OUTLINE, `width` pixels wide inside the patch."""
+    image = np.asarray(image, dtype=np.uint8)
+    scale = max(1, round(size / max(image.shape[:2])))
+    big = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1).copy()
+    height, wide = big.shape[:2]
+    top, bottom = round(cell[0] * height / grid[0]), round((cell[0] + 1) * height / grid[0])
+    left, right = round(cell[1] * wide / grid[1]), round((cell[1] + 1) * wide / grid[1])
+    line = max(1, min(width, (bottom - top) // 2, (right - left) // 2))
+    across, down = slice(left, right), slice(top, bottom)
+    for rows, columns in ((slice(top, top + line), across), (slice(bottom - line, bottom), across),
+                          (down, slice(left, left + line)), (down, slice(right - line, right))):
+        big[rows, columns] = OUTLINE
+    return big
+
+
+def firing_patch(fmap: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the largest value of one map (h,w); ties to the first in row-major order."""
+    fmap = np.asarray(fmap)
+    row, column = np.unravel_index(int(np.argmax(fmap)), fmap.shape)
+    return int(row), int(column)
+
+
 def plot_layout(title: str, **extra) -> dict:
     """A plain white layout with a small title and tight margins."""
     layout = dict(template="plotly_white", font=FONT, title=dict(text=title, font=dict(size=13), x=0.01, y=0.98),

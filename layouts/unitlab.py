@@ -9,6 +9,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import UNIT_LAB_VIEW
+from layouts.unit_exemplars import exemplars_panel
 from layouts.unit_figures import ACTMAX_INPUTS, number_input, view_controls
 from nnvis.unitlab.actmax import ActMaxParams
 from web.components import ALPHA_CAPTION, caption, job_indicator, labelled, nav_link, page_header
@@ -51,6 +52,7 @@ def actmax_panel() -> html.Div:
         html.Div([*inputs, html.Button("Run", id="ul-actmax-run", className="button")], className="param-grid"),
         html.Div(id="ul-actmax-status", className="status-line"),
         html.Div(id="ul-actmax-images", className="actmax-images"),
+        exemplars_panel(),  # layouts.unit_exemplars: synthetic vs natural
     ], className="panel")
 
 

@@ -33,6 +33,7 @@ FIELDS = {
     "cosine": ("layer", "epoch"),
     "sparsity": ("layer", "epoch", "threshold"),
     "perturbation": ("epoch", "variance"),
+    "patches": ("layer", "epoch", "method"),  # --tokens patches: a token layer's sampled patch tokens, projected
 }
 JOBS = tuple(FIELDS)
 PR_SET_PDEATHSIG = 1
@@ -106,6 +107,10 @@ def run_job(request: dict, progress: Progress = no_progress) -> None:
     analysis = Analysis(Workspace(request["workspace"]), progress=progress)
     if kind == "projection":
         analysis.projection(request["layer"], int(request["epoch"]), request["method"])
+    elif kind == "patches":
+        from nnvis.workspace.patch_tokens import patch_projection
+
+        patch_projection(analysis, request["layer"], int(request["epoch"]), request["method"])
     elif kind == "sequence":
         bundled_trails(analysis, request["kind"], request["anchor"], request["method"], request.get("coherence"))
     elif kind == "compare":

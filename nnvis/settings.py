@@ -100,3 +100,17 @@ def positive(variable: str, text: str, kind: type):
     if value is None or not value > 0:
         raise ValueError(f"{variable} must be a positive {kind.__name__}, not {text!r}")
     return value
+
+
+def dashboard_entry_point() -> str:
+    """The path of the dashboard's `app.py` (located, not imported), for `nnvis serve` and the
+    notebook's server."""
+    import importlib.util
+
+    from nnvis.errors import NNVisError
+
+    spec = importlib.util.find_spec("app")
+    if spec is None or not spec.origin or Path(spec.origin).name != "app.py":
+        raise NNVisError("cannot find the dashboard (app.py): install nnvis with `pip install -e .` "
+                         "from its repository, or run `python app.py` there")
+    return spec.origin

@@ -146,3 +146,54 @@ def small_vit() -> nn.Module:
 
     return torchvision.models.VisionTransformer(image_size=32, patch_size=4, num_layers=4, num_heads=4,
                                                 hidden_dim=64, mlp_dim=128, num_classes=10)
+
+
+# ---- a user's own CIFAR-10 loop (tests of `--checkpoints`, the concept atlas)
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+CIFAR_NORMALIZE = f"{','.join(map(str, CIFAR_MEAN))}/{','.join(map(str, CIFAR_STD))}"
+
+
+def cifar_normalised(images) -> torch.Tensor:
+    """uint8 NHWC images as the loop feeds them: [0, 1], NCHW, per-channel normalised."""
+    x = torch.from_numpy(images).float().div(255).permute(0, 3, 1, 2)
+    return (x - torch.tensor(CIFAR_MEAN)[:, None, None]) / torch.tensor(CIFAR_STD)[:, None, None]
+
+
+def cifar_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def train_on_cifar(cifar_npz, folder, model: nn.Module, *, seed: int, train: int, test: int,
+                   epochs: int) -> tuple:
+    """A plain PyTorch loop as a user writes it: `train` images split off the CIFAR-10 test file
+    (a permutation seeded with `seed`) and the next `test` to test, written to FOLDER/cifar.npz;
+    Adam (lr 2e-3, batches of 64), a state_dict per epoch in FOLDER/ckpt (epoch 0 the initial
+    weights). Returns (the npz path, the loop's test accuracy per epoch)."""
+    import numpy as np
+
+    with np.load(cifar_npz) as npz:
+        x, y = npz["x"], npz["y"].astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    train_index, test_index = order[:train], order[train:train + test]
+    data = folder / "cifar.npz"
+    np.savez(data, x_train=x[train_index], y_train=y[train_index], x_test=x[test_index], y_test=y[test_index])
+    torch.manual_seed(0)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
+    xt, yt = cifar_normalised(x[train_index]), torch.from_numpy(y[train_index])
+    xs, ys = cifar_normalised(x[test_index]), torch.from_numpy(y[test_index])
+    (folder / "ckpt").mkdir()
+    accuracies = {}
+    for epoch in range(epochs + 1):
+        if epoch:
+            model.train()
+            for index in torch.randperm(len(yt)).split(64):
+                optimiser.zero_grad()
+                nn.functional.cross_entropy(model(xt[index]), yt[index]).backward()
+                optimiser.step()
+        accuracies[epoch] = cifar_accuracy(model, xs, ys)
+        torch.save(model.state_dict(), folder / "ckpt" / f"epoch_{epoch}.pt")
+    return data, accuracies

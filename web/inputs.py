@@ -58,7 +58,7 @@ CONTROL_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["insets-toggle", "ll-cluster"], LIST),
     **dict.fromkeys(["class-filter", "shared-selection", "trail-selection"], INDICES),
     **dict.fromkeys(["selection-ranking", "dv-input", "job-request", "evo-job", "compare-job", "ll-ablation-request",
-                     "ul-actmax-request", "neuron-job", "ll-strip-source"], RECORD),
+                     "ul-actmax-request", "neuron-job", "ll-strip-source", "patch-job"], RECORD),
 }
 PROPERTY_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["hoverData", "clickData", "selectedData", "relayoutData"], EVENT),

@@ -180,11 +180,3 @@ def result_digest(kind: str, analysis, artifact_key) -> str:
     the weights, the input, the parameters) in workspace `analysis`."""
     return hashlib.sha256(f"{kind}\n{analysis.workspace.path}\n{artifact_key.digest()}".encode()).hexdigest()
 
-
-RESULTS = ProcessLRU(32)  # (kind, workspace, artifact key digest) -> a layer grid of one input
-
-
-def per_input(kind: str, analysis, artifact_key, compute: Callable):
-    """The result of `kind` for `artifact_key` (an ArtifactKey of `analysis`), from this
-    process's LRU or `compute()`d and kept there."""
-    return RESULTS.get_or_compute((kind, str(analysis.workspace.path), artifact_key.digest()), compute)

@@ -199,7 +199,7 @@ def command_run(args: argparse.Namespace) -> None:
     for name, allowed in (("dataset", DATASETS), ("projection", PROJECTIONS), ("device", DEVICES),
                           ("precision", PRECISIONS), ("observations", tuple(OBSERVATIONS))):
         check_choice(name, getattr(args, name), allowed)  # one line at once, before torch is imported
-    from nnvis.cli.summary import keep_summary, print_summary, stored_summary
+    from nnvis.cli.summary import keep_summary, print_summary
     from nnvis.progress import run_progress
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig, Workspace
@@ -216,16 +216,18 @@ def command_run(args: argparse.Namespace) -> None:
         workspace = run(config, args.workspace, progress, neuron_maps=args.neuron_maps)
     finally:
         progress.close()
-    figures = stored_summary(Workspace(workspace.path, read_only=True))
+    figures = full_summary(Workspace(workspace.path, read_only=True))
     keep_summary(workspace.path, figures)  # `nnvis summary` prints it without importing torch
     print_summary(figures)
 
 
 def full_summary(workspace) -> dict:
-    """What `nnvis summary --json` prints for `workspace` (see nnvis.cli.summary.stored_summary)."""
+    """What `nnvis summary --json` prints for the nnvis.workspace.workspace.Workspace `workspace`
+    (see nnvis.cli.summary.stored_summary)."""
     from nnvis.cli.summary import stored_summary
+    from nnvis.workspace.stored import StoredWorkspace
 
-    return stored_summary(workspace)
+    return stored_summary(StoredWorkspace(workspace))
 
 
 def command_layers(args: argparse.Namespace) -> None:
@@ -240,8 +242,12 @@ def command_serve(args: argparse.Namespace) -> None:
     from nnvis.settings import Settings
 
     settings = Settings.from_env(workspaces=args.workspace, host=args.host, port=args.port)
-    settings = trust_named_models(with_job_cache(settings, os.environ))
-    entry = web_entry_point()
+    from nnvis.settings import dashboard_entry_point
+    from nnvis.workspace.vouch import vouch_for_named_models
+
+    settings = vouch_for_named_models(with_job_cache(settings, os.environ), announce=lambda spec, path: print(
+        f"nnvis serve: trusting model {spec!r} of {path} (named by the workspace now)", file=sys.stderr))
+    entry = dashboard_entry_point()
     os.execve(sys.executable, [sys.executable, entry], {**os.environ, **settings.to_env()})
 
 
@@ -257,36 +263,6 @@ def with_job_cache(settings, environ):
     cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     served = "\n".join(str(Path(path).resolve()) for path in settings.workspaces)
     return replace(settings, job_cache=cache / "nnvis" / "jobs" / hashlib.sha256(served.encode()).hexdigest()[:16])
-
-
-def web_entry_point() -> str:
-    """The path of the dashboard's `app.py` (located, not imported)."""
-    spec = importlib.util.find_spec("app")
-    if spec is None or not spec.origin or Path(spec.origin).name != "app.py":
-        raise NNVisError("cannot find the dashboard (app.py): install nnvis with `pip install -e .` "
-                         "from its repository, or run `python app.py` there")
-    return spec.origin
-
-
-def trust_named_models(settings):
-    """`settings` with the models its workspaces name now (read once, at start) on the allow-list:
-    the user who types `nnvis serve --workspace W` vouches for W's model as it is now; a later edit
-    of workspace.json that names another model is still refused by the server."""
-    from dataclasses import replace
-
-    from nnvis.models.trust import is_built_in
-    from nnvis.workspace.workspace import Workspace
-
-    named = []
-    for path in settings.workspaces:
-        try:
-            spec = Workspace(path).config().model if Workspace(path).exists() else None
-        except NNVisError:
-            continue  # a damaged workspace: the server leaves it out and says why
-        if spec and not is_built_in(spec) and spec not in settings.model_allow:
-            print(f"nnvis serve: trusting model {spec!r} of {path} (named by the workspace now)", file=sys.stderr)
-            named.append(spec)
-    return replace(settings, model_allow=settings.model_allow + tuple(named))
 
 
 def main(argv: list[str] | None = None) -> int:

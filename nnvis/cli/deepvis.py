@@ -104,6 +104,7 @@ def command_saliency(args: argparse.Namespace) -> None:
     from nnvis.deepvis.grid import model_input
     from nnvis.deepvis.saliency import Explainer, check_method
     from nnvis.models.feature_maps import overlay
+    from nnvis.models.layout import parse_layouts
 
     check_method(args.method)
     check_size(args.size)
@@ -115,7 +116,8 @@ def command_saliency(args: argparse.Namespace) -> None:
     analysis.progress.close()
     image, source = load_input(args, analysis)
     model = analysis.model(epoch)
-    explainer = Explainer(model, analysis.device, steps=args.steps)
+    explainer = Explainer(model, analysis.device, steps=args.steps, tokens=analysis.config.tokens,
+                          layouts=parse_layouts(analysis.config.layout))
     x = model_input(model, image)
     if args.unit is not None:
         found = explainer.unit(x, args.layer, args.unit, args.method)

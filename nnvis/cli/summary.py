@@ -1,5 +1,6 @@
 """`nnvis summary --workspace DIR [--json]`: the figures a workspace holds (accuracy, NH,
-trustworthiness/continuity per layer and epoch), read from its store and never computed: a
+trustworthiness/continuity per layer and epoch), read from its store and never computed (nor is
+torch imported: see nnvis.workspace.stored): a
 figure that is not stored yet (a run still going, a run stopped early, another projection) is
 listed under "missing" instead. Reading opens the store read-only, so a summary beside a running
 `nnvis run` neither waits for it nor changes anything.
@@ -40,9 +41,10 @@ def command_summary(args: argparse.Namespace) -> None:
         raise NNVisError(f"{args.workspace} is not an nnvis workspace (no {MANIFEST}); create one with `nnvis run`")
     figures = cached_summary(args.workspace)
     if figures is None:
+        from nnvis.cli.commands import full_summary
         from nnvis.workspace.workspace import Workspace
 
-        figures = stored_summary(Workspace(args.workspace, read_only=True))
+        figures = full_summary(Workspace(args.workspace, read_only=True))
         keep_summary(args.workspace, figures)
     if args.json:
         print(json.dumps(figures))
@@ -87,18 +89,17 @@ def keep_summary(workspace: str | Path, figures: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def stored_summary(workspace) -> dict:
+def stored_summary(analysis) -> dict:
     """Accuracy and NH ("nh": layer -> epoch -> value, the input at epoch 0) and trustworthiness
     and continuity at k = 7 and 15 (see nnvis.workspace.analysis.faithfulness_summary) of every
     view, as stored; "missing": one phrase per figure that is not in the store. Computes nothing
-    (no model, no data set, no projection is loaded)."""
-    from nnvis.models.layers import INPUT_LAYER
+    (no model, no data set, no projection is loaded, torch is not imported): `analysis` is a
+    nnvis.workspace.stored.StoredWorkspace (or an Analysis)."""
+    from nnvis.models.names import INPUT_LAYER
     from nnvis.projection.gpu import uses_gpu_engine
     from nnvis.projection.knn import path_note
     from nnvis.workspace import keys
-    from nnvis.workspace.analysis import Analysis
 
-    analysis = Analysis(workspace)
     config, store, missing = analysis.config, analysis.store, []
     views = [(INPUT_LAYER, [0])] + [(layer, analysis.epochs) for layer in analysis.layers]
     accuracy = {}

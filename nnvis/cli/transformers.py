@@ -50,29 +50,29 @@ def command_patches(args: argparse.Namespace) -> None:
     import csv
 
     from nnvis.cli.images import open_analysis, out_folder, report
-    from nnvis.models.layout import parse_layouts
-    from nnvis.models.patches import patch_tokens
-    from nnvis.projection.methods import check_method, project
+    from nnvis.validation import whole_number
+    from nnvis.workspace.patch_tokens import patch_projection
 
     args.device = None
+    whole_number(args.sample, "--sample", 1)
     analysis, epoch = open_analysis(args)
-    method = check_method(args.projection or analysis.config.projection)
-    found = patch_tokens(analysis.model(epoch), analysis.subset()["images"], analysis.check_layer(args.layer),
-                         sample=args.sample, seed=analysis.config.seed, device=analysis.device,
-                         layouts=parse_layouts(analysis.config.layout))
-    points = project(found.rows, method, seed=analysis.config.seed)
-    labels = analysis.subset()["labels"][found.image]
+    found = patch_projection(analysis, args.layer, epoch, args.projection, args.sample)
+    method = args.projection or analysis.config.projection
+    points = found["points"]
     folder = out_folder(args.out)
     with open(folder / "patches.csv", "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["x", "y", "image", "label", "class", "row", "column"])
         for i in range(len(points)):
-            writer.writerow([f"{points[i, 0]:.6g}", f"{points[i, 1]:.6g}", int(found.image[i]), int(labels[i]),
-                             analysis.classes[int(labels[i])], int(found.row[i]), int(found.column[i])])
+            label = int(found["label"][i])
+            writer.writerow([f"{points[i, 0]:.6g}", f"{points[i, 1]:.6g}", int(found["image"][i]), label,
+                             analysis.classes[label], int(found["row"][i]), int(found["column"][i])])
+    grid = [int(n) for n in found["grid"]]
     result = {"layer": args.layer, "epoch": epoch, "projection": method, "tokens": len(points),
-              "units": int(found.rows.shape[1]), "grid": list(found.grid), "file": str(folder / "patches.csv")}
-    report(args, result, [f"{len(points)} patch tokens of {args.layer} (epoch {epoch}, {found.grid[0]}x{found.grid[1]} "
-                          f"grid, {found.rows.shape[1]} units), {method}: wrote {result['file']}"])
+              "units": int(found["units"]), "grid": grid, "nh": float(found["nh"].mean()),
+              "file": str(folder / "patches.csv")}
+    report(args, result, [f"{len(points)} patch tokens of {args.layer} (epoch {epoch}, {grid[0]}x{grid[1]} "
+                          f"grid, {result['units']} units), {method}: NH {result['nh']:.4f}; wrote {result['file']}"])
 
 
 def print_layers(args: argparse.Namespace) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from nnvis.errors import NNVisError
 from nnvis.validation import whole_number
+
+if TYPE_CHECKING:
+    import torch
 
 NORMALIZE_NONE = "none"
 NAMED_NORMALIZATIONS = {
@@ -101,6 +104,8 @@ class Preprocess:
 
     # ---- the model's input space
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch  # here, not at the top: reading a workspace's settings needs no torch
+
         if len(self.mean) != x.shape[1]:
             raise NNVisError(f"--normalize gives {len(self.mean)} value(s) per statistic but the model takes "
                              f"{x.shape[1]} channel(s); allowed: one mean and one std per model input channel")

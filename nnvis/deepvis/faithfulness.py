@@ -151,8 +151,9 @@ class Faithfulness:
         layers (of those that feed the explained value) re-initialised, cascading from the top."""
         import quantus
 
-        metric = quantus.MPRT(layer_order="top_down", similarity_func=quantus.similarity_func.correlation_spearman,
-                              abs=True, normalise=True, disable_warnings=True, seed=self.seed)
+        metric = top_layers_mprt(self.feeds, TOP_LAYERS)(
+            layer_order="top_down", similarity_func=quantus.similarity_func.correlation_spearman, abs=True,
+            normalise=True, disable_warnings=True, seed=self.seed)
         scores = metric(model=self.network, x_batch=x, y_batch=y, a_batch=maps, explain_func=explain,
                         explain_func_kwargs=kwargs, device="cpu", channel_first=True, batch_size=len(x))
         layers = [name for name in scores if name != "original" and self.feeds(name)]
@@ -167,6 +168,50 @@ class Faithfulness:
         order = [path for path, _ in self.network.named_modules()]
         target = f"network.network.{self.layer}"
         return name in order and (order.index(name) <= order.index(target) or name.startswith(target + "."))
+
+
+class TopLayers:
+    """Quantus' model wrapper whose cascade of re-initialised layers (top down) stops once `count`
+    layers that `keep` accepts have been randomised: the layers below are never explained again
+    (the same cascade and seeds as the full one, up to there; MPRT has no option to stop early)."""
+
+    def __init__(self, wrapped, keep, count: int):
+        self.wrapped, self.keep, self.count = wrapped, keep, count
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)
+
+    def names(self) -> list[str]:
+        """The layers randomised, in order (top down): up to the `count`-th one kept."""
+        found, kept = [], 0
+        for name, module in reversed(list(self.wrapped.model.named_modules())):
+            if hasattr(module, "reset_parameters") and kept < self.count:
+                found.append(name)
+                kept += bool(self.keep(name))
+        return found
+
+    @property
+    def random_layer_generator_length(self) -> int:
+        return len(self.names())
+
+    def get_random_layer_generator(self, order: str = "top_down", seed: int = 42):
+        wanted = len(self.names())
+        for done, (name, model) in enumerate(self.wrapped.get_random_layer_generator(order=order, seed=seed)):
+            if done >= wanted:
+                return
+            yield name, model
+
+
+def top_layers_mprt(keep, count: int):
+    """quantus.MPRT whose cascade stops after the top `count` layers that `keep` accepts (TopLayers)."""
+    import quantus
+
+    class TopLayersMPRT(quantus.MPRT):
+        def general_preprocess(self, *args, **kwargs):
+            data = super().general_preprocess(*args, **kwargs)
+            data["model"] = TopLayers(data["model"], keep, count)
+            return data
+    return TopLayersMPRT
 
 
 def summary(method: str, found: dict[str, np.ndarray]) -> dict:

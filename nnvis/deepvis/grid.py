@@ -98,7 +98,7 @@ def layer_grid(model: LoadedModel, x: torch.Tensor, layer: str, *, sort: str = "
     with eval_mode(model.module, device) as module:
         x = x.to(device)
         full = layer_outputs(module, x, [layer])[layer]
-        shown = as_maps(module, layer, full, tuple(x.shape[-2:]))  # its layout decides (nnvis.models.layout)
+        shown = as_maps(module, layer, full, tuple(x.shape[-2:]), given=model.layouts)  # as its layout says
         out = (shown if shown is not None else full.reshape(len(full), -1))[0].float().cpu()
         logits = module(x)
     if out.ndim == 1:

@@ -8,8 +8,15 @@ Methods, for a unit of a layer / for a class of the output:
   the input, `steps` steps of the Gauss-Legendre rule.
 
 A unit's value is what activation maximization maximizes (nnvis.models.feature_maps.unit_activation): a
-dense neuron as is, a channel of (C,H,W) maps as its mean over the map (Shang's alpha). Captum
-takes it through a callable `neuron_selector`, `out -> unit_activation(out)[:, unit]`.
+dense neuron as is, a channel of (C,H,W) or channels-last (H,W,C) maps as its mean over the map
+(Shang's alpha), a hidden unit of a token sequence (T,D) at the tokens that stand for an image
+(`tokens`: the class token, or the mean over the patch tokens); the layout is the layer's
+(nnvis.models.layout). Captum takes it through a callable `neuron_selector`,
+`out -> unit_activation(out, layout, tokens)[:, unit]`.
+
+Guided backprop only changes how gradients pass back through nn.ReLU modules: on a model
+without one (a ViT's GELUs) it would be the plain gradient under another name, so it is
+refused in one line.
 
 The attributions are signed, in the model's input channels, and taken with respect to the
 pixels in [0, 1] (the workspace's normalisation runs inside the attributed function, so a
@@ -45,7 +52,8 @@ from nnvis.deepvis.grid import check_input
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import normalise, unit_activation
 from nnvis.models.hooks import collected_outputs, model_lock
-from nnvis.models.layers import get_module
+from nnvis.models.layers import ACTIVATIONS, get_module
+from nnvis.models.layout import Layout, layout_of
 from nnvis.models.zoo import LoadedModel
 
 METHODS = ("gradient", "guided", "integrated")
@@ -113,7 +121,8 @@ class Explainer:
     """Captum attributions for one model, on a deep copy of it in eval mode with in-place
     operations off and parameters frozen (the caller's model is never touched)."""
 
-    def __init__(self, model: LoadedModel, device: str = "cpu", steps: int = STEPS):
+    def __init__(self, model: LoadedModel, device: str = "cpu", steps: int = STEPS, *, tokens: str | None = None,
+                 layouts: dict[str, Layout] | None = None):
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
             raise NNVisError(f"integrated-gradient steps must be an integer in 1..1000, got {steps!r}")
         with model_lock(model.module):  # not while another thread has hooks on it
@@ -126,6 +135,16 @@ class Explainer:
         self.module, self.device, self.steps = module, device, int(steps)
         self.preprocess = model.preprocess
         self.forward = PixelInput(module, model.preprocess)
+        self.tokens, self.layouts = tokens, layouts
+
+    def check_guided(self, method: str) -> None:
+        """NNVisError for guided backprop on a model without nn.ReLU modules (it would be the plain gradient)."""
+        if method != "guided" or any(isinstance(part, nn.ReLU) for part in self.module.modules()):
+            return
+        found = sorted({type(part).__name__ for part in self.module.modules() if isinstance(part, ACTIVATIONS)})
+        uses = f"it uses {', '.join(found)}" if found else "its activations are functions, not modules"
+        raise NNVisError(f"guided backprop only rewires nn.ReLU modules and this model has none ({uses}): its map "
+                         "would be the plain gradient under another name; choose gradient or integrated")
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         """The model input `x` (1,C,H,W) back in pixels, the variable attributions are taken for."""
@@ -154,20 +173,22 @@ class Explainer:
     def unit(self, x: torch.Tensor, layer: str, unit: int, method: str) -> SaliencyMap:
         """Attribution of unit `unit` of `layer` (a neuron, or a channel's mean) for input `x`."""
         check_method(method)
+        self.check_guided(method)
         x = self._input(x)
         output, calls = self._probe(x, layer)
         if calls > 1:
             raise NNVisError(f"layer '{layer}' is called {calls} times in one forward pass (a reused module, like "
                              "the ReLU of a ResNet block); saliency needs a layer called once: pick the block "
                              "that holds it or one of its convolutions")
-        values = unit_activation(output)
+        layout = layout_of(self.module, layer, output.ndim, self.layouts) if output.ndim > 2 else None
+        values = unit_activation(output, layout, self.tokens)
         n_units = values.shape[1]
         if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < n_units:
             raise NNVisError(f"unit {unit!r} is out of range for layer '{layer}' ({n_units} units: 0..{n_units - 1})")
         unit = int(unit)
         attributor = UNIT_METHODS[method](self.forward, get_module(self.module, layer))
         attribution = self._attribute(attributor, x, method,
-                                      neuron_selector=lambda out: unit_activation(out)[:, unit])
+                                      neuron_selector=lambda out: unit_activation(out, layout, self.tokens)[:, unit])
         return SaliencyMap(method, type(attributor).__name__, "unit", float(values[0, unit]), attribution,
                            saliency_map(attribution), layer=layer, unit=unit)
 
@@ -175,6 +196,7 @@ class Explainer:
         """Attribution of the output's class `target` (default: the predicted class) for input `x`;
         its value is the class's softmax probability."""
         check_method(method)
+        self.check_guided(method)
         x = self._input(x)
         with torch.no_grad():
             logits = self.forward(x.detach())

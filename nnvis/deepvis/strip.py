@@ -110,7 +110,7 @@ def structure_strip(model: LoadedModel, image: np.ndarray, layers: list[str] | N
         outputs = layer_outputs(module, x, list(layers))
     rows = []
     for name in layers:
-        out = as_maps(model.module, name, outputs[name], tuple(x.shape[-2:]))  # as its layout says
+        out = as_maps(model.module, name, outputs[name], tuple(x.shape[-2:]), given=model.layouts)  # as its layout says
         if out is None:
             raise not_maps_error(model, name, tuple(outputs[name].shape), image.shape, device)
         maps = out[0].float().cpu().numpy()

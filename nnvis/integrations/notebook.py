@@ -16,7 +16,6 @@ ends with the kernel. Calling `show` vouches for the models its workspaces name,
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import socket
 import subprocess
@@ -24,12 +23,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from nnvis.errors import NNVisError
-from nnvis.models.trust import is_built_in
-from nnvis.settings import Settings
+from nnvis.settings import Settings, dashboard_entry_point
+from nnvis.workspace.vouch import vouch_for_named_models
 from nnvis.workspace.workspace import Workspace
 
 START_TIMEOUT = 300.0  # seconds for the server to answer /health (importing the dashboard on a busy machine)
@@ -68,15 +67,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def entry_point() -> str:
-    """The dashboard's app.py (located, not imported)."""
-    spec = importlib.util.find_spec("app")
-    if spec is None or not spec.origin or Path(spec.origin).name != "app.py":
-        raise NNVisError("cannot find the dashboard (app.py): install nnvis with `pip install -e .` "
-                         "from its repository")
-    return spec.origin
-
-
 def workspace_paths(workspaces) -> list[Path]:
     """The finished workspaces named (a path or a list of paths), resolved; NNVisError for any other."""
     named = [workspaces] if isinstance(workspaces, (str, os.PathLike)) else list(workspaces)
@@ -90,19 +80,12 @@ def workspace_paths(workspaces) -> list[Path]:
     return paths
 
 
-def vouched(settings: Settings) -> Settings:
-    """`settings` with the models its workspaces name on the allow-list (the caller vouches for them)."""
-    named = [Workspace(p).config().model for p in settings.workspaces]
-    extra = tuple(dict.fromkeys(m for m in named if not is_built_in(m) and m not in settings.model_allow))
-    return replace(settings, model_allow=settings.model_allow + extra)
-
-
 def start(paths: tuple[Path, ...], port: int) -> Server:
     """The dashboard over `paths` on 127.0.0.1:`port`, once it answers /health."""
-    settings = vouched(Settings.from_env(workspaces=list(paths), host="127.0.0.1", port=port))
+    settings = vouch_for_named_models(Settings.from_env(workspaces=list(paths), host="127.0.0.1", port=port))
     log = Path(tempfile.mkstemp(prefix="nnvis-notebook-", suffix=".log")[1])
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, entry_point()], env={**os.environ, **settings.to_env()},
+        process = subprocess.Popen([sys.executable, dashboard_entry_point()], env={**os.environ, **settings.to_env()},
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = Server(process, port, paths, log)
     deadline = time.monotonic() + START_TIMEOUT

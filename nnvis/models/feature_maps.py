@@ -78,17 +78,19 @@ def layer_shape(model: LoadedModel, layer: str, image_shape: tuple[int, ...], de
     with eval_mode(model.module, device) as module, torch.no_grad():
         x = model.pixels_to_input(probe)
         out = layer_outputs(module, x, [layer])[layer]
-        maps = as_maps(module, layer, out, tuple(x.shape[-2:]))
+        layout = layout_of(module, layer, out.ndim, model.layouts)
+        maps = as_maps(module, layer, out, tuple(x.shape[-2:]), layout)
         if maps is None:
-            return tuple(layout_of(module, layer, out.ndim).units(out).shape[1:])
+            return tuple(layout.units(out).shape[1:])
     return tuple(maps.shape[1:])
 
 
 def as_maps(module: torch.nn.Module, layer: str, output: torch.Tensor, input_hw: tuple[int, int],
-            layout: Layout | None = None) -> torch.Tensor | None:
+            layout: Layout | None = None, given: dict[str, Layout] | None = None) -> torch.Tensor | None:
     """`layer`'s output as channels-first maps (N, C, h, w), as its layout says, or None for a
-    layer without maps (a vector); `input_hw` is the model input's size (a patch grid's aspect)."""
-    layout = layout or layout_of(module, layer, output.ndim)
+    layer without maps (a vector); `input_hw` is the model input's size (a patch grid's aspect);
+    `given`: the layouts the user named (`--layout`, LoadedModel.layouts)."""
+    layout = layout or layout_of(module, layer, output.ndim, given)
     maps = layout.maps(output, input_hw)
     return maps if maps is not None and maps.ndim == 4 else None
 
@@ -105,7 +107,8 @@ def map_layers(model: LoadedModel, image_shape: tuple[int, ...], device: str = "
         output = first_tensor(output)
         if name not in shapes and isinstance(output, torch.Tensor) and output.ndim >= 3:
             try:
-                shapes[name] = 4 if layout_of(module, name, output.ndim).maps(output, hw) is not None else 0
+                layout = layout_of(module, name, output.ndim, model.layouts)
+                shapes[name] = 4 if layout.maps(output, hw) is not None else 0
             except NNVisError:  # a layout that cannot be known: no maps
                 shapes[name] = 0
 
@@ -142,7 +145,7 @@ def feature_maps(model: LoadedModel, images: np.ndarray, layer: str, device: str
         for start in range(0, len(images), batch_size):
             x = model.input_tensor(images[start:start + batch_size]).to(device)
             out = layer_outputs(module, x, [layer])[layer]
-            maps = as_maps(module, layer, out, tuple(x.shape[-2:]))
+            maps = as_maps(module, layer, out, tuple(x.shape[-2:]), given=model.layouts)
             if maps is None:
                 raise not_maps_error(model, layer, tuple(out.shape), images.shape[1:], device)
             parts.append(maps.float().cpu())

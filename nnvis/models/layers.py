@@ -11,10 +11,7 @@ import difflib
 from torch import nn
 
 from nnvis.errors import NNVisError
-
-INPUT_LAYER = "input"
-"""The pseudo-layer holding the raw pixels of each observation."""
-
+from nnvis.models.names import INPUT_LAYER
 
 INPUT_SUFFIX = ":input"
 MAX_BLOCKS = 8

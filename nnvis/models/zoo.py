@@ -68,12 +68,14 @@ class CNN(nn.Module):
 @dataclass
 class LoadedModel:
     """A model ready for capture: the module, the spec that built it, the input channels it
-    expects and the preprocessing between pixels and its input space."""
+    expects, the preprocessing between pixels and its input space, and the layouts the user
+    named where the model cannot say them (`--layout`)."""
 
     module: nn.Module
     spec: str
     in_channels: int
     preprocess: Preprocess = field(default_factory=Preprocess)
+    layouts: dict = field(default_factory=dict)  # --layout: layer (or "*") -> nnvis.models.layout.Layout
 
     def input_tensor(self, images: np.ndarray) -> torch.Tensor:
         """uint8 images (N,H,W) or (N,H,W,3) as the model's input (N,C,H,W)."""

@@ -3,7 +3,13 @@ top-1/top-5 accuracy is measured before and after.
 
 Per image ("online"): for each image, the `count` units with the lowest alpha (a conv
 channel's spatial mean; whole channels are zeroed). Global ("offline"): the same `count` units
-for every image, those with the lowest dataset-mean alpha. Ties go to the lower unit index."""
+for every image, those with the lowest dataset-mean alpha. Ties go to the lower unit index.
+
+A unit lives on the axis the layer's layout says (nnvis.unitlab.layouts): a channel of a
+channels-first map (axis 1), a channel of a channels-last map or a hidden unit of a token
+sequence (the last axis); it is zeroed everywhere, at every position and in every token (the
+class and other prefix tokens too). A token layer's alpha is what its observations are (the
+workspace's `--tokens`: the class token, or the mean of the patch tokens)."""
 
 from __future__ import annotations
 
@@ -15,10 +21,12 @@ import torch
 
 from nnvis.errors import NNVisError
 from nnvis.models.activations import reduce_output
-from nnvis.models.hooks import eval_mode, forward_hooks
-from nnvis.models.layers import get_module
+from nnvis.models.hooks import eval_mode, first_tensor, forward_hooks
+from nnvis.models.layers import get_module, split_layer
+from nnvis.models.layout import SEQUENCE_FIRST, VECTOR_LAYOUT, Layout, layout_of
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
+from nnvis.unitlab.layouts import unit_axis
 from nnvis.validation import number, one_of, whole_number
 
 MODES = ("per-image", "global")
@@ -52,32 +60,67 @@ def lowest_units(mean_alpha: np.ndarray, count: int) -> np.ndarray:
 
 def _check_output(output, layer: str) -> torch.Tensor:
     if not isinstance(output, torch.Tensor) or output.ndim < 2:
-        raise NNVisError(f"layer {layer} outputs {type(output).__name__}; ablation needs a tensor (N, units, ...)")
+        raise NNVisError(f"layer {layer} outputs {type(output).__name__}; ablation needs a tensor with a unit axis")
     return output
 
 
-def _unit_mask(output: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """`output` with the units (dim 1) where `keep` (N, units) is False set to zero."""
-    keep = keep.reshape(*keep.shape, *([1] * (output.ndim - 2)))
+def _channels_first(layout: Layout | None) -> Layout:
+    return layout or Layout("channels-first")
+
+
+def unit_count(output: torch.Tensor, layout: Layout | None = None) -> int:
+    """How many units `output` holds (the length of its unit axis)."""
+    return int(output.shape[unit_axis(_channels_first(layout), output.ndim)])
+
+
+def _unit_mask(output: torch.Tensor, keep: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
+    """`output` with the units where `keep` (images x units) is False set to zero, on the unit
+    axis of its layout, at every position and token."""
+    layout = _channels_first(layout)
+    images, units = keep.shape
+    if layout.kind == SEQUENCE_FIRST and output.ndim == 3:  # (T, N, D)
+        keep = keep.reshape(1, images, units)
+    elif unit_axis(layout, output.ndim) == 1:
+        keep = keep.reshape(images, units, *([1] * (output.ndim - 2)))
+    else:
+        keep = keep.reshape(images, *([1] * (output.ndim - 2)), units)
     return torch.where(keep, output, torch.zeros((), dtype=output.dtype, device=output.device))
 
 
-def zero_lowest(output: torch.Tensor, count: int, layer: str = "this layer") -> torch.Tensor:
-    """Per image, zero the `count` units (whole channels of a conv map) with the lowest alpha."""
-    check_count(count, _check_output(output, layer).shape[1], layer)
+def zero_lowest(output: torch.Tensor, count: int, layer: str = "this layer", layout: Layout | None = None,
+                tokens: str | None = None) -> torch.Tensor:
+    """Per image, zero the `count` units (whole channels of a map, a hidden unit in every token)
+    with the lowest alpha."""
+    check_count(count, unit_count(_check_output(output, layer), layout), layer)
     if count == 0:
         return output
-    alpha = reduce_output(output).float()
+    alpha = reduce_output(output, layout, tokens if layout is not None and layout.is_tokens else None).float()
     lowest = torch.sort(alpha, dim=1, stable=True).indices[:, :count]
     keep = torch.ones_like(alpha, dtype=torch.bool).scatter_(1, lowest, False)
-    return _unit_mask(output, keep)
+    return _unit_mask(output, keep, layout)
 
 
-def zero_units(output: torch.Tensor, units: np.ndarray, layer: str = "this layer") -> torch.Tensor:
-    """Zero the given units (whole channels of a conv map) in every image."""
-    keep = torch.ones(_check_output(output, layer).shape[1], dtype=torch.bool, device=output.device)
+def zero_units(output: torch.Tensor, units: np.ndarray, layer: str = "this layer",
+               layout: Layout | None = None) -> torch.Tensor:
+    """Zero the given units (whole channels of a map, a hidden unit in every token) in every image."""
+    keep = torch.ones(unit_count(_check_output(output, layer), layout), dtype=torch.bool, device=output.device)
     keep[torch.as_tensor(np.asarray(units, dtype=np.int64), device=output.device)] = False
-    return _unit_mask(output, keep.expand(output.shape[0], -1))
+    images = output.shape[1] if _channels_first(layout).kind == SEQUENCE_FIRST else output.shape[0]
+    return _unit_mask(output, keep.expand(images, -1), layout)
+
+
+def layer_edit(module: torch.nn.Module, layer: str, edit: Callable, given: dict[str, Layout] | None) -> Callable:
+    """A forward hook's function for `layer` that calls `edit(output, layout)`, the layout decided
+    from the module at the first output (nnvis.models.layout; `given` from --layout)."""
+    decided: dict[int, Layout] = {}
+
+    def hook(output):
+        tensor = first_tensor(output)
+        ndim = tensor.ndim if isinstance(tensor, torch.Tensor) else 0
+        if ndim not in decided:
+            decided[ndim] = layout_of(module, layer, ndim, given) if ndim >= 2 else VECTOR_LAYOUT
+        return edit(output, decided[ndim])
+    return hook
 
 
 def top_hits(logits: torch.Tensor, labels: torch.Tensor) -> tuple[int, int]:
@@ -107,16 +150,20 @@ def accuracy(model: LoadedModel, images: np.ndarray, labels: np.ndarray, *, edit
 
 def ablate(model: LoadedModel, images: np.ndarray, labels: np.ndarray, layer: str, *, mode: str, count: int,
            mean_alpha: np.ndarray | None = None, device: str = "cpu", batch_size: int = 256,
-           progress: Progress = no_progress) -> dict[str, float]:
+           progress: Progress = no_progress, layouts: dict[str, Layout] | None = None,
+           tokens: str | None = None) -> dict[str, float]:
     """Accuracy with `count` units of `layer` zeroed: per image (the lowest alpha of each image)
-    or global (the lowest `mean_alpha`, the dataset-mean alpha of each unit)."""
-    get_module(model.module, layer)
+    or global (the lowest `mean_alpha`, the dataset-mean alpha of each unit). The units are on
+    the axis of the layer's layout (`layouts`: --layout; `tokens`: what a token layer's alpha is)."""
+    get_module(model.module, split_layer(layer)[0])
     if check_mode(mode) == "global":
         if mean_alpha is None:
             raise NNVisError("global ablation needs the dataset-mean alpha of each unit")
         units = lowest_units(mean_alpha, check_count(count, len(mean_alpha), layer))
-        edit = {layer: lambda out: zero_units(out, units, layer)}
+        edit = {layer: layer_edit(model.module, layer, lambda out, layout: zero_units(out, units, layer, layout),
+                                  layouts)}
     else:
-        edit = {layer: lambda out: zero_lowest(out, count, layer)}
+        edit = {layer: layer_edit(model.module, layer,
+                                  lambda out, layout: zero_lowest(out, count, layer, layout, tokens), layouts)}
     return accuracy(model, images, labels, edit=edit, device=device, batch_size=batch_size, progress=progress,
                     stage=f"ablate {count}")

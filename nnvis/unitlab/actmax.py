@@ -1,8 +1,11 @@
 """Activation maximization (Erhan et al. 2009; regularized as in Yosinski et al. 2015): the
 input image that drives one unit highest, found by gradient ascent from seeded noise.
 
-A unit is index `unit` along a layer's dimension 1: a dense neuron of an (N,D) output, or a
-channel of (N,C,H,W) maps, whose alpha (mean over the map) is maximized. Images live in the
+A unit is a dense neuron of an (N,D) output, a channel of (N,C,H,W) or channels-last
+(N,H,W,C) maps, whose alpha (mean over the map) is maximized, or a hidden unit d of a token
+sequence (N,T,D), whose value is read as the workspace's observations are (`--tokens`: the
+class token's d-th value, or the mean of d over the patch tokens, prefix tokens left out;
+nnvis.unitlab.layouts.what_a_unit_is says which). Images live in the
 model's input space (pixels in [0, 1] through the workspace's normalisation, see InputSpace);
 the regularizers pull towards mid-grey (pixel 0.5) and the result is shown decoded to pixels.
 Each step:
@@ -36,9 +39,10 @@ from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import data_channels, layer_outputs, layer_shape, unit_activation
 from nnvis.models.hooks import eval_mode
 from nnvis.models.layers import get_module
+from nnvis.models.layout import Layout, layout_of
 from nnvis.models.zoo import LoadedModel
 from nnvis.progress import Progress, no_progress
-from nnvis.unitlab.layouts import check_channels_first
+from nnvis.unitlab.layouts import given_layouts, workspace_tokens
 from nnvis.unitlab.stats import refuse_dead_unit
 from nnvis.workspace import keys
 
@@ -193,16 +197,20 @@ def ascent_point(module: nn.Module, layer: str, dense: bool) -> tuple[str, bool]
     return layer, False
 
 
-def unit_values(module: nn.Module, x: torch.Tensor, point: tuple[str, bool], unit: int) -> torch.Tensor:
-    """The unit's value per image (N,) read at `point` (see ascent_point)."""
+def unit_values(module: nn.Module, x: torch.Tensor, point: tuple[str, bool], unit: int, *, tokens: str | None = None,
+                layouts: dict[str, Layout] | None = None) -> torch.Tensor:
+    """The unit's value per image (N,) read at `point` (see ascent_point), on the unit axis of
+    the layer's layout (`layouts`: --layout; `tokens`: which tokens a token layer's value reads)."""
     path, before = point
-    return unit_activation(layer_outputs(module, x, [path], inputs=before)[path])[:, unit]
+    output = layer_outputs(module, x, [path], inputs=before)[path]
+    layout = layout_of(module, path, output.ndim, layouts) if output.ndim > 2 and not before else None
+    return unit_activation(output, layout, tokens)[:, unit]
 
 
 def activation_maximization(model: LoadedModel, layer: str, unit: int, image_shape: tuple[int, ...],
                             params: ActMaxParams = ActMaxParams(), *, device: str = "cpu",
-                            progress: Progress = no_progress,
-                            should_stop: Callable[[], bool] | None = None) -> ActMaxResult:
+                            progress: Progress = no_progress, should_stop: Callable[[], bool] | None = None,
+                            tokens: str | None = None, layouts: dict[str, Layout] | None = None) -> ActMaxResult:
     """Maximize unit `unit` of `layer` over input images of `image_shape` ((H,W) or (H,W,3)).
 
     Reports progress("actmax", step, steps) about 100 times; `should_stop()` is asked before
@@ -230,7 +238,8 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
             dy, dx = (rng.integers(-params.jitter, params.jitter + 1, 2).tolist() if params.jitter else (0, 0))
             leaf = x.detach().requires_grad_(True)
             shifted = torch.roll(leaf, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else leaf
-            objective = unit_values(module, space.forward_input(shifted), point, unit).sum()
+            objective = unit_values(module, space.forward_input(shifted), point, unit, tokens=tokens,
+                                    layouts=layouts).sum()
             (grad,) = torch.autograd.grad(objective, leaf)
             scale = grad.abs().flatten(1).mean(dim=1).clamp_min(1e-12)[:, None, None, None]
             with torch.no_grad():
@@ -243,7 +252,8 @@ def activation_maximization(model: LoadedModel, layer: str, unit: int, image_sha
         with torch.no_grad():
             final = torch.from_numpy(np.ascontiguousarray(images)).float().div(255).to(device)
             final = final[:, None] if final.ndim == 3 else final.permute(0, 3, 1, 2)
-            achieved = unit_values(module, model.pixels_to_input(final), (layer, False), unit)
+            achieved = unit_values(module, model.pixels_to_input(final), (layer, False), unit, tokens=tokens,
+                                   layouts=layouts)
             achieved = achieved.float().cpu().numpy()
     return ActMaxResult(images, achieved.astype(np.float32), done, params.steps)
 
@@ -262,7 +272,6 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
     `analysis.device`, fetched from the store or computed and stored (a cancelled run is
     returned but not stored). Any module path of the model is allowed, not only captured layers."""
     params.validate()
-    check_channels_first(analysis.manifest, [layer], "activation maximization")
     key = keys.actmax(analysis, layer, epoch, unit, params.as_key())
 
     def compute() -> dict[str, np.ndarray]:
@@ -270,7 +279,8 @@ def actmax_for(analysis: "Analysis", layer: str, epoch: int, unit: int, params: 
             refuse_dead_unit(analysis.unit_activations(layer, epoch, unit), unit, layer, "activation maximization")
         result = activation_maximization(
             analysis.model(epoch), layer, unit, tuple(analysis.manifest["image_shape"]), params,
-            device=analysis.device, progress=progress or analysis.progress, should_stop=should_stop)
+            device=analysis.device, progress=progress or analysis.progress, should_stop=should_stop,
+            tokens=workspace_tokens(analysis), layouts=given_layouts(analysis))
         if result.cancelled:
             raise _Stopped(result)
         return result.to_arrays()

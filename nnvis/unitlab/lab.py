@@ -16,7 +16,7 @@ from nnvis.models.layers import INPUT_LAYER
 from nnvis.progress import Progress, no_progress
 from nnvis.unitlab import ablation as ab
 from nnvis.unitlab.actmax import ActMaxParams, ActMaxResult, actmax_for
-from nnvis.unitlab.layouts import check_channels_first
+from nnvis.unitlab.layouts import given_layouts, workspace_tokens
 from nnvis.unitlab.perturbation import check_variance
 from nnvis.unitlab.perturbation import perturbation as perturb_model
 from nnvis.unitlab.rules import difference_rule, intersection_rule, max_rule
@@ -127,7 +127,6 @@ def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count
     Global mode ranks units by their mean alpha over the workspace's subset."""
     epoch = resolve_epoch(analysis, epoch)
     mode, layer = ab.check_mode(mode), hidden_layer(analysis, layer)
-    check_channels_first(analysis.manifest, [layer], "low-activation ablation")
     alpha = activations(analysis, layer, epoch)
     count = ab.check_count(count, alpha.shape[1], layer)
     check_on(on)
@@ -136,7 +135,8 @@ def ablation(analysis: Analysis, layer: str, epoch: int | None, mode: str, count
     def compute() -> Arrays:
         x, y = images(analysis, on)
         result = ab.ablate(analysis.model(epoch), x, y, layer, mode=mode, count=count,
-                           mean_alpha=alpha.mean(axis=0), device=analysis.device, progress=analysis.progress)
+                           mean_alpha=alpha.mean(axis=0), device=analysis.device, progress=analysis.progress,
+                           layouts=given_layouts(analysis), tokens=workspace_tokens(analysis))
         return {name: np.float64(value) for name, value in result.items()}
     return analysis.store.get_or_compute(key, compute)
 
@@ -172,14 +172,14 @@ def perturbation(analysis: Analysis, epoch: int | None, layers: list[str] | None
     """Per-layer mean cosine between clean and noisy activations, and accuracy clean vs noisy."""
     epoch = resolve_epoch(analysis, epoch)
     layers = [hidden_layer(analysis, layer) for layer in (layers or analysis.layers)]
-    check_channels_first(analysis.manifest, layers, "noise perturbation")
     variance, on = check_variance(variance), check_on(on)
     key = keys.perturbation(analysis, epoch, layers, variance, seed, on)
 
     def compute() -> Arrays:
         x, y = images(analysis, on)
         return perturb_model(analysis.model(epoch), x, y, layers, variance=variance, seed=seed,
-                             device=analysis.device, progress=analysis.progress)
+                             device=analysis.device, progress=analysis.progress, layouts=given_layouts(analysis),
+                             tokens=workspace_tokens(analysis))
     return analysis.store.get_or_compute(key, compute)
 
 

@@ -1,7 +1,8 @@
 """Input perturbation (Shang et al.): add zero-mean Gaussian noise of variance v to the input
 pixels in [0, 1] (not clipped; before the workspace's normalisation), then compare each
 layer's activations (alpha per unit) with the clean ones by cosine similarity, and the
-accuracy clean vs noisy."""
+accuracy clean vs noisy. A layer's alpha follows its layout (nnvis.models.layout): a map's
+spatial mean per channel (channels first or last), a token layer's chosen tokens (`--tokens`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import torch
 
 from nnvis.models.activations import reduce_output
 from nnvis.models.hooks import eval_mode, forward_hooks
+from nnvis.models.layout import Layout
 from nnvis.models.zoo import LoadedModel, images_to_tensor
 from nnvis.progress import Progress, no_progress
-from nnvis.unitlab.ablation import top_hits
+from nnvis.unitlab.ablation import layer_edit, top_hits
 from nnvis.unitlab.similarity import layer_cosine
 from nnvis.validation import number
 
@@ -26,14 +28,19 @@ def check_variance(variance: float) -> float:
 @torch.no_grad()
 def perturbation(model: LoadedModel, images: np.ndarray, labels: np.ndarray, layers: list[str], *,
                  variance: float = 0.01, seed: int = 0, device: str = "cpu", batch_size: int = 256,
-                 progress: Progress = no_progress) -> dict[str, np.ndarray]:
+                 progress: Progress = no_progress, layouts: dict[str, Layout] | None = None,
+                 tokens: str | None = None) -> dict[str, np.ndarray]:
     """`cosine`: per layer, the mean over images of the cosine between clean and noisy
     activations; `top1_clean`, `top1_noisy`, `top5_clean`, `top5_noisy`. The noise is drawn on
     the CPU from `seed`, batch after batch, so it is the same on every device."""
     std = math.sqrt(check_variance(variance))
     seen: dict[str, torch.Tensor] = {}
-    hooks = {layer: (lambda out, layer=layer: seen.__setitem__(layer, reduce_output(out).float().cpu()))
-             for layer in layers}
+
+    def keep(layer: str):
+        def read(out, layout):
+            seen[layer] = reduce_output(out, layout, tokens if layout.is_tokens else None).float().cpu()
+        return layer_edit(model.module, layer, read, layouts)
+    hooks = {layer: keep(layer) for layer in layers}
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     generator = torch.Generator().manual_seed(seed)
     sums = np.zeros(len(layers))

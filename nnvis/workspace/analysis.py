@@ -11,7 +11,7 @@ import torch
 
 from nnvis.data.datasets import ImageDataset
 from nnvis.data.images import to_png
-from nnvis.data.preprocess import Preprocess, load_data
+from nnvis.data.preprocess import load_data
 from nnvis.errors import NNVisError, NotCaptured
 from nnvis.models.activations import capture, input_activations
 from nnvis.models.feature_maps import layer_shape
@@ -23,7 +23,6 @@ from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.knn import graph_space, knn_graph
 from nnvis.projection.methods import check_method, default_jobs, neuron_projection, project
 from nnvis.projection.metrics import (
-    FAITHFULNESS_OBSERVATIONS,
     accuracy,
     faithfulness,
     neighborhood_hit,
@@ -32,7 +31,8 @@ from nnvis.projection.neurons import DEFAULT_SCORING, class_means, live_units, n
 from nnvis.workspace import keys
 from nnvis.workspace.model_cache import MODELS, model_key
 from nnvis.workspace.store import Arrays, ArtifactKey
-from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace, resolve_device
+from nnvis.workspace.stored import StoredWorkspace
+from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace
 
 
 def pool_splits(dataset: ImageDataset, observations: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -76,55 +76,17 @@ def take_from_pool(dataset: ImageDataset, observations: str, index: np.ndarray) 
     return {"images": images, "labels": labels, "index": index, "split": split}
 
 
-class Analysis:
+class Analysis(StoredWorkspace):
     """Cached computations over one workspace (create one per job or request; holds no
     state shared between processes)."""
 
     def __init__(self, workspace: Workspace, *, dataset: ImageDataset | None = None,
                  progress: Progress = no_progress, device: str | None = None):
-        self.workspace = workspace
-        self.manifest = workspace.manifest()
-        self.config = workspace.config()
-        self.store = workspace.store
+        super().__init__(workspace, device=device)
         self.progress = progress
-        self.device = resolve_device(device or self.config.device)
         self._dataset = dataset
         self._models: dict[int, LoadedModel] = {}
         self.captures = True  # False in a web request: a missing capture is a NotCaptured error, not a forward pass
-
-    # ---- what the manifest says
-    @property
-    def epochs(self) -> list[int]:
-        return [int(e) for e in self.manifest["epochs"]]
-
-    @property
-    def layers(self) -> list[str]:
-        return list(self.manifest["layers"])
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.manifest["classes"])
-
-    def weights(self, epoch: int) -> str:
-        try:
-            return self.manifest["weights"][str(epoch)]
-        except KeyError:
-            raise NNVisError(f"no snapshot for epoch {epoch}; allowed: {self.epochs}") from None
-
-    def check_layer(self, layer: str) -> str:
-        if layer != INPUT_LAYER and layer not in self.layers:
-            raise NNVisError(f"layer '{layer}' was not captured; allowed: {', '.join([INPUT_LAYER] + self.layers)}")
-        return layer
-
-    def key(self, kind: str, *, layer: str = "", epoch: int = -1, method: str = "", **params) -> ArtifactKey:
-        """The store key of an artifact of this workspace's data subset (see nnvis.workspace.keys,
-        which has one function per artifact kind)."""
-        return keys.artifact(self, kind, layer=layer, epoch=epoch, method=method, **params)
-
-    @cached_property
-    def preprocess(self) -> Preprocess:
-        """Resize, crop and normalisation between the data's pixels and the model."""
-        return Preprocess.of(self.config)
 
     # ---- lazily loaded inputs (cache misses only)
     @property
@@ -151,6 +113,7 @@ class Analysis:
                              n_classes=int(self.manifest.get("n_outputs", len(self.classes))))
         loaded.module.load_state_dict(self.workspace.load_snapshot(epoch))
         loaded.preprocess = self.preprocess
+        loaded.layouts = parse_layouts(self.config.layout)
         return loaded
 
     # ---- artifacts
@@ -185,7 +148,12 @@ class Analysis:
         if not 0 <= index < self.config.subset:
             raise NNVisError(f"observation {index} is outside the subset (0..{self.config.subset - 1})")
         key = keys.thumbnail(self, index, size)
-        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset()["images"][index], size))
+        return self.store.get_or_compute_bytes(key, lambda: to_png(self.subset_image(index), size))
+
+    def subset_image(self, index: int) -> np.ndarray:
+        """One image of the subset, read alone from the stored subset where it is memory-mapped."""
+        mapped = self.store.mapped_member(keys.subset(self), "images")
+        return np.asarray(mapped[index]) if mapped is not None else self.subset()["images"][index]
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -267,13 +235,6 @@ class Analysis:
             return {"accuracy": np.float64(accuracy(p, self.dataset.test_labels))}
         return float(self.store.get_or_compute(keys.accuracy(self, epoch), compute)["accuracy"])
 
-    def projection_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
-        return keys.projection(self, layer, epoch, method)
-
-    def has_projection(self, layer: str, epoch: int, method: str | None = None) -> bool:
-        """Whether the projection is already in the store (so showing it costs no computation)."""
-        return self.projection_key(layer, epoch, method) in self.store
-
     def projection(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
         """2-D points of the subset at `layer`/`epoch` and the per-point neighborhood hit (k=6)."""
         method = check_method(method or self.config.projection)
@@ -305,21 +266,9 @@ class Analysis:
             return graph
         return self.store.get_or_compute(keys.knn_graph(self, layer, epoch), compute)
 
-    def faithfulness_sample(self) -> int | None:
-        """How many observations trustworthiness and continuity use: all of them on a GPU, at
-        most FAITHFULNESS_OBSERVATIONS (a seeded sample) on the CPU."""
-        return None if str(self.device).startswith("cuda") else FAITHFULNESS_OBSERVATIONS
-
-    def faithfulness_key(self, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
-        """The projection's key, of kind "faithfulness", with the ks and the observations used."""
-        return keys.faithfulness(self, layer, epoch, method)
-
     def measure_faithfulness(self, activations: np.ndarray, points: np.ndarray) -> Arrays:
         return faithfulness(activations, points, seed=self.config.seed, device=self.device,
                             max_observations=self.faithfulness_sample())
-
-    def has_faithfulness(self, layer: str, epoch: int, method: str | None = None) -> bool:
-        return self.faithfulness_key(layer, epoch, method) in self.store
 
     def faithfulness(self, layer: str, epoch: int, method: str | None = None) -> Arrays:
         """Trustworthiness and continuity (k = 7, 15) of the projection at `layer`/`epoch`:

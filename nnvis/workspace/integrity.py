@@ -8,13 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from diskcache.core import MODE_PICKLE
 
 from nnvis.errors import NNVisError
 from nnvis.workspace.store import DECODE_ERRORS, decodes, load_mapped, open_read_only
+
+if TYPE_CHECKING:
+    import torch
 
 # field of workspace.json: (what it must be, the check)
 MANIFEST_FIELDS = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nnvis.models.layers import INPUT_LAYER
+from nnvis.models.names import INPUT_LAYER
 from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.knn import GRAPH_PATH
 from nnvis.projection.methods import check_method
@@ -109,6 +109,14 @@ def graph_path(method: str) -> dict[str, str]:
     """`graph=GRAPH_PATH` for the methods that run on the shared neighbour graph on the CPU
     (t-SNE and UMAP: whole projections, aligned frames, pairs); nothing for PCA, unchanged."""
     return {"graph": GRAPH_PATH} if method in ("tsne", "umap") else {}
+
+
+def patch_projection(analysis: Analysis, layer: str, epoch: int, method: str | None, sample: int) -> ArtifactKey:
+    """A projection of a seeded sample of at most `sample` patch tokens of a token layer (--tokens patches)."""
+    method = check_method(method or analysis.config.projection)
+    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else graph_path(method)
+    return artifact(analysis, "patch-projection", layer=analysis.check_layer(layer), epoch=epoch, method=method,
+                    seed=analysis.config.seed, sample=int(sample), **engine)
 
 
 def faithfulness(analysis: Analysis, layer: str, epoch: int, method: str | None = None) -> ArtifactKey:
@@ -254,3 +262,11 @@ def concept_match(analysis: Analysis, layer: str, before: int, after: int, k: in
     return artifact(analysis, "concept-match", layer=layer, epoch=after, method="hungarian-pearson", k=int(k),
                     seed=int(seed), images=int(images),
                     before=concept_atlas(analysis, layer, before, k, seed, images).digest())
+
+
+def concept_exemplar_heat(analysis: Analysis, layer: str, epoch: int, k: int, seed: int, images: int,
+                          crops: int) -> ArtifactKey:
+    """The heat-maps of each concept over the whole images of its first `crops` exemplars (its atlas's key)."""
+    return artifact(analysis, "concept-exemplar-heat", layer=layer, epoch=epoch, method=CONCEPT_METHOD, k=int(k),
+                    seed=int(seed), images=int(images), crops=int(crops),
+                    atlas=concept_atlas(analysis, layer, epoch, k, seed, images).digest())

@@ -106,12 +106,13 @@ def prepare(config: RunConfig, workspace: Workspace, progress: Progress = no_pro
     model = build_model(config.model, image_shape=dataset.image_shape, n_classes=dataset.n_classes,
                         weights=config.weights, download=config.download)
     model.preprocess = Preprocess.of(config)
+    model.layouts = parse_layouts(config.layout)
     check_inspectable(model.module)  # before any training: its layers could not be captured after
     check_fits(model, dataset)
     probe = dataset.test_images[:2]
     layers = [layer for layer in resolve_layers(model.module, config.layers, model.input_tensor(probe))
               if layer != INPUT_LAYER]
-    layouts = probe_layouts(model, probe, layers, parse_layouts(config.layout))  # a layer capture refuses: now
+    layouts = probe_layouts(model, probe, layers, model.layouts)  # a layer capture refuses: now
     config = replace(config, tokens=resolve_tokens(config.tokens, layouts))
     if config.checkpoints is not None:
         epochs, hashes = load_series(config, model, workspace)
@@ -175,18 +176,3 @@ def run(config: RunConfig, workspace_dir: str | Path, progress: Progress = no_pr
             analysis.neuron_map(layer, epoch)
         progress("projections", done, len(jobs) + 1)
     return workspace
-
-
-def summary(workspace: Workspace) -> dict:
-    """The workspace's figures as one JSON-ready dict (see `nnvis summary`)."""
-    analysis = Analysis(workspace)
-    config = analysis.config
-    nh = {INPUT_LAYER: {"0": analysis.neighborhood_hit(INPUT_LAYER, 0)}}
-    for layer in analysis.layers:
-        nh[layer] = {str(e): analysis.neighborhood_hit(layer, e) for e in analysis.epochs}
-    return {
-        "dataset": config.dataset, "model": config.model, "observations": config.observations,
-        "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
-        "epochs": analysis.epochs,
-        "accuracy": {str(e): analysis.test_accuracy(e) for e in analysis.epochs}, "nh": nh,
-    }

@@ -33,6 +33,7 @@ import diskcache
 import numpy as np
 
 from nnvis.errors import NotInStore
+from nnvis.projection.selection import stored_npy_map
 from nnvis.workspace.safe_disk import PlainDisk
 
 Arrays = dict[str, np.ndarray]
@@ -256,6 +257,20 @@ class Store:
             blob = compute()
             self.cache.set(key.digest(), blob, tag=key.kind)
         return blob
+
+    def mapped_member(self, key: ArtifactKey, name: str) -> np.ndarray | None:
+        """The array `name` of the stored artifact `key`, memory-mapped read-only from the store's
+        file (reading one row reads that row alone); None where it cannot be (not stored, kept
+        inside the database, compressed)."""
+        try:
+            found = self.cache.get(key.digest(), read=True)  # a file's handle, not its bytes
+        except DECODE_ERRORS:
+            return None
+        path = getattr(found, "name", None)
+        if hasattr(found, "close"):
+            found.close()
+        located = stored_npy_map(path, f"{name}.npy") if isinstance(path, str) else None
+        return None if located is None else np.memmap(path, located[0], "r", located[2], located[1])
 
     def mapped_array(self, key: ArtifactKey, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,

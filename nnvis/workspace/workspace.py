@@ -12,17 +12,18 @@ import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nnvis.data.datasets import DATASETS
 from nnvis.data.preprocess import NORMALIZE_NONE, Preprocess
 from nnvis.errors import NNVisError
-from nnvis.models.activations import PRECISIONS
-from nnvis.models.zoo import read_state_dict
+from nnvis.models.names import PRECISION_NAMES
 from nnvis.projection.methods import PROJECTIONS
 from nnvis.workspace.store import Store
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 MANIFEST = "workspace.json"
 DEFAULT_SUBSET = 2000
@@ -61,7 +62,7 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Raise NNVisError for a value outside what is allowed; return self otherwise."""
-        choices = {"dataset": DATASETS, "projection": PROJECTIONS, "device": DEVICES, "precision": PRECISIONS,
+        choices = {"dataset": DATASETS, "projection": PROJECTIONS, "device": DEVICES, "precision": PRECISION_NAMES,
                    "observations": tuple(OBSERVATIONS)}
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -102,11 +103,22 @@ def is_count(value) -> bool:
 
 def resolve_device(device: str) -> str:
     """`auto` becomes cuda when a GPU is visible, else cpu; cuda without a GPU is an error."""
+    if device == "cpu":
+        return device
+    if device == "auto" and not nvidia_driver_loaded():
+        return "cpu"  # no driver, no CUDA device: known without importing torch
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise NNVisError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
     return device
+
+
+def nvidia_driver_loaded() -> bool:
+    """Whether an NVIDIA kernel driver is loaded (without it torch sees no CUDA device)."""
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists()
 
 
 class Workspace:
@@ -161,6 +173,8 @@ class Workspace:
         path = self.snapshot_path(epoch)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        import torch
+
         try:
             with removed_on_failure(tmp):
                 torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp)
@@ -171,6 +185,7 @@ class Workspace:
 
     def load_snapshot(self, epoch: int) -> dict[str, torch.Tensor]:
         """The state_dict of `epoch`, checked against the hash workspace.json recorded for it."""
+        from nnvis.models.zoo import read_state_dict
         from nnvis.workspace.integrity import verify_snapshot
 
         epochs = self.manifest()["epochs"]

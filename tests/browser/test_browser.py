@@ -38,7 +38,7 @@ def open_view(page, url, query=""):
 def wait_for_points(page, graph_id):
     page.wait_for_function(f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot');"
                            " return g && g._fullData && g._fullData.length > 0 && g._fullData[0].x"
-                           " && g._fullData[0].x.length > 0; }", timeout=60000)
+                           " && g._fullData[0].x.length > 0; }", timeout=120_000)
 
 
 def observation_traces(page):
@@ -60,7 +60,7 @@ def test_hover_shows_thumbnail_served_by_the_app(page, dashboard):
     x, y, index = page.evaluate(POINT_PIXEL, ["obs-projection", 0, 3])
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=6)  # plotly hovers on mouse movement over the plot, as a user's pointer moves
-    image = page.wait_for_selector("#obs-hover img", timeout=15000)
+    image = page.wait_for_selector("#obs-hover img", timeout=120_000)
     src = image.get_attribute("src")
     assert src.startswith("/thumbs/0/") and ".png" in src
     response = page.request.get(dashboard + src)
@@ -74,7 +74,7 @@ def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboar
     x, y, neuron = page.evaluate(POINT_PIXEL, ["neuron-map", 0, 10])
     page.mouse.click(x, y)
     page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
-                           "._fullData[0].marker.color !== 'string'", timeout=20000)
+                           "._fullData[0].marker.color !== 'string'", timeout=120_000)
     activations = Analysis(Workspace(digits_workspace.path)).activations("hidden3", 2)[:, neuron].astype(np.float64)
     levels = (activations - activations.min()) / (activations.max() - activations.min()) * 255
     for trace in observation_traces(page):  # 0..255 levels of the neuron's range, decoded by plotly.js
@@ -114,13 +114,13 @@ def test_changing_layer_and_epoch_changes_projection_and_nh(page, dashboard):
     before_points = observation_traces(page)[0]["x"]
     before_text = page.inner_text("#nh-value")
     choose(page, "layer-select", "hidden1")
-    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=before_text, timeout=30000)
+    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=before_text, timeout=120_000)
     assert "hidden1, epoch 2" in page.inner_text("#nh-value")
     wait_for_points(page, "obs-projection")
     assert observation_traces(page)[0]["x"] != before_points
     middle_text = page.inner_text("#nh-value")
     choose(page, "epoch-select", "epoch 0 (untrained)")
-    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=middle_text, timeout=30000)
+    page.wait_for_function("t => document.querySelector('#nh-value').innerText !== t", arg=middle_text, timeout=120_000)
     assert "hidden1, epoch 0" in page.inner_text("#nh-value")
     assert page.inner_text("#nh-value").split(" · ")[0] != middle_text.split(" · ")[0]
 
@@ -131,7 +131,7 @@ def test_lasso_ranks_neurons_that_respond_to_the_selection(page, dashboard, digi
     for _attempt in range(3):  # a gesture can land while plotly is still settling in headless Chromium
         drag_lasso(page, "obs-projection", corners)
         try:
-            page.wait_for_selector("#neuron-ranking li", timeout=10000)
+            page.wait_for_selector("#neuron-ranking li", timeout=120_000)
             break
         except PlaywrightTimeout:
             continue
@@ -150,14 +150,14 @@ def test_uncomputed_projection_runs_as_a_background_job(page, dashboard, digits_
     analysis = Analysis(Workspace(digits_workspace.path))
     assert not analysis.has_projection("hidden2", 1, "tsne")
     page.goto(dashboard + "/?ws=0&layer=hidden2&epoch=1&method=tsne")
-    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('Computing t-SNE')", timeout=30000)
+    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('Computing t-SNE')", timeout=120_000)
     # progressive display: the PCA of hidden2 stands in while t-SNE computes
     assert "Showing PCA meanwhile" in page.inner_text("#nh-value")
     pca = analysis.projection("hidden2", 1, "pca")["points"]
     wait_for_points(page, "obs-projection")
     drawn = {i: (x, y) for t in observation_traces(page) for i, x, y in zip(t["customdata"], t["x"], t["y"])}
     np.testing.assert_allclose([drawn[i] for i in range(len(pca))], pca, rtol=1e-5)
-    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=120000)
+    page.wait_for_function(f"() => {TEXT('nh-value')}.startsWith('NH ')", timeout=300_000)
     assert "t-SNE of hidden2, epoch 1" in page.inner_text("#nh-value")
     assert analysis.has_projection("hidden2", 1, "tsne")
 
@@ -191,7 +191,7 @@ def trails_count(page):
     """(trails drawn in the first segment's traces, end points drawn) on the trails graph, once
     it is drawn (a stored sequence answers while the page's other callbacks still run)."""
     page.wait_for_function("() => { const g = document.querySelector('#trails-graph .js-plotly-plot');"
-                           " return g && g._fullData && g._fullData.length > 0; }", timeout=30000)
+                           " return g && g._fullData && g._fullData.length > 0; }", timeout=120_000)
     page.wait_for_load_state("networkidle")
     return page.evaluate("""() => {
       const data = document.querySelector('#trails-graph .js-plotly-plot')._fullData;
@@ -211,7 +211,7 @@ def test_evolution_trails_player_and_class_filter(page, dashboard, digits_worksp
     labels = Analysis(Workspace(digits_workspace.path)).labels
     page.locator("#class-filter input").nth(3).uncheck()
     shown = int((labels != 3).sum())
-    page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('{shown} trails')", timeout=30000)
+    page.wait_for_function(f"() => {TEXT('evo-status')}.startsWith('{shown} trails')", timeout=120_000)
     assert trails_count(page) == [shown, shown]
     end_points = [i for i, t in enumerate(page.evaluate(TRAILS_DATA)) if t == "markers"]
     for k in range(5):  # aim at end points until one is not hidden under others' trails
@@ -223,7 +223,7 @@ def test_evolution_trails_player_and_class_filter(page, dashboard, digits_worksp
             break
         except PlaywrightTimeout:
             continue
-    alt = page.wait_for_selector("#trails-hover img", timeout=15000).get_attribute("alt")
+    alt = page.wait_for_selector("#trails-hover img", timeout=120_000).get_attribute("alt")
     hovered = int(alt.split()[-1])
     # end points overlap: plotly may show a neighbour of the aimed point, within its hover distance
     # (20 px from the marker's edge), never a far one
@@ -232,5 +232,5 @@ def test_evolution_trails_player_and_class_filter(page, dashboard, digits_worksp
     first_x = "() => document.querySelector('#frame-graph .js-plotly-plot')._fullData[0].x[0]"
     start = page.evaluate(first_x)
     page.click("#play-button")  # the player moves to the next frame: points take their next aligned positions
-    page.wait_for_function(f"x => ({first_x})() !== x", arg=start, timeout=30000)
+    page.wait_for_function(f"x => ({first_x})() !== x", arg=start, timeout=120_000)
     assert page.inner_text("#play-button").startswith("❚❚")

@@ -18,6 +18,6 @@ def test_a_cancelled_projection_says_cancelled_not_computing(page, digits_worksp
         page.wait_for_selector("#job-stage:has-text('queued: next, waiting for a free slot')", timeout=120000)
         assert page.inner_text("#nh-value").startswith("Computing t-SNE")
         page.click("#job-cancel")
-        page.wait_for_selector("#nh-value:has-text('Cancelled: this projection was not computed')", timeout=60000)
-        page.wait_for_selector("#job-indicator", state="hidden", timeout=60000)
+        page.wait_for_selector("#nh-value:has-text('Cancelled: this projection was not computed')", timeout=120_000)
+        page.wait_for_selector("#job-indicator", state="hidden", timeout=120_000)
         assert "Computing" not in page.inner_text("#nh-value")

@@ -38,7 +38,7 @@ def open_view(page, url):
     page.goto(url)
     page.wait_for_selector("#compare-movers .mover", timeout=120000)
     page.wait_for_function("() => { const gd = document.querySelector('#compare-b .js-plotly-plot');"
-                           " return gd && gd.data && gd.data.length === 2; }", timeout=30000)
+                           " return gd && gd.data && gd.data.length === 2; }", timeout=120_000)
 
 
 def shown_movers(page) -> list[int]:
@@ -66,7 +66,7 @@ def wait_ringed(page, index: int, timeout: float = 15000) -> None:
 def test_hover_in_one_view_rings_the_same_observation_in_the_other(page, dashboard, computed):
     open_view(page, dashboard + VIEW)
     assert shown_movers(page) == computed
-    page.wait_for_function("() => document.querySelector('#compare-movers img').naturalWidth > 0", timeout=15000)
+    page.wait_for_function("() => document.querySelector('#compare-movers img').naturalWidth > 0", timeout=120_000)
     seen = set()
     for hovered, point in (("#compare-a", 0), ("#compare-b", -1)):
         # point 0 kept most of its neighbours, the last point is the top mover (points are ordered by change)
@@ -84,7 +84,7 @@ def test_the_ring_survives_a_full_redraw_of_both_views(page, dashboard, computed
     page.get_by_text("true class").click()  # the colour radio: both views are drawn again, from the server
     page.wait_for_function("() => ['#compare-a', '#compare-b'].every(id => { const c = document.querySelector("
                            "id + ' .js-plotly-plot').data[0].marker.color; return Array.isArray(c) && "
-                           "typeof c[0] === 'string'; })", timeout=15000)
+                           "typeof c[0] === 'string'; })", timeout=120_000)
     wait_ringed(page, index)
 
 
@@ -98,7 +98,7 @@ def test_lasso_in_one_view_selects_the_same_observations_in_the_other(page, dash
     for x, y in ((right, top), (right, bottom), (left, bottom), (left, top + 2)):
         page.mouse.move(x, y, steps=6)
     page.mouse.up()
-    page.wait_for_function(f"() => ({SELECTED})('#compare-b').length > 0", timeout=15000)
+    page.wait_for_function(f"() => ({SELECTED})('#compare-b').length > 0", timeout=120_000)
     chosen = page.evaluate(SELECTED, "#compare-b")
     assert sorted(page.evaluate(SELECTED, "#compare-a")) == sorted(chosen)
     assert f"{len(chosen)} observations selected" in page.inner_text("#compare-selection")
@@ -107,9 +107,9 @@ def test_lasso_in_one_view_selects_the_same_observations_in_the_other(page, dash
 def test_a_copied_link_reopens_the_view(page, browser, dashboard, computed):
     open_view(page, dashboard + VIEW)
     page.get_by_text("true class").click()  # the colour radio
-    page.wait_for_function("() => window.location.search.includes('color=class')", timeout=10000)
+    page.wait_for_function("() => window.location.search.includes('color=class')", timeout=120_000)
     page.wait_for_function("() => { const c = document.querySelector('#compare-a .js-plotly-plot').data[0]"
-                           ".marker.color; return Array.isArray(c) && typeof c[0] === 'string'; }", timeout=15000)
+                           ".marker.color; return Array.isArray(c) && typeof c[0] === 'string'; }", timeout=120_000)
     link = page.evaluate("() => document.querySelector('#compare-share').textContent")
     assert link == page.url
     assert "epoch=0" in link and "epoch2=2" in link and "color=class" in link
@@ -135,7 +135,7 @@ def test_a_missing_comparison_is_computed_by_a_job(page, dashboard, digits_works
 def test_a_refused_comparison_says_why(page, dashboard):
     page.goto(dashboard + "/compare?ws=0&ws2=1&layer=hidden4&layer2=hidden4&epoch=2&epoch2=1&method=pca")
     page.wait_for_function("() => { const s = document.querySelector('#compare-status');"
-                           " return s && s.innerText.includes('different'); }", timeout=30000)
+                           " return s && s.innerText.includes('different'); }", timeout=120_000)
     assert "different data sets" in page.inner_text("#compare-status")
     assert page.locator("#compare-movers .mover").count() == 0
 
@@ -143,6 +143,6 @@ def test_a_refused_comparison_says_why(page, dashboard):
 def test_the_explore_page_links_to_compare(page, dashboard, computed):
     page.goto(dashboard + "/?ws=0")
     page.get_by_role("link", name="compare →").click()
-    page.wait_for_selector("#compare-movers .mover", timeout=60000)
+    page.wait_for_selector("#compare-movers .mover", timeout=120_000)
     assert "/compare?ws=0" in page.url and "epoch=0" in page.url and "epoch2=2" in page.url
     assert shown_movers(page) == computed

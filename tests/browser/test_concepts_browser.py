@@ -51,7 +51,7 @@ def test_a_click_recolours_the_projection_and_another_epoch_follows_the_matched_
         page.locator("#cc-grid .concept-card").nth(1).click()
         page.wait_for_function("() => document.querySelector('#cc-projection .js-plotly-plot') && "
                                "document.querySelector('#cc-projection .js-plotly-plot').data.length == 2",
-                               timeout=30000)
+                               timeout=120_000)
         traces = page.evaluate(TRACES, "cc-projection")
         shown = np.array(traces[1]["marker"]["color"], dtype=float)
         rows = np.array(traces[1]["customdata"])
@@ -65,10 +65,10 @@ def test_a_click_recolours_the_projection_and_another_epoch_follows_the_matched_
         choose(page, "cc-epoch", "epoch 1")
         partner = int(np.flatnonzero(match["partner"] == 1)[0])  # epoch 1's concept matched to epoch 2's concept 1
         page.wait_for_selector(f"#cc-selected-caption:has-text('concept {partner} at epoch 1, matched to concept 1 "
-                               "of epoch 2')", timeout=30000)
+                               "of epoch 2')", timeout=120_000)
         assert "selected" in page.locator("#cc-grid .concept-card").nth(partner).get_attribute("class")
         page.wait_for_function(f"() => document.querySelector('#cc-projection .js-plotly-plot').layout.title.text "
-                               f"== 'strength of concept {partner}'", timeout=30000)
+                               f"== 'strength of concept {partner}'", timeout=120_000)
         traces = page.evaluate(TRACES, "cc-projection")
         shown = np.array(traces[1]["marker"]["color"], dtype=float)
         order = np.argsort(np.array(traces[1]["customdata"]))

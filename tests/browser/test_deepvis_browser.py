@@ -102,23 +102,23 @@ def test_grid_follows_the_input_and_hover_enlarges_a_cell(page, server, digits_w
     page.mouse.move(x - 40, y - 40)
     page.mouse.move(x, y, steps=6)
     page.wait_for_function("() => document.querySelector('#dv-enlarged-caption').innerText.startsWith('unit 36')",
-                           timeout=20000)
+                           timeout=120_000)
     assert f"{grid5.maps[36, 0, 0]:.4g}" in page.inner_text("#dv-enlarged-caption")
     page.mouse.click(x, y)  # clicking chooses that unit
-    page.wait_for_function("() => document.querySelector('#dv-unit').value === '36'", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#dv-unit').value === '36'", timeout=120_000)
 
     # an uploaded file that is not an image says so; a real PNG becomes the input
     page.set_input_files("#dv-upload input[type=file]",
                          files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"}])
     page.wait_for_function("() => document.querySelector('#dv-input-status').innerText.includes('not an image')",
-                           timeout=20000)
+                           timeout=120_000)
     assert "allowed: PNG, JPEG" in page.inner_text("#dv-input-status")
     buffer = io.BytesIO()
     Image.fromarray(np.kron(images[7], np.ones((4, 4), np.uint8))).save(buffer, format="PNG")  # a 32x32 upscale
     page.set_input_files("#dv-upload input[type=file]",
                          files=[{"name": "seven.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
     page.wait_for_function("() => document.querySelector('#dv-grid-status').innerText.startsWith('seven.png')",
-                           timeout=30000)
+                           timeout=120_000)
 
 
 def test_saliency_overlays_hold_captums_numbers(page, server, digits_workspace):
@@ -151,7 +151,7 @@ def test_drawing_on_the_canvas_becomes_the_input(page, server):
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=12)
     page.mouse.up()
     page.wait_for_function("() => document.querySelector('#dv-grid-status').innerText.startsWith('drawing')",
-                           timeout=30000)
+                           timeout=120_000)
     after = wait_for_heatmaps(page, "dv-grid", previous=before_json)[0]
     assert not np.allclose(np.array(after, float), np.array(before, float), equal_nan=True)
 
@@ -168,7 +168,7 @@ def test_resnet18_on_cifar10_in_the_browser(page, server, resnet_workspace):
     page.mouse.move(x - 40, y - 40)
     page.mouse.move(x, y, steps=6)
     page.wait_for_function("() => document.querySelector('#dv-enlarged-caption').innerText"
-                           ".startsWith('channel 9 of layer1.0.conv1')", timeout=20000)
+                           ".startsWith('channel 9 of layer1.0.conv1')", timeout=120_000)
     enlarged = wait_for_heatmaps(page, "dv-enlarged")[0]
     np.testing.assert_allclose(enlarged, normalise(upsample(grid.maps[9], (32, 32))), atol=2e-5)
     saliency = page.evaluate(HEATMAPS, "dv-saliency")

@@ -13,7 +13,7 @@ def test_the_workspace_dropdown_of_deepvis_opens_the_workspace_chosen(page, dash
     page.wait_for_selector("#dv-grid-status:has-text('observation 0')")
     page.click("#dv-ws")
     page.click(f"text={mnist_small_workspace.path.name}: mnist / mlp")
-    page.wait_for_url("**/deepvis?ws=1&*", timeout=30000)
+    page.wait_for_url("**/deepvis?ws=1&*", timeout=120_000)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)  # a second load, if any, would have started by now
     assert "ws=1" in page.url

@@ -30,7 +30,7 @@ def dense_dashboard(digits_workspace, tmp_path_factory):
 
 def open_density(page, url):
     page.goto(url + "/?ws=0&layer=hidden2&epoch=2&method=pca")
-    page.wait_for_function(IMAGE_TRACE, timeout=60000)
+    page.wait_for_function(IMAGE_TRACE, timeout=120_000)
     page.wait_for_load_state("networkidle")
 
 
@@ -48,10 +48,10 @@ def test_hover_on_the_density_image_shows_the_nearest_observation(page, dense_da
     x, y = page.evaluate(DATA_PIXEL, [float(points[index, 0]), float(points[index, 1])])
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y, steps=5)
-    card = page.wait_for_selector("#obs-hover img", timeout=15000)
+    card = page.wait_for_selector("#obs-hover img", timeout=120_000)
     assert card.get_attribute("alt") == f"observation {index}"
     page.wait_for_function("() => document.querySelector('#obs-hover img').naturalWidth > 0",
-                           timeout=15000)  # the thumbnail loads after the card appears
+                           timeout=120_000)  # the thumbnail loads after the card appears
 
 
 def test_zoom_redraws_the_image_over_the_new_range(page, dense_dashboard):
@@ -65,7 +65,7 @@ def test_zoom_redraws_the_image_over_the_new_range(page, dense_dashboard):
                          {'xaxis.range': [x, x + w], 'yaxis.range': [y, y + w]})""",
                       [low_x, low_y, 200 * before["dx"]])
         try:
-            page.wait_for_function(redrawn, timeout=15000)
+            page.wait_for_function(redrawn, timeout=120_000)
             break
         except PlaywrightTimeout:
             if attempt == 2:

@@ -31,7 +31,7 @@ def test_a_killed_job_is_said_with_a_retry_that_asks_again(page, digits_workspac
             process.send_signal(signal.SIGKILL)
         page.wait_for_selector("#error-banner:has-text('The job stopped before it answered')", timeout=120000)
         assert "Computing t-SNE" not in page.inner_text("#nh-value")  # the view says it was not computed
-        page.wait_for_selector("#error-retry", state="visible", timeout=10000)
+        page.wait_for_selector("#error-retry", state="visible", timeout=120_000)
         page.click("#error-retry")
         page.wait_for_function("() => /NH [0-9.]+/.test((document.querySelector('#nh-value') || {innerText: ''})"
                                ".innerText) && !document.querySelector('#nh-value').innerText.includes('Computing')",

@@ -36,7 +36,7 @@ def points_dashboard(digits_workspace, tmp_path_factory):
 def drawn(page, count: int = 1) -> None:
     """Wait for the point view's `count`-th finished draw."""
     page.wait_for_function(f"() => Number((document.getElementById('obs-points') || {{getAttribute: () => 0}})"
-                           f".getAttribute('data-drawn')) >= {count}", timeout=60000)
+                           f".getAttribute('data-drawn')) >= {count}", timeout=120_000)
 
 
 def open_points(page, url):
@@ -56,6 +56,7 @@ def test_the_large_view_is_drawn_as_webgl_points_in_place_of_the_graph(page, poi
     open_points(page, points_dashboard)
     assert page.is_visible("#obs-points canvas") and not page.is_visible("#obs-projection")
     assert page.get_attribute("#obs-points", "data-indexed") == "1"
+    assert page.get_attribute("#obs-points", "data-renders") == "1"  # the first frame: the points drawn once
     assert len(page.evaluate(VALUES)) == 300
     assert "shift + drag: lasso" in page.inner_text("#points-legend")
 
@@ -65,11 +66,17 @@ def test_hover_shows_the_card_and_a_click_pins_it(page, points_dashboard):
     index = isolated(screen)
     x, y = screen[index]
     page.mouse.move(x - 25, y - 25)
+    renders = page.get_attribute("#obs-points", "data-renders")
     page.mouse.move(x, y, steps=5)
-    page.wait_for_selector(f"#obs-hover img[alt='observation {index}']", timeout=60000)
-    page.wait_for_function("() => document.querySelector('#obs-hover img').naturalWidth > 0", timeout=60000)
+    page.wait_for_selector(f"#obs-hover img[alt='observation {index}']", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#obs-hover img').naturalWidth > 0", timeout=120_000)
+    # found in the spatial index and marked over the canvas: the points were not drawn again
+    assert page.get_attribute("#obs-points", "data-renders") == renders
+    mark = page.locator("#obs-points .points-hover-mark").bounding_box()
+    assert page.is_visible("#obs-points .points-hover-mark")
+    assert abs(mark["x"] + mark["width"] / 2 - x) < 2 and abs(mark["y"] + mark["height"] / 2 - y) < 2
     page.mouse.click(x, y)
-    page.wait_for_selector(f"#obs-pinned img[alt='observation {index}']", timeout=60000)
+    page.wait_for_selector(f"#obs-pinned img[alt='observation {index}']", timeout=120_000)
     assert "top units at hidden2" in page.inner_text("#obs-pinned")
 
 
@@ -88,7 +95,7 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     page.mouse.up()
     page.keyboard.up("Shift")
     page.wait_for_function("() => document.querySelector('#neuron-ranking').innerText.includes('Top neurons for')",
-                           timeout=20000)
+                           timeout=120_000)
     text = page.inner_text("#neuron-ranking")
     count = int(text.split("Top neurons for ")[1].split(" selected")[0])
     assert len(inside) <= count <= len(border) and count > 10
@@ -98,7 +105,7 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     neurons, _ = rank_neurons(acts, np.array(selected), top=10)
     shown = [int(line.split("neuron ")[1].split(":")[0]) for line in text.splitlines() if line.startswith("neuron ")]
     assert shown[:3] == neurons[:3].tolist()  # the exact ranking's leaders (ties further down may swap)
-    page.wait_for_function("() => window.location.search.includes('sel=')", timeout=10000)
+    page.wait_for_function("() => window.location.search.includes('sel=')", timeout=120_000)
     page.screenshot(path=str(Workspace(digits_workspace.path).path.parent / "pointview-lasso.png"))
 
 
@@ -106,14 +113,25 @@ def test_a_neuron_click_recolours_the_points_without_sending_them_again(page, po
     open_points(page, points_dashboard)
     page.wait_for_function("() => { const g = document.querySelector('#neuron-map .js-plotly-plot');"
                            " return g && g._fullData && g._fullData.length && g._fullData[0].x.length > 0; }",
-                           timeout=60000)
+                           timeout=120_000)
     x, y, neuron = page.evaluate(NEURON_PIXEL, 5)
+    renders = int(page.get_attribute("#obs-points", "data-renders"))
     page.mouse.click(x, y)
     page.wait_for_function(f"() => document.querySelector('#points-legend').innerText.includes('neuron {neuron}')",
-                           timeout=20000)
+                           timeout=120_000)
     drawn(page, 2)
     page.wait_for_function("() => !document.getElementById('obs-points').hasAttribute('data-drawing')")
     activations = Analysis(Workspace(digits_workspace.path)).activations("hidden2", 2)[:, neuron].astype(np.float64)
     levels = np.round((activations - activations.min()) / (activations.max() - activations.min()) * 255) / 255
     np.testing.assert_allclose(page.evaluate(VALUES), levels, atol=1.5 / 255)
     assert page.get_attribute("#obs-points", "data-indexed") == "1"  # the spatial index was kept
+    # one render of the new values, and one more for the palette (class colours to the neuron's)
+    assert int(page.get_attribute("#obs-points", "data-renders")) - renders <= 2
+    x, y, other = page.evaluate(NEURON_PIXEL, 9)
+    renders = int(page.get_attribute("#obs-points", "data-renders"))
+    page.mouse.click(x, y)
+    page.wait_for_function(f"() => document.querySelector('#points-legend').innerText.includes('neuron {other}')",
+                           timeout=120_000)
+    drawn(page, 3)
+    page.wait_for_function("() => !document.getElementById('obs-points').hasAttribute('data-drawing')")
+    assert int(page.get_attribute("#obs-points", "data-renders")) - renders == 1  # the same palette: one render

@@ -18,10 +18,10 @@ def test_a_from_layer_out_of_range_is_named_by_its_box(page, resnet_workspace, t
     count = len(map_layers(analysis.model(0), tuple(analysis.manifest["image_shape"])))
     with serving(Settings(workspaces=(resnet_workspace.path,), job_cache=tmp_path / "jobs")) as base:
         page.goto(f"{base}/layer-lab?ws=0&layer=layer2&epoch=0&image=2")
-        page.wait_for_selector("#ll-strip-grid .strip-row", timeout=90000)
+        page.wait_for_selector("#ll-strip-grid .strip-row", timeout=120_000)
         page.fill("#ll-start", "99")
         page.press("#ll-start", "Enter")
-        page.wait_for_selector("#ll-strip-message:has-text('out of range')", timeout=90000)
+        page.wait_for_selector("#ll-strip-message:has-text('out of range')", timeout=120_000)
         message = page.inner_text("#ll-strip-message")
         assert message.startswith(f"from layer 99 is out of range; allowed: 0..{count - 1} (the {count} layers")
         assert "--start" not in message

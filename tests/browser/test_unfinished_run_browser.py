@@ -30,13 +30,13 @@ def test_a_request_never_captures_and_explores_job_does(page, unfinished):
     workspace, url = unfinished
     page.goto(url + "/units?ws=0&layer=hidden2&epoch=1&unit=3")
     page.wait_for_function(f"() => (document.querySelector('#ul-message') || {{innerText: ''}})"
-                           f".innerText.includes('{NOT_CAPTURED}')", timeout=30000)
+                           f".innerText.includes('{NOT_CAPTURED}')", timeout=120_000)
     assert "nnvis run" in page.inner_text("#ul-message")  # what to do about it
     assert not Analysis(workspace).captured(1)  # the request ran no forward pass
 
     page.goto(url + "/?ws=0&layer=hidden2&epoch=1&method=tsne")  # a job, which captures the epoch
     page.wait_for_function("() => (document.querySelector('#nh-value') || {innerText: ''}).innerText"
-                           ".startsWith('Computing t-SNE of hidden2 at epoch 1')", timeout=30000)
+                           ".startsWith('Computing t-SNE of hidden2 at epoch 1')", timeout=120_000)
     assert "PCA meanwhile" not in page.inner_text("#nh-value")  # no stand-in without activations
     page.wait_for_function("() => (document.querySelector('#nh-value') || {innerText: ''}).innerText"
                            ".startsWith('NH ')", timeout=120000)
@@ -44,6 +44,6 @@ def test_a_request_never_captures_and_explores_job_does(page, unfinished):
 
     page.goto(url + "/units?ws=0&layer=hidden2&epoch=1&unit=3")
     page.wait_for_function("() => (document.querySelector('#ul-title') || {innerText: ''}).innerText"
-                           ".startsWith('hidden2 · unit 3 of 1000')", timeout=30000)
+                           ".startsWith('hidden2 · unit 3 of 1000')", timeout=120_000)
     assert page.inner_text("#ul-message") == ""
 

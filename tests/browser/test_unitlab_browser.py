@@ -115,7 +115,7 @@ def layout_of(page, graph_id):
 def wait_for_graph(page, graph_id, trace_type):
     page.wait_for_function(f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot');"
                            f" return g && g._fullData && g._fullData.length > 0"
-                           f" && g._fullData[0].type === '{trace_type}'; }}", timeout=60000)
+                           f" && g._fullData[0].type === '{trace_type}'; }}", timeout=120_000)
 
 
 def set_number(page, selector, value):
@@ -137,7 +137,7 @@ def test_unit_card_shows_top_k_their_mean_and_the_histogram_per_class(page, lab,
     acts = digits.activations("hidden3", 2).astype(np.float64)
     unit = int(acts.var(axis=0).argmax())
     page.goto(f"{lab}/units?ws={DIGITS}&layer=hidden3&epoch=2")  # no unit: the liveliest one
-    page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=60000)
+    page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=120_000)
     assert page.input_value("#ul-unit") == str(unit)
     best = np.argsort(-acts[:, unit], kind="stable")[:9]
     tiles = page.locator("#ul-topk img")
@@ -157,7 +157,7 @@ def test_unit_card_shows_top_k_their_mean_and_the_histogram_per_class(page, lab,
     assert page.get_attribute("#ul-colour-link", "href") == \
         f"/?ws={DIGITS}&layer=hidden3&epoch=2&color=neuron&neuron={unit}"
     set_number(page, "#ul-unit", 5000)
-    page.wait_for_selector("#ul-message:has-text('unit 5000 is out of range')", timeout=20000)
+    page.wait_for_selector("#ul-message:has-text('unit 5000 is out of range')", timeout=120_000)
     assert page.inner_text("#ul-message") == "unit 5000 is out of range; layer hidden3 has 1000 units (0..999)"
     assert page.locator("#ul-topk img").count() == 0
 
@@ -165,23 +165,23 @@ def test_unit_card_shows_top_k_their_mean_and_the_histogram_per_class(page, lab,
 def test_actmax_runs_as_a_background_job_with_progress_and_cancel(page, lab, digits):
     unit = int(digits.activations("hidden2", 2).astype(np.float64).var(axis=0).argmax())
     page.goto(f"{lab}/units?ws={DIGITS}&layer=hidden2&epoch=2&unit={unit}")
-    page.wait_for_selector("#ul-actmax-status:has-text('press Run')", timeout=60000)
+    page.wait_for_selector("#ul-actmax-status:has-text('press Run')", timeout=120_000)
     # a run far too long to finish: cancelled, it stores nothing
     set_number(page, "#ul-am-steps", 10000)
-    page.wait_for_selector("#ul-actmax-status:has-text('Not computed yet')", timeout=20000)
+    page.wait_for_selector("#ul-actmax-status:has-text('Not computed yet')", timeout=120_000)
     page.click("#ul-actmax-run")
     page.wait_for_function("() => /actmax \\d+\\/10000/.test(document.querySelector('#ul-actmax-stage').innerText)",
-                           timeout=60000)
+                           timeout=120_000)
     page.click("#ul-actmax-cancel")
-    page.wait_for_selector("#ul-actmax-indicator", state="hidden", timeout=20000)
+    page.wait_for_selector("#ul-actmax-indicator", state="hidden", timeout=120_000)
     assert "Cancelled" in page.inner_text("#ul-actmax-status")
     # a real one: progress shown while it runs, then the stored images
     for selector, value in (("#ul-am-steps", 1500), ("#ul-am-restarts", 3)):
         set_number(page, selector, value)
-    page.wait_for_selector("#ul-actmax-status:has-text('Not computed yet')", timeout=20000)
+    page.wait_for_selector("#ul-actmax-status:has-text('Not computed yet')", timeout=120_000)
     record_progress(page, "ul-actmax")
     page.click("#ul-actmax-run")
-    page.wait_for_function("() => document.querySelectorAll('#ul-actmax-images img').length === 3", timeout=90000)
+    page.wait_for_function("() => document.querySelectorAll('#ul-actmax-images img').length === 3", timeout=120_000)
     stages = page.evaluate("() => window.stages")
     # progress reported (mid-run progress was seen above, on the 10,000-step run; a 300-step run
     # could finish between two of Dash's progress polls, so this one runs 1,500 steps)
@@ -204,30 +204,30 @@ def test_rule_selection_lists_unit_cards_that_link_to_the_unit(page, lab, digits
     page.goto(f"{lab}/units?ws={DIGITS}&layer=hidden4&epoch=2&unit=0&sel={zeros[0]},{zeros[1]}-{zeros[1]},{zeros[2]}")
     expected = intersection_rule(acts[zeros], 9).tolist()
     assert expected, "three images of one class share none of their top 9 units"
-    page.wait_for_selector("#ul-rules .unit-chip", timeout=60000)
+    page.wait_for_selector("#ul-rules .unit-chip", timeout=120_000)
 
     def chips():
         return [int(text.split()[1]) for text in page.locator("#ul-rules .unit-chip b").all_inner_texts()]
     assert page.input_value("#ul-observations") == f"{zeros[0]},{zeros[1]}-{zeros[1]},{zeros[2]}"
     assert chips() == expected
     page.get_by_label("max (top-n of each)").check()
-    page.wait_for_function("() => document.querySelectorAll('#ul-rules .rule-group').length === 3", timeout=20000)
+    page.wait_for_function("() => document.querySelectorAll('#ul-rules .rule-group').length === 3", timeout=120_000)
     assert chips() == [u for o in zeros for u in max_rule(acts[o], 9).tolist()]
     page.get_by_label("difference (first only)").check()
-    page.wait_for_selector("#ul-rules .rule-title:has-text('difference rule')", timeout=20000)
+    page.wait_for_selector("#ul-rules .rule-title:has-text('difference rule')", timeout=120_000)
     assert chips() == difference_rule(acts[zeros], 0, 9).tolist()
     set_number(page, "#ul-observations", "3,x")
-    page.wait_for_selector("#ul-rules:has-text(\"'x' is not an index\")", timeout=20000)
+    page.wait_for_selector("#ul-rules:has-text(\"'x' is not an index\")", timeout=120_000)
     set_number(page, "#ul-observations", f"{zeros[0]},5000")
     page.wait_for_selector("#ul-rules:has-text('observation 5000 is outside the subset; allowed: 0..299')",
-                           timeout=20000)
+                           timeout=120_000)
     page.get_by_label("intersection (in every top-n)").check()
     set_number(page, "#ul-observations", ",".join(map(str, zeros)))
-    page.wait_for_selector("#ul-rules .unit-chip", timeout=20000)
+    page.wait_for_selector("#ul-rules .unit-chip", timeout=120_000)
     page.locator("#ul-rules .unit-chip").first.click()  # opens that unit's card
     page.wait_for_function(f"() => document.querySelector('#ul-title') && "
                            f"document.querySelector('#ul-title').innerText.includes('unit {expected[0]} of 1000')",
-                           timeout=30000)
+                           timeout=120_000)
     assert page.url.endswith(f"/units?ws={DIGITS}&layer=hidden4&epoch=2&unit={expected[0]}")
 
 
@@ -249,7 +249,7 @@ def test_layer_lab_cosine_sparsity_and_perturbation(page, lab, digits):
     page.get_by_label("clustered order").check()
     order = [str(i) for i in unitlab.cluster_order(matrix)]
     page.wait_for_function("o => document.querySelector('#ll-cosine .js-plotly-plot')._fullLayout.xaxis"
-                           "._categories.join() === o.join()", arg=order, timeout=20000)
+                           "._categories.join() === o.join()", arg=order, timeout=120_000)
 
     found = unitlab.layer_sparsity(digits, "hidden3", 2, 0.01)
     wait_for_graph(page, "ll-sparsity", "bar")
@@ -257,7 +257,7 @@ def test_layer_lab_cosine_sparsity_and_perturbation(page, lab, digits):
     assert traces(page, "ll-sparsity")[0]["y"] == found["counts"].tolist()
     page.get_by_label("per class").check()
     page.wait_for_function("() => document.querySelector('#ll-sparsity .js-plotly-plot')._fullData.length === 10",
-                           timeout=20000)
+                           timeout=120_000)
 
     wait_for_graph(page, "ll-perturbation", "scatter")
     noisy = unitlab.perturbation(digits, 2, None, 0.01, on="subset")
@@ -266,7 +266,8 @@ def test_layer_lab_cosine_sparsity_and_perturbation(page, lab, digits):
     np.testing.assert_allclose(line["y"], noisy["cosine"], rtol=1e-12)
     assert 0.9 < min(line["y"]) <= max(line["y"]) <= 1
     # an MLP has no feature maps: the strip says so instead of drawing
-    assert "no layer with (C, H, W) feature maps" in page.inner_text("#ll-strip-message")
+    page.wait_for_function("() => document.querySelector('#ll-strip-message').innerText"
+                           ".includes('no layer with (C, H, W) feature maps')")  # its own job answers it
 
 
 def bias_only(analysis):
@@ -278,8 +279,8 @@ def bias_only(analysis):
 
 def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, resnet):
     page.goto(f"{lab}/layer-lab?ws={RESNET}&layer=layer4&epoch=0")
-    page.wait_for_selector("#ll-ablation:has-text('Press Run sweep: 14 accuracy passes')", timeout=60000)
-    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=90000)  # the page's own jobs (at most 2 per user)
+    page.wait_for_selector("#ll-ablation:has-text('Press Run sweep: 14 accuracy passes')", timeout=120_000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=120_000)  # the page's own jobs (at most 2 per user)
     wait_for_graph(page, "ll-perturbation", "scatter")
     polls = []  # the job's polls (its 14 passes may all end within one poll: progress is checked on actmax's job)
     page.on("request", lambda request: polls.append(request.url) if "job=" in request.url else None)
@@ -298,9 +299,9 @@ def test_resnet18_ablation_sweep_runs_as_a_job_and_plots_top1_top5(page, lab, re
 
 def test_resnet18_unit_card_shows_activation_maps_over_the_top_k(page, lab, resnet):
     page.goto(f"{lab}/units?ws={RESNET}&layer=layer3&epoch=0&unit=17")
-    page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=60000)
+    page.wait_for_function("() => document.querySelectorAll('#ul-topk img').length === 9", timeout=120_000)
     page.wait_for_function("() => document.querySelector('#ul-topk img').src.startsWith('data:image/png')",
-                           timeout=90000)  # the maps, computed by a job
+                           timeout=120_000)  # the maps, computed by a job
     assert "layer3 · unit 17 of 256 (channel, maps 2×2)" in page.inner_text("#ul-title")
     best = unitlab.top_examples(resnet, "layer3", 0, 17, 9)["observations"]
     maps = unitlab.unit_maps(resnet, "layer3", 0, 17, 9)
@@ -319,7 +320,7 @@ def strip_channels(page):
 
 def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resnet, tmp_path):
     page.goto(f"{lab}/layer-lab?ws={RESNET}&layer=layer4&epoch=0")
-    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=120_000)
     model, image = resnet.model(0), resnet.subset()["images"][0]
     available = map_layers(model, image.shape)
     layers = select_layers(available, 0, None, -(-len(available) // 6))
@@ -328,7 +329,7 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     assert page.locator("#ll-strip-grid .map-thumb").count() == 9 * len(layers)
     assert strip_channels(page) == [row.channels.tolist() for row in rows]
     page.locator("#ll-strip-grid .strip-row").nth(1).locator(".map-thumb").nth(2).click()
-    page.wait_for_selector("#ll-enlarged-img", timeout=20000)
+    page.wait_for_selector("#ll-enlarged-img", timeout=120_000)
     assert f"{layers[1]} · channel {rows[1].channels[2]}" in page.inner_text("#ll-strip-enlarged")
     np.testing.assert_array_equal(shrunk(pixels(page.get_attribute("#ll-enlarged-img", "src")), (32, 32)),
                                   overlay(image, rows[1].maps[2]))
@@ -338,19 +339,19 @@ def test_resnet18_structure_strip_from_the_data_and_from_uploads(page, lab, resn
     stripes[:, ::6] = (250, 40, 10)
     Image.fromarray(stripes).save(path)
     page.set_input_files("#ll-upload input[type=file]", str(path))
-    page.wait_for_selector("#ll-strip-input:has-text('stripes.png')", timeout=30000)
-    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)  # its strip computed by a job
+    page.wait_for_selector("#ll-strip-input:has-text('stripes.png')", timeout=120_000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=120_000)  # its strip computed by a job
     uploaded = structure_strip(model, read_image_file(path, (32, 32, 3)), layers)
     assert strip_channels(page) == [row.channels.tolist() for row in uploaded]
 
     text = tmp_path / "notes.png"
     text.write_text("not a picture at all")
     page.set_input_files("#ll-upload input[type=file]", str(text))
-    page.wait_for_selector("#ll-strip-message:has-text('notes.png is not an image PIL can read')", timeout=30000)
+    page.wait_for_selector("#ll-strip-message:has-text('notes.png is not an image PIL can read')", timeout=120_000)
     assert page.locator("#ll-strip-grid .strip-row").count() == 0
     set_number(page, "#ll-image", 3)  # back to the data
-    page.wait_for_selector("#ll-strip-input:has-text('subset image 3')", timeout=30000)
-    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=60000)
+    page.wait_for_selector("#ll-strip-input:has-text('subset image 3')", timeout=120_000)
+    page.wait_for_selector("#ll-strip-grid .strip-row", timeout=120_000)
     assert page.locator("#ll-strip-grid .strip-row").count() == len(layers)
 
 

@@ -297,7 +297,7 @@ def test_neuron_colouring_without_a_neuron_says_what_to_do(page, server, digits_
     x, y, neuron = page.evaluate(POINT_PIXEL, ["neuron-map", 0, 5])
     page.mouse.click(x, y)
     page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
-                           "._fullData[0].marker.color !== 'string'", timeout=20000)
+                           "._fullData[0].marker.color !== 'string'", timeout=120_000)
     page.wait_for_function(f"() => {TEXT('neuron-hint')} === ''")
 
 
@@ -337,10 +337,10 @@ def test_neuron_colouring_with_insets_fills_every_point(page, server, digits_wor
     x, y, neuron = page.evaluate(POINT_PIXEL, ["neuron-map", 0, 5])
     page.mouse.click(x, y)
     page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
-                           "._fullData[0].marker.color !== 'string'", timeout=20000)
+                           "._fullData[0].marker.color !== 'string'", timeout=120_000)
     page.get_by_label("thumbnails").check()
     page.wait_for_function("() => (document.querySelector('#obs-projection .js-plotly-plot')._fullLayout.images"
-                           " || []).length > 0", timeout=20000)
+                           " || []).length > 0", timeout=120_000)
     page.wait_for_load_state("networkidle")
     levels = analysis.activations("hidden4", 2)[:, neuron].astype(np.float64)
     levels = (levels - levels.min()) / (levels.max() - levels.min()) * 255
@@ -365,7 +365,7 @@ def selected_observations(page):
 def test_shared_lasso_link_restores_the_highlighted_points(page, server):
     open_explore(page, server + "/?ws=0&layer=hidden4&epoch=2")
     lasso(page, "obs-projection")
-    page.wait_for_selector("#neuron-ranking li", timeout=20000)
+    page.wait_for_selector("#neuron-ranking li", timeout=120_000)
     selected = selected_observations(page)
     assert selected
     page.wait_for_function("() => window.location.search.includes('sel=')")

@@ -8,18 +8,15 @@ docs/concepts.md."""
 import json
 import os
 
-import numpy as np
 import pytest
-import torch
 from torch import nn
 
 from nnvis.cli.commands import main
+from tests.tiny_models import CIFAR_NORMALIZE as NORMALIZE
+from tests.tiny_models import train_on_cifar
 
 pytestmark = pytest.mark.slow
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
-NORMALIZE = f"{','.join(map(str, MEAN))}/{','.join(map(str, STD))}"
 EPOCHS = 3
 IMAGES = 500  # of the 2,000 test images: the atlas of every epoch (for the matching) stays a few minutes
 MODEL = "tests.integration.test_concepts_cifar:build"
@@ -42,11 +39,6 @@ def build() -> nn.Module:
     return SmallCNN()
 
 
-def normalised(images: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(images).float().div(255).permute(0, 3, 1, 2)
-    return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
-
-
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -57,25 +49,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def workspace(cifar_npz, tmp_path_factory):
     """The loop: 3,000 training images, 2,000 to test (disjoint), Adam, a state_dict per epoch."""
     folder = tmp_path_factory.mktemp("concepts-cifar")
-    with np.load(cifar_npz) as npz:
-        x, y = npz["x"], npz["y"].astype(np.int64)
-    order = np.random.default_rng(7).permutation(len(y))
-    train, test = order[:3000], order[3000:5000]
-    data = folder / "cifar-concepts.npz"
-    np.savez(data, x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test])
-    torch.manual_seed(0)
-    model = SmallCNN()
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    xt, yt = normalised(x[train]), torch.from_numpy(y[train])
-    (folder / "ckpt").mkdir()
-    for epoch in range(EPOCHS + 1):
-        if epoch:
-            model.train()
-            for index in torch.randperm(len(yt)).split(64):
-                optimiser.zero_grad()
-                nn.functional.cross_entropy(model(xt[index]), yt[index]).backward()
-                optimiser.step()
-        torch.save(model.state_dict(), folder / "ckpt" / f"epoch_{epoch}.pt")
+    data, _ = train_on_cifar(cifar_npz, folder, SmallCNN(), seed=7, train=3000, test=2000, epochs=EPOCHS)
     path = folder / "ws"
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig

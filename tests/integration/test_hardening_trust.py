@@ -55,8 +55,8 @@ def test_a_zip_bomb_checkpoint_is_refused_before_it_is_unpacked(tmp_path):
 
 
 def test_nnvis_serve_trusts_the_models_its_workspaces_name_at_start(digits_workspace, tmp_path):
-    from nnvis.cli.commands import trust_named_models
     from nnvis.settings import Settings
+    from nnvis.workspace.vouch import vouch_for_named_models
 
     own = tmp_path / "own"
     copy_workspace(digits_workspace.path, own)
@@ -66,7 +66,7 @@ def test_nnvis_serve_trusts_the_models_its_workspaces_name_at_start(digits_works
     broken = tmp_path / "broken"
     copy_workspace(digits_workspace.path, broken)
     (broken / "workspace.json").write_text("{")
-    settings = trust_named_models(Settings(workspaces=(digits_workspace.path, own, broken), model_allow=("a.pt",)))
+    settings = vouch_for_named_models(Settings(workspaces=(digits_workspace.path, own, broken), model_allow=("a.pt",)))
     assert settings.model_allow == ("a.pt", "usernet:build")  # mlp is built in; the damaged one is skipped
 
 

@@ -11,10 +11,9 @@ import torch
 from torch import nn
 
 from nnvis.cli.commands import main
+from tests.tiny_models import CIFAR_MEAN, CIFAR_STD, cifar_normalised, train_on_cifar
+from tests.tiny_models import CIFAR_NORMALIZE as NORMALIZE
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
-NORMALIZE = f"{','.join(map(str, MEAN))}/{','.join(map(str, STD))}"
 EPOCHS = 3
 MODEL = "tests.integration.test_own_model:build"
 
@@ -36,45 +35,13 @@ def build() -> nn.Module:
     return UserNet()
 
 
-def normalised(images: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(images).float().div(255).permute(0, 3, 1, 2)
-    return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
-
-
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    with torch.no_grad():
-        return float((model(x).argmax(1) == y).float().mean())
-
-
 @pytest.fixture(scope="module")
 def trained(cifar_npz, tmp_path_factory):
     """The user's own loop: 2,000 training images split off the CIFAR-10 test file, 1,000 to
     test, Adam, a state_dict per epoch (epoch 0 the initial weights); returns the folder, the
     data file and the loop's own test accuracy per epoch."""
     folder = tmp_path_factory.mktemp("own")
-    with np.load(cifar_npz) as npz:
-        x, y = npz["x"], npz["y"].astype(np.int64)
-    order = np.random.default_rng(1).permutation(len(y))
-    train, test = order[:2000], order[2000:3000]
-    data = folder / "cifar-own.npz"
-    np.savez(data, x_train=x[train], y_train=y[train], x_test=x[test], y_test=y[test])
-    torch.manual_seed(0)
-    model = UserNet()
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
-    xt, yt = normalised(x[train]), torch.from_numpy(y[train])
-    xs, ys = normalised(x[test]), torch.from_numpy(y[test])
-    (folder / "ckpt").mkdir()
-    accuracies = {}
-    for epoch in range(EPOCHS + 1):
-        if epoch:
-            model.train()
-            for index in torch.randperm(len(yt)).split(64):
-                optimiser.zero_grad()
-                nn.functional.cross_entropy(model(xt[index]), yt[index]).backward()
-                optimiser.step()
-        accuracies[epoch] = evaluate(model, xs, ys)
-        torch.save(model.state_dict(), folder / "ckpt" / f"epoch_{epoch}.pt")
+    data, accuracies = train_on_cifar(cifar_npz, folder, UserNet(), seed=1, train=2000, test=1000, epochs=EPOCHS)
     return folder, data, accuracies
 
 
@@ -192,13 +159,13 @@ def test_recorder_makes_the_workspace_nnvis_run_makes(trained, capsys):
     with np.load(full) as npz:
         np.savez(data, x_train=npz["x_train"][:500], y_train=npz["y_train"][:500], x_test=npz["x_test"][:300],
                  y_test=npz["y_test"][:300])
-        x, y = normalised(npz["x_train"][:500]), torch.from_numpy(npz["y_train"][:500])
+        x, y = cifar_normalised(npz["x_train"][:500]), torch.from_numpy(npz["y_train"][:500])
     torch.manual_seed(1)
     model = UserNet()
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     options = {"data_dir": str(data), "subset": 300, "layers": "head.2", "projection": "pca", "device": "cpu",
                "neuron_maps": "last"}
-    with Recorder(folder / "recorded", model, dataset="npz", normalize=(MEAN, STD), **options) as rec:
+    with Recorder(folder / "recorded", model, dataset="npz", normalize=(CIFAR_MEAN, CIFAR_STD), **options) as rec:
         for epoch in range(EPOCHS + 1):
             if epoch:
                 model.train()

@@ -4,14 +4,16 @@ import json
 
 import numpy as np
 
+from nnvis.cli.commands import full_summary
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.workspace.analysis import Analysis
-from nnvis.workspace.pipeline import run, summary
+from nnvis.workspace.pipeline import run
 from nnvis.workspace.workspace import RunConfig, Workspace
 
 
 def test_run_writes_snapshots_and_figures(digits_workspace):
-    figures = summary(digits_workspace)
+    figures = full_summary(digits_workspace)
+    assert figures["missing"] == []
     assert figures["hidden_layers"] == ["hidden1", "hidden2", "hidden3", "hidden4"]
     assert figures["epochs"] == [0, 1, 2]
     assert set(figures["nh"]) == {INPUT_LAYER, "hidden1", "hidden2", "hidden3", "hidden4"}

@@ -88,3 +88,37 @@ def test_from_nnvis_import_recorder_still_works():
                             "from nnvis import Recorder; print(Recorder.__name__)"],
                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert found.stdout.strip() == "Recorder", found.stderr
+
+
+def test_summary_of_a_workspace_with_missing_figures_imports_no_heavy_library(digits_workspace, tmp_path):
+    """The default workspace `python app.py` builds keeps no summary.json (some views are computed
+    when shown): its summary is read from the store, still without torch, and says what is missing
+    (it imported torch before, 2 to 5 s before the first figure)."""
+    import shutil
+
+    from nnvis.cli.commands import full_summary
+    from nnvis.workspace.analysis import Analysis
+    from nnvis.workspace.workspace import Workspace
+
+    copy = tmp_path / "partial"
+    shutil.copytree(digits_workspace.path, copy)
+    (copy / "summary.json").unlink(missing_ok=True)
+    partial = Workspace(copy)
+    dropped = Analysis(partial).projection_key("hidden2", 1)
+    assert partial.store.cache.delete(dropped.digest())  # as if this view was never shown
+    partial.store.close()
+    found = run_main("summary", "--workspace", str(copy), "--json")
+    assert found["status"] == 0 and found["heavy"] == [], found
+    figures = json.loads(found["out"].splitlines()[0])
+    assert figures["missing"] == ["pca projection (NH) of hidden2 at epoch 1"]
+    expected = full_summary(Workspace(digits_workspace.path))
+    del expected["nh"]["hidden2"]["1"]
+    assert {**figures, "missing": []} == expected
+    assert not (copy / "summary.json").exists()  # an incomplete summary is not kept
+
+
+def test_every_precision_has_a_torch_dtype():
+    from nnvis.models.activations import PRECISIONS
+    from nnvis.models.names import PRECISION_NAMES
+
+    assert tuple(PRECISIONS) == PRECISION_NAMES

@@ -90,21 +90,23 @@ def test_layout_values_match_a_hand_written_reduction_to_1e_5():
     assert tuple(grid.shape) == (2, 5, 4, 8)
 
 
+class Opaque(nn.Module):
+    def forward(self, x):
+        return x.flatten(2)  # (N, C, H*W): 3 axes, nothing says what they are
+
+
+class OpaqueNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.opaque = Opaque()
+        self.fc = nn.Linear(64, 2)
+
+    def forward(self, x):
+        return self.fc(self.opaque(x).flatten(1))
+
+
 def test_a_layout_that_cannot_be_known_is_refused_naming_layout():
-    class Opaque(nn.Module):
-        def forward(self, x):
-            return x.flatten(2)  # (N, C, H*W): 3 axes, nothing says what they are
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.opaque = Opaque()
-            self.fc = nn.Linear(64, 2)
-
-        def forward(self, x):
-            return self.fc(self.opaque(x).flatten(1))
-
-    model = LoadedModel(Net().eval(), "x:y", 1)
+    model = LoadedModel(OpaqueNet().eval(), "x:y", 1)
     with pytest.raises(NNVisError, match=r"--layout opaque=KIND") as error:
         probe_layouts(model, GREY[:2], ["opaque"])
     assert "\n" not in str(error.value)
@@ -168,3 +170,20 @@ def test_a_unit_of_the_classifier_input_can_be_ablated_through_its_pre_hook():
         hidden[:, 3] = 0
         expected = model.fc2(hidden)
     np.testing.assert_allclose(ablated.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_a_layout_the_user_named_reaches_feature_maps_and_layer_shapes():
+    """`--layout opaque=tokens` is kept on the loaded model, so the unit card's maps, the layer
+    grid and the strip read that layer as the capture does (they asked the model alone, and
+    refused it)."""
+    from nnvis.models.feature_maps import feature_maps, layer_shape, map_layers
+
+    named = LoadedModel(OpaqueNet().eval(), "x:y", 1, layouts=parse_layouts("opaque=tokens"))
+    maps = feature_maps(named, GREY, "opaque")  # one token of 64 units: a 1x1 patch grid
+    tokens = named.input_tensor(GREY).flatten(2)[:, 0, :]
+    assert maps.shape == (5, 64, 1, 1)
+    np.testing.assert_allclose(maps[:, :, 0, 0], tokens.numpy(), atol=1e-6)
+    assert layer_shape(named, "opaque", (8, 8)) == (64, 1, 1)
+    assert "opaque" in map_layers(named, (8, 8))
+    with pytest.raises(NNVisError, match="--layout opaque=KIND"):
+        feature_maps(LoadedModel(OpaqueNet().eval(), "x:y", 1), GREY, "opaque")

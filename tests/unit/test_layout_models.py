@@ -80,6 +80,30 @@ def test_torchvision_convnext_tiny_blocks_and_their_inside():
     close(acts["features.1.0.block.4"], inside.mean(dim=(1, 2)))
 
 
+@pytest.mark.slow  # maxvit_t takes 224x224 only (each stage's map a multiple of its 7x7 partitions): ~60 s loaded
+@torch.no_grad()
+def test_torchvision_maxvit_t_stages_and_partition_attention_are_channels_first():
+    torch.manual_seed(0)
+    maxvit = torchvision.models.maxvit_t()
+    inside = "blocks.0.layers.0.layers.grid_attention"  # windows inside, an (N, C, H, W) map outside
+    layers = ["blocks.0", "blocks.3", inside, "classifier.5:input"]
+    acts, x = captured(maxvit, 224, layers)
+    assert {name: acts[name].shape for name in layers} == {"blocks.0": (2, 64), "blocks.3": (2, 512), inside: (2, 64),
+                                                          "classifier.5:input": (2, 512)}
+    h = maxvit.stem(x)
+    first = maxvit.blocks[0].layers[0].layers
+    close(acts[inside], first.grid_attention(first.window_attention(first.MBconv(h))).mean(dim=(2, 3)))
+    stages = []
+    for block in maxvit.blocks:
+        h = block(h)
+        stages.append(h)
+    close(acts["blocks.0"], stages[0].mean(dim=(2, 3)))
+    close(acts["blocks.3"], stages[3].mean(dim=(2, 3)))
+    close(acts["classifier.5:input"], maxvit.classifier[:5](h))  # tanh(Linear(LayerNorm(pooled))), 512 wide
+    assert list(default_layer_reasons(maxvit, x)) == ["blocks.0", "blocks.1", "blocks.2", "blocks.3",
+                                                      "classifier.5:input"]
+
+
 @torch.no_grad()
 def test_timm_vit_tiny_and_deit_distilled_tokens():
     torch.manual_seed(0)

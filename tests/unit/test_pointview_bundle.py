@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "nnvis_components" / "pointview.min.js"
 
 
-def test_points_are_sent_as_float32_pairs_scaled_into_the_view_keeping_their_aspect():
+def test_points_are_sent_as_uint16_pairs_scaled_into_the_view_keeping_their_aspect():
     encoded = encode_points(np.array([[0.0, 0.0], [4.0, 2.0], [2.0, 1.0]]))
-    xy = np.frombuffer(base64.b64decode(encoded), np.float32).reshape(-1, 2)
-    # the x span (4) maps to 1.9; y keeps the same scale, centred
-    np.testing.assert_allclose(xy, [[-0.95, -0.475], [0.95, 0.475], [0.0, 0.0]], atol=1e-6)
+    levels = np.frombuffer(base64.b64decode(encoded), np.uint16).reshape(-1, 2)
+    assert levels[0, 0] == 0 and levels[1, 0] == 65535  # the x span (4) is the whole range
+    xy = levels * (1.9 / 65535) - 0.95  # as the component reads them
+    # the x span maps to 1.9; y keeps the same scale, centred
+    np.testing.assert_allclose(xy, [[-0.95, -0.475], [0.95, 0.475], [0.0, 0.0]], atol=1.9 / 65535)
 
 
 def test_values_are_sent_as_bytes_codes_as_they_are_floats_quantised_over_their_range():

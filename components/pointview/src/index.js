@@ -1,6 +1,6 @@
 // nnvis's WebGL point view: a Dash component around regl-scatterplot.
 //
-// Props in (from the server): `coordinates` (base64 float32, x0 y0 x1 y1 ..., in [-1, 1]),
+// Props in (from the server): `coordinates` (base64 uint16, x0 y0 x1 y1 ..., over [-0.95, 0.95]),
 // `values` (base64 uint8, one a point: a category code, or a value quantised to 0..255),
 // `valueKind` ('categorical' | 'continuous'), `palette` (hex colours: one a category, or a
 // colour map), `pointSize`, `performanceMode` (squares, no alpha blending: read once, at mount),
@@ -9,25 +9,85 @@
 // `selectedIndices` (a lasso's points; [] when deselected).
 //
 // Only `values`/`palette` changing (a recolour) keeps the points' spatial index: the draw is
-// given the index built at the first draw, so it is not built again. The element says what it
-// did: data-drawn (draws finished), data-indexed (indexes built), data-draw-ms (the last draw,
-// to its next frame); its `scatterplot` property is the regl-scatterplot instance.
+// given the index built at the first draw, so it is not built again, and the palette is set only
+// when it changed. Each draw renders the million points once (in software WebGL a render of
+// 1,000,000 points takes most of a second): nothing else asks regl-scatterplot to redraw (a
+// resize only when the size changed), and hovering does not redraw at all: the point under the
+// pointer is found in the same KDBush index and marked by an element over the canvas.
+// The element says what it did: data-drawn (draws finished), data-indexed (indexes built),
+// data-draw-ms (the last draw, to its next frame), data-renders (renders of the points),
+// data-timings (JSON: the first draw's parts in ms since navigation); its `scatterplot` property
+// is the regl-scatterplot instance.
 import createScatterplot from 'regl-scatterplot';
+import createKDBushClass from 'regl-scatterplot/src/kdbush-class';
 
 const React = window.React;
 
+const KDBush = createKDBushClass();
+const HOVER_PX = 6; // the pointer finds the nearest point within this many pixels
+
 function decode(base64, Type) {
-  const text = window.atob(base64 || '');
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
-  return new Type(bytes.buffer);
+  let bytes;
+  if (typeof Uint8Array.fromBase64 === 'function') {
+    bytes = Uint8Array.fromBase64(base64 || ''); // native (Chromium 140+): no string of a million characters walked in JS
+  } else {
+    const text = window.atob(base64 || '');
+    bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  }
+  return new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
+// Coordinates come as uint16 pairs over [-0.95, 0.95] (encode_points): half the bytes of float32,
+// a step of 1/34,000 of the view.
+const SPAN = 1.9 / 65535;
+
 function arrayPoints(coordinates) {
-  const xy = decode(coordinates, Float32Array);
+  const xy = decode(coordinates, Uint16Array);
   const points = new Array(xy.length / 2);
-  for (let i = 0; i < points.length; i += 1) points[i] = [xy[2 * i], xy[2 * i + 1], 0];
+  for (let i = 0; i < points.length; i += 1) points[i] = [xy[2 * i] * SPAN - 0.95, xy[2 * i + 1] * SPAN - 0.95, 0];
   return points;
+}
+
+// Two points spanning x and y: the screen position of a data position is an affine map per axis
+// (regl-scatterplot's 2D camera pans and zooms, it does not rotate), read from these two.
+function anchors(points) {
+  let [minX, maxX, minY, maxY] = [0, 0, 0, 0];
+  for (let i = 1; i < points.length; i += 1) {
+    if (points[i][0] < points[minX][0]) minX = i;
+    if (points[i][0] > points[maxX][0]) maxX = i;
+    if (points[i][1] < points[minY][1]) minY = i;
+    if (points[i][1] > points[maxY][1]) maxY = i;
+  }
+  return { x: [minX, maxX], y: [minY, maxY] };
+}
+
+function axisMap(plot, points, [a, b], axis) {
+  const span = points[b][axis] - points[a][axis];
+  if (!(span > 0)) return null;
+  const sa = plot.getScreenPosition(a)[axis];
+  const scale = (plot.getScreenPosition(b)[axis] - sa) / span;
+  return { scale, offset: sa - scale * points[a][axis] };
+}
+
+// The point nearest the pointer (canvas pixels), within HOVER_PX, or -1.
+function nearest(s, px, py) {
+  if (!s.plot || !s.kd || !s.anchors) return -1;
+  const mx = axisMap(s.plot, s.points, s.anchors.x, 0);
+  const my = axisMap(s.plot, s.points, s.anchors.y, 1);
+  if (!mx || !my) return -1;
+  const x = (px - mx.offset) / mx.scale;
+  const y = (py - my.offset) / my.scale;
+  const rx = Math.abs(HOVER_PX / mx.scale);
+  const ry = Math.abs(HOVER_PX / my.scale);
+  let best = -1;
+  let bestDistance = HOVER_PX * HOVER_PX;
+  for (const i of s.kd.range(x - rx, y - ry, x + rx, y + ry)) {
+    const dx = (s.points[i][0] - x) * mx.scale;
+    const dy = (s.points[i][1] - y) * my.scale;
+    if (dx * dx + dy * dy <= bestDistance) { bestDistance = dx * dx + dy * dy; best = i; }
+  }
+  return best;
 }
 
 function setValues(points, values, continuous) {
@@ -43,26 +103,68 @@ function sameList(a, b) {
   return true;
 }
 
+// {width, height} of `box` where they differ from the size the plot was last given (kept), else {}.
+function resized(s, box) {
+  const r = box.getBoundingClientRect();
+  if (!(r.width > 0 && r.height > 0) || (r.width === s.size[0] && r.height === s.size[1])) return {};
+  s.size = [r.width, r.height];
+  return { width: r.width, height: r.height };
+}
+
 function PointView(props) {
   const { id, className, style, setProps, coordinates, values, valueKind, palette, pointSize,
     selectedIndices } = props;
   const canvasRef = React.useRef(null);
   const boxRef = React.useRef(null);
-  const state = React.useRef({ plot: null, points: null, coordinates: null, index: null, drawing: Promise.resolve(),
-    lasso: false, emitted: null, revision: 0 });
+  const markRef = React.useRef(null);
+  const state = React.useRef({ plot: null, points: null, coordinates: null, index: null, kd: null, anchors: null,
+    palette: null, drawing: Promise.resolve(), lasso: false, emitted: null, revision: 0, renders: 0, hovered: -1 });
 
   React.useEffect(() => {
     const box = boxRef.current;
+    const canvas = canvasRef.current;
     const { width, height } = box.getBoundingClientRect();
+    const s = state.current;
+    s.size = [Math.max(width, 1), Math.max(height, 1)];
     const plot = createScatterplot({
-      canvas: canvasRef.current, width: Math.max(width, 1), height: Math.max(height, 1),
+      canvas, width: s.size[0], height: s.size[1],
       pointSize: pointSize || 2, pointSizeSelected: 1, opacity: 0.8, performanceMode: !!props.performanceMode, colorBy: 'valueA',
       spatialIndexUseWorker: false, lassoColor: [0.2, 0.2, 0.2, 1], deselectOnEscape: true, deselectOnDblClick: true,
+      // events as they happen: a lasso's points go to the server before the render that shows
+      // them selected (asynchronous events come after a setTimeout, often after that render)
+      syncEvents: true,
     });
-    const s = state.current;
     s.plot = plot;
     box.scatterplot = plot; // for scripts and tests: e.g. getScreenPosition(i), get('points')
-    plot.subscribe('pointOver', (i) => setProps({ hoveredIndex: i }));
+    plot.subscribe('drawing', () => {
+      s.renders += 1;
+      box.setAttribute('data-renders', String(s.renders));
+    });
+    const mark = (i) => {
+      const marker = markRef.current;
+      if (!marker) return;
+      if (i < 0) { marker.style.display = 'none'; return; }
+      const [x, y] = plot.getScreenPosition(i);
+      Object.assign(marker.style, { display: 'block', left: `${x - 5}px`, top: `${y - 5}px` });
+    };
+    // Hover without a redraw: regl-scatterplot redraws every point on each hover, so the pointer's
+    // moves with no button held stop here (its handler listens on the window) and are answered
+    // from the spatial index; a drag (pan, lasso) goes on to it.
+    const onMove = (event) => {
+      if (event.buttons !== 0) { mark(-1); return; }
+      event.stopPropagation();
+      const r = canvas.getBoundingClientRect();
+      const i = nearest(s, event.clientX - r.left, event.clientY - r.top);
+      mark(i);
+      if (i !== s.hovered) {
+        s.hovered = i;
+        if (i >= 0) setProps({ hoveredIndex: i });
+      }
+    };
+    const onLeave = () => { s.hovered = -1; mark(-1); };
+    canvas.addEventListener('mousemove', onMove);
+    canvas.addEventListener('mouseleave', onLeave);
+    plot.subscribe('view', () => mark(-1));
     plot.subscribe('lassoStart', () => { s.lasso = true; });
     plot.subscribe('select', ({ points }) => {
       const lasso = s.lasso;
@@ -80,11 +182,17 @@ function PointView(props) {
       setProps({ selectedIndices: [] });
     });
     const resize = new window.ResizeObserver(() => {
-      const r = box.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0) plot.set({ width: r.width, height: r.height });
+      const size = resized(s, box); // only a real change: each set() redraws every point
+      if (size.width) plot.set(size);
     });
     resize.observe(box);
-    return () => { resize.disconnect(); plot.destroy(); s.plot = null; };
+    return () => {
+      resize.disconnect();
+      canvas.removeEventListener('mousemove', onMove);
+      canvas.removeEventListener('mouseleave', onLeave);
+      plot.destroy();
+      s.plot = null;
+    };
   }, []);
 
   React.useEffect(() => {
@@ -97,31 +205,51 @@ function PointView(props) {
     s.drawing = s.drawing.then(() => {
       const plot = s.plot;
       if (!plot) return undefined;
+      const timings = { effect: Math.round(started) };
       const fresh = coordinates !== s.coordinates;
-      if (fresh) {
-        s.points = arrayPoints(coordinates);
-        s.coordinates = coordinates;
-        s.index = null;
-      }
-      setValues(s.points, values, continuous);
-      plot.set({ pointColor: palette && palette.length ? palette : ['#4c78a8'] });
-      const options = { zDataType: continuous ? 'continuous' : 'categorical' };
-      if (!fresh && s.index) {
-        options.spatialIndex = s.index; // a recolour: the index of the same points
-        options.preventFilterReset = true;
-      }
-      const selected = selectedIndices && selectedIndices.length ? selectedIndices : undefined;
-      if (selected) options.select = selected;
-      return plot.draw(s.points, options).then(() => {
+      const colours = palette && palette.length ? palette : ['#4c78a8'];
+      const recoloured = !sameList(colours, s.palette);
+      s.palette = colours;
+      // Each set() redraws at its next animation frame. Before new points are drawn it is
+      // awaited (nothing is drawn by it; regl-scatterplot's own set() at its creation has its
+      // frame first too), with the element's size where it changed (a view shown in a box that was
+      // hidden: its observer would otherwise set it once more after the first render); on a
+      // recolour it goes with the draw (one render shows both; a palette change costs one more).
+      const ready = fresh ? plot.set({ pointColor: colours, ...resized(s, boxRef.current) }) : Promise.resolve();
+      return ready.then(() => {
+        timings.ready = Math.round(window.performance.now());
+        if (fresh) {
+          s.points = arrayPoints(coordinates);
+          s.coordinates = coordinates;
+          s.index = null;
+          s.kd = null;
+          s.anchors = anchors(s.points);
+        }
+        setValues(s.points, values, continuous);
+        timings.decoded = Math.round(window.performance.now());
+        if (!fresh && recoloured) plot.set({ pointColor: colours });
+        const options = { zDataType: continuous ? 'continuous' : 'categorical' };
+        if (!fresh && s.index) {
+          options.spatialIndex = s.index; // a recolour: the index of the same points
+          options.preventFilterReset = true;
+        }
+        const selected = selectedIndices && selectedIndices.length ? selectedIndices : undefined;
+        if (selected) options.select = selected;
+        return plot.draw(s.points, options);
+      }).then(() => {
+        timings.drawn = Math.round(window.performance.now());
         if (fresh) {
           s.index = plot.get('spatialIndex');
+          s.kd = KDBush.from(s.index);
           s.indexed = (s.indexed || 0) + 1;
           box.setAttribute('data-indexed', String(s.indexed)); // spatial indexes built: once per point set
         }
         return new Promise((done) => window.requestAnimationFrame(done));
       }).then(() => {
         s.revision += 1;
+        timings.frame = Math.round(window.performance.now());
         box.setAttribute('data-draw-ms', String(Math.round(window.performance.now() - started)));
+        box.setAttribute('data-timings', JSON.stringify(timings));
         box.setAttribute('data-drawn', String(s.revision));
         box.removeAttribute('data-drawing');
       });
@@ -140,7 +268,10 @@ function PointView(props) {
   }, [selectedIndices]);
 
   return React.createElement('div', { id, className, style: { position: 'relative', ...style }, ref: boxRef },
-    React.createElement('canvas', { ref: canvasRef, style: { width: '100%', height: '100%', display: 'block' } }));
+    React.createElement('canvas', { ref: canvasRef, style: { width: '100%', height: '100%', display: 'block' } }),
+    React.createElement('div', { ref: markRef, className: 'points-hover-mark',
+      style: { display: 'none', position: 'absolute', width: '8px', height: '8px', borderRadius: '50%',
+        border: '1px solid #111', pointerEvents: 'none' } }));
 }
 
 PointView.defaultProps = { valueKind: 'categorical', pointSize: 2, selectedIndices: [] };
