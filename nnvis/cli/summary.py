@@ -8,7 +8,9 @@ listed under "missing" instead. Reading opens the store read-only, so a summary 
 A complete summary is also kept beside the manifest (summary.json, with the sha256 of the
 workspace.json it was read under): while the manifest is the same, `nnvis summary` prints it
 without importing torch (the figures are those of the weights and settings the manifest names;
-a new run rewrites the manifest, so it is read from the store again)."""
+a new run rewrites the manifest, so it is read from the store again), and with the projection
+path it was read under (`nnvis.projection.knn.GRAPH_PATH`): one kept by a path before is not
+printed as this one's."""
 
 from __future__ import annotations
 
@@ -62,8 +64,11 @@ def cached_summary(workspace: str | Path) -> dict | None:
     """The summary kept under the workspace's current manifest, or None (none kept, another
     manifest, unreadable)."""
     try:
+        from nnvis.projection.knn import GRAPH_PATH
+
         kept = json.loads((Path(workspace) / CACHE).read_text())
-        return kept["figures"] if kept["manifest_sha256"] == manifest_digest(workspace) else None
+        same = kept["manifest_sha256"] == manifest_digest(workspace) and kept.get("graph_path") == GRAPH_PATH
+        return kept["figures"] if same else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -75,7 +80,10 @@ def keep_summary(workspace: str | Path, figures: dict) -> None:
     path = Path(workspace) / CACHE
     tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "figures": figures}))
+        from nnvis.projection.knn import GRAPH_PATH
+
+        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "graph_path": GRAPH_PATH,
+                                   "figures": figures}))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -88,6 +96,8 @@ def stored_summary(analysis) -> dict:
     (no model, no data set, no projection is loaded, torch is not imported): `analysis` is a
     nnvis.workspace.stored.StoredWorkspace (or an Analysis)."""
     from nnvis.models.names import INPUT_LAYER
+    from nnvis.projection.gpu import uses_gpu_engine
+    from nnvis.projection.knn import path_note
     from nnvis.workspace import keys
 
     config, store, missing = analysis.config, analysis.store, []
@@ -122,6 +132,7 @@ def stored_summary(analysis) -> dict:
     return {"dataset": config.dataset, "model": config.model, "observations": config.observations,
             "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
             "epochs": analysis.epochs, "accuracy": accuracy, "nh": nh, **faithful,
+            "projection_path": path_note(config.projection, gpu=uses_gpu_engine(config.projection, analysis.device)),
             "faithfulness_observations": used, "missing": missing}
 
 
@@ -132,6 +143,8 @@ def print_summary(figures: dict) -> None:
           f"{figures['projection']} projections")
     print("accuracy: " + ", ".join(f"epoch {e}: {a:.4f}" for e, a in figures["accuracy"].items()))
     print("NH: neighborhood hit, the share of each point's 6 nearest map neighbours of its own class")
+    if figures.get("projection_path"):
+        print(figures["projection_path"])
     for layer, by_epoch in figures["nh"].items():
         print(f"NH {layer}: " + ", ".join(f"epoch {e}: {v:.4f}" for e, v in by_epoch.items()))
     if figures.get("trustworthiness"):

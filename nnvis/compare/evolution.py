@@ -44,8 +44,10 @@ def sequence(analysis: Analysis, kind: str, anchor: str | int, method: str, cohe
     def compute() -> Arrays:
         xs = [analysis.activations(layer, epoch) for layer, epoch in views]
         independent = [analysis.projection(layer, epoch, method)["points"] for layer, epoch in views]
+        graphs = None if method == "pca" else [analysis.knn_graph(layer, epoch) for layer, epoch in views]
         frames = aligned_frames(xs, method, seed=analysis.config.seed, progress=analysis.progress,
-                                coherence=check_coherence(coherence, method), independent=independent)
+                                coherence=check_coherence(coherence, method), independent=independent, graphs=graphs,
+                                labels=analysis.labels)
         nh = np.array([neighborhood_hit(f, analysis.labels).mean() for f in frames], np.float32)
         return {"frames": frames, "nh": nh, **sequence_stability(analysis, views, frames, method)}
     found = analysis.store.get_or_compute(key, compute)

@@ -18,7 +18,6 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
-from nnvis.projection.methods import check_method
 from nnvis.projection.metrics import drop_self, neighborhood_hit
 from nnvis.projection.trails import project_from
 from nnvis.workspace import keys
@@ -138,7 +137,7 @@ def mover_order(change: Arrays) -> np.ndarray:
 
 
 def aligned_key(a: Snapshot, b: Snapshot, method: str) -> ArtifactKey:
-    return pair_key(a, b, "aligned-pair", method=check_method(method), seed=a.analysis.config.seed)
+    return keys.aligned_pair(a, b, method)
 
 
 def has_aligned_projections(a: Snapshot, b: Snapshot, method: str) -> bool:

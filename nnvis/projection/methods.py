@@ -11,6 +11,9 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
+from nnvis.projection.knn import first as knn_first
+from nnvis.projection.knn import graph_k, graph_space, knn_graph
+from nnvis.projection.knn import with_self as knn_with_self
 from nnvis.projection.metrics import seeded_sample
 from nnvis.validation import one_of
 
@@ -32,9 +35,12 @@ def default_jobs() -> int:
 
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
-            device: str = "cpu", steps: Steps | None = None) -> np.ndarray:
+            device: str = "cpu", graph: dict[str, np.ndarray] | None = None,
+            steps: Steps | None = None) -> np.ndarray:
     """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
-    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`).
+    On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`). On the
+    CPU they run on `graph_space(x)` (PCA to 50 dimensions above 100) from one neighbour graph
+    (`nnvis.projection.knn`): `graph`, that graph when the caller has it, else found here.
     `steps(done, total)` hears t-SNE's iterations and UMAP's epochs on the CPU as they pass."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
@@ -45,21 +51,55 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
         points = pca_2d(x)
     elif uses_gpu_engine(method, device):
         points = torchdr_project(x, method, device=device, seed=seed)
-    elif method == "tsne":
-        from openTSNE import TSNE
-
-        perplexity = min(30.0, (len(x) - 1) / 3)
-        gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
-        points = np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
-                                 random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
-                                 n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(x))
     else:
-        import umap
-
-        reducer = umap.UMAP(n_neighbors=min(15, len(x) - 1), random_state=seed, n_jobs=1,
-                            **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}))
-        points = reducer.fit_transform(x)
+        x = graph_space(x, seed=seed)
+        graph = graph if graph is not None else knn_graph(x, seed=seed, n_jobs=n_jobs)
+        points = (tsne_from_graph(x, graph, seed, n_jobs, steps) if method == "tsne"
+                  else umap_from_graph(x, graph, seed, steps))
     return normalise(points.astype(np.float32))
+
+
+def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jobs: int,
+                    steps: Steps | None = None) -> np.ndarray:
+    """openTSNE with perplexity-based affinities over the graph's first 3 x perplexity
+    neighbours (what openTSNE's own search would find), initialised by PCA of `x`."""
+    from openTSNE import TSNE
+
+    perplexity = min(30.0, (len(x) - 1) / 3)
+    gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
+    return np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
+                           random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
+                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(
+        x, affinities=tsne_affinities(graph, seed, n_jobs)))
+
+
+def tsne_affinities(graph: dict[str, np.ndarray], seed: int, n_jobs: int):
+    """openTSNE's perplexity-based affinities (perplexity 30, at most (N - 1) / 3) over the
+    graph's first 3 x perplexity neighbours, what openTSNE's own search would find."""
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    n = len(graph["indices"])
+    perplexity = min(30.0, (n - 1) / 3)
+    indices, distances = knn_first(graph, min(graph_k(n), int(3 * perplexity)))
+    return PerplexityBasedNN(knn_index=PrecomputedNeighbors(indices, distances.astype(np.float64)),
+                             perplexity=perplexity, n_jobs=n_jobs, random_state=seed)
+
+
+def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int,
+                    steps: Steps | None = None, **options) -> np.ndarray:
+    """umap-learn over the graph's first 15 neighbours (`precomputed_knn`, itself first);
+    `options`: more of umap.UMAP's arguments (an `init`)."""
+    import warnings
+
+    import umap
+
+    k = min(15, len(x) - 1)
+    reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=knn_with_self(graph, k),
+                        **({"tqdm_kwds": EpochSink(steps).tqdm_kwds()} if steps else {}), **options)
+    with warnings.catch_warnings():  # "no search index": only transform() would need one
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        return reducer.fit_transform(x)
 
 
 def tsne_callbacks(steps: Steps | None) -> dict:

@@ -30,8 +30,19 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.progress import Progress, no_progress
-from nnvis.projection.methods import check_method, default_jobs, normalise, pca_2d, project
-from nnvis.projection.metrics import nearest_neighbours, neighbourhood_change
+from nnvis.projection.knn import graph_space, knn_graph
+from nnvis.projection.methods import (
+    BH_LIMIT,
+    TSNE_ITERATIONS,
+    check_method,
+    default_jobs,
+    normalise,
+    pca_2d,
+    project,
+    tsne_affinities,
+    umap_from_graph,
+)
+from nnvis.projection.metrics import nearest_neighbours, neighborhood_hit, neighbourhood_change
 from nnvis.projection.numba_cache import import_cached
 
 
@@ -104,51 +115,85 @@ class Attraction:
 
 
 def project_from(x: np.ndarray, method: str, previous: np.ndarray, *, seed: int = 0,
-                 attraction: float | np.ndarray = 0.0, damped: bool = False) -> np.ndarray:
+                 attraction: float | np.ndarray = 0.0, damped: bool = False,
+                 graph: dict[str, np.ndarray] | None = None, labels: np.ndarray | None = None,
+                 target_nh: float | None = None) -> np.ndarray:
     """Project `x` starting from the layout `previous` (t-SNE and UMAP), aligned onto it; with
     `attraction` > 0 (t-SNE; one number or one per point), every step also pulls the points
-    towards `previous` (`damped`: and takes as much off their optimiser state)."""
+    towards `previous` (`damped`: and takes as much off their optimiser state). t-SNE and UMAP
+    run as `project` runs them: in `graph_space(x)` on its neighbour graph (`graph`, the stored
+    one when the caller has it, else found here). Given `labels` and `target_nh` (the NH of the
+    frame's own projection), t-SNE runs the shorter ALIGNED_TSNE_ITERATIONS, measures the
+    frame's NH, and runs the rest of the full main phase only if it is more than NH_ALLOWANCE
+    below `target_nh`."""
     x = np.asarray(x, dtype=np.float32)
+    if method in ("tsne", "umap"):
+        x = graph_space(x, seed=seed)
+        graph = graph if graph is not None else knn_graph(x, seed=seed, n_jobs=default_jobs())
     if method == "tsne":
-        from openTSNE import TSNE
-        from openTSNE.initialization import rescale
-
-        perplexity = min(30.0, (len(x) - 1) / 3)
-        tied = dict(callbacks=[Attraction(previous, attraction, damped=damped)], callbacks_every_iters=1) \
-            if np.any(attraction) else {}
-        points = np.asarray(TSNE(perplexity=perplexity, initialization=rescale(previous.astype(np.float64)),
-                                 n_jobs=default_jobs(), random_state=seed,
-                                 negative_gradient_method="bh" if len(x) < 5000 else "fft", **tied).fit(x))
+        points = tsne_from(x, graph, previous, seed=seed, attraction=attraction, damped=damped,
+                           settle=None if labels is None or target_nh is None else (labels, target_nh))
     elif method == "umap":
-        import umap
-
-        points = umap.UMAP(n_neighbors=min(15, len(x) - 1), init=previous, random_state=seed,
-                           n_jobs=1).fit_transform(x)
+        points = umap_from_graph(x, graph, seed, init=previous)
     else:
         points = pca_2d(x)
     return normalise(procrustes_onto(normalise(points.astype(np.float32)), previous))
 
 
+ALIGNED_TSNE_ITERATIONS = (100, 250)  # early exaggeration, then main phase, of a frame started from the previous one
+NH_ALLOWANCE = 0.01  # how far below its own projection's NH a frame on the short schedule may stay
+
+
+def tsne_from(x: np.ndarray, graph: dict[str, np.ndarray], previous: np.ndarray, *, seed: int,
+              attraction: float | np.ndarray, damped: bool,
+              settle: tuple[np.ndarray, float] | None) -> np.ndarray:
+    """openTSNE on the graph from the layout `previous` (see `project_from`); `settle`: (labels,
+    target NH) for the short schedule, None for the full one (TSNE_ITERATIONS)."""
+    from openTSNE import TSNE
+    from openTSNE.initialization import rescale
+
+    perplexity = min(30.0, (len(x) - 1) / 3)
+    tied = dict(callbacks=[Attraction(previous, attraction, damped=damped)], callbacks_every_iters=1) \
+        if np.any(attraction) else {}
+    schedule = TSNE_ITERATIONS if settle is None else ALIGNED_TSNE_ITERATIONS
+    embedding = TSNE(perplexity=perplexity, initialization=rescale(previous.astype(np.float64)),
+                     n_jobs=default_jobs(), random_state=seed, early_exaggeration_iter=schedule[0],
+                     n_iter=schedule[1], negative_gradient_method="bh" if len(x) < BH_LIMIT else "fft",
+                     **tied).fit(x, affinities=tsne_affinities(graph, seed, default_jobs()))
+    if settle is not None and neighborhood_hit(np.asarray(embedding), settle[0]).mean() < settle[1] - NH_ALLOWANCE:
+        embedding = embedding.optimize(n_iter=TSNE_ITERATIONS[1] - schedule[1], inplace=True)  # the rest
+    return np.asarray(embedding)
+
+
 def aligned_frames(xs: list[np.ndarray], method: str, *, seed: int = 0, progress: Progress = no_progress,
-                   coherence: str | None = "chain", independent: list[np.ndarray] | None = None) -> np.ndarray:
+                   coherence: str | None = "chain", independent: list[np.ndarray] | None = None,
+                   graphs: list[dict[str, np.ndarray]] | None = None,
+                   labels: np.ndarray | None = None) -> np.ndarray:
     """One 2-D frame per activation matrix in `xs` (same observations, any widths), each
     aligned onto the one before and, unless `coherence` is "independent", initialised from it
     (and attracted to it, for an attraction "λ" or "damped-λ"); shape (frames, N, 2). `independent`: the
-    frames' own projections when already at hand (they are then not recomputed)."""
+    frames' own projections when already at hand (they are then not recomputed); `graphs`: the
+    frames' neighbour graphs when stored (`nnvis.projection.knn`; else each is found here).
+    With `labels` and `independent`, t-SNE's initialised frames run the short schedule where
+    their NH stays within NH_ALLOWANCE of their own projection's (`project_from`)."""
     check_method(method)
     coherence = check_coherence(coherence, method)
+    graph = (lambda i: graphs[i]) if graphs is not None else (lambda i: None)
     progress("aligned frames", 0, len(xs))
-    frames = [independent[0] if independent is not None else project(xs[0], method, seed=seed)]
+    frames = [independent[0] if independent is not None else project(xs[0], method, seed=seed, graph=graph(0))]
     for i, x in enumerate(xs[1:], start=1):
         progress("aligned frames", len(frames), len(xs))
         if coherence == "independent":
-            own = independent[i] if independent is not None else project(x, method, seed=seed)
+            own = independent[i] if independent is not None else project(x, method, seed=seed, graph=graph(i))
             frames.append(normalise(procrustes_onto(own, frames[-1])))
         else:
             strength, damped = (0.0, False) if coherence == "chain" else attraction_of(coherence)
             if strength:
                 strength = strength * kept_share(xs[i - 1], x)
-            frames.append(project_from(x, method, frames[-1], seed=seed, attraction=strength, damped=damped))
+            target = None if labels is None or independent is None else \
+                float(neighborhood_hit(independent[i], labels).mean())
+            frames.append(project_from(x, method, frames[-1], seed=seed, attraction=strength, damped=damped,
+                                       graph=graph(i), labels=labels, target_nh=target))
     progress("aligned frames", len(xs), len(xs))
     return np.stack(frames).astype(np.float32)
 

@@ -19,7 +19,9 @@ from nnvis.models.layers import INPUT_LAYER
 from nnvis.models.layout import parse_layouts
 from nnvis.models.zoo import LoadedModel, build_model
 from nnvis.progress import Progress, no_progress
-from nnvis.projection.methods import check_method, neuron_projection, project
+from nnvis.projection.gpu import uses_gpu_engine
+from nnvis.projection.knn import graph_space, knn_graph
+from nnvis.projection.methods import check_method, default_jobs, neuron_projection, project
 from nnvis.projection.metrics import (
     accuracy,
     faithfulness,
@@ -251,14 +253,28 @@ class Analysis(StoredWorkspace):
 
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
+            graph = None if method == "pca" or uses_gpu_engine(method, self.device) else self.knn_graph(layer, epoch)
             stage = f"{method} of {layer}"
             self.progress(stage, 0, 1)
-            points = project(x, method, seed=self.config.seed, device=self.device,
+            points = project(x, method, seed=self.config.seed, device=self.device, graph=graph,
                              steps=lambda done, total: self.progress(stage, done, total))
             self.progress(stage, 1, 1)
             self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)
+
+    def knn_graph(self, layer: str, epoch: int) -> Arrays:
+        """The neighbour graph that t-SNE and UMAP of `layer`/`epoch` share (`nnvis.projection.knn`):
+        "indices" and "distances" (N, GRAPH_K), found once in the layer's graph space."""
+        epoch = -1 if layer == INPUT_LAYER else epoch
+
+        def compute() -> Arrays:
+            self.progress(f"neighbours of {layer}", 0, 1)
+            space = graph_space(self.activations(layer, epoch), seed=self.config.seed)
+            graph = knn_graph(space, seed=self.config.seed, n_jobs=default_jobs())
+            self.progress(f"neighbours of {layer}", 1, 1)
+            return graph
+        return self.store.get_or_compute(keys.knn_graph(self, layer, epoch), compute)
 
     def measure_faithfulness(self, activations: np.ndarray, points: np.ndarray) -> Arrays:
         return faithfulness(activations, points, seed=self.config.seed, device=self.device,

@@ -3,7 +3,11 @@ checks (`has_...`) and reads it, so the three can never drift apart.
 
 A key says what produced the artifact (see `ArtifactKey`): the workspace's data subset, the
 weights of the epoch, the layer, the method and its parameters. The keys are those the store
-has always used (a test pins them), so existing workspaces keep their cached artifacts."""
+has always used (a test pins them), so existing workspaces keep their cached artifacts, except
+where the computation changed: t-SNE and UMAP on the shared neighbour graph (PCA-50 above 100
+units, `nnvis.projection.knn`) carry `graph=GRAPH_PATH`, in their projections and in everything
+made from them (measures, sequences, trails, aligned pairs), so a projection stored by the path
+before it is recomputed, never served as one of this path."""
 
 from __future__ import annotations
 
@@ -12,10 +16,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nnvis.models.names import INPUT_LAYER
 from nnvis.projection.gpu import uses_gpu_engine
+from nnvis.projection.knn import GRAPH_PATH
 from nnvis.projection.methods import check_method
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring
-from nnvis.projection.trails import COHERENCE, TIE_NEIGHBOURS, check_coherence
+from nnvis.projection.trails import (
+    ALIGNED_TSNE_ITERATIONS,
+    COHERENCE,
+    NH_ALLOWANCE,
+    TIE_NEIGHBOURS,
+    check_coherence,
+)
 from nnvis.workspace.store import ArtifactKey
 
 if TYPE_CHECKING:
@@ -89,15 +100,21 @@ def projection(analysis: Analysis, layer: str, epoch: int, method: str | None = 
     """A projection of a captured layer (the input's has no epoch); GPU results are keyed apart."""
     method = check_method(method or analysis.config.projection)
     epoch = -1 if layer == INPUT_LAYER else epoch
-    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else {}
+    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else graph_path(method)
     return artifact(analysis, "projection", layer=analysis.check_layer(layer), epoch=epoch, method=method,
                     seed=analysis.config.seed, **engine)
+
+
+def graph_path(method: str) -> dict[str, str]:
+    """`graph=GRAPH_PATH` for the methods that run on the shared neighbour graph on the CPU
+    (t-SNE and UMAP: whole projections, aligned frames, pairs); nothing for PCA, unchanged."""
+    return {"graph": GRAPH_PATH} if method in ("tsne", "umap") else {}
 
 
 def patch_projection(analysis: Analysis, layer: str, epoch: int, method: str | None, sample: int) -> ArtifactKey:
     """A projection of a seeded sample of at most `sample` patch tokens of a token layer (--tokens patches)."""
     method = check_method(method or analysis.config.projection)
-    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else {}
+    engine = {"engine": "torchdr"} if uses_gpu_engine(method, analysis.device) else graph_path(method)
     return artifact(analysis, "patch-projection", layer=analysis.check_layer(layer), epoch=epoch, method=method,
                     seed=analysis.config.seed, sample=int(sample), **engine)
 
@@ -166,9 +183,12 @@ def actmax(analysis: Analysis, layer: str, epoch: int, unit: int, settings: dict
 def sequence(analysis: Analysis, kind: str, anchor: str | int, method: str,
              coherence: str | None = None) -> ArtifactKey:
     """What a sequence depends on: every frame's weights, its layers, the method, the seed and
-    the coherence setting (none for "chain", the setting of sequences stored before the knob)."""
+    the coherence setting (none for "chain", the setting of sequences stored before the knob);
+    t-SNE's and UMAP's frames are made on the shared neighbour graph (`graph_path`)."""
     coherence = check_coherence(coherence, method)
-    tied = {} if coherence == "chain" else {"coherence": coherence}
+    tied = {**graph_path(method), **({} if coherence == "chain" else {"coherence": coherence})}
+    if method == "tsne" and coherence != "independent":  # initialised frames: the short schedule where NH allows
+        tied["schedule"] = "ee{}-main{}-nh{}".format(*ALIGNED_TSNE_ITERATIONS, NH_ALLOWANCE)
     if coherence not in COHERENCE:
         tied["tie"] = f"kept-neighbours-{TIE_NEIGHBOURS}"  # the attraction's weighting (nnvis.projection.trails)
     if kind == "layers":
@@ -203,6 +223,25 @@ def pair(a: Side, b: Side, kind: str, **params: Any) -> ArtifactKey:
     subset_key = subset(a.analysis)
     return ArtifactKey(kind, subset_key.dataset, subset_key.subset, layer=f"{a.layer}|{b.layer}", epoch=-1).with_params(
         sides=f"{side_identity(a)}|{side_identity(b)}", **params)
+
+
+def aligned_pair(a: Side, b: Side, method: str) -> ArtifactKey:
+    """a's projection and b's initialised from it (nnvis.compare.snapshots.aligned_projections)."""
+    method = check_method(method)
+    return pair(a, b, "aligned-pair", method=method, seed=a.analysis.config.seed, **graph_path(method))
+
+
+# ---- the shared neighbour graph (nnvis.projection.knn)
+
+def knn_graph(analysis: Analysis, layer: str, epoch: int) -> ArtifactKey:
+    """The neighbour graph of a layer's activations that t-SNE and UMAP share: its k, the
+    PCA rule of the space it is found in, and the search (exact, or pynndescent for large subsets)."""
+    from nnvis.projection.knn import EXACT_LIMIT, GRAPH_K, PCA_ABOVE, PCA_DIMS
+
+    epoch = -1 if layer == INPUT_LAYER else epoch
+    search = "exact" if analysis.config.subset <= EXACT_LIMIT else "nndescent"
+    return artifact(analysis, "knn-graph", layer=analysis.check_layer(layer), epoch=epoch, method=search,
+                    k=GRAPH_K, space=f"pca{PCA_DIMS}-above-{PCA_ABOVE}", seed=analysis.config.seed)
 
 
 # ---- the concepts wing (nnvis.concepts; the caller checks layer, k and epochs)
