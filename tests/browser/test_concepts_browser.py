@@ -10,7 +10,7 @@ from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from tests.conftest import serving
-from tests.integration.test_concepts_cli import MODEL
+from tests.integration.test_concepts_cli import MODEL, digits_cnn_workspace
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,7 @@ TRACES = "(id) => document.querySelector('#' + id + ' .js-plotly-plot').data"
 
 @pytest.fixture(scope="module")
 def cnn_workspace(tmp_path_factory):
-    from nnvis.workspace.pipeline import run
-    from nnvis.workspace.workspace import RunConfig
-
-    path = tmp_path_factory.mktemp("ws") / "digits-cnn"
-    config = RunConfig(dataset="digits", model=MODEL, epochs=2, subset=120, projection="pca", device="cpu",
-                       layers="conv2,fc1", seed=0)
-    return run(config, path).path
+    return digits_cnn_workspace(tmp_path_factory)
 
 
 def choose(page, dropdown_id, option_text):

@@ -31,8 +31,8 @@ def small_cnn() -> nn.Module:
     return SmallCNN()
 
 
-@pytest.fixture(scope="module")
-def cnn_workspace(tmp_path_factory):
+def digits_cnn_workspace(tmp_path_factory):
+    """A digits run of the small CNN (2 epochs, 120 observations, conv2 and fc1): its folder."""
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig
 
@@ -40,6 +40,11 @@ def cnn_workspace(tmp_path_factory):
     config = RunConfig(dataset="digits", model=MODEL, epochs=2, subset=120, projection="pca", device="cpu",
                        layers="conv2,fc1", seed=0)
     return run(config, path).path
+
+
+@pytest.fixture(scope="module")
+def cnn_workspace(tmp_path_factory):
+    return digits_cnn_workspace(tmp_path_factory)
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:

@@ -12,18 +12,12 @@ from nnvis.errors import NNVisError
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
 from tests.conftest import counting
-from tests.integration.test_concepts_cli import MODEL
+from tests.integration.test_concepts_cli import MODEL, digits_cnn_workspace
 
 
 @pytest.fixture(scope="module")
 def cnn_workspace(tmp_path_factory):
-    from nnvis.workspace.pipeline import run
-    from nnvis.workspace.workspace import RunConfig
-
-    path = tmp_path_factory.mktemp("ws") / "digits-cnn"
-    config = RunConfig(dataset="digits", model=MODEL, epochs=2, subset=120, projection="pca", device="cpu",
-                       layers="conv2,fc1", seed=0)
-    return run(config, path).path
+    return digits_cnn_workspace(tmp_path_factory)
 
 
 @pytest.fixture

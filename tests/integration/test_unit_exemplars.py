@@ -4,7 +4,6 @@ activation-maximization images equal the unit's activation computed by hand (a f
 the layer, the channel's mean over its map), and the ratio is the ratio of their means."""
 
 import numpy as np
-import pytest
 import torch
 
 from layouts.unit_figures import ACTMAX_INPUTS
@@ -12,7 +11,7 @@ from nnvis.deepvis.grid import model_input
 from nnvis.unitlab.actmax import ActMaxParams, actmax_for
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.integration.test_concepts_cli import MODEL
+from tests.integration.test_concept_heat import app_context  # noqa: F401 (a request of an app over it)
 from tests.integration.test_trust_badges import cnn_workspace  # noqa: F401 (the module's workspace)
 
 LAYER, EPOCH, UNIT, K = "conv2", 2, 3, 6
@@ -38,13 +37,6 @@ def cells(table, cls) -> list[float]:
             if cls in (getattr(span, "className", None) or "")]
 
 
-@pytest.fixture
-def app_context(cnn_workspace, tmp_path):  # noqa: F811
-    from app import create_app
-    from nnvis.settings import Settings
-
-    app = create_app(Settings(workspaces=(cnn_workspace,), job_cache=tmp_path / "jobs", model_allow=(MODEL,)))
-    return app.server.test_request_context
 
 
 def test_natural_and_synthetic_activations_are_the_units_own(cnn_workspace, app_context):  # noqa: F811
@@ -70,7 +62,7 @@ def test_natural_and_synthetic_activations_are_the_units_own(cnn_workspace, app_
     assert f"ratio synthetic / natural {expected_ratio:.3g}×" in ratio.children
 
 
-def test_a_unit_out_of_range_is_one_line(app_context):
+def test_a_unit_out_of_range_is_one_line(app_context):  # noqa: F811
     from callbacks.unit_exemplars import show_exemplars
 
     values = [getattr(PARAMS, field) for _, _, field, _ in ACTMAX_INPUTS]
