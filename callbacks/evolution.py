@@ -8,11 +8,12 @@ from dash.exceptions import PreventUpdate
 from callbacks import evolution_views as views
 from layouts.figures import message_figure
 from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_for, coherence_options
+from layouts.pointview import HIDDEN, SHOWN
 from web.components import anchor_options
 from web.context import open_analysis
 from web.errors import or_message, said_in_place
 from web.jobs import background_options, run_request
-from web.registry import callback
+from web.registry import callback, clientside_callback
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
             Input("evo-method", "value"), Input("class-filter", "value"), Input("trail-selection", "data"),
@@ -131,6 +132,36 @@ def render_stability(_status, ws, kind, anchor, method, coherence):
 def offer_coherence(method, coherence):
     """Attractions tie t-SNE frames only: other methods keep independent or chained frames."""
     return coherence_options(method), coherence_for(method, coherence)
+
+
+@callback(Output("trail-points", "coordinates"), Output("trail-points", "values"), Output("trail-points", "palette"),
+          Output("trail-points", "lineIds"), Output("trail-points", "lineOrders"), Output("trail-points-box", "style"),
+          Output("trails-graph", "style"), Input("evo-status", "children"),
+          *[State(i.component_id, i.component_property) for i in CONTROLS])
+def draw_trail_points(_status, ws, kind, anchor, method, classes, selected, coherence=None):
+    """Above `Settings.points_above` observations the trails are drawn by the WebGL point view in
+    the graph's place, once the trails' status says they are shown (else the graph is shown)."""
+    if not views.anchor_fits(ws, kind, anchor):
+        raise PreventUpdate
+    props = views.trail_points(ws, kind, anchor, method, classes, selected, coherence)
+    if props is None:
+        return "", no_update, no_update, None, None, HIDDEN, {}
+    return (props["coordinates"], props["values"], props["palette"], props["lineIds"], props["lineOrders"], SHOWN,
+            HIDDEN)
+
+
+clientside_callback("function (frame) { return frame || 0; }", Output("trail-points", "shownOrder"),
+                    Input("frame-slider", "value"))  # the player's frame: its points shown, every trail kept
+
+
+@callback(Output("trails-hover", "children", allow_duplicate=True), Input("trail-points", "hoveredLine"),
+          State("evo-ws", "value"), State("sequence-kind", "value"), State("sequence-anchor", "value"),
+          prevent_initial_call=True)
+def show_hovered_trail_point(line, ws, kind, anchor):
+    """A trail's point hovered in the point view: its observation's card (the line is the observation)."""
+    if line is None or int(line) < 0:
+        raise PreventUpdate
+    return views.hovered_observation(ws, kind, anchor, int(line))
 
 
 EVOLUTION_VIEW.follow()  # the address holds the view: a link reopens it

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from dash import no_update
 
+from callbacks.density_views import is_webgl
 from callbacks.views import METHOD_NAMES, observation_details
-from layouts.figures import message_figure
+from layouts.figures import class_colours, message_figure
 from layouts.page_parts import coherence_for, coherence_label, coherence_options
 from layouts.trail_figures import frame_figure, nh_curves_figure, stability_figure, tradeoff_figure, trails_figure
 from nnvis.compare.evolution import bundled_trails, frame_names, has_sequence, sequence
+from nnvis_components import encode_lines, encode_points, encode_values
 from web.context import current_settings, open_analysis
 from web.jobs import READ_ONLY_MESSAGE
 
@@ -34,8 +36,10 @@ def describe(kind: str, anchor) -> str:
     return f"hidden layers at epoch {anchor}" if kind == "layers" else f"{anchor} across epochs"
 
 
-
-
+def as_points(ws) -> bool:
+    """Whether the workspace's trails are drawn by the WebGL point view (more observations than
+    `Settings.points_above`): one curve an observation through its frames, not Plotly lines."""
+    return is_webgl(len(open_analysis(ws).labels))
 
 
 def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None,
@@ -58,9 +62,38 @@ def trails_view(ws, kind: str, anchor, method: str, classes: list[int], selected
     nh = sequence(analysis, kind, anchor, method, coherence)["nh"]
     status = f"{len(shown):,} trails · {describe(kind, anchor)} · NH along the trail: " + \
              " → ".join(f"{v:.3f}" for v in nh)
-    figure = trails_figure(paths, analysis.labels, analysis.classes, shown) if len(shown) else \
-        message_figure("No observation passes the class and selection filters.")
+    if not len(shown):
+        figure = message_figure("No observation passes the class and selection filters.")
+    elif as_points(ws):
+        figure = message_figure("")  # hidden: the point view draws the trails (callbacks.evolution.draw_trail_points)
+    else:
+        figure = trails_figure(paths, analysis.labels, analysis.classes, shown)
     return figure, status, len(names) - 1, marks, no_update  # no job to start
+
+
+def trail_points(ws, kind: str, anchor, method: str, classes: list[int], selected: list[int] | None = None,
+                 coherence: str | None = None) -> dict | None:
+    """The point view's props for the trails of the shown observations (None: not drawn as
+    points, or nothing to draw yet): each shown observation's positions in the aligned frames,
+    in order, observation by observation, as one line (its id the observation's index, its
+    order the frame's), coloured by class."""
+    analysis = open_analysis(ws)
+    coherence = coherence_for(method, coherence)
+    if not as_points(ws) or not has_sequence(analysis, kind, anchor, method, bundled=True, coherence=coherence):
+        return None
+    shown = shown_observations(analysis.labels, classes, selected)
+    if not len(shown):
+        return None
+    frames = np.asarray(sequence(analysis, kind, anchor, method, coherence)["frames"])  # (F, N, 2)
+    n_frames = frames.shape[0]
+    points = frames[:, shown].transpose(1, 0, 2).reshape(-1, 2)  # observation-major: a line's points in order
+    colours = class_colours(len(analysis.classes))
+    palette = list(dict.fromkeys(colours))  # classes past the palette share colours
+    code_of = np.array([palette.index(c) for c in colours], np.uint8)
+    line_ids, line_orders = encode_lines(np.repeat(shown, n_frames), np.tile(np.arange(n_frames), len(shown)))
+    return {"coordinates": encode_points(points), "values": encode_values(np.repeat(code_of[analysis.labels[shown]],
+                                                                                     n_frames)),
+            "palette": palette, "lineIds": line_ids, "lineOrders": line_orders}
 
 
 def waiting_message() -> str:

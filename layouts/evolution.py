@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 
 from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_options
+from layouts.pointview import trail_point_view
 from web.components import (
     COHERENCE_CAPTION,
     NH_CAPTION,
@@ -59,7 +60,8 @@ def layout(**query) -> html.Div:
                       # the status on its own line: the job's progress (at the head's right) never covers it
                       html.Div(id="evo-status", className="metric"),
                       dcc.Loading(dcc.Graph(id="trails-graph", className="graph-main",
-                                            config={"displaylogo": False, "scrollZoom": True}), delay_show=400)],
+                                            config={"displaylogo": False, "scrollZoom": True}), delay_show=400),
+                      trail_point_view()],
                      className="panel panel-main"),
             html.Div([
                 html.Div([html.Div([html.H2("Player", className="panel-title"),

@@ -51,3 +51,18 @@ def neuron_legend(name: str, low: float, high: float) -> list:
                                                        "margin": "0 6px", "background": gradient}),
                                       html.Span(f"{high:.3g}")]),
             html.Div(HINT, className="muted")]
+
+
+TRAILS_HINT = "lines: each observation through its frames · points: the player's frame · hover: image · wheel: zoom"
+
+
+def trail_point_view() -> html.Div:
+    """The evolution page's WebGL trails (hidden until trails of more than `Settings.points_above`
+    observations are shown; callbacks/evolution.py shows it or the Plotly graph)."""
+    return html.Div([PointView(id="trail-points", performanceMode=True, pointSize=3,
+                               style={"width": "100%", "height": "100%", "background": "#ffffff"}),
+                     html.Div(TRAILS_HINT, className="muted points-legend",
+                              style={"position": "absolute", "bottom": "6px", "left": "8px", "fontSize": "12px",
+                                     "background": "rgba(255,255,255,0.85)", "padding": "2px 6px",
+                                     "pointerEvents": "none"})],
+                    id="trail-points-box", className="graph-main", style=HIDDEN)

@@ -9,7 +9,8 @@ import numpy as np
 from dash.development.base_component import Component
 
 PROPS = ["id", "className", "style", "coordinates", "values", "valueKind", "palette", "pointSize", "performanceMode",
-         "selectedIndices", "hoveredIndex", "clickedIndex", "clicks"]
+         "selectedIndices", "hoveredIndex", "clickedIndex", "clicks", "lineIds", "lineOrders", "shownOrder",
+         "hoveredLine"]
 
 
 class PointView(Component):
@@ -20,7 +21,11 @@ class PointView(Component):
     colours: one a category, or a colour map for continuous values), `pointSize`,
     `performanceMode` (points as squares without alpha blending, much quicker in software
     WebGL; read once, when the component is mounted), `selectedIndices` (the points shown
-    selected). Out: `hoveredIndex` (the point under the pointer), `clickedIndex` and `clicks`
+    selected). Trails: `lineIds` and `lineOrders` (`encode_lines`, sent with the coordinates) draw
+    each line as a curve through its points in order, in its points' colour; `shownOrder` shows
+    only the points at that place along their lines (every line kept), None every point.
+    Out: `hoveredIndex` (the point under the pointer; with trails, `hoveredLine` its line id),
+    `clickedIndex` and `clicks`
     (a click on a point), `selectedIndices` (a lasso, shift + drag; [] when a double click or
     Escape clears it). Changing only `values` or
     `palette` recolours without rebuilding the points' spatial index."""
@@ -67,3 +72,15 @@ def encode_values(values: np.ndarray, low: float | None = None, high: float | No
     high = float(np.nanmax(array)) if high is None else high
     scaled = np.nan_to_num((array.astype(np.float64) - low) / ((high - low) or 1.0), nan=0.0)
     return base64.b64encode(np.round(np.clip(scaled, 0, 1) * 255).astype(np.uint8).tobytes()).decode("ascii")
+
+
+def encode_lines(line_ids: np.ndarray, line_orders: np.ndarray) -> tuple[str, str]:
+    """Each point's line id (uint32, e.g. its observation) and place along that line (uint8: at
+    most 256 points a line), as base64: the point view's `lineIds` and `lineOrders`."""
+    ids, orders = np.asarray(line_ids), np.asarray(line_orders)
+    if ids.shape != orders.shape:
+        raise ValueError("line ids and line orders must have one value a point each")
+    if len(ids) and (ids.min() < 0 or ids.max() > 2**32 - 1 or orders.min() < 0 or orders.max() > 255):
+        raise ValueError("line ids must lie in 0..2**32-1 and line orders in 0..255")
+    return (base64.b64encode(ids.astype("<u4").tobytes()).decode("ascii"),
+            base64.b64encode(orders.astype(np.uint8).tobytes()).decode("ascii"))

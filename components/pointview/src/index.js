@@ -5,8 +5,14 @@
 // `valueKind` ('categorical' | 'continuous'), `palette` (hex colours: one a category, or a
 // colour map), `pointSize`, `performanceMode` (squares, no alpha blending: read once, at mount),
 // `selectedIndices` (the selection to show).
-// Props out (set by the user): `hoveredIndex`, `clickedIndex` (with `clicks`, counted),
-// `selectedIndices` (a lasso's points; [] when deselected).
+// Trails (optional, sent with the coordinates): `lineIds` (base64 uint32, one a point: the line it
+// belongs to, e.g. an observation) and `lineOrders` (base64 uint8: its place along that line):
+// each line is drawn as a curve through its points in order (regl-scatterplot's point
+// connections), in its points' colour; `shownOrder` (a number) shows only the points of that
+// place along their lines (e.g. the current frame), every line kept; null shows every point.
+// Props out (set by the user): `hoveredIndex` (with `hoveredLine`, its line id, where lines are
+// drawn), `clickedIndex` (with `clicks`, counted), `selectedIndices` (a lasso's points; [] when
+// deselected).
 //
 // Only `values`/`palette` changing (a recolour) keeps the points' spatial index: the draw is
 // given the index built at the first draw, so it is not built again, and the palette is set only
@@ -16,8 +22,9 @@
 // pointer is found in the same KDBush index and marked by an element over the canvas.
 // The element says what it did: data-drawn (draws finished), data-indexed (indexes built),
 // data-draw-ms (the last draw, to its next frame), data-renders (renders of the points),
-// data-timings (JSON: the first draw's parts in ms since navigation); its `scatterplot` property
-// is the regl-scatterplot instance.
+// data-timings (JSON: the first draw's parts in ms since navigation), data-points (points drawn),
+// data-lines (lines drawn through them: 0 without trails), data-shown (points shown, after
+// `shownOrder`), data-connection-draws (times the lines' curves were drawn); its `scatterplot` property is the regl-scatterplot instance.
 import createScatterplot from 'regl-scatterplot';
 import createKDBushClass from 'regl-scatterplot/src/kdbush-class';
 
@@ -83,11 +90,38 @@ function nearest(s, px, py) {
   let best = -1;
   let bestDistance = HOVER_PX * HOVER_PX;
   for (const i of s.kd.range(x - rx, y - ry, x + rx, y + ry)) {
+    if (s.mask && !s.mask[i]) continue; // a point not shown (another frame's)
     const dx = (s.points[i][0] - x) * mx.scale;
     const dy = (s.points[i][1] - y) * my.scale;
     if (dx * dx + dy * dy <= bestDistance) { bestDistance = dx * dx + dy * dy; best = i; }
   }
   return best;
+}
+
+// The points with their line id and place along it (regl-scatterplot's 5th and 6th components).
+function setLines(points, lineIds, lineOrders) {
+  const ids = decode(lineIds, Uint32Array);
+  const orders = decode(lineOrders, Uint8Array);
+  const distinct = new Set();
+  for (let i = 0; i < points.length; i += 1) {
+    points[i][3] = 0;
+    points[i][4] = ids[i];
+    points[i][5] = orders[i];
+    distinct.add(ids[i]);
+  }
+  return { ids, orders, count: distinct.size };
+}
+
+// The indices of the points at place `order` along their lines (all points when there are no
+// lines or `order` is null), and a mask of them for the hover (null: every point).
+function shownPoints(s, order) {
+  if (!s.lines || order === null || order === undefined) return { indices: null, mask: null };
+  const indices = [];
+  const mask = new Uint8Array(s.points.length);
+  for (let i = 0; i < s.points.length; i += 1) {
+    if (s.lines.orders[i] === order) { indices.push(i); mask[i] = 1; }
+  }
+  return { indices, mask };
 }
 
 function setValues(points, values, continuous) {
@@ -111,9 +145,21 @@ function resized(s, box) {
   return { width: r.width, height: r.height };
 }
 
+// Shows only the points at place `order` along their lines (every line stays drawn: a filter
+// hides points, not their connections), or every point.
+function showOrder(s, box, order) {
+  const { indices, mask } = shownPoints(s, order);
+  s.mask = mask;
+  box.setAttribute('data-shown', String(indices ? indices.length : s.points.length));
+  const wasFiltered = s.filtered;
+  s.filtered = !!indices;
+  if (indices) return s.plot.filter(indices, { preventEvent: true });
+  return wasFiltered ? s.plot.unfilter({ preventEvent: true }) : Promise.resolve();
+}
+
 function PointView(props) {
   const { id, className, style, setProps, coordinates, values, valueKind, palette, pointSize,
-    selectedIndices } = props;
+    selectedIndices, lineIds, lineOrders, shownOrder } = props;
   const canvasRef = React.useRef(null);
   const boxRef = React.useRef(null);
   const markRef = React.useRef(null);
@@ -136,6 +182,10 @@ function PointView(props) {
     });
     s.plot = plot;
     box.scatterplot = plot; // for scripts and tests: e.g. getScreenPosition(i), get('points')
+    plot.subscribe('pointConnectionsDraw', () => { // regl-scatterplot's curves through the lines' points
+      s.connectionDraws = (s.connectionDraws || 0) + 1;
+      box.setAttribute('data-connection-draws', String(s.connectionDraws));
+    });
     plot.subscribe('drawing', () => {
       s.renders += 1;
       box.setAttribute('data-renders', String(s.renders));
@@ -158,7 +208,7 @@ function PointView(props) {
       mark(i);
       if (i !== s.hovered) {
         s.hovered = i;
-        if (i >= 0) setProps({ hoveredIndex: i });
+        if (i >= 0) setProps(s.lines ? { hoveredIndex: i, hoveredLine: s.lines.ids[i] } : { hoveredIndex: i });
       }
     };
     const onLeave = () => { s.hovered = -1; mark(-1); };
@@ -215,7 +265,10 @@ function PointView(props) {
       // frame first too), with the element's size where it changed (a view shown in a box that was
       // hidden: its observer would otherwise set it once more after the first render); on a
       // recolour it goes with the draw (one render shows both; a palette change costs one more).
-      const ready = fresh ? plot.set({ pointColor: colours, ...resized(s, boxRef.current) }) : Promise.resolve();
+      const connections = { showPointConnections: !!lineIds, pointConnectionColor: colours,
+        pointConnectionColorBy: 'valueA', pointConnectionOpacity: 0.45, pointConnectionSize: 1 };
+      const ready = fresh ? plot.set({ pointColor: colours, ...connections, ...resized(s, boxRef.current) })
+        : Promise.resolve();
       return ready.then(() => {
         timings.ready = Math.round(window.performance.now());
         if (fresh) {
@@ -224,10 +277,11 @@ function PointView(props) {
           s.index = null;
           s.kd = null;
           s.anchors = anchors(s.points);
+          s.lines = lineIds ? setLines(s.points, lineIds, lineOrders) : null;
         }
         setValues(s.points, values, continuous);
         timings.decoded = Math.round(window.performance.now());
-        if (!fresh && recoloured) plot.set({ pointColor: colours });
+        if (!fresh && recoloured) plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) });
         const options = { zDataType: continuous ? 'continuous' : 'categorical' };
         if (!fresh && s.index) {
           options.spatialIndex = s.index; // a recolour: the index of the same points
@@ -244,9 +298,11 @@ function PointView(props) {
           s.indexed = (s.indexed || 0) + 1;
           box.setAttribute('data-indexed', String(s.indexed)); // spatial indexes built: once per point set
         }
-        return new Promise((done) => window.requestAnimationFrame(done));
-      }).then(() => {
+        return showOrder(s, box, s.order);
+      }).then(() => new Promise((done) => window.requestAnimationFrame(done))).then(() => {
         s.revision += 1;
+        box.setAttribute('data-points', String(s.points.length));
+        box.setAttribute('data-lines', String(s.lines ? s.lines.count : 0));
         timings.frame = Math.round(window.performance.now());
         box.setAttribute('data-draw-ms', String(Math.round(window.performance.now() - started)));
         box.setAttribute('data-timings', JSON.stringify(timings));
@@ -254,7 +310,16 @@ function PointView(props) {
         box.removeAttribute('data-drawing');
       });
     }).catch((error) => { box.setAttribute('data-error', String(error)); });
-  }, [coordinates, values, valueKind, palette]);
+  }, [coordinates, values, valueKind, palette, lineIds, lineOrders]);
+
+  React.useEffect(() => {
+    const s = state.current;
+    const order = shownOrder === null || shownOrder === undefined ? null : Number(shownOrder);
+    if (order === s.order) return;
+    s.order = order;
+    const box = boxRef.current;
+    s.drawing = s.drawing.then(() => (s.plot && s.points ? showOrder(s, box, order) : undefined));
+  }, [shownOrder]);
 
   React.useEffect(() => {
     const s = state.current;
@@ -274,6 +339,6 @@ function PointView(props) {
         border: '1px solid #111', pointerEvents: 'none' } }));
 }
 
-PointView.defaultProps = { valueKind: 'categorical', pointSize: 2, selectedIndices: [] };
+PointView.defaultProps = { valueKind: 'categorical', pointSize: 2, selectedIndices: [], shownOrder: null };
 
 window.nnvis_components = Object.assign(window.nnvis_components || {}, { PointView });
