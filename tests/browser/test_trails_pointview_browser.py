@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 VIEW = "/evolution?ws=0&kind=layers&at=2&method=pca"
 SCREEN = """() => { const plot = document.getElementById('trail-points').scatterplot;
   const box = document.querySelector('#trail-points canvas').getBoundingClientRect();
-  return plot.get('filteredPoints').map(i => { const [x, y] = plot.getScreenPosition(i);
-                                              return [i, box.left + x, box.top + y]; }); }"""
+  return plot.get('points').flatMap((p, i) => { if (p[3] !== 1) return [];  // shown: the player's frame
+    const [x, y] = plot.getScreenPosition(i); return [[i, box.left + x, box.top + y]]; }); }"""
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +68,16 @@ def test_trails_are_drawn_as_point_connections_filtered_by_class_and_hovered(pag
                         ".map(p => p[4]))]")
     assert sorted(ids) == np.flatnonzero(analysis.labels != 3).tolist()
 
-    # the frame player: the slider's last step shows the last frame's points, every trail kept
-    rail = page.locator("#frame-slider .rc-slider").bounding_box()
-    page.mouse.click(rail["x"] + rail["width"] - 2, rail["y"] + rail["height"] / 2)
-    page.wait_for_function(f"() => {{ const p = document.getElementById('trail-points').scatterplot;"
-                           f" const f = p.get('filteredPoints'); return f.length === {kept}"
-                           f" && p.get('points')[f[0]][5] === {n_frames - 1}; }}", timeout=180_000)
+    # the frame player: the slider's thumb dragged to its end shows the last frame's points, every trail kept
+    thumb = page.locator("#frame-slider [role=slider], [id='frame-slider'] ~ * [role=slider]").first.bounding_box()
+    page.mouse.move(thumb["x"] + thumb["width"] / 2, thumb["y"] + thumb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(thumb["x"] + 600, thumb["y"] + thumb["height"] / 2, steps=10)
+    page.mouse.up()
+    page.wait_for_function(f"() => {{ const p = document.getElementById('trail-points').scatterplot.get('points');"
+                           f" const f = p.filter(q => q[3] === 1); return f.length === {kept}"
+                           f" && f.every(q => q[5] === {n_frames - 1}); }}", timeout=180_000)
+    page.wait_for_function("() => !document.getElementById('trail-points').hasAttribute('data-drawing')")
     assert attribute(page, "data-shown") == kept and attribute(page, "data-lines") == kept
 
     # hover a trail's shown point: its observation's card, as /evolution's Plotly trails show it

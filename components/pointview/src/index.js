@@ -24,7 +24,8 @@
 // data-draw-ms (the last draw, to its next frame), data-renders (renders of the points),
 // data-timings (JSON: the first draw's parts in ms since navigation), data-points (points drawn),
 // data-lines (lines drawn through them: 0 without trails), data-shown (points shown, after
-// `shownOrder`), data-connection-draws (times the lines' curves were drawn); its `scatterplot` property is the regl-scatterplot instance.
+// `shownOrder`), data-connection-draws (times the lines' curves were drawn); its `scatterplot`
+// property is the regl-scatterplot instance.
 import createScatterplot from 'regl-scatterplot';
 import createKDBushClass from 'regl-scatterplot/src/kdbush-class';
 
@@ -112,16 +113,25 @@ function setLines(points, lineIds, lineOrders) {
   return { ids, orders, count: distinct.size };
 }
 
-// The indices of the points at place `order` along their lines (all points when there are no
-// lines or `order` is null), and a mask of them for the hover (null: every point).
-function shownPoints(s, order) {
-  if (!s.lines || order === null || order === undefined) return { indices: null, mask: null };
-  const indices = [];
-  const mask = new Uint8Array(s.points.length);
-  for (let i = 0; i < s.points.length; i += 1) {
-    if (s.lines.orders[i] === order) { indices.push(i); mask[i] = 1; }
+// Marks the points at place `order` along their lines as shown (their second value 1, sized by
+// it: the others 0, drawn with no size; every point when `order` is null), and keeps a mask of
+// them for the hover (null: every point). A filter would not do: regl-scatterplot draws the
+// connections of the filtered points only. Returns the number shown.
+function markShown(s, order) {
+  if (!s.lines || order === null || order === undefined) {
+    s.mask = null;
+    if (s.lines) for (let i = 0; i < s.points.length; i += 1) s.points[i][3] = 1;
+    return s.points.length;
   }
-  return { indices, mask };
+  let count = 0;
+  s.mask = new Uint8Array(s.points.length);
+  for (let i = 0; i < s.points.length; i += 1) {
+    const shown = s.lines.orders[i] === order ? 1 : 0;
+    s.points[i][3] = shown;
+    s.mask[i] = shown;
+    count += shown;
+  }
+  return count;
 }
 
 function setValues(points, values, continuous) {
@@ -143,18 +153,6 @@ function resized(s, box) {
   if (!(r.width > 0 && r.height > 0) || (r.width === s.size[0] && r.height === s.size[1])) return {};
   s.size = [r.width, r.height];
   return { width: r.width, height: r.height };
-}
-
-// Shows only the points at place `order` along their lines (every line stays drawn: a filter
-// hides points, not their connections), or every point.
-function showOrder(s, box, order) {
-  const { indices, mask } = shownPoints(s, order);
-  s.mask = mask;
-  box.setAttribute('data-shown', String(indices ? indices.length : s.points.length));
-  const wasFiltered = s.filtered;
-  s.filtered = !!indices;
-  if (indices) return s.plot.filter(indices, { preventEvent: true });
-  return wasFiltered ? s.plot.unfilter({ preventEvent: true }) : Promise.resolve();
 }
 
 function PointView(props) {
@@ -265,8 +263,12 @@ function PointView(props) {
       // frame first too), with the element's size where it changed (a view shown in a box that was
       // hidden: its observer would otherwise set it once more after the first render); on a
       // recolour it goes with the draw (one render shows both; a palette change costs one more).
-      const connections = { showPointConnections: !!lineIds, pointConnectionColor: colours,
-        pointConnectionColorBy: 'valueA', pointConnectionOpacity: 0.45, pointConnectionSize: 1 };
+      // showPointConnections only where it changes: set on drawn points, regl-scatterplot computes
+      // their curves again from its own copy of the points, which lacks their lines
+      const show = !!lineIds === plot.get('showPointConnections') ? {} : { showPointConnections: !!lineIds };
+      const connections = lineIds ? { ...show, pointConnectionColor: colours, pointConnectionColorBy: 'valueA',
+        pointConnectionOpacity: 0.45, pointConnectionSize: 1, sizeBy: 'valueB', pointSize: [0, pointSize || 2] }
+        : show;
       const ready = fresh ? plot.set({ pointColor: colours, ...connections, ...resized(s, boxRef.current) })
         : Promise.resolve();
       return ready.then(() => {
@@ -283,6 +285,8 @@ function PointView(props) {
         timings.decoded = Math.round(window.performance.now());
         if (!fresh && recoloured) plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) });
         const options = { zDataType: continuous ? 'continuous' : 'categorical' };
+        if (s.lines) options.wDataType = 'categorical'; // 1: a shown point (markShown)
+        if (s.lines) box.setAttribute('data-shown', String(markShown(s, s.order)));
         if (!fresh && s.index) {
           options.spatialIndex = s.index; // a recolour: the index of the same points
           options.preventFilterReset = true;
@@ -298,8 +302,8 @@ function PointView(props) {
           s.indexed = (s.indexed || 0) + 1;
           box.setAttribute('data-indexed', String(s.indexed)); // spatial indexes built: once per point set
         }
-        return showOrder(s, box, s.order);
-      }).then(() => new Promise((done) => window.requestAnimationFrame(done))).then(() => {
+        return new Promise((done) => window.requestAnimationFrame(done));
+      }).then(() => {
         s.revision += 1;
         box.setAttribute('data-points', String(s.points.length));
         box.setAttribute('data-lines', String(s.lines ? s.lines.count : 0));
@@ -318,7 +322,12 @@ function PointView(props) {
     if (order === s.order) return;
     s.order = order;
     const box = boxRef.current;
-    s.drawing = s.drawing.then(() => (s.plot && s.points ? showOrder(s, box, order) : undefined));
+    s.drawing = s.drawing.then(() => {
+      if (!s.plot || !s.points || !s.lines) return undefined;
+      box.setAttribute('data-shown', String(markShown(s, order)));
+      return s.plot.draw(s.points, { zDataType: 'categorical', wDataType: 'categorical', spatialIndex: s.index,
+        preventFilterReset: true });
+    });
   }, [shownOrder]);
 
   React.useEffect(() => {
