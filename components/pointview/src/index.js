@@ -114,7 +114,8 @@ function setLines(points, lineIds, lineOrders) {
 }
 
 // Marks the points at place `order` along their lines as shown (their second value 1, sized by
-// it: the others 0, drawn with no size; every point when `order` is null), and keeps a mask of
+// it: the others 0, drawn 1 px, where the lines pass; a size of 0 fills the whole canvas in
+// regl-scatterplot 1.16; every point when `order` is null), and keeps a mask of
 // them for the hover (null: every point). A filter would not do: regl-scatterplot draws the
 // connections of the filtered points only. Returns the number shown.
 function markShown(s, order) {
@@ -267,7 +268,7 @@ function PointView(props) {
       // their curves again from its own copy of the points, which lacks their lines
       const show = !!lineIds === plot.get('showPointConnections') ? {} : { showPointConnections: !!lineIds };
       const connections = lineIds ? { ...show, pointConnectionColor: colours, pointConnectionColorBy: 'valueA',
-        pointConnectionOpacity: 0.45, pointConnectionSize: 1, sizeBy: 'valueB', pointSize: [0, pointSize || 2] }
+        pointConnectionOpacity: 0.45, pointConnectionSize: 1, sizeBy: 'valueB', pointSize: [1, (pointSize || 2) + 2] }
         : show;
       const ready = fresh ? plot.set({ pointColor: colours, ...connections, ...resized(s, boxRef.current) })
         : Promise.resolve();
