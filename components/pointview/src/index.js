@@ -268,7 +268,7 @@ function PointView(props) {
       // their curves again from its own copy of the points, which lacks their lines
       const show = !!lineIds === plot.get('showPointConnections') ? {} : { showPointConnections: !!lineIds };
       const connections = lineIds ? { ...show, pointConnectionColor: colours, pointConnectionColorBy: 'valueA',
-        pointConnectionOpacity: 0.45, pointConnectionSize: 1, sizeBy: 'valueB', pointSize: [1, (pointSize || 2) + 2] }
+        pointConnectionOpacity: 0.45, pointConnectionSize: 1, pointConnectionMaxIntPointsPerSegment: 8, sizeBy: 'valueB', pointSize: [1, (pointSize || 2) + 2] }
         : show;
       const ready = fresh ? plot.set({ pointColor: colours, ...connections, ...resized(s, boxRef.current) })
         : Promise.resolve();
