@@ -105,6 +105,7 @@ clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-lin
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
                     *VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                     Input("selected-neuron", "data"), Input("obs-projection", "selectedData"),
+                    Input("patch-observations", "value"), Input("patch-colour", "value"),
                     State("shared-selection", "data"))
 
 
