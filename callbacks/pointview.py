@@ -217,9 +217,10 @@ def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
 
 
 clientside_callback(
-    """function (indices, ws, layer, epoch, method, color, neuron) {
-        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, indices || []);
+    """function (indices, ws, layer, epoch, method, color, neuron, observations, tokenColour) {
+        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, observations,
+                                                      tokenColour, indices || []);
     }""",
     Output("share-url", "children", allow_duplicate=True), Input(POINTS, "selectedIndices"), *VIEW_STATE,
     State("projection-select", "value"), State("color-by", "value"), State("selected-neuron", "data"),
-    prevent_initial_call=True)
+    State("patch-observations", "value"), State("patch-colour", "value"), prevent_initial_call=True)
