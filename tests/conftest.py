@@ -50,15 +50,19 @@ def blobs():
     return (centres[labels] + rng.normal(0, 1, size=(150, 20))).astype(np.float32), labels
 
 
-@pytest.fixture(scope="session")
-def digits_workspace(tmp_path_factory):
-    """A small real run on scikit-learn's digits: MLP, 2 epochs, PCA projections."""
+def digits_run(path: Path):
+    """A small real run on scikit-learn's digits at `path`: MLP, 2 epochs, PCA projections."""
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig
 
-    path = tmp_path_factory.mktemp("ws") / "digits"
     config = RunConfig(dataset="digits", model="mlp", epochs=2, subset=300, projection="pca", device="cpu")
     return run(config, path)
+
+
+@pytest.fixture(scope="session")
+def digits_workspace(tmp_path_factory):
+    """The session's digits run (`digits_run`); tests add t-SNE and other artifacts to it."""
+    return digits_run(tmp_path_factory.mktemp("ws") / "digits")
 
 
 @pytest.fixture(scope="session")
