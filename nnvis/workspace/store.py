@@ -33,7 +33,7 @@ import diskcache
 import numpy as np
 
 from nnvis.errors import NotInStore
-from nnvis.projection.selection import stored_npy_map
+from nnvis.projection.selection import CHUNK, row_chunks, stored_npy_map
 from nnvis.workspace.safe_disk import PlainDisk
 
 Arrays = dict[str, np.ndarray]
@@ -281,15 +281,17 @@ class Store:
         return self.mapped_file(key, write, lambda: np.ascontiguousarray(compute()))
 
     def mapped_transpose(self, key: ArtifactKey, source: Callable[[], np.ndarray],
-                         rows_at_once: int = 16_384) -> np.ndarray:
+                         rows_at_once: int = CHUNK) -> np.ndarray:
         """The transpose of the 2-D array `source()` (a memory map, say) kept as a memory-mapped
-        .npy file like `mapped_array`, written `rows_at_once` source rows at a time: neither the
-        source nor its transpose is ever held whole in memory."""
+        .npy file like `mapped_array`, written `rows_at_once` source rows at a time (a memory map's
+        rows read from its file, not mapped): neither array is ever held whole in memory."""
         def write(partial: Path) -> None:
             x = source()
             out = np.lib.format.open_memmap(partial, mode="w+", dtype=x.dtype, shape=(x.shape[1], x.shape[0]))
-            for start in range(0, len(x), rows_at_once):
-                out[:, start:start + rows_at_once] = np.asarray(x[start:start + rows_at_once]).T
+            start = 0
+            for chunk in row_chunks(x, slice(0, len(x)), dtype=None, at_once=rows_at_once):
+                out[:, start:start + len(chunk)] = chunk.T
+                start += len(chunk)
             out.flush()
             del out
         return self.mapped_file(key, write, lambda: np.ascontiguousarray(np.asarray(source()).T))
