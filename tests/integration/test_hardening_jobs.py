@@ -128,6 +128,22 @@ def test_a_stalled_or_overlong_job_is_reported_failed(tmp_path):
             assert eventually(lambda: zombies_of([os.getpid()]) == [])
 
 
+def test_a_finished_job_draws_only_the_view_the_page_still_asks_for(tmp_path):
+    """The page moved on (another layer chosen) while its t-SNE job ran: the job's answer leaves
+    the page alone (no update) and the projection waits in the store; asked again, it is drawn."""
+    workspace = digits_run(tmp_path / "digits")
+    stored = StoredWorkspace(workspace)
+    assert not stored.has_projection("hidden3", 2, "tsne")
+    with serving(Settings(workspaces=(workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        moved_on = projection_job(base, "hidden3", 2, "tsne")
+        for entry in moved_on["state"]:
+            entry["value"] = "hidden2" if entry["id"] == "layer-select" else entry["value"]
+        assert run_background(base, moved_on, timeout=600) is None  # no update: the page shows hidden2
+        assert stored.has_projection("hidden3", 2, "tsne")
+        reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"), timeout=600)
+        assert "t-SNE of hidden3, epoch 2" in json.dumps(reply["response"]["nh-value"])
+
+
 def hovers_thumbnails_and_jobs(base: str, rounds: int) -> None:
     """`rounds` rounds of 4 hovers, 4 thumbnails and 2 job starts at once; every job must answer."""
     hover = {"obs-projection.hoverData": {"points": [{"customdata": 7}]}, "workspace-select.value": 0,
