@@ -14,11 +14,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // The view as a link: the query string holds everything needed to reopen it; the address bar
     // follows the view without reloading, and the copy-link button copies the address.
-    shareLink: function (ws, layer, epoch, method, color, neuron, selected, shared) {
+    shareLink: function (ws, layer, epoch, method, color, neuron, selected, observations, tokenColour, shared) {
       const ids = selected && selected.points ? selected.points.map(p => p.customdata).filter(i => i !== undefined)
         : (shared || []);
+      const patches = observations === "patches";  // a token layer's patch tokens: named only when shown
       return setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
-                         sel: ids.length ? ranges(ids) : null});
+                         sel: ids.length ? ranges(ids) : null, obs: patches ? observations : null,
+                         tokens: patches ? tokenColour : null});
     },
     // Any page: its controls' values (the last argument names their query keys) into the address.
     followView: function (...args) {

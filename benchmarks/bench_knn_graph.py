@@ -14,7 +14,7 @@ continuity at k = 7 and 15 (on a seeded sample of 10,000 observations, as on the
 Data: the first `--points` MNIST images (test, then train) through a random-weight MLP
 (784-1000-1000, ReLU, seed 0); the second hidden layer's activations, float16 as nnvis stores
 them. The paper run: the README's `nnvis run` (MLP, 3 epochs, 2,000 observations, CPU) end to
-end with today's code (the merge base with main, unpacked by `git archive`) and with this one,
+end with the code before the shared graph (main before its merge, unpacked by `git archive`) and with this one,
 each into a fresh workspace.
 """
 
@@ -121,9 +121,12 @@ def views(n: int) -> dict:
     return result
 
 
-def unpack_base(target: Path) -> str:
-    """Today's code (the merge base of this branch with main) unpacked into `target`."""
-    base = subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True,
+BEFORE_SHARED_GRAPH = "b33b169^1"  # main just before the shared graph was merged
+
+
+def unpack_base(target: Path, revision: str = BEFORE_SHARED_GRAPH) -> str:
+    """The code before the shared graph (`revision`) unpacked into `target`; its commit."""
+    base = subprocess.run(["git", "-C", str(ROOT), "rev-parse", revision], capture_output=True, text=True,
                           check=True).stdout.strip()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", base, "nnvis"], capture_output=True,
                              check=True).stdout
@@ -152,9 +155,9 @@ def paper_run(code: Path, workspace: Path) -> dict:
             "load": load()}
 
 
-def paper() -> dict:
+def paper(revision: str) -> dict:
     old_code = WORKDIR / "knn-base"
-    base = unpack_base(old_code)
+    base = unpack_base(old_code, revision)
     old = paper_run(old_code, WORKDIR / "knn-paper-old")
     print(f"paper run, today's code ({base[:10]}): {old['seconds']:.1f} s, NH {old['nh']}; load {old['load']}",
           flush=True)
@@ -169,6 +172,7 @@ def main() -> None:
     parser.add_argument("--skip-paper", action="store_true")
     parser.add_argument("--skip-views", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--base", default=BEFORE_SHARED_GRAPH, help="the paper run's code before (a git revision)")
     args = parser.parse_args()
     info = machine()
     print(machine_line(info), flush=True)
@@ -176,7 +180,7 @@ def main() -> None:
     if not args.skip_views:
         report["views"] = views(args.points)
     if not args.skip_paper:
-        report["paper"] = paper()
+        report["paper"] = paper(args.base)
         print(f"paper run ratio {report['paper']['ratio']:.2f}x", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float))

@@ -27,7 +27,7 @@ from nnvis.errors import NNVisError
 from web.components import layer_options
 from web.context import current_settings, layer_and_epoch_choices, open_analysis, workspace_path
 from web.errors import or_message, said_in_place
-from web.jobs import READ_ONLY_MESSAGE, background_options, run_request
+from web.jobs import READ_ONLY_MESSAGE, background_options, run_then_show
 from web.registry import callback, clientside_callback
 from web.routes import thumbnail_url
 
@@ -162,13 +162,8 @@ def render_comparison(*view):
           on_error=said_in_place(lambda message: message_view(message, None)), **background_options("compare-job"))
 def run_comparison_job(set_progress, request, *view):
     """Compute the comparison away from the web workers, then show it if it is still the view asked for."""
-    if not request:
-        raise PreventUpdate
-    failed = or_message(lambda: run_request(set_progress, "compare", request),
-                        answer=lambda message: message_view(message, None))
-    if failed is not None:
-        return failed
-    return compare_view(*view)
+    return run_then_show(set_progress, "compare", request, still_asked=lambda asked: True,
+                         show=lambda: compare_view(*view), answer=lambda message: message_view(message, None))
 
 
 @callback(Output("compare-a", "figure", allow_duplicate=True), Output("compare-b", "figure", allow_duplicate=True),

@@ -11,8 +11,8 @@ from layouts.page_parts import EVOLUTION_VIEW, class_options, coherence_for, coh
 from layouts.pointview import HIDDEN, SHOWN
 from web.components import anchor_options
 from web.context import open_analysis
-from web.errors import or_message, said_in_place
-from web.jobs import background_options, run_request
+from web.errors import said_in_place
+from web.jobs import asks_for, background_options, run_then_show
 from web.registry import callback, clientside_callback
 
 CONTROLS = [Input("evo-ws", "value"), Input("sequence-kind", "value"), Input("sequence-anchor", "value"),
@@ -54,16 +54,12 @@ def render_trails(ws, kind, anchor, method, classes, selected, coherence=None):
           **background_options("evo-job"))
 def run_sequence_job(set_progress, request, *view):
     """Align and bundle a sequence away from the web workers, then show it if still wanted."""
-    if not request:
-        raise PreventUpdate
-    failed = or_message(run_request, set_progress, "sequence", request,
-                        answer=lambda message: (message_figure(message), message, no_update, no_update, None))
-    if failed is not None:
-        return failed
-    if list(view[:4]) != [request["ws"], request["kind"], request["anchor"], request["method"]] or \
-            coherence_for(view[3], view[6]) != request.get("coherence", coherence_for(view[3], None)):
-        raise PreventUpdate
-    return views.trails_view(*view)
+    def still_asked(asked: dict) -> bool:
+        return asks_for(view[:4], asked, ("ws", "kind", "anchor", "method")) and \
+            coherence_for(view[3], view[6]) == asked.get("coherence", coherence_for(view[3], None))
+    return run_then_show(set_progress, "sequence", request, still_asked=still_asked,
+                         show=lambda: views.trails_view(*view),
+                         answer=lambda message: (message_figure(message), message, no_update, no_update, None))
 
 
 @callback(Output("frame-graph", "figure"), Output("frame-graph", "animate"), Input("frame-slider", "value"),

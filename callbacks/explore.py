@@ -13,7 +13,7 @@ from layouts.page_parts import selection_ranking
 from web.components import epoch_options, layer_options, neuron_colour_options
 from web.context import open_analysis
 from web.errors import or_message, said_in_place
-from web.jobs import background_options, run_on_workspace, run_request
+from web.jobs import asks_for, background_options, run_on_workspace, run_then_show
 from web.registry import callback, clientside_callback
 
 VIEW = [Input("workspace-select", "value"), Input("layer-select", "value"), Input("epoch-select", "value")]
@@ -57,14 +57,8 @@ def render_projection(ws, layer, epoch, method, color_by, insets, neuron, shared
           State("selected-neuron", "data"), on_error=said_in_place(projection_message), **background_options("job"))
 def run_projection_job(set_progress, request, *view):
     """Compute a missing projection away from the web workers, then show it if the view still asks for it."""
-    if not request:
-        raise PreventUpdate
-    failed = or_message(run_request, set_progress, "projection", request, answer=projection_message)
-    if failed is not None:
-        return failed
-    if list(view[:4]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
-        raise PreventUpdate  # the user moved on; the result waits in the store
-    return views.projection_view(*view)
+    return run_then_show(set_progress, "projection", request, still_asked=lambda asked: asks_for(view[:4], asked),
+                         show=lambda: views.projection_view(*view), answer=projection_message)
 
 
 @callback(Output("selected-neuron", "data"), Output("color-by", "value"), Input("neuron-map", "clickData"),
@@ -105,6 +99,7 @@ clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-lin
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
                     *VIEW, Input("projection-select", "value"), Input("color-by", "value"),
                     Input("selected-neuron", "data"), Input("obs-projection", "selectedData"),
+                    Input("patch-observations", "value"), Input("patch-colour", "value"),
                     State("shared-selection", "data"))
 
 

@@ -14,7 +14,7 @@ from nnvis.errors import NNVisError
 from nnvis.workspace.patch_tokens import has_patch_projection, is_patch_layer, outline, patch_projection
 from web.context import current_settings, open_analysis
 from web.errors import or_message, said_in_place
-from web.jobs import READ_ONLY_MESSAGE, background_options, no_job, run_request
+from web.jobs import READ_ONLY_MESSAGE, asks_for, background_options, no_job, run_then_show
 from web.registry import callback
 from web.routes import thumbnail_url
 
@@ -81,14 +81,8 @@ def render_patch_view(chosen, colour, ws, layer, epoch, method):
           on_error=said_in_place(patch_message), **background_options("patch-job"))
 def run_patch_job(set_progress, request, *view):
     """Sample and project the patch tokens away from the web workers, then show them if the view still asks."""
-    if not request:
-        raise PreventUpdate
-    failed = or_message(run_request, set_progress, "patches", request, answer=patch_message)
-    if failed is not None:
-        return failed
-    if list(view[2:]) != [request["ws"], request["layer"], request["epoch"], request["method"]]:
-        raise PreventUpdate  # the user moved on; the result waits in the store
-    return patch_view(*view)
+    return run_then_show(set_progress, "patches", request, still_asked=lambda asked: asks_for(view[2:], asked),
+                         show=lambda: patch_view(*view), answer=patch_message)
 
 
 def hovered_patch(hover, ws, layer, epoch, method):

@@ -5,7 +5,7 @@ spatial index stay in the browser), and answer its hover, click and lasso with t
 observation cards and neuron ranking.
 
 Nothing here holds a layer's activations: they are memory-mapped from the store's file
-(`mapped_layer`), read in chunks or by the selected rows alone (`nnvis.projection.selection`).
+(`Analysis.mapped_activations`), read in chunks or by the selected rows alone (`nnvis.projection.selection`).
 Each neuron's moments over all observations (one pass over the layer, seconds at a million
 observations) are computed in a background thread when a layer is first drawn as points and
 kept in the job cache's folder, so that every worker reads them and a lasso reads only its rows."""
@@ -128,14 +128,6 @@ def rank_lassoed(indices, ws, layer, epoch, shared):
     return or_message(lambda: (*points_ranking(ws, layer, epoch, chosen), chosen), answer=lambda m: (None, m, chosen))
 
 
-def mapped_layer(analysis: Analysis, layer: str, epoch: int) -> np.ndarray:
-    """The layer's activations (observations x units) memory-mapped from the store's file, where
-    the store holds them in one (an uncompressed .npz, as it writes them); else as the analysis
-    reads them (small values kept inside the store's database)."""
-    mapped = analysis.store.mapped_member(keys.activations(analysis, layer, epoch), "x")
-    return analysis.activations(layer, epoch) if mapped is None else mapped
-
-
 def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None) -> np.ndarray | None:
     """A neuron's activations over the subset: one row of the units x observations copy where it
     was made, else its column read in chunks from the mapped layer (never the layer in memory)."""
@@ -144,7 +136,7 @@ def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None
     by_unit = analysis.store.directory / "arrays" / f"{keys.activations_by_unit(analysis, layer, epoch).digest()}.npy"
     if by_unit.exists():
         return neuron_values(analysis, layer, epoch, neuron)
-    acts = mapped_layer(analysis, layer, epoch)
+    acts = analysis.mapped_activations(layer, epoch)
     return unit_column(acts, int(neuron)) if 0 <= int(neuron) < acts.shape[1] else None
 
 
@@ -170,7 +162,7 @@ def layer_moments(analysis: Analysis, layer: str, epoch: int, path: Path | None 
             with np.load(path, allow_pickle=False) as kept:
                 moments = {"sum": kept["sum"], "squares": kept["squares"], "n": int(kept["n"])}
         except (OSError, KeyError, ValueError):
-            moments = unit_moments(mapped_layer(analysis, layer, epoch))
+            moments = unit_moments(analysis.mapped_activations(layer, epoch))
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.partial.npz")
             np.savez(partial, **moments)
@@ -207,7 +199,7 @@ def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
     """(ranking data, list component) as `layouts.page_parts.selection_ranking` gives them, read
     from the selected rows and the layer's kept moments (`nnvis.projection.selection`)."""
     analysis = open_analysis(ws)
-    ranked = rank_selection(mapped_layer(analysis, layer, epoch), indices, layer_moments(analysis, layer, epoch))
+    ranked = rank_selection(analysis.mapped_activations(layer, epoch), indices, layer_moments(analysis, layer, epoch))
     rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
             for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
     data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),
@@ -217,9 +209,10 @@ def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
 
 
 clientside_callback(
-    """function (indices, ws, layer, epoch, method, color, neuron) {
-        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, indices || []);
+    """function (indices, ws, layer, epoch, method, color, neuron, observations, tokenColour) {
+        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, observations,
+                                                      tokenColour, indices || []);
     }""",
     Output("share-url", "children", allow_duplicate=True), Input(POINTS, "selectedIndices"), *VIEW_STATE,
     State("projection-select", "value"), State("color-by", "value"), State("selected-neuron", "data"),
-    prevent_initial_call=True)
+    State("patch-observations", "value"), State("patch-colour", "value"), prevent_initial_call=True)

@@ -59,7 +59,7 @@ def layout(**query) -> html.Div:
                               title="this view as one HTML file that opens without a server"),
                   dcc.Download(id="html-download"), html.Span(id="html-export-status", className="muted",
                                                               role="status")], className="control-row"),
-        patch_controls(), patch_panel(),  # a token layer's patch tokens as observations (issue 25)
+        patch_controls(state["obs"], state["tokens"]), patch_panel(),  # patch tokens as observations (issue 25)
         html.Div([with_point_view(projection_panel()),
                   html.Div([neuron_panel(analysis.classes, ranking_list), detail_panel()], className="side")],
                  className="main-grid"),

@@ -8,6 +8,8 @@ import numpy as np
 from dash import html
 from torch import nn
 
+from layouts.patch_view import COLOURS as TOKEN_COLOURS
+from layouts.patch_view import IMAGES, PATCHES
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import map_layers
 from nnvis.models.layers import list_layers
@@ -118,7 +120,9 @@ EXPLORE_VIEW = ViewState("explore", {  # written by the page's own share script 
     "epoch": Key("epoch-select", epoch_number), "method": Key("projection-select", projection_method),
     "neuron": Key("selected-neuron", neuron_of, "data"), "color": Key("color-by", colour_of),
     "sel": Key("shared-selection", lambda raw, view: parse_selection(raw, view["analysis"].config.subset)
-               if view["layer"] != "input" else [], "data")})
+               if view["layer"] != "input" else [], "data"),
+    "obs": Key("patch-observations", one_of((IMAGES, PATCHES), IMAGES)),  # a token layer's patch tokens
+    "tokens": Key("patch-colour", one_of(tuple(TOKEN_COLOURS), "class"))})
 
 
 def second_layer(raw, view: dict) -> str:

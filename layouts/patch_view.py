@@ -17,14 +17,15 @@ HOVER = "image %{customdata[1]} · patch row %{customdata[2]}, column %{customda
 OUTLINE_COLOUR = "#ffd400"
 
 
-def patch_controls() -> html.Div:
-    """The choice of observations and of the tokens' colouring; hidden until a token layer is shown."""
+def patch_controls(observations: str = IMAGES, colour: str = "class") -> html.Div:
+    """The choice of observations and of the tokens' colouring (as the link names them); hidden
+    until a token layer is shown."""
     return html.Div([
         labelled("Observations", dcc.RadioItems(
-            id="patch-observations", value=IMAGES, inline=True, className="radio",
+            id="patch-observations", value=observations, inline=True, className="radio",
             options=[{"label": " images", "value": IMAGES}, {"label": " patch tokens", "value": PATCHES}])),
         labelled("Colour tokens by", dcc.RadioItems(
-            id="patch-colour", value="class", inline=True, className="radio",
+            id="patch-colour", value=colour, inline=True, className="radio",
             options=[{"label": f" {name}", "value": value} for value, name in COLOURS.items()])),
     ], id="patch-controls", className="controls", style={"display": "none"})
 

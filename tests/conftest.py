@@ -50,15 +50,19 @@ def blobs():
     return (centres[labels] + rng.normal(0, 1, size=(150, 20))).astype(np.float32), labels
 
 
-@pytest.fixture(scope="session")
-def digits_workspace(tmp_path_factory):
-    """A small real run on scikit-learn's digits: MLP, 2 epochs, PCA projections."""
+def digits_run(path: Path):
+    """A small real run on scikit-learn's digits at `path`: MLP, 2 epochs, PCA projections."""
     from nnvis.workspace.pipeline import run
     from nnvis.workspace.workspace import RunConfig
 
-    path = tmp_path_factory.mktemp("ws") / "digits"
     config = RunConfig(dataset="digits", model="mlp", epochs=2, subset=300, projection="pca", device="cpu")
     return run(config, path)
+
+
+@pytest.fixture(scope="session")
+def digits_workspace(tmp_path_factory):
+    """The session's digits run (`digits_run`); tests add t-SNE and other artifacts to it."""
+    return digits_run(tmp_path_factory.mktemp("ws") / "digits")
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +77,14 @@ def mnist_small_workspace(mnist_dir, tmp_path_factory):
     return run(config, path)
 
 
+LIVE_PAGES: list = []  # the test's browser pages (the `page` fixture), led away before a server they poll stops
+
+
 @contextlib.contextmanager
 def serving(settings):
-    """The real app over `settings`, served by werkzeug on a free loopback port: its URL."""
+    """The real app over `settings`, served by werkzeug on a free loopback port: its URL. Before
+    it stops, every live page goes to about:blank, so no callback still in flight (a job's poll,
+    a slow view on a loaded machine) fails against the stopped server as a console error."""
     import threading
 
     from werkzeug.serving import make_server
@@ -88,6 +97,9 @@ def serving(settings):
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        for page in list(LIVE_PAGES):
+            with contextlib.suppress(Exception):  # a page already closed
+                page.goto("about:blank")
         server.shutdown()
 
 
@@ -130,7 +142,9 @@ def page(browser):
     new_page.console_errors = []
     new_page.on("console", lambda m: new_page.console_errors.append(m.text) if m.type == "error" else None)
     new_page.on("pageerror", lambda e: new_page.console_errors.append(str(e)))
+    LIVE_PAGES.append(new_page)
     yield new_page
+    LIVE_PAGES.remove(new_page)
     context.close()
 
 

@@ -9,12 +9,14 @@ import time
 from typing import Callable
 
 from dash import Input, Output, no_update
+from dash.exceptions import PreventUpdate
 
 from nnvis.errors import NNVisError
 from nnvis.jobs import FIELDS, check_fields, check_known, check_request, launch
 from nnvis.progress import seconds
 from nnvis.workspace.analysis import Analysis
 from web.context import current_settings, open_analysis
+from web.errors import or_message
 
 SHOWN = {"display": "inline-flex"}
 HIDDEN = {"display": "none"}
@@ -69,6 +71,27 @@ def run_request(set_progress, kind: str, request: dict) -> None:
     if current_settings().read_only:
         raise NNVisError(READ_ONLY_MESSAGE)
     launch(job_for(kind, request), reporter(set_progress), in_process=True)
+
+
+def run_then_show(set_progress, kind: str, request: dict | None, *, still_asked: Callable[[dict], bool],
+                  show: Callable[[], object], answer: Callable[[str], object]):
+    """A page's background job callback: run the `kind` job of `request` (`run_request`), then
+    the view `show()` if the page still asks for what it computed (`still_asked(request)`); else
+    the page is left alone (the user moved on; the result waits in the store). Bad input or a
+    failed job: the outputs `answer(message)` makes."""
+    if not request:
+        raise PreventUpdate
+    failed = or_message(run_request, set_progress, kind, request, answer=answer)
+    if failed is not None:
+        return failed
+    if not still_asked(request):
+        raise PreventUpdate
+    return show()
+
+
+def asks_for(values, request: dict, fields=("ws", "layer", "epoch", "method")) -> bool:
+    """Whether the page's control `values` are the request's `fields`, in order."""
+    return list(values) == [request.get(field) for field in fields]
 
 
 def run_on_workspace(set_progress, ws, stage: str, compute: Callable[[Analysis], object]) -> None:

@@ -53,20 +53,21 @@ def stored_npy_map(path: str | Path, member: str = "x.npy") -> tuple[np.dtype, t
         return None
 
 
-def _chunks(activations: np.ndarray, rows: slice, dtype=np.float32):
-    """Rows of `activations` (as `dtype`), read from its file when it is a memory map (not
-    mapped, so that none of it stays resident in this process), else sliced."""
+def row_chunks(activations: np.ndarray, rows: slice, dtype=np.float32, at_once: int = CHUNK):
+    """Rows of `activations` (as `dtype`; None: as stored), `at_once` at a time, read from its file
+    when it is a memory map (not mapped, so that none of it stays resident in this process), else
+    sliced."""
     if isinstance(activations, np.memmap) and activations.filename:
         units = activations.shape[1]
         with open(activations.filename, "rb") as handle:
-            for start in range(rows.start, rows.stop, CHUNK):
-                count = min(CHUNK, rows.stop - start)
+            for start in range(rows.start, rows.stop, at_once):
+                count = min(at_once, rows.stop - start)
                 handle.seek(activations.offset + start * units * activations.itemsize)
                 chunk = np.fromfile(handle, activations.dtype, count * units).reshape(count, units)
                 yield chunk if dtype is None else as_float32(chunk)
     else:
-        for start in range(rows.start, rows.stop, CHUNK):
-            chunk = np.asarray(activations[start:min(start + CHUNK, rows.stop)])
+        for start in range(rows.start, rows.stop, at_once):
+            chunk = np.asarray(activations[start:min(start + at_once, rows.stop)])
             yield chunk if dtype is None else as_float32(chunk)
 
 
@@ -75,7 +76,7 @@ def unit_column(activations: np.ndarray, unit: int) -> np.ndarray:
     if not 0 <= unit < activations.shape[1]:
         raise NNVisError(f"unit {unit} does not exist here; allowed: 0..{activations.shape[1] - 1}")
     return np.concatenate([as_float32(chunk[:, unit]) for chunk in
-                           _chunks(activations, slice(0, len(activations)), dtype=None)])
+                           row_chunks(activations, slice(0, len(activations)), dtype=None)])
 
 
 def unit_moments(activations: np.ndarray) -> dict[str, np.ndarray | int]:
@@ -83,7 +84,7 @@ def unit_moments(activations: np.ndarray) -> dict[str, np.ndarray | int]:
     units, e.g. a memory-mapped float16 array), read in chunks: {"sum", "squares", "n"}."""
     total = np.zeros(activations.shape[1], np.float64)
     squares = np.zeros(activations.shape[1], np.float64)
-    for chunk in _chunks(activations, slice(0, len(activations))):
+    for chunk in row_chunks(activations, slice(0, len(activations))):
         total += chunk.sum(axis=0)  # float32 within a chunk (pairwise), float64 across chunks
         squares += np.einsum("ij,ij->j", chunk, chunk)
     return {"sum": total, "squares": squares, "n": len(activations)}

@@ -165,7 +165,16 @@ class Analysis(StoredWorkspace):
         """The layer's activations as a memory-mapped, read-only units x observations array
         (float16): reading one unit's row reads only that row from disk."""
         key = keys.activations_by_unit(self, self.check_layer(layer), epoch)
-        return self.store.mapped_array(key, lambda: self.activations(layer, epoch).T)
+        return self.store.mapped_transpose(key, lambda: self.mapped_activations(layer, epoch))
+
+    def mapped_activations(self, layer: str, epoch: int) -> np.ndarray:
+        """The layer's activations (observations x units) memory-mapped from the store's file where
+        the store holds them in one (an uncompressed .npz, as it writes them); else as
+        `activations` reads them (small values are kept inside the store's database)."""
+        self.check_layer(layer)
+        key = keys.activations(self, layer, -1 if layer == INPUT_LAYER else epoch)
+        mapped = self.store.mapped_member(key, "x")
+        return self.activations(layer, epoch) if mapped is None else mapped
 
     def unit_activations(self, layer: str, epoch: int, unit: int) -> np.ndarray:
         """Activations (float32) of one unit over the subset (a neuron click reads only these)."""

@@ -33,7 +33,7 @@ import diskcache
 import numpy as np
 
 from nnvis.errors import NotInStore
-from nnvis.projection.selection import stored_npy_map
+from nnvis.projection.selection import CHUNK, row_chunks, stored_npy_map
 from nnvis.workspace.safe_disk import PlainDisk
 
 Arrays = dict[str, np.ndarray]
@@ -275,6 +275,32 @@ class Store:
     def mapped_array(self, key: ArtifactKey, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """A large array kept as a plain .npy file beside the cache and memory-mapped read-only,
         so that reading one row reads only that row from disk; computed once, like get_or_compute."""
+        def write(partial: Path) -> None:
+            with open(partial, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(compute()), allow_pickle=False)
+        return self.mapped_file(key, write, lambda: np.ascontiguousarray(compute()))
+
+    def mapped_transpose(self, key: ArtifactKey, source: Callable[[], np.ndarray],
+                         rows_at_once: int = CHUNK) -> np.ndarray:
+        """The transpose of the 2-D array `source()` (a memory map, say) kept as a memory-mapped
+        .npy file like `mapped_array`, written `rows_at_once` source rows at a time (a memory map's
+        rows read from its file, not mapped): neither array is ever held whole in memory."""
+        def write(partial: Path) -> None:
+            x = source()
+            out = np.lib.format.open_memmap(partial, mode="w+", dtype=x.dtype, shape=(x.shape[1], x.shape[0]))
+            start = 0
+            for chunk in row_chunks(x, slice(0, len(x)), dtype=None, at_once=rows_at_once):
+                out[:, start:start + len(chunk)] = chunk.T
+                start += len(chunk)
+            out.flush()
+            del out
+        return self.mapped_file(key, write, lambda: np.ascontiguousarray(np.asarray(source()).T))
+
+    def mapped_file(self, key: ArtifactKey, write: Callable[[Path], None],
+                    compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The .npy file of `key` beside the cache, memory-mapped read-only; `write(path)` makes it
+        once (under the key's lock, into a partial file renamed whole); a read-only store that
+        lacks it returns `compute()` and writes nothing."""
         path = self.directory / "arrays" / f"{key.digest()}.npy"
         if path.exists():
             try:
@@ -284,20 +310,22 @@ class Store:
             except DECODE_ERRORS as error:
                 self.note_damaged(key, str(error)[:120])
                 if self.read_only:
-                    return np.ascontiguousarray(compute())
+                    return compute()
                 with self.computing(key):
                     path.unlink(missing_ok=True)
         if not path.exists() and self.read_only:
-            return np.ascontiguousarray(compute())
+            return compute()
         if not path.exists():
             with self.computing(key):
                 if not path.exists():
                     self.misses += 1
                     path.parent.mkdir(exist_ok=True)
                     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
-                    with open(partial, "wb") as handle:
-                        np.save(handle, np.ascontiguousarray(compute()), allow_pickle=False)
-                    os.replace(partial, path)  # readers see the whole file or none
+                    try:
+                        write(partial)
+                        os.replace(partial, path)  # readers see the whole file or none
+                    finally:
+                        partial.unlink(missing_ok=True)
                     return load_mapped(path)
         self.hits += 1
         return load_mapped(path)

@@ -20,6 +20,7 @@ ROUTE = [("evolution-link", "evolution: trails across layers and epochs"),
          ("deepvis-link", "deep visualization: every channel")]
 
 WATCH_CAP_MESSAGES = """
+if (window.location.protocol.startsWith('http')) {  // not about:blank, whose storage is refused
 sessionStorage.setItem('capMessages', sessionStorage.getItem('capMessages') || '[]');
 sessionStorage.setItem('queued', sessionStorage.getItem('queued') || '[]');
 setInterval(() => {
@@ -32,6 +33,7 @@ setInterval(() => {
   note('capMessages', text.split('\\n').filter(l => /at most \\d+ per user|jobs already|jobs waiting already/.test(l)));
   note('queued', text.split('\\n').filter(l => /^queued/.test(l.trim())));
 }, 200);
+}
 """
 
 

@@ -342,6 +342,12 @@ def test_neuron_colouring_with_insets_fills_every_point(page, server, digits_wor
     page.wait_for_function("() => (document.querySelector('#obs-projection .js-plotly-plot')._fullLayout.images"
                            " || []).length > 0", timeout=120_000)
     page.wait_for_load_state("networkidle")
+    shown = page.evaluate("() => document.querySelector('#obs-projection .js-plotly-plot')"
+                          "._fullData[0].marker.colorbar.title.text")
+    # the neuron the page names: the one aimed at, or a neighbour drawn over it when the map moved under a loaded
+    # machine's slow first render (the click itself is tested in test_browser.py)
+    assert shown.startswith("neuron ")
+    neuron = int(shown.split()[-1])
     levels = analysis.activations("hidden4", 2)[:, neuron].astype(np.float64)
     levels = (levels - levels.min()) / (levels.max() - levels.min()) * 255
     drawn = {}

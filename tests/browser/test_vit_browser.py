@@ -120,6 +120,18 @@ def test_patch_tokens_as_observations_with_their_patch_outlined(page, server, vi
     assert (box_width / width, box_height / height) == (pytest.approx(1 / 8, abs=0.01), pytest.approx(1 / 8, abs=0.01))
     page.screenshot(path=str(vit_workspace.path / "patch-tokens.png"))
 
+    # the link names the patch-token view, and opening it shows that view again
+    page.wait_for_function("() => window.location.search.includes('obs=patches')")
+    link = page.url
+    assert "tokens=row" in link
+    page.goto("about:blank")
+    page.goto(link)
+    page.wait_for_selector("#patch-panel", state="visible")
+    assert page.is_checked("#patch-observations input[value='patches']")
+    assert page.is_checked("#patch-colour input[value='row']")
+    traces = wait_for_tokens(page)
+    assert len(traces) == 1 and traces[0]["n"] == 2560  # by grid row, as linked
+
 
 def wait_for_status(page, start):
     page.wait_for_function("start => { const status = document.querySelector('#dv-attention-status');"

@@ -13,7 +13,8 @@ import pytest
 
 import web.job_manager
 from nnvis.settings import Settings
-from tests.conftest import copy_workspace, serving
+from nnvis.workspace.stored import StoredWorkspace
+from tests.conftest import copy_workspace, digits_run, serving
 from tests.hardening_client import callback_body, gunicorn, http, poll_background, run_background
 from web.job_manager import JOB_NICENESS, alive
 
@@ -111,16 +112,36 @@ def test_identical_jobs_share_one_process_and_the_caps_hold_under_gunicorn(digit
         assert eventually(lambda: zombies_of([w.pid for w in psutil.Process(gunicorn_pid).children()]) == [])
 
 
-def test_a_stalled_or_overlong_job_is_reported_failed(digits_workspace, tmp_path):
+def test_a_stalled_or_overlong_job_is_reported_failed(tmp_path):
     """The job process starts with no progress for longer than a 0.5 s stall limit (importing
-    takes that): it is stopped and the page says why; likewise the wall-clock limit."""
+    takes that): it is stopped and the page says why; likewise the wall-clock limit. The run is
+    this test's own: in the session's run another test may have stored this t-SNE already, and
+    then no job runs at all."""
+    workspace = digits_run(tmp_path / "digits")
+    assert not StoredWorkspace(workspace).has_projection("hidden3", 2, "tsne")
     for limits, reason in (({"job_stall_s": 0.5}, "made no progress for 0.5 s"),
                            ({"job_timeout_s": 1.5}, "ran longer than its limit of 1.5 s")):
-        settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / f"jobs{len(reason)}", **limits)
+        settings = Settings(workspaces=(workspace.path,), job_cache=tmp_path / f"jobs{len(reason)}", **limits)
         with serving(settings) as base:
             reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"), timeout=600)
             assert reason in banner(reply)  # (reported as soon as the limit is past; when depends on the load)
             assert eventually(lambda: zombies_of([os.getpid()]) == [])
+
+
+def test_a_finished_job_draws_only_the_view_the_page_still_asks_for(tmp_path):
+    """The page moved on (another layer chosen) while its t-SNE job ran: the job's answer leaves
+    the page alone (no update) and the projection waits in the store; asked again, it is drawn."""
+    workspace = digits_run(tmp_path / "digits")
+    stored = StoredWorkspace(workspace)
+    assert not stored.has_projection("hidden3", 2, "tsne")
+    with serving(Settings(workspaces=(workspace.path,), job_cache=tmp_path / "jobs")) as base:
+        moved_on = projection_job(base, "hidden3", 2, "tsne")
+        for entry in moved_on["state"]:
+            entry["value"] = "hidden2" if entry["id"] == "layer-select" else entry["value"]
+        assert run_background(base, moved_on, timeout=600) is None  # no update: the page shows hidden2
+        assert stored.has_projection("hidden3", 2, "tsne")
+        reply = run_background(base, projection_job(base, "hidden3", 2, "tsne"), timeout=600)
+        assert "t-SNE of hidden3, epoch 2" in json.dumps(reply["response"]["nh-value"])
 
 
 def hovers_thumbnails_and_jobs(base: str, rounds: int) -> None:

@@ -26,16 +26,14 @@ def app_context(tmp_path):
     """A request context of the real app over the given workspaces, its job cache in tmp_path."""
     from app import create_app
     from nnvis.settings import Settings
-    from web.uploads import IMAGES, RESULTS
+    from web.uploads import IMAGES
 
     def context(*workspaces):
         IMAGES.clear()
-        RESULTS.clear()
         app = create_app(Settings(workspaces=tuple(workspaces), job_cache=tmp_path / "jobs"))
         return app.server.test_request_context()
     yield context
     IMAGES.clear()
-    RESULTS.clear()
 
 
 def test_an_image_is_stored_once_by_digest_and_read_back_by_any_worker(tmp_path):

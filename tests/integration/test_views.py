@@ -164,6 +164,9 @@ def test_one_units_activations_come_from_the_memory_mapped_copy(served):
                                   served.activations("hidden3", 1)[:, 7].astype(np.float32))
     with pytest.raises(NNVisError, match=f"unit {len(by_unit)} does not exist at layer hidden3; allowed: 0.."):
         served.unit_activations("hidden3", 1, len(by_unit))
+    layer = served.mapped_activations("hidden3", 1)  # what the copy is written from, a slice at a time
+    assert isinstance(layer, np.memmap) and not layer.flags.writeable
+    np.testing.assert_array_equal(layer, served.activations("hidden3", 1))
 
 
 def test_a_web_request_never_computes_the_test_accuracy_the_projection_job_does(digits_workspace, tmp_path,

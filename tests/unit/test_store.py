@@ -105,3 +105,37 @@ def test_mapped_array_is_computed_once_and_read_through_a_memory_map(tmp_path):
     np.testing.assert_array_equal(first, array)
     np.testing.assert_array_equal(again[2], [8, 9, 10, 11])
     assert not list((tmp_path / "store" / "arrays").glob("*.partial"))
+
+
+class RowsRead(np.ndarray):
+    """A source array that records which rows each read asked for."""
+
+    def __getitem__(self, item):
+        self.reads.append(item)
+        return np.asarray(self).__getitem__(item)
+
+
+def test_mapped_transpose_writes_the_transpose_a_few_rows_at_a_time(tmp_path):
+    """The units x observations copy of a layer is written from slices of the (memory-mapped)
+    layer: never the whole layer at once, and exactly its transpose."""
+    store = Store(tmp_path / "store")
+    key = ArtifactKey("activations-by-unit", "d", "s", "w", "hidden", 1, "")
+    source = (np.arange(70 * 3, dtype=np.float16).reshape(70, 3) / 7).view(RowsRead)
+    source.reads = []
+    by_unit = store.mapped_transpose(key, lambda: source, rows_at_once=16)
+    assert isinstance(by_unit, np.memmap) and by_unit.shape == (3, 70) and by_unit.dtype == np.float16
+    np.testing.assert_array_equal(by_unit, np.asarray(source).T)
+    assert source.reads == [slice(start, min(start + 16, 70)) for start in range(0, 70, 16)]
+    assert not list((tmp_path / "store" / "arrays").glob("*.partial"))
+    again = Store(tmp_path / "store").mapped_transpose(key, lambda: 1 / 0)  # stored: the source is not read
+    np.testing.assert_array_equal(again[1], np.asarray(source)[:, 1])
+
+
+def test_mapped_transpose_of_a_memory_mapped_layer_reads_its_file(tmp_path):
+    layer = np.lib.format.open_memmap(tmp_path / "layer.npy", mode="w+", dtype=np.float16, shape=(50, 4))
+    layer[:] = np.arange(200).reshape(50, 4) / 3
+    layer.flush()
+    mapped = np.load(tmp_path / "layer.npy", mmap_mode="r")
+    by_unit = Store(tmp_path / "store").mapped_transpose(
+        ArtifactKey("activations-by-unit", "d", "s", "w", "hidden", 2, ""), lambda: mapped, rows_at_once=7)
+    np.testing.assert_array_equal(by_unit, np.asarray(mapped).T)
