@@ -90,3 +90,15 @@ def test_a_lasso_ranks_neurons_from_the_kept_moments_as_the_full_ranking_does():
         rank_selection(acts, [], unit_moments(acts))
     with pytest.raises(NNVisError, match="indices 0..3"):
         rank_selection(acts, [7], unit_moments(acts))
+
+
+def test_the_bundle_pads_trail_lines_in_one_pass():
+    """regl-scatterplot 1.16's line code (regl-line, inlined) duplicated each line's end points by
+    splicing them into one growing array: quadratic in the number of lines (100,000 trails took
+    longer than Plotly's). components/pointview/patches/ pads them in one pass; the shipped bundle
+    must hold the patched code, not the splice insertion."""
+    import re
+
+    bundle = BUNDLE.read_text()
+    assert not re.search(r"\.call\(\w+,\w+\*\w+,0,\.\.\.\w+\)", bundle)  # splice.call(buffer, i * stride, 0, ...copy)
+    assert (ROOT / "components" / "pointview" / "patches" / "regl-scatterplot+1.16.0.patch").exists()
