@@ -93,3 +93,58 @@ def test_trails_are_drawn_as_point_connections_filtered_by_class_and_hovered(pag
     page.wait_for_selector(f"#trails-hover img[alt='observation {observation}']", timeout=120_000)
     assert analysis.labels[observation] != 3
     page.screenshot(path=str(Workspace(digits_workspace.path).path.parent / "trails-pointview.png"))
+
+
+@pytest.fixture(scope="module")
+def hairpin_trails():
+    """A minimal Dash app: 12 trails that run out from the centre and turn straight back (a
+    hairpin, as an observation that moves and returns across frames), drawn by the point view on
+    a 400 x 400 canvas, and 4 lone points that fix the corners of the view."""
+    import threading
+
+    from dash import Dash, html
+    from werkzeug.serving import make_server
+
+    from nnvis_components import PointView, encode_lines, encode_points, encode_values
+
+    angles = np.arange(12) * np.pi / 6
+    out = 0.3 * np.column_stack([np.cos(angles), np.sin(angles)])
+    back = 0.004 * np.column_stack([-np.sin(angles), np.cos(angles)])  # returns beside where it started
+    trails = np.stack([np.zeros_like(out), out, back], axis=1).reshape(-1, 2)
+    corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], float)
+    points = np.vstack([trails, corners])
+    ids, orders = encode_lines(np.r_[np.repeat(np.arange(12), 3), 12 + np.arange(4)], np.r_[np.tile([0, 1, 2], 12),
+                                                                                             np.zeros(4, int)])
+    app = Dash("hairpins")
+    app.layout = html.Div(PointView(id="trail-points", palette=["#000000"], pointSize=2, shownOrder=2,
+                                    coordinates=encode_points(points), values=encode_values(np.zeros(40, np.uint8)),
+                                    lineIds=ids, lineOrders=orders, style={"width": "400px", "height": "400px"}))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def test_a_trail_that_turns_back_draws_no_spike_beyond_its_points(page, hairpin_trails):
+    """regl-line's miter joins grow without bound where a line turns back: a trail whose
+    observation returns drew a straight spike across the view (the patch in
+    components/pointview/patches/ turns miter joins off for trails). Nothing may be drawn in the
+    ring between the trails' reach (0.3 of the view's half-width, 0.285 once scaled) and the
+    corner points."""
+    import io
+
+    from PIL import Image
+
+    page.goto(hairpin_trails)
+    drawn(page, 1)
+    assert attribute(page, "data-lines") == 16 and attribute(page, "data-connection-draws") >= 1
+    page.wait_for_timeout(300)  # (the lines' frame is drawn with the points: nothing more is coming)
+    image = np.asarray(Image.open(io.BytesIO(page.locator("#trail-points canvas").screenshot())).convert("L"), float)
+    height, width = image.shape
+    y, x = np.mgrid[0:height, 0:width]
+    radius = np.hypot((x - width / 2) / (width / 2), (y - height / 2) / (height / 2))  # 1: the view's edge
+    background = np.median(image[radius > 1.2]) if (radius > 1.2).any() else image[0, 0]
+    inner = image[radius < 0.25]
+    assert (inner < background - 40).sum() > 50  # the trails themselves are drawn
+    ring = image[(radius > 0.45) & (radius < 0.85)]
+    assert (ring < background - 40).sum() == 0, "a line is drawn beyond the trails' own points"
