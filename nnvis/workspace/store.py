@@ -287,13 +287,19 @@ class Store:
         rows read from its file, not mapped): neither array is ever held whole in memory."""
         def write(partial: Path) -> None:
             x = source()
-            out = np.lib.format.open_memmap(partial, mode="w+", dtype=x.dtype, shape=(x.shape[1], x.shape[0]))
-            start = 0
-            for chunk in row_chunks(x, slice(0, len(x)), dtype=None, at_once=rows_at_once):
-                out[:, start:start + len(chunk)] = chunk.T
-                start += len(chunk)
-            out.flush()
-            del out
+            rows, units = x.shape
+            with open(partial, "wb") as handle:  # written, not mapped: no page of it stays resident here
+                np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(x.dtype),
+                                                              "fortran_order": False, "shape": (units, rows)})
+                offset = handle.tell()
+                handle.truncate(offset + rows * units * x.dtype.itemsize)
+                start = 0
+                for chunk in row_chunks(x, slice(0, rows), dtype=None, at_once=rows_at_once):
+                    by_unit = np.ascontiguousarray(chunk.T)
+                    for unit in range(units):  # this chunk's run of each unit's row
+                        os.pwrite(handle.fileno(), by_unit[unit].tobytes(),
+                                  offset + (unit * rows + start) * x.dtype.itemsize)
+                    start += len(chunk)
         return self.mapped_file(key, write, lambda: np.ascontiguousarray(np.asarray(source()).T))
 
     def mapped_file(self, key: ArtifactKey, write: Callable[[Path], None],

@@ -243,7 +243,9 @@ def test_a_cancel_detaches_only_its_sharer_and_the_last_one_stops_the_job(digits
         pid = int(job_pid(first))
         assert int(job_pid(second)) == pid and first["job"] != second["job"]  # one process, two sharers
         assert alive(pid)
-        assert psutil.Process(pid).nice() == min(19, os.nice(0) + JOB_NICENESS)  # below the web server's priority
+        # below the web server's priority, but not starved beside another busy process (at 19 a job got
+        # 1.5 % of a core beside the suite's CPU burner, and browser tests waited minutes on t-SNE jobs)
+        assert psutil.Process(pid).nice() == min(19, os.nice(0) + 5) and JOB_NICENESS == 5
         cancel(base, first)
         time.sleep(1.5)  # the job's watchdog looks every second
         assert alive(pid)  # the other page still waits: the job goes on
