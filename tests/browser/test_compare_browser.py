@@ -55,7 +55,7 @@ def hover(page, view: str, point: int) -> int:
                          " return t.customdata[n < 0 ? t.customdata.length + n : n]; }", [view, point])
 
 
-def wait_ringed(page, index: int, timeout: float = 15000) -> None:
+def wait_ringed(page, index: int, timeout: float = 120_000) -> None:
     """Until the hover card names `index` and both views ring it."""
     page.wait_for_function(f"""([index]) => {{ const i = document.querySelector('#compare-hover img');
         return i !== null && Number(i.alt.split(' ').pop()) === index &&

@@ -65,11 +65,11 @@ def figure_text(element_id: str) -> str:
             " return notes.map(a => a.text.replace(/<br>/g, ' ')).join(' '); })()")
 
 
-def wait_text(page, script: str, needle: str, timeout: float = 60000) -> None:
+def wait_text(page, script: str, needle: str, timeout: float = 180_000) -> None:
     page.wait_for_function(f"n => {script}.includes(n)", arg=needle, timeout=timeout)
 
 
-def says_read_only(page, *, texts=(), figures=(), timeout: float = 60000) -> None:
+def says_read_only(page, *, texts=(), figures=(), timeout: float = 180_000) -> None:
     """Until every element of `texts` (its visible text) and every figure of `figures` (its message) says so."""
     for element in texts:
         wait_text(page, text_of(element), READ_ONLY, timeout)
