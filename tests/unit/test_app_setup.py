@@ -21,3 +21,21 @@ def test_create_app_has_run_dashs_first_request_set_up(tmp_path, digits_workspac
     for thread in threads:
         thread.join()
     assert answers == [200] * 4 and set(app.callback_map) == before
+
+
+def test_a_fresh_worker_serves_the_pages_scripts_before_it_has_served_a_page(tmp_path, digits_workspace):
+    """Dash registers the scripts it may serve when it renders a page: a gunicorn worker whose
+    first request was a script the page of another worker named answered 404 ("DashRenderer is not
+    defined" in the browser; the read-only test under gunicorn saw it). Every script of the page,
+    asked of a worker that never rendered one, is served."""
+    import re
+
+    from app import create_app
+    from nnvis.settings import Settings
+
+    settings = Settings(workspaces=(digits_workspace.path,), job_cache=tmp_path / "jobs")
+    page = create_app(settings).server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+    assert any("dash_renderer" in src for src in scripts) and any("nnvis_components" in src for src in scripts)
+    other_worker = create_app(settings).server.test_client()
+    assert [other_worker.get(src).status_code for src in scripts] == [200] * len(scripts)
