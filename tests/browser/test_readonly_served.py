@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
@@ -93,16 +94,24 @@ def set_number(page, selector: str, value) -> None:
 def explore(page, base: str) -> None:
     page.goto(base + "/?ws=0&layer=hidden2&epoch=2&method=pca")
     wait_text(page, text_of("nh-value"), "PCA of hidden2, epoch 2")  # a stored view is shown as it is
+    card = ("() => document.querySelector('#obs-hover img') !== null"
+            " && document.querySelector('#obs-hover img').naturalWidth > 0")
     for graph in ("obs-projection", "neuron-map"):  # hover an observation, then click a neuron to colour by it
         page.wait_for_function(f"() => {{ const gd = document.querySelector('#{graph} .js-plotly-plot');"
                                " return gd && gd._fullData && gd._fullData.length && gd._fullData[0].x.length; }")
-        x, y = page.evaluate(POINT_PIXEL, graph)
-        page.mouse.move(x - 20, y - 20)
-        page.mouse.move(x, y, steps=5)
-        if graph == "neuron-map":
-            page.mouse.click(x, y)
-    page.wait_for_function("() => document.querySelector('#obs-hover img') !== null"
-                           " && document.querySelector('#obs-hover img').naturalWidth > 0")
+        for _attempt in range(4 if graph == "obs-projection" else 1):  # a hover over a graph still drawing is lost
+            x, y = page.evaluate(POINT_PIXEL, graph)
+            page.mouse.move(x - 20, y - 20)
+            page.mouse.move(x, y, steps=5)
+            if graph == "neuron-map":
+                page.mouse.click(x, y)
+                break
+            try:
+                page.wait_for_function(card, timeout=30_000)
+                break
+            except PlaywrightTimeout:
+                continue
+    page.wait_for_function(card)
     page.wait_for_function("() => typeof document.querySelector('#obs-projection .js-plotly-plot')"
                            "._fullData[0].marker.color !== 'string'")  # coloured by the neuron's activations
     with page.expect_download() as stored:
