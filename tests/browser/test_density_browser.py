@@ -60,15 +60,15 @@ def test_zoom_redraws_the_image_over_the_new_range(page, dense_dashboard):
     low_x = before["x0"] + 100 * before["dx"]
     low_y = before["y0"] + 100 * before["dy"]
     redrawn = f"() => {{ const t = ({IMAGE_TRACE})(); return t && t.x0 !== {before['x0']}; }}"
-    for attempt in range(3):  # a zoom made while the page still settles (its first redraw) can be drawn over
+    for attempt in range(6):  # a zoom made while the page still settles (its first redraw) can be drawn over:
         page.evaluate("""([x, y, w]) => Plotly.relayout(document.querySelector('#obs-projection .js-plotly-plot'),
                          {'xaxis.range': [x, x + w], 'yaxis.range': [y, y + w]})""",
-                      [low_x, low_y, 200 * before["dx"]])
+                      [low_x, low_y, 200 * before["dx"]])  # the same zoom again (180 s in all under load)
         try:
-            page.wait_for_function(redrawn, timeout=120_000)
+            page.wait_for_function(redrawn, timeout=30_000)
             break
         except PlaywrightTimeout:
-            if attempt == 2:
+            if attempt == 5:
                 raise
     after = page.evaluate(IMAGE_TRACE)
     assert after["x0"] == pytest.approx(low_x + after["dx"] / 2)
