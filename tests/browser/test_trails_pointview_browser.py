@@ -137,8 +137,9 @@ def test_a_trail_that_turns_back_draws_no_spike_beyond_its_points(page, hairpin_
 
     page.goto(hairpin_trails)
     drawn(page, 1)
-    assert attribute(page, "data-lines") == 16 and attribute(page, "data-connection-draws") >= 1
-    page.wait_for_timeout(300)  # (the lines' frame is drawn with the points: nothing more is coming)
+    page.wait_for_function("() => Number(document.getElementById('trail-points')"
+                           ".getAttribute('data-connection-draws')) >= 1")  # the lines are drawn
+    assert attribute(page, "data-lines") == 16
     image = np.asarray(Image.open(io.BytesIO(page.locator("#trail-points canvas").screenshot())).convert("L"), float)
     height, width = image.shape
     y, x = np.mgrid[0:height, 0:width]
