@@ -156,6 +156,7 @@ def test_drawing_on_the_canvas_becomes_the_input(page, server):
     assert not np.allclose(np.array(after, float), np.array(before, float), equal_nan=True)
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_resnet18_on_cifar10_in_the_browser(page, server, resnet_workspace):
     open_page(page, server, "?ws=1&layer=layer1.0.conv1&epoch=0&unit=5&obs=2")
     analysis = Analysis(resnet_workspace)

@@ -12,6 +12,7 @@ UNCUT = """(id) => { const value = document.querySelector('#' + id + ' .dash-dro
     return [text.textContent, text.getBoundingClientRect().width, value.getBoundingClientRect().width]; }"""
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_the_labs_epoch_dropdowns_show_the_untrained_label_whole(page, resnet_workspace, tmp_path):
     from nnvis.settings import Settings
 

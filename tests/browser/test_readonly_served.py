@@ -187,6 +187,7 @@ def deepvis(page, base: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_read_only_under_gunicorn_leaves_the_workspace_byte_identical_after_every_page(page, digits_workspace,
                                                                                       tmp_path):
     workspace = copy_workspace(digits_workspace.path, tmp_path / "digits")

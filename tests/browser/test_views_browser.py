@@ -106,6 +106,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_colour_images_take_a_typed_observation_and_an_upload(page, server, cifar_workspace):
     page.goto(server + "/deepvis?ws=1&layer=conv1&epoch=0")
     wait_for_heatmaps(page, "dv-grid")
@@ -123,6 +124,7 @@ def test_colour_images_take_a_typed_observation_and_an_upload(page, server, cifa
     wait_text(page, "dv-grid-status", "plane.png: predicted")
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_deepvis_forgets_the_enlarged_cell_and_the_unit_of_another_view(page, server):
     page.goto(server + "/deepvis?ws=0&layer=hidden2&epoch=2&unit=40")
     wait_for_heatmaps(page, "dv-grid")
@@ -189,6 +191,7 @@ def shown_cells(page):
     return cells
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_clustered_cosine_matrix_keeps_each_number_in_its_cell(page, server, digits_workspace):
     page.goto(server + "/layer-lab?ws=0&layer=hidden4&epoch=2")
     page.wait_for_function("() => document.querySelectorAll('#ll-cosine .annotation').length === 100",

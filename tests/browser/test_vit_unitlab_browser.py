@@ -93,6 +93,7 @@ def test_a_block_units_top_k_show_their_firing_patch_outlined(page, lab, vit, tm
     assert stored.activations.min() > np.median(unitlab.activations(vit, BLOCK, 0)[:, UNIT])
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_the_block_ablation_sweep_gives_accuracies(page, lab, vit):
     page.goto(f"{lab}/layer-lab?ws=0")
     choose(page, "ll-layer", BLOCK)

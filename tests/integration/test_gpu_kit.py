@@ -35,6 +35,7 @@ def smoke(mnist_dir, tmp_path_factory):
     return json.loads((out / "results.json").read_text()), (out / "results.md").read_text()
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_smoke_run_projects_real_digits_with_every_engine(smoke):
     results, _ = smoke
     stages = results["stages"]
@@ -56,6 +57,7 @@ def test_smoke_run_projects_real_digits_with_every_engine(smoke):
     assert references[(1000, "tsne")]["nh"] > 0.8 and ours[(1000, "tsne")]["nh"] > 0.75
 
 
+@pytest.mark.slow  # kept out of the default run for its time (15-55 s); run with `pytest -m slow`
 def test_smoke_run_reports_capture_machine_pytest_and_a_table(smoke):
     results, markdown = smoke
     capture = results["stages"]["capture"]
