@@ -8,6 +8,9 @@ GPU comes from its free memory."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -77,39 +80,78 @@ def auto_batch_size(module: torch.nn.Module, sample: torch.Tensor, device: str, 
 
 
 class HostBuffers:
-    """Per-layer host arrays filled batch by batch: pinned and copied without blocking on CUDA."""
+    """Per-layer host arrays filled batch by batch: pinned and copied without blocking on CUDA.
+    With `spill_to` (a folder), an array of more than `spill_bytes` is a .npy file there instead,
+    its rows written batch by batch (never held in memory) and returned memory-mapped."""
 
-    def __init__(self, total: int, pinned: bool):
+    def __init__(self, total: int, pinned: bool, spill_to: Path | None = None, spill_bytes: int = 0):
         self.total, self.pinned = total, pinned
+        self.spill_to, self.spill_bytes = spill_to, spill_bytes
         self.arrays: dict[str, torch.Tensor] = {}
+        self.files: dict[str, NpyRows] = {}
 
-    def put(self, name: str, start: int, rows: torch.Tensor, dtype: torch.dtype) -> None:
+    def put(self, name: str, start: int, rows: torch.Tensor, dtype: torch.dtype, spills: bool = True) -> None:
         rows = rows.reshape(len(rows), -1)
-        if name not in self.arrays:
-            self.arrays[name] = torch.empty((self.total, rows.shape[1]), dtype=dtype, pin_memory=self.pinned)
-        self.arrays[name][start:start + len(rows)].copy_(rows.to(dtype), non_blocking=self.pinned)
+        if name not in self.arrays and name not in self.files:
+            width = rows.shape[1]
+            if spills and self.spill_to is not None and self.total * width * dtype.itemsize > self.spill_bytes:
+                self.files[name] = NpyRows(self.spill_to / f"{len(self.files)}.npy", (self.total, width), dtype)
+            else:
+                self.arrays[name] = torch.empty((self.total, width), dtype=dtype, pin_memory=self.pinned)
+        if name in self.files:
+            self.files[name].write(start, rows.to("cpu", dtype))
+        else:
+            self.arrays[name][start:start + len(rows)].copy_(rows.to(dtype), non_blocking=self.pinned)
 
     def numpy(self, name: str, width: int = 0) -> np.ndarray:
+        if name in self.files:
+            return self.files[name].mapped()
         found = self.arrays.get(name)
         return found.numpy() if found is not None else np.zeros((self.total, width), np.float32)
+
+
+class NpyRows:
+    """A .npy file of `shape` written by rows at their place (`os.pwrite`: written, not mapped,
+    so that none of it stays resident in this process)."""
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype: torch.dtype):
+        self.path, self.shape = path, shape
+        self.dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        with open(path, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                          "fortran_order": False, "shape": shape})
+            self.offset = handle.tell()
+            handle.truncate(self.offset + shape[0] * shape[1] * self.dtype.itemsize)
+
+    def write(self, start: int, rows: torch.Tensor) -> None:
+        """Rows `start`, `start + 1`, ... of the array."""
+        data = np.ascontiguousarray(rows.numpy())
+        with open(self.path, "r+b") as handle:
+            os.pwrite(handle.fileno(), data.tobytes(), self.offset + start * self.shape[1] * self.dtype.itemsize)
+
+    def mapped(self) -> np.ndarray:
+        """The array, memory-mapped read-only."""
+        return np.load(self.path, mmap_mode="r", allow_pickle=False)
 
 
 @torch.no_grad()
 def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device: str = "cpu",
             batch_size: int | None = None, precision: str = "float32", progress: Progress = no_progress,
             tokens: str | None = None, layouts: dict[str, Layout] | None = None,
-            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            spill_to: Path | None = None, spill_bytes: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Activations of `layers` (float16, one row per image) and class probabilities (float32)
     for uint8 `images`, in batches (`batch_size`, or chosen from free GPU memory). `precision`
     "bfloat16"/"float16" runs the model under autocast. Each layer's rows follow its layout
     (nnvis.models.layout; `tokens` for token layers, `layouts` from --layout); a module called
-    more than once per forward must be named by its call (`pool#2`). The model's mode and
+    more than once per forward must be named by its call (`pool#2`). With `spill_to` (a folder),
+    a layer of more than `spill_bytes` is written there as a .npy file batch by batch and returned
+    memory-mapped (a million observations: no layer held in memory). The model's mode and
     memory format are restored afterwards."""
     autocast_dtype = check_precision(precision)
     module = model.module
     on_gpu = device.startswith("cuda")
     channels_last = on_gpu and images.ndim >= 3 and any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
-    buffers = HostBuffers(len(images), pinned=on_gpu)
+    buffers = HostBuffers(len(images), pinned=on_gpu, spill_to=spill_to, spill_bytes=spill_bytes)
     offset = [0]
     reader = LayerReader(module, tokens, layouts)
     hooks = {name: (lambda out, name=name: buffers.put(name, offset[0], reader(name, out), torch.float16))
@@ -128,7 +170,8 @@ def capture(model: LoadedModel, images: np.ndarray, layers: list[str], *, device
                 with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=autocast_dtype or torch.bfloat16,
                                     enabled=autocast_dtype is not None):
                     logits = module(batch)
-                buffers.put("probabilities", start, torch.softmax(logits.float(), dim=1), torch.float32)
+                buffers.put("probabilities", start, torch.softmax(logits.float(), dim=1), torch.float32,
+                            spills=False)
                 progress("capture", min(start + batch_size, len(images)), len(images))
             if on_gpu:
                 torch.cuda.synchronize(device)

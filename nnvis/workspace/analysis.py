@@ -5,6 +5,7 @@ the model and the data set are loaded only on a cache miss."""
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +34,8 @@ from nnvis.workspace.model_cache import MODELS, model_key
 from nnvis.workspace.store import Arrays, ArtifactKey
 from nnvis.workspace.stored import StoredWorkspace
 from nnvis.workspace.workspace import OBSERVATIONS, SUBSET_ALL, Workspace
+
+SPILL_BYTES = 256 * 2**20  # a captured layer larger than this is streamed to disk, never held in memory
 
 
 def pool_splits(dataset: ImageDataset, observations: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -208,15 +211,25 @@ class Analysis(StoredWorkspace):
             found = self.store.get(wanted)
             if found is not None:
                 return found
-            acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
-                                          device=self.device, precision=self.config.precision,
-                                          progress=self.progress, tokens=self.config.tokens,
-                                          layouts=parse_layouts(self.config.layout))
-            stored = {keys.activations(self, layer, epoch): {"x": x} for layer, x in acts.items()}
-            stored[done] = {"p": probabilities}
-            for key, arrays in stored.items():  # the probabilities last: they mark the epoch as captured
-                self.store.put(key, arrays)
-        return stored[wanted]
+            with self.store.scratch() as scratch:  # layers over SPILL_BYTES: .npy files there, streamed
+                acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                                              device=self.device, precision=self.config.precision,
+                                              progress=self.progress, tokens=self.config.tokens,
+                                              layouts=parse_layouts(self.config.layout), spill_to=scratch,
+                                              spill_bytes=SPILL_BYTES)
+                kept = {done: {"p": probabilities}}
+                for layer, x in acts.items():
+                    key = keys.activations(self, layer, epoch)
+                    if isinstance(x, np.memmap):  # spilled: streamed into the store, read back mapped
+                        self.store.put_files(key, {"x": Path(x.filename)})
+                    else:
+                        self.store.put(key, {"x": x})
+                        kept[key] = {"x": x}
+                self.store.put(done, kept[done])  # the probabilities last: they mark the epoch as captured
+        if wanted in kept:
+            return kept[wanted]
+        mapped = self.store.mapped_member(wanted, "x")
+        return {"x": mapped} if mapped is not None else self.store.get(wanted)
 
     def layer_shape(self, layer: str) -> tuple[int, ...]:
         """One image's output shape at `layer`: (C,H,W) for feature maps, else (D,). Stored by

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -201,6 +202,27 @@ class Store:
         if self.read_only:
             raise not_stored(key)
         self.cache.set(key.digest(), pack(arrays), tag=key.kind)
+
+    def put_files(self, key: ArtifactKey, files: dict[str, Path]) -> None:
+        """Store the .npy files `files` (name -> path) under `key` as `put` stores arrays, streamed
+        from disk into the cache's file: an artifact larger than memory is never held in it."""
+        if self.read_only:
+            raise not_stored(key)
+        with self.scratch() as folder:
+            packed = folder / "artifact.npz"
+            with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for name, path in files.items():
+                    archive.write(path, arcname=f"{name}.npy")
+            with open(packed, "rb") as handle:
+                self.cache.set(key.digest(), handle, read=True, tag=key.kind)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A new folder inside the store's (its disk, not the system's /tmp), removed on exit."""
+        parent = self.directory / "scratch"
+        parent.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=parent) as folder:
+            yield Path(folder)
 
     def __contains__(self, key: ArtifactKey) -> bool:
         """Whether a readable entry is stored for `key` (a refused or unreadable one is not)."""

@@ -1,5 +1,7 @@
 """Activation capture on tiny models with hand-checked values, torchvision and factories."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,22 @@ def test_unknown_precision_is_refused_with_the_allowed_ones():
         RunConfig(dataset="digits", model="mlp", precision="int8").validate()
     with pytest.raises(NNVisError, match="allowed: float32, bfloat16, float16"):
         capture(None, np.zeros((1, 8, 8), np.uint8), [], precision="fp8")
+
+
+def test_a_spilled_layer_is_written_to_a_file_with_the_same_values(tmp_path):
+    images = np.array([[[255, 0]], [[0, 255]], [[255, 255]]], dtype=np.uint8)
+    model = LoadedModel(TwoByTwo(), "tiny", 1)
+    kept, probs = capture(model, images, ["hidden"], batch_size=2)
+    spilled, spilled_probs = capture(model, images, ["hidden"], batch_size=2, spill_to=tmp_path, spill_bytes=0)
+    assert isinstance(spilled["hidden"], np.memmap) and not isinstance(kept["hidden"], np.memmap)
+    assert Path(spilled["hidden"].filename).parent == tmp_path  # rows written batch by batch into a .npy file
+    # W = [[1, -1], [2, 0]], b = [0, 1]: (1,0) -> (1, 3); (0,1) -> (relu(-1), 1); (1,1) -> (1 - 1, 2 + 1)
+    np.testing.assert_array_equal(spilled["hidden"], np.array([[1, 3], [0, 1], [0, 3]], np.float16))
+    np.testing.assert_array_equal(spilled["hidden"], kept["hidden"])
+    np.testing.assert_array_equal(spilled_probs, probs)
+
+
+def test_a_layer_under_the_spill_size_stays_in_memory(tmp_path):
+    images = np.array([[[255, 0]], [[0, 255]]], dtype=np.uint8)
+    acts, _ = capture(LoadedModel(TwoByTwo(), "tiny", 1), images, ["hidden"], spill_to=tmp_path, spill_bytes=8)
+    assert not isinstance(acts["hidden"], np.memmap) and not list(tmp_path.iterdir())  # 2 x 2 float16: 8 bytes
