@@ -14,13 +14,18 @@ from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
 from nnvis.projection.knn import first as knn_first
 from nnvis.projection.knn import graph_k, graph_space, knn_graph
 from nnvis.projection.knn import with_self as knn_with_self
-from nnvis.projection.metrics import seeded_sample
+from nnvis.projection.metrics import neighborhood_hit, seeded_sample
 from nnvis.validation import one_of
 
 PROJECTIONS = ("tsne", "umap", "pca")
 BH_LIMIT = 5000
 TSNE_ITERATIONS = (250, 500)  # openTSNE's early exaggeration, then its main optimisation
 TSNE_REPORT_EVERY = 25  # iterations between two progress reports
+# With the observations' labels, t-SNE's main phase stops once its neighborhood hit (k = 6) has
+# settled: measured every NH_EVERY iterations from NH_FIRST on, it changed by less than NH_SETTLED
+# (see docs/faithfulness.md for what this costs in NH, trustworthiness and continuity).
+NH_FIRST, NH_EVERY, NH_SETTLED = 100, 50, 0.001
+TSNE_STOP = f"nh-settled-{NH_SETTLED}-every-{NH_EVERY}-from-{NH_FIRST}"  # in the keys of what it makes
 Steps = Callable[[int, int], None]  # called as steps(done, total): a projection's iterations or epochs
 
 
@@ -36,12 +41,13 @@ def default_jobs() -> int:
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,
             device: str = "cpu", graph: dict[str, np.ndarray] | None = None,
-            steps: Steps | None = None) -> np.ndarray:
+            steps: Steps | None = None, labels: np.ndarray | None = None) -> np.ndarray:
     """Project the rows of `x` to 2-D with `method`; float32 (N, 2), scaled to unit spread.
     On a CUDA `device`, t-SNE and UMAP run on the GPU (torchdr, `nnvis.projection.gpu`). On the
     CPU they run on `graph_space(x)` (PCA to 50 dimensions above 100) from one neighbour graph
     (`nnvis.projection.knn`): `graph`, that graph when the caller has it, else found here.
-    `steps(done, total)` hears t-SNE's iterations and UMAP's epochs on the CPU as they pass."""
+    `steps(done, total)` hears t-SNE's iterations and UMAP's epochs on the CPU as they pass; with
+    the observations' `labels`, t-SNE on the CPU stops once its neighborhood hit has settled."""
     check_method(method)
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
@@ -54,22 +60,23 @@ def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = N
     else:
         x = graph_space(x, seed=seed)
         graph = graph if graph is not None else knn_graph(x, seed=seed, n_jobs=n_jobs)
-        points = (tsne_from_graph(x, graph, seed, n_jobs, steps) if method == "tsne"
+        points = (tsne_from_graph(x, graph, seed, n_jobs, steps, labels) if method == "tsne"
                   else umap_from_graph(x, graph, seed, steps))
     return normalise(points.astype(np.float32))
 
 
 def tsne_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int, n_jobs: int,
-                    steps: Steps | None = None) -> np.ndarray:
+                    steps: Steps | None = None, labels: np.ndarray | None = None) -> np.ndarray:
     """openTSNE with perplexity-based affinities over the graph's first 3 x perplexity
-    neighbours (what openTSNE's own search would find), initialised by PCA of `x`."""
+    neighbours (what openTSNE's own search would find), initialised by PCA of `x`; with
+    `labels`, its main phase stops once the neighborhood hit has settled (`tsne_callbacks`)."""
     from openTSNE import TSNE
 
     perplexity = min(30.0, (len(x) - 1) / 3)
     gradient = "bh" if len(x) < BH_LIMIT else "fft"  # Barnes-Hut is several times faster on small sets
     return np.asarray(TSNE(perplexity=perplexity, negative_gradient_method=gradient, n_jobs=n_jobs,
                            random_state=seed, early_exaggeration_iter=TSNE_ITERATIONS[0],
-                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps)).fit(
+                           n_iter=TSNE_ITERATIONS[1], **tsne_callbacks(steps, labels)).fit(
         x, affinities=tsne_affinities(graph, seed, n_jobs)))
 
 
@@ -102,16 +109,28 @@ def umap_from_graph(x: np.ndarray, graph: dict[str, np.ndarray], seed: int,
         return reducer.fit_transform(x)
 
 
-def tsne_callbacks(steps: Steps | None) -> dict:
-    """openTSNE's `callbacks` arguments reporting the iterations done of both phases to `steps`."""
-    if steps is None:
+def tsne_callbacks(steps: Steps | None, labels: np.ndarray | None = None) -> dict:
+    """openTSNE's `callbacks` arguments: the iterations done of both phases reported to `steps`;
+    with `labels`, the main phase stopped once its neighborhood hit has settled (it changed by
+    less than NH_SETTLED over the last NH_EVERY iterations, from NH_FIRST main-phase iterations)."""
+    if steps is None and labels is None:
         return {}
-    total, calls = sum(TSNE_ITERATIONS), [0]
+    total, calls, last = sum(TSNE_ITERATIONS), [0], [None]
 
     def callback(iteration: int, error: float, embedding) -> bool:
         calls[0] += 1
-        steps(min(calls[0] * TSNE_REPORT_EVERY, total), total)
-        return False  # go on
+        done = calls[0] * TSNE_REPORT_EVERY
+        if steps is not None:
+            steps(min(done, total), total)
+        main = done - TSNE_ITERATIONS[0]
+        if labels is None or main < NH_FIRST or main % NH_EVERY:
+            return False  # go on
+        nh = float(neighborhood_hit(np.asarray(embedding), labels).mean())
+        settled = last[0] is not None and abs(nh - last[0]) < NH_SETTLED
+        last[0] = nh
+        if settled and steps is not None:
+            steps(total, total)
+        return settled
 
     return {"callbacks": callback, "callbacks_every_iters": TSNE_REPORT_EVERY}
 

@@ -279,7 +279,7 @@ class Analysis(StoredWorkspace):
             stage = f"{method} of {layer}"
             self.progress(stage, 0, 1)
             points = project(x, method, seed=self.config.seed, device=self.device, graph=graph,
-                             steps=lambda done, total: self.progress(stage, done, total))
+                             steps=lambda done, total: self.progress(stage, done, total), labels=self.labels)
             self.progress(stage, 1, 1)
             self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}

@@ -6,8 +6,9 @@ weights of the epoch, the layer, the method and its parameters. The keys are tho
 has always used (a test pins them), so existing workspaces keep their cached artifacts, except
 where the computation changed: t-SNE and UMAP on the shared neighbour graph (PCA-50 above 100
 units, `nnvis.projection.knn`) carry `graph=GRAPH_PATH`, in their projections and in everything
-made from them (measures, sequences, trails, aligned pairs), so a projection stored by the path
-before it is recomputed, never served as one of this path."""
+made from them (measures, sequences, trails, aligned pairs), and t-SNE its stop once the
+neighborhood hit has settled (`tsne_stop`), so a projection stored by a path before is
+recomputed, never served as one of this path."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from nnvis.models.names import INPUT_LAYER
 from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.knn import GRAPH_PATH
-from nnvis.projection.methods import check_method
+from nnvis.projection.methods import TSNE_STOP, check_method
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring
 from nnvis.projection.trails import (
@@ -107,8 +108,11 @@ def projection(analysis: Analysis, layer: str, epoch: int, method: str | None = 
 
 def graph_path(method: str) -> dict[str, str]:
     """`graph=GRAPH_PATH` for the methods that run on the shared neighbour graph on the CPU
-    (t-SNE and UMAP: whole projections, aligned frames, pairs); nothing for PCA, unchanged."""
-    return {"graph": GRAPH_PATH} if method in ("tsne", "umap") else {}
+    (t-SNE and UMAP: whole projections, aligned frames, pairs), and for t-SNE its stop once the
+    neighborhood hit has settled (`tsne_stop=TSNE_STOP`); nothing for PCA, unchanged."""
+    if method == "tsne":
+        return {"graph": GRAPH_PATH, "tsne_stop": TSNE_STOP}
+    return {"graph": GRAPH_PATH} if method == "umap" else {}
 
 
 def patch_projection(analysis: Analysis, layer: str, epoch: int, method: str | None, sample: int) -> ArtifactKey:

@@ -11,6 +11,7 @@ import pytest
 
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.projection.knn import GRAPH_PATH
+from nnvis.projection.methods import TSNE_STOP
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING
 from nnvis.projection.trails import ALIGNED_TSNE_ITERATIONS, COHERENCE, NH_ALLOWANCE, TIE_NEIGHBOURS, check_coherence
@@ -78,12 +79,14 @@ def old_pair_key(a, b, kind, **params):
 
 
 def on_graph(key):
-    """`key` as the shared-graph path names it: the old key plus graph=GRAPH_PATH, and for a
-    t-SNE sequence of initialised frames their schedule (nnvis.projection.trails)."""
+    """`key` as the shared-graph path names it: the old key plus graph=GRAPH_PATH, for t-SNE its
+    stop once NH has settled, and for a t-SNE sequence of initialised frames their schedule
+    (nnvis.projection.trails)."""
     schedule = {"schedule": "ee{}-main{}-nh{}".format(*ALIGNED_TSNE_ITERATIONS, NH_ALLOWANCE)} \
         if key.kind in ("sequence", "bundled-trails") and key.method == "tsne" and \
         dict(key.params).get("coherence") != "independent" else {}
-    return key.with_params(**dict(key.params), graph=GRAPH_PATH, **schedule)
+    stop = {"tsne_stop": TSNE_STOP} if (key.method or dict(key.params).get("method")) == "tsne" else {}
+    return key.with_params(**dict(key.params), graph=GRAPH_PATH, **schedule, **stop)
 
 
 def old_aligned_pair_key(a, b, method):

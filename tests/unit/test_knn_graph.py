@@ -81,3 +81,24 @@ def test_umap_on_the_shared_graph_keeps_the_neighborhood_hit(digits):
     new = neighborhood_hit(project(x, "umap", graph=knn_graph(x)), labels).mean()
     old = neighborhood_hit(old_umap(x), labels).mean()
     assert new > 0.95 and abs(new - old) < 0.01
+
+
+def test_tsne_with_labels_stops_once_its_neighborhood_hit_has_settled(digits):
+    from nnvis.projection.methods import NH_FIRST, NH_SETTLED, TSNE_ITERATIONS
+    from nnvis.projection.metrics import faithfulness
+
+    x, labels = digits
+    graph = knn_graph(x)
+    heard = {"full": [], "stopped": []}
+    full = project(x, "tsne", graph=graph, n_jobs=1, steps=lambda done, total: heard["full"].append(done))
+    stopped = project(x, "tsne", graph=graph, n_jobs=1, labels=labels,
+                      steps=lambda done, total: heard["stopped"].append(done))
+    total = sum(TSNE_ITERATIONS)
+    assert heard["full"][-1] == total and total - 25 in heard["full"]  # every iteration ran
+    ran = heard["stopped"][-2]  # the last report before the stop's (total, total)
+    assert TSNE_ITERATIONS[0] + NH_FIRST + 50 <= ran < total and heard["stopped"][-1] == total
+    nh_full, nh_stopped = (neighborhood_hit(p, labels).mean() for p in (full, stopped))
+    assert nh_stopped > 0.95 and abs(nh_stopped - nh_full) < 10 * NH_SETTLED  # settled: within 0.01 of the full run
+    f_full, f_stopped = faithfulness(x, full), faithfulness(x, stopped)
+    for measure in ("trustworthiness", "continuity"):
+        np.testing.assert_allclose(f_stopped[measure], f_full[measure], atol=0.01)
