@@ -275,25 +275,28 @@ class Analysis(StoredWorkspace):
 
         def compute() -> Arrays:
             x = self.activations(layer, epoch)
-            graph = None if method == "pca" or uses_gpu_engine(method, self.device) else self.knn_graph(layer, epoch)
+            on_graph = method != "pca" and not uses_gpu_engine(method, self.device)
+            space = graph_space(x, seed=self.config.seed) if on_graph else x  # reduced once, for both
+            graph = self.knn_graph(layer, epoch, space) if on_graph else None
             stage = f"{method} of {layer}"
             self.progress(stage, 0, 1)
-            points = project(x, method, seed=self.config.seed, device=self.device, graph=graph,
+            points = project(space, method, seed=self.config.seed, device=self.device, graph=graph,
                              steps=lambda done, total: self.progress(stage, done, total), labels=self.labels)
             self.progress(stage, 1, 1)
             self.store.put(self.faithfulness_key(layer, epoch, method), self.measure_faithfulness(x, points))
             return {"points": points, "nh": neighborhood_hit(points, self.labels).astype(np.float32)}
         return self.store.get_or_compute(key, compute)
 
-    def knn_graph(self, layer: str, epoch: int) -> Arrays:
+    def knn_graph(self, layer: str, epoch: int, space: np.ndarray | None = None) -> Arrays:
         """The neighbour graph that t-SNE and UMAP of `layer`/`epoch` share (`nnvis.projection.knn`):
-        "indices" and "distances" (N, GRAPH_K), found once in the layer's graph space."""
+        "indices" and "distances" (N, GRAPH_K), found once in the layer's graph space (`space`,
+        that space when the caller has reduced the layer already)."""
         epoch = -1 if layer == INPUT_LAYER else epoch
 
         def compute() -> Arrays:
             self.progress(f"neighbours of {layer}", 0, 1)
-            space = graph_space(self.activations(layer, epoch), seed=self.config.seed)
-            graph = knn_graph(space, seed=self.config.seed, n_jobs=default_jobs())
+            reduced = space if space is not None else graph_space(self.activations(layer, epoch), seed=self.config.seed)
+            graph = knn_graph(reduced, seed=self.config.seed, n_jobs=default_jobs())
             self.progress(f"neighbours of {layer}", 1, 1)
             return graph
         return self.store.get_or_compute(keys.knn_graph(self, layer, epoch), compute)

@@ -101,3 +101,20 @@ def test_a_summary_kept_by_the_path_before_is_not_printed(tmp_path):
     assert cached_summary(tmp_path) is None
     (tmp_path / CACHE).write_text(json.dumps({**kept, "graph_path": GRAPH_PATH}))
     assert cached_summary(tmp_path) == figures
+
+
+def test_a_tsne_view_reduces_its_1000_wide_layer_to_pca_50_once(digits_workspace, monkeypatch, tmp_path):
+    from sklearn.decomposition import PCA
+
+    from tests.conftest import copy_workspace, counting, forget
+
+    copy = copy_workspace(digits_workspace.path, tmp_path / "ws")
+    forget(copy, "projection", "knn-graph", "faithfulness")
+    analysis = Analysis(Workspace(copy))
+    assert analysis.activations("hidden2", 2).shape[1] == 1000  # wider than 100: reduced to 50 first
+    fits = counting(monkeypatch, PCA, "fit_transform")
+    points = analysis.projection("hidden2", 2, "tsne")["points"]
+    # one PCA-50 for the graph and the t-SNE (it was computed for each), then openTSNE's 2-D initialisation
+    assert [fit[0].n_components for fit in fits] == [50, 2], fits
+    assert keys.knn_graph(analysis, "hidden2", 2) in analysis.store
+    assert neighborhood_hit(points, analysis.labels).mean() > 0.8
