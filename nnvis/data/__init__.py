@@ -1,5 +1,5 @@
 """Data sets and their preprocessing: the built-in sets, image folders and .npz files, the user's
-normalisation, decoded-image caches and PNG thumbnails.
+normalisation, decoded-image caches, PNG thumbnails, and .npy files written in place (npy).
 
 Public names below (each loads its module on first use); everything else is the wing's own."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nnvis.data.npy import start_npy
 from nnvis.errors import NNVisError
 from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.layout import CHANNELS_FIRST, Layout, layout_of
@@ -118,10 +119,7 @@ class NpyRows:
         self.path, self.shape = path, shape
         self.dtype = torch.empty(0, dtype=dtype).numpy().dtype
         with open(path, "wb") as handle:
-            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                                                          "fortran_order": False, "shape": shape})
-            self.offset = handle.tell()
-            handle.truncate(self.offset + shape[0] * shape[1] * self.dtype.itemsize)
+            self.offset = start_npy(handle, shape, self.dtype)
 
     def write(self, start: int, rows: torch.Tensor) -> None:
         """Rows `start`, `start + 1`, ... of the array."""

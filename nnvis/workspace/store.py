@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 import diskcache
 import numpy as np
 
+from nnvis.data.npy import start_npy
 from nnvis.errors import NotInStore
 from nnvis.projection.selection import CHUNK, row_chunks, stored_npy_map
 from nnvis.workspace.safe_disk import PlainDisk
@@ -311,10 +312,7 @@ class Store:
             x = source()
             rows, units = x.shape
             with open(partial, "wb") as handle:  # written, not mapped: no page of it stays resident here
-                np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(x.dtype),
-                                                              "fortran_order": False, "shape": (units, rows)})
-                offset = handle.tell()
-                handle.truncate(offset + rows * units * x.dtype.itemsize)
+                offset = start_npy(handle, (units, rows), x.dtype)
                 start = 0
                 for chunk in row_chunks(x, slice(0, rows), dtype=None, at_once=rows_at_once):
                     by_unit = np.ascontiguousarray(chunk.T)
