@@ -14,13 +14,22 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // The view as a link: the query string holds everything needed to reopen it; the address bar
     // follows the view without reloading, and the copy-link button copies the address.
+    // Returns [the address, a note]: a selection too long for an address (LINK_SELECTION_CHARS)
+    // is left out of it, and the note says so.
     shareLink: function (ws, layer, epoch, method, color, neuron, selected, observations, tokenColour, shared) {
       const ids = selected && selected.points ? selected.points.map(p => p.customdata).filter(i => i !== undefined)
         : (shared || []);
       const patches = observations === "patches";  // a token layer's patch tokens: named only when shown
-      return setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
-                         sel: ids.length ? ranges(ids) : null, obs: patches ? observations : null,
-                         tokens: patches ? tokenColour : null});
+      let sel = ids.length ? ranges(ids) : null;
+      let note = "";
+      const length = sel ? encodeURIComponent(sel).length : 0;  // as the address writes it: "," is "%2C"
+      if (length > LINK_SELECTION_CHARS) {
+        note = "The link leaves out the selection: its " + new Set(ids).size + " observations take " + length +
+          " characters, more than an address can carry (" + LINK_SELECTION_CHARS + ").";
+        sel = null;
+      }
+      return [setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
+                          sel: sel, obs: patches ? observations : null, tokens: patches ? tokenColour : null}), note];
     },
     // Any page: its controls' values (the last argument names their query keys) into the address.
     followView: function (...args) {
@@ -45,6 +54,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
   },
 });
+
+// The longest `sel` an address carries, URL-encoded: gunicorn refuses a request line over 4094
+// bytes (its limit_request_line), and the rest of an explore address takes a few hundred.
+const LINK_SELECTION_CHARS = 3000;
 
 // Sorted unique indices as "3-7,12" (short links for large selections).
 function ranges(ids) {

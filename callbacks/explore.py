@@ -97,8 +97,9 @@ clientside_callback(  # a cancelled projection says so: the heading no longer sa
 clientside_callback(ClientsideFunction("nnvis", "copyAddress"), Output("copy-link-done", "children"),
                     Input("copy-link", "n_clicks"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("nnvis", "shareLink"), Output("share-url", "children"),
-                    *VIEW, Input("projection-select", "value"), Input("color-by", "value"),
-                    Input("selected-neuron", "data"), Input("obs-projection", "selectedData"),
+                    Output("link-note", "children"), *VIEW, Input("projection-select", "value"),
+                    Input("color-by", "value"), Input("selected-neuron", "data"),
+                    Input("obs-projection", "selectedData"),
                     Input("patch-observations", "value"), Input("patch-colour", "value"),
                     State("shared-selection", "data"))
 

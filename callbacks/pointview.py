@@ -26,7 +26,9 @@ from dash.exceptions import PreventUpdate
 from callbacks.density_views import is_webgl, shown_method
 from callbacks.views import NEURON_HINT, NEUTRAL_COLOUR, neuron_values, observation_details, version_of
 from layouts.figures import observation_groups
+from layouts.page_parts import selection_digest
 from layouts.pointview import HIDDEN, NEURON_PALETTE, SHOWN, group_legend, neuron_legend
+from nnvis.errors import NNVisError
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.projection.selection import rank_selection, unit_column, unit_moments
 from nnvis.workspace import keys
@@ -113,19 +115,34 @@ def pin_clicked_point(_clicks, index, ws, layer, epoch):
 
 @callback(Output("selection-ranking", "data", allow_duplicate=True),
           Output("neuron-ranking", "children", allow_duplicate=True),
-          Output("shared-selection", "data", allow_duplicate=True),
-          Input(POINTS, "selectedIndices"), *VIEW_STATE, State("shared-selection", "data"), prevent_initial_call=True)
-def rank_lassoed(indices, ws, layer, epoch, shared):
-    """A lasso (or its clearing): the neurons ranked for it; it becomes the page's selection
-    (the link's `sel`). The selection the page itself gave the point view is ranked already."""
-    chosen = sorted({int(i) for i in indices or []})
-    if chosen == sorted({int(i) for i in shared or []}):
+          Input(POINTS, "selectedIndices"), *VIEW_STATE, State("selection-ranking", "data"), prevent_initial_call=True)
+def rank_lassoed(indices, ws, layer, epoch, ranked):
+    """A lasso (or its clearing), or a selection the page gave the point view: the neurons ranked
+    for it, unless they are ranked already for this layer and epoch. The answer is the ranking
+    alone: the selection becomes the page's in the browser (the clientside callback below)."""
+    return or_message(lassoed_ranking, indices, ws, layer, epoch, ranked, answer=lambda message: (None, message))
+
+
+def lassoed_ranking(indices, ws, layer: str, epoch: int, ranked: dict | None) -> tuple:
+    """(ranking data, list component) of a point view's selection; (None, None) for none."""
+    chosen = selection_of(indices)
+    if not chosen or layer == INPUT_LAYER:
+        return None, None
+    if ranked and [ranked.get("layer"), ranked.get("epoch"), ranked.get("selection")] == [
+            layer, epoch, selection_digest(chosen)]:
         raise PreventUpdate
-    if not chosen:
-        return None, None, None
-    if layer == INPUT_LAYER:
-        return None, None, chosen
-    return or_message(lambda: (*points_ranking(ws, layer, epoch, chosen), chosen), answer=lambda m: (None, m, chosen))
+    return points_ranking(ws, layer, epoch, chosen)
+
+
+def selection_of(indices) -> list[int]:
+    """The sorted distinct observation indices of a selection the browser sent (a list of whole
+    numbers; their range is checked where they are read)."""
+    if indices is None:
+        return []
+    found = np.asarray(indices) if isinstance(indices, list) else None
+    if found is None or found.ndim != 1 or (found.size and found.dtype.kind not in "iu"):
+        raise NNVisError(f"a selection is a list of observation indices (whole numbers); got {str(indices)[:60]}")
+    return np.unique(found).tolist()
 
 
 def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None) -> np.ndarray | None:
@@ -203,16 +220,18 @@ def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
     rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
             for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
     data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),
-            "scores": np.round(ranked["scores"], 4).tolist()}
+            "scores": np.round(ranked["scores"], 4).tolist(), "selection": selection_digest(indices)}
     return data, [html.Div(f"Top neurons for {len(indices)} selected observations", className="muted"),
                   html.Ol(rows)]
 
 
-clientside_callback(
+clientside_callback(  # the point view's selection: the page's (the link's `sel`, kept for the next view drawn)
     """function (indices, ws, layer, epoch, method, color, neuron, observations, tokenColour) {
-        return window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null, observations,
-                                                      tokenColour, indices || []);
+        const link = window.dash_clientside.nnvis.shareLink(ws, layer, epoch, method, color, neuron, null,
+                                                            observations, tokenColour, indices || []);
+        return [...link, indices && indices.length ? indices : null];
     }""",
-    Output("share-url", "children", allow_duplicate=True), Input(POINTS, "selectedIndices"), *VIEW_STATE,
+    Output("share-url", "children", allow_duplicate=True), Output("link-note", "children", allow_duplicate=True),
+    Output("shared-selection", "data", allow_duplicate=True), Input(POINTS, "selectedIndices"), *VIEW_STATE,
     State("projection-select", "value"), State("color-by", "value"), State("selected-neuron", "data"),
     State("patch-observations", "value"), State("patch-colour", "value"), prevent_initial_call=True)

@@ -4,6 +4,8 @@ built from the workspace."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from dash import html
 from torch import nn
@@ -199,6 +201,13 @@ def coherence_options(method: str) -> list[dict]:
     return [{"label": coherence_label(setting), "value": setting} for setting in COHERENCE] + tied
 
 
+def selection_digest(indices) -> str:
+    """A short name of a set of observations (order and repeats ignored): a ranking made for it
+    says which selection it ranks, so that the same selection is not ranked twice."""
+    chosen = np.unique(np.asarray(list(indices), dtype=np.int64))
+    return hashlib.sha256(chosen.tobytes()).hexdigest()[:16]
+
+
 def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
     """(ranking data, list component) of the neurons responding most to the selected observations."""
     acts = open_analysis(ws).activations(layer, epoch)
@@ -207,6 +216,7 @@ def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
     selected[np.unique(indices)] = True
     rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {acts[selected, n].astype(float).mean():.3f} vs "
                     f"{acts[~selected, n].astype(float).mean():.3f})") for n, s in zip(order, scores)]
-    data = {"layer": layer, "epoch": epoch, "neurons": order.tolist(), "scores": np.round(scores, 4).tolist()}
+    data = {"layer": layer, "epoch": epoch, "neurons": order.tolist(), "scores": np.round(scores, 4).tolist(),
+            "selection": selection_digest(indices)}
     return data, [html.Div(f"Top neurons for {int(selected.sum())} selected observations", className="muted"),
                   html.Ol(rows)]

@@ -160,6 +160,12 @@ def paper_summary(workspace: Path) -> dict:
     return json.loads(summary.stdout)
 
 
+def choose(page, dropdown_id: str, option_text: str) -> None:
+    """Pick an option of a dcc.Dropdown by its visible label, as a user does."""
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=option_text, exact=True).click()
+
+
 def drag_lasso(page, graph_id: str, corners: list[tuple[float, float]]) -> None:
     """Draw a lasso with the mouse over the plot area of graph `graph_id`, through `corners`
     given as fractions of the plot's width and height."""

@@ -85,7 +85,8 @@ def controls(state: dict, workspaces: list[dict], layers: list[str], epochs: lis
                   html.Button("Copy link", id="copy-link", className="button share-button",
                               title="copy a link to this view (the address bar holds it too)"),
                   html.Span(id="copy-link-done", className="muted", role="status"),
-                  html.Span(id="share-url", hidden=True)],
+                  html.Span(id="share-url", hidden=True),
+                  html.Span(id="link-note", className="muted", role="status")],
                  className="control control-end control-row"),
     ], className="controls")
 

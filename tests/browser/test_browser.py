@@ -6,7 +6,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import drag_lasso
+from tests.conftest import choose, drag_lasso
 
 pytestmark = pytest.mark.browser
 
@@ -102,11 +102,6 @@ def test_clicking_a_neuron_colours_observations_by_its_activation(page, dashboar
     finally:
         colleague.close()
 
-
-def choose(page, dropdown_id, option_text):
-    """Pick an option of a dcc.Dropdown by its visible label."""
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option_text, exact=True).click()
 
 
 def test_changing_layer_and_epoch_changes_projection_and_nh(page, dashboard):

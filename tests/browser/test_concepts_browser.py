@@ -9,7 +9,7 @@ import pytest
 from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import serving
+from tests.conftest import choose, serving
 from tests.integration.test_concepts_cli import MODEL, digits_cnn_workspace
 
 pytestmark = pytest.mark.browser
@@ -22,10 +22,6 @@ TRACES = "(id) => document.querySelector('#' + id + ' .js-plotly-plot').data"
 def cnn_workspace(tmp_path_factory):
     return digits_cnn_workspace(tmp_path_factory)
 
-
-def choose(page, dropdown_id, option_text):
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option_text, exact=True).click()
 
 
 def test_a_click_recolours_the_projection_and_another_epoch_follows_the_matched_concept(page, cnn_workspace,

@@ -7,8 +7,8 @@ most 3 per user)" in red."""
 
 import pytest
 
-from tests.browser.test_browser import choose, wait_for_points
-from tests.conftest import copy_workspace, serving
+from tests.browser.test_browser import wait_for_points
+from tests.conftest import choose, copy_workspace, serving
 
 pytestmark = pytest.mark.browser
 

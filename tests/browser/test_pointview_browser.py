@@ -2,13 +2,16 @@
 whose `points_above` is lowered so that the digits workspace's 300 observations take the path a
 projection of more than 100,000 takes by default (the same code)."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import numpy as np
 import pytest
 
 from nnvis.projection.linking import rank_neurons
+from nnvis.validation import parse_ranges
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import serving
+from tests.conftest import choose, serving
 
 pytestmark = pytest.mark.browser
 
@@ -86,6 +89,9 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1]), (low[0], low[1])]
     inside = np.flatnonzero(np.all((screen > low + 2) & (screen < high - 2), axis=1))
     border = np.flatnonzero(np.all((screen > low - 2) & (screen < high + 2), axis=1))
+    answers = []
+    page.on("requestfinished", lambda r: answers.append(r.response().text()) if "selection-ranking" in (
+        r.post_data or "") else None)
     page.mouse.move(*corners[0])
     page.keyboard.down("Shift")
     page.mouse.down()
@@ -101,12 +107,52 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     assert len(inside) <= count <= len(border) and count > 10
     selected = page.evaluate("() => document.getElementById('obs-points').scatterplot.get('selectedPoints')")
     assert len(selected) == count and set(inside) <= set(selected)
-    acts = Analysis(Workspace(digits_workspace.path)).activations("hidden2", 2)
-    neurons, _ = rank_neurons(acts, np.array(selected), top=10)
-    shown = [int(line.split("neuron ")[1].split(":")[0]) for line in text.splitlines() if line.startswith("neuron ")]
-    assert shown[:3] == neurons[:3].tolist()  # the exact ranking's leaders (ties further down may swap)
+    analysis = Analysis(Workspace(digits_workspace.path))
+    assert leading_neurons(text) == top_three(analysis, 2, selected)  # the exact ranking's leaders
+    # the answer is the ranking alone (the selection is not sent back); the page keeps the
+    # selection in its address
+    assert answers and all("shared-selection" not in answer and len(answer) < 4000 for answer in answers)
     page.wait_for_function("() => window.location.search.includes('sel=')", timeout=120_000)
+    assert parse_ranges(parse_qs(urlsplit(page.url).query)["sel"][0], "sel") == sorted(selected)
+    assert page.inner_text("#link-note") == ""
     page.screenshot(path=str(Workspace(digits_workspace.path).path.parent / "pointview-lasso.png"))
+    # another epoch's view keeps the selection and ranks it again, at that epoch
+    other = next(e for e in (1, 0) if top_three(analysis, e, selected) != top_three(analysis, 2, selected))
+    choose(page, "epoch-select", f"epoch {other}" + (" (untrained)" if other == 0 else ""))
+    page.wait_for_function(f"() => document.querySelector('#nh-value').innerText.includes('epoch {other}')",
+                           timeout=120_000)
+    page.wait_for_function("n => { const text = document.querySelector('#neuron-ranking').innerText;"
+                           " return text.split('\\n').filter(l => l.startsWith('neuron ')).slice(0, 3)"
+                           ".map(l => Number(l.split(' ')[1].replace(':', ''))).join(',') === n; }",
+                           arg=",".join(map(str, top_three(analysis, other, selected))), timeout=120_000)
+    assert page.evaluate("() => document.getElementById('obs-points').scatterplot.get('selectedPoints')"
+                         ".slice().sort((a, b) => a - b)") == sorted(selected)
+    assert f"Top neurons for {count} selected" in page.inner_text("#neuron-ranking")
+
+
+def leading_neurons(ranking_text: str) -> list[int]:
+    """The first three neurons of the ranking as the page lists them."""
+    lines = [line for line in ranking_text.splitlines() if line.startswith("neuron ")]
+    return [int(line.split("neuron ")[1].split(":")[0]) for line in lines[:3]]
+
+
+def top_three(analysis: Analysis, epoch: int, selected) -> list[int]:
+    """The three neurons `rank_neurons` ranks first for the selection at hidden2 (ties further
+    down may swap between the exact ranking and the page's)."""
+    neurons, _ = rank_neurons(analysis.activations("hidden2", epoch), np.array(selected), top=10)
+    return neurons[:3].tolist()
+
+
+def test_a_selection_too_long_for_an_address_is_left_out_of_the_link_and_said(page, points_dashboard):
+    open_points(page, points_dashboard)
+    scattered = list(range(0, 4000, 2))  # 2,000 single indices: about 9,000 characters of ranges
+    url, note = page.evaluate("ids => window.dash_clientside.nnvis.shareLink(0, 'hidden2', 2, 'pca', 'true', null,"
+                              " null, null, null, ids)", scattered)
+    assert "sel=" not in url and "ws=0" in url and page.url == url
+    assert note.startswith("The link leaves out the selection: its 2000 observations take") and "(3000)" in note
+    url, note = page.evaluate("ids => window.dash_clientside.nnvis.shareLink(0, 'hidden2', 2, 'pca', 'true', null,"
+                              " null, null, null, ids)", [0, 1, 2, 7])
+    assert "sel=0-2%2C7" in url and note == ""
 
 
 def test_a_neuron_click_recolours_the_points_without_sending_them_again(page, points_dashboard, digits_workspace):

@@ -12,7 +12,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nnvis.workspace.analysis import Analysis
 from nnvis.workspace.workspace import Workspace
-from tests.conftest import copy_workspace, forget
+from tests.conftest import choose, copy_workspace, forget
 from tests.hardening_client import gunicorn, http
 
 pytestmark = pytest.mark.browser  # about 30-40 s: gunicorn with 4 workers and six pages
@@ -80,10 +80,6 @@ def says_read_only(page, *, texts=(), figures=(), timeout: float = 180_000) -> N
         assert page.locator(f"#{element} .annotation-text").first.is_visible()
         assert page.evaluate(WITHIN_GRAPH, element), f"the message of {element} is cut at the graph's edges"
 
-
-def choose(page, dropdown_id: str, option_text: str) -> None:
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option_text, exact=True).click()
 
 
 def set_number(page, selector: str, value) -> None:

@@ -18,7 +18,7 @@ from nnvis.models.hooks import collected_outputs
 from nnvis.unitlab import lab as unitlab
 from nnvis.unitlab.actmax import ActMaxParams
 from nnvis.workspace.analysis import Analysis
-from tests.conftest import serving
+from tests.conftest import choose, serving
 from tests.vit_models import BLOCK, vit_workspace
 
 pytestmark = pytest.mark.browser
@@ -44,11 +44,6 @@ def lab(vit, tmp_path_factory):
 def pixels(src: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
 
-
-def choose(page, dropdown_id, option_text):
-    """Pick an option of a dcc.Dropdown by its visible label."""
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option_text, exact=True).click()
 
 
 def test_a_block_units_top_k_show_their_firing_patch_outlined(page, lab, vit, tmp_path):
