@@ -127,6 +127,8 @@ def lassoed_ranking(indices, ws, layer: str, epoch: int, ranked: dict | None) ->
     """(ranking data, list component) of a point view's selection; (None, None) for none."""
     chosen = selection_of(indices)
     if not chosen or layer == INPUT_LAYER:
+        if ranked is None:
+            raise PreventUpdate  # nothing ranked to clear: the neuron map is not drawn again
         return None, None
     if ranked and [ranked.get("layer"), ranked.get("epoch"), ranked.get("selection")] == [
             layer, epoch, selection_digest(chosen)]:

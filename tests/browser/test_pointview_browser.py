@@ -2,6 +2,7 @@
 whose `points_above` is lowered so that the digits workspace's 300 observations take the path a
 projection of more than 100,000 takes by default (the same code)."""
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -56,7 +57,12 @@ def isolated(screen: np.ndarray, gap: float = 12.0) -> int:
 
 
 def test_the_large_view_is_drawn_as_webgl_points_in_place_of_the_graph(page, points_dashboard):
+    asked = []
+    page.on("request", lambda r: asked.append(json.loads(r.post_data or "{}").get("output", ""))
+            if "_dash-update-component" in r.url else None)
     open_points(page, points_dashboard)
+    # the view drawn with no selection clears no ranking: the neuron map is drawn once
+    assert sum("neuron-map.figure" in output for output in asked) == 1
     assert page.is_visible("#obs-points canvas") and not page.is_visible("#obs-projection")
     assert page.get_attribute("#obs-points", "data-indexed") == "1"
     assert page.get_attribute("#obs-points", "data-renders") == "1"  # the first frame: the points drawn once
@@ -90,8 +96,8 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     inside = np.flatnonzero(np.all((screen > low + 2) & (screen < high - 2), axis=1))
     border = np.flatnonzero(np.all((screen > low - 2) & (screen < high + 2), axis=1))
     answers = []
-    page.on("requestfinished", lambda r: answers.append(r.response().text()) if "selection-ranking" in (
-        r.post_data or "") else None)
+    page.on("requestfinished", lambda r: answers.append(r.response().text()) if "selection-ranking.data" in (
+        json.loads(r.post_data or "{}").get("output", "") if "_dash-update-component" in r.url else "") else None)
     page.mouse.move(*corners[0])
     page.keyboard.down("Shift")
     page.mouse.down()
