@@ -6,18 +6,10 @@ observation cards and neuron ranking.
 
 Nothing here holds a layer's activations: they are memory-mapped from the store's file
 (`Analysis.mapped_activations`), read in chunks or by the selected rows alone (`nnvis.projection.selection`).
-Each neuron's moments over all observations (one pass over the layer, seconds at a million
-observations) are computed in a background thread when a layer is first drawn as points and
-kept in the job cache's folder, so that every worker reads them and a lasso reads only its rows."""
+Each neuron's moments over all observations (`web.moments`) are computed in a background thread
+when a layer is first drawn as points, so that a lasso reads only its own rows."""
 
 from __future__ import annotations
-
-import hashlib
-import json
-import os
-import threading
-from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 from dash import Input, Output, State, ctx, html, no_update
@@ -26,16 +18,17 @@ from dash.exceptions import PreventUpdate
 from callbacks.density_views import is_webgl, shown_method
 from callbacks.views import NEURON_HINT, NEUTRAL_COLOUR, neuron_values, observation_details, version_of
 from layouts.figures import observation_groups
-from layouts.page_parts import selection_digest
+from layouts.page_parts import selection_digest, selection_ranking
 from layouts.pointview import HIDDEN, NEURON_PALETTE, SHOWN, group_legend, neuron_legend
 from nnvis.errors import NNVisError
 from nnvis.models.layers import INPUT_LAYER
-from nnvis.projection.selection import rank_selection, unit_column, unit_moments
+from nnvis.projection.selection import unit_column
 from nnvis.workspace import keys
 from nnvis.workspace.analysis import Analysis
 from nnvis_components import encode_points, encode_values
-from web.context import current_settings, open_analysis, workspace_identity
+from web.context import open_analysis
 from web.errors import or_message
+from web.moments import warm_moments
 from web.registry import callback, clientside_callback
 
 POINTS = "obs-points"
@@ -133,7 +126,7 @@ def lassoed_ranking(indices, ws, layer: str, epoch: int, ranked: dict | None) ->
     if ranked and [ranked.get("layer"), ranked.get("epoch"), ranked.get("selection")] == [
             layer, epoch, selection_digest(chosen)]:
         raise PreventUpdate
-    return points_ranking(ws, layer, epoch, chosen)
+    return selection_ranking(ws, layer, epoch, chosen)
 
 
 def selection_of(indices) -> list[int]:
@@ -157,74 +150,6 @@ def neuron_column(analysis: Analysis, layer: str, epoch: int, neuron: int | None
         return neuron_values(analysis, layer, epoch, neuron)
     acts = analysis.mapped_activations(layer, epoch)
     return unit_column(acts, int(neuron)) if 0 <= int(neuron) < acts.shape[1] else None
-
-
-MOMENTS: OrderedDict = OrderedDict()  # (workspace identity, layer, epoch) -> unit_moments, a few kept per process
-WARMING: set = set()
-WARMING_LOCK = threading.Lock()
-
-
-def moments_file(analysis: Analysis, layer: str, epoch: int) -> Path:
-    """Where the moments of a layer are kept for every worker: the job cache's folder (written
-    by a read-only server too), named by the workspace as it is now, the layer and the epoch."""
-    name = hashlib.sha256(json.dumps([*workspace_identity(analysis), layer, epoch], default=str).encode()).hexdigest()
-    return Path(current_settings().job_cache) / "moments" / f"{name[:32]}.npz"
-
-
-def layer_moments(analysis: Analysis, layer: str, epoch: int, path: Path | None = None) -> dict:
-    """Each neuron's sum and sum of squares over the subset: kept in this process, else read from
-    the job cache's folder, else one pass over the mapped layer (then kept in both)."""
-    key = (workspace_identity(analysis), layer, epoch)
-    if key not in MOMENTS:
-        path = path or moments_file(analysis, layer, epoch)
-        try:
-            with np.load(path, allow_pickle=False) as kept:
-                moments = {"sum": kept["sum"], "squares": kept["squares"], "n": int(kept["n"])}
-        except (OSError, KeyError, ValueError):
-            moments = unit_moments(analysis.mapped_activations(layer, epoch))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.partial.npz")
-            np.savez(partial, **moments)
-            os.replace(partial, path)  # readers see the whole file or none
-        MOMENTS[key] = moments
-        while len(MOMENTS) > 4:
-            MOMENTS.popitem(last=False)
-    MOMENTS.move_to_end(key)
-    return MOMENTS[key]
-
-
-def warm_moments(analysis: Analysis, layer: str, epoch: int) -> None:
-    """Start computing a layer's moments in a background thread (once per process and layer)
-    unless they are known: the first lasso then reads only its own rows."""
-    key = (workspace_identity(analysis), layer, epoch)
-    path = moments_file(analysis, layer, epoch)
-    with WARMING_LOCK:
-        if key in MOMENTS or key in WARMING or path.exists():
-            return
-        WARMING.add(key)
-
-    def run():
-        try:
-            layer_moments(analysis, layer, epoch, path)
-        except Exception:  # noqa: BLE001  a lasso computes them itself and says what was wrong
-            pass
-        finally:
-            WARMING.discard(key)
-
-    threading.Thread(target=run, name=f"moments {layer}", daemon=True).start()
-
-
-def points_ranking(ws, layer: str, epoch: int, indices: list[int]) -> tuple:
-    """(ranking data, list component) as `layouts.page_parts.selection_ranking` gives them, read
-    from the selected rows and the layer's kept moments (`nnvis.projection.selection`)."""
-    analysis = open_analysis(ws)
-    ranked = rank_selection(analysis.mapped_activations(layer, epoch), indices, layer_moments(analysis, layer, epoch))
-    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
-            for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
-    data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),
-            "scores": np.round(ranked["scores"], 4).tolist(), "selection": selection_digest(indices)}
-    return data, [html.Div(f"Top neurons for {len(indices)} selected observations", className="muted"),
-                  html.Ol(rows)]
 
 
 clientside_callback(  # the point view's selection: the page's (the link's `sel`, kept for the next view drawn)

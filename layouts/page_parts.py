@@ -15,11 +15,12 @@ from layouts.patch_view import IMAGES, PATCHES
 from nnvis.errors import NNVisError
 from nnvis.models.feature_maps import map_layers
 from nnvis.models.layers import list_layers
-from nnvis.projection.linking import rank_neurons
+from nnvis.projection.selection import rank_selection
 from nnvis.projection.trails import COHERENCE, attraction_of, check_coherence
 from nnvis.unitlab import lab as unitlab
 from web.components import COLOR_BY
 from web.context import open_analysis
+from web.moments import layer_moments
 from web.view_state import (
     Key,
     ViewState,
@@ -209,14 +210,15 @@ def selection_digest(indices) -> str:
 
 
 def selection_ranking(ws, layer: str, epoch: int, indices: list[int]):
-    """(ranking data, list component) of the neurons responding most to the selected observations."""
-    acts = open_analysis(ws).activations(layer, epoch)
-    order, scores = rank_neurons(acts, np.unique(indices), top=10)
-    selected = np.zeros(len(acts), bool)
-    selected[np.unique(indices)] = True
-    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {acts[selected, n].astype(float).mean():.3f} vs "
-                    f"{acts[~selected, n].astype(float).mean():.3f})") for n, s in zip(order, scores)]
-    data = {"layer": layer, "epoch": epoch, "neurons": order.tolist(), "scores": np.round(scores, 4).tolist(),
-            "selection": selection_digest(indices)}
-    return data, [html.Div(f"Top neurons for {int(selected.sum())} selected observations", className="muted"),
+    """(ranking data, list component) of the neurons responding most to the selected observations
+    (`rank_selection`'s score, as `rank_neurons` scores them), read from the selected rows of the
+    memory-mapped layer and its kept moments (`web.moments`): never the whole layer in memory."""
+    analysis = open_analysis(ws)
+    chosen = np.unique(np.asarray(indices, dtype=np.int64))
+    ranked = rank_selection(analysis.mapped_activations(layer, epoch), chosen, layer_moments(analysis, layer, epoch))
+    rows = [html.Li(f"neuron {n}: {s:+.2f} σ (mean {a:.3f} vs {b:.3f})")
+            for n, s, a, b in zip(ranked["neurons"], ranked["scores"], ranked["selected_mean"], ranked["rest_mean"])]
+    data = {"layer": layer, "epoch": epoch, "neurons": ranked["neurons"].tolist(),
+            "scores": np.round(ranked["scores"], 4).tolist(), "selection": selection_digest(chosen)}
+    return data, [html.Div(f"Top neurons for {len(chosen)} selected observations", className="muted"),
                   html.Ol(rows)]

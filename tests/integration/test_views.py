@@ -79,6 +79,24 @@ def test_selection_ranking_prefers_neurons_of_the_selection(served):
         assert acts[selected, neuron].mean() > acts[rest, neuron].mean()
 
 
+def test_a_links_selection_is_ranked_without_reading_the_whole_layer(served, monkeypatch, tmp_path):
+    from layouts.page_parts import selection_ranking
+    from nnvis.projection.linking import rank_neurons
+
+    acts = served.activations("hidden4", 2).astype(np.float64)
+    selected = [0, 5, 17, 42, 99, 230]
+    expected, scores = rank_neurons(acts, np.array(selected), top=10)
+    monkeypatch.setenv("NNVIS_JOB_CACHE", str(tmp_path / "jobs"))
+
+    def whole_layer(self, layer, epoch):
+        raise AssertionError(f"the whole of {layer} at epoch {epoch} was read")
+
+    monkeypatch.setattr(type(served), "activations", whole_layer)
+    data, _ = selection_ranking(0, "hidden4", 2, selected + [5])  # repeats count once
+    assert data["neurons"][:3] == expected[:3].tolist()  # ties further down may swap
+    np.testing.assert_allclose(data["scores"][:3], scores[:3], rtol=1e-3, atol=1e-3)
+
+
 def test_export_csv_rows_match_the_projection(served):
     from callbacks.views import export_table
 
