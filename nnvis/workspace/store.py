@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -168,6 +169,26 @@ def not_stored(key: ArtifactKey) -> NotInStore:
                       "computed already. Pick a computed view, or ask the workspace's owner to compute this one.")
 
 
+
+OWNER_LOCK = ".owner.lock"  # in a scratch folder: locked by the process using it
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Remove the scratch folders under `parent` whose owner lock nobody holds (their process
+    died inside); a folder still being made (no lock file yet) or in use is left. Returns those removed."""
+    removed = []
+    for folder in parent.iterdir():
+        try:
+            with open(folder / OWNER_LOCK, "rb") as owner:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        except OSError:  # no lock file, or it is held: not abandoned
+            continue
+    if removed:
+        LOG.info("removed %d abandoned scratch folder(s) under %s", len(removed), parent)
+    return removed
+
 class Store:
     """Artifacts on disk, shared by every process that opens the same directory. A `read_only`
     store computes and writes nothing: a miss is a NotInStore error saying so (a thumbnail or a
@@ -219,11 +240,17 @@ class Store:
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[Path]:
-        """A new folder inside the store's (its disk, not the system's /tmp), removed on exit."""
+        """A new folder inside the store's (its disk, not the system's /tmp), removed on exit.
+        Its maker holds the lock of its OWNER_LOCK file while it is used, so that the folders of
+        a process that died inside (a killed capture: gigabytes at a million observations) are
+        recognised and removed when the next one is made."""
         parent = self.directory / "scratch"
         parent.mkdir(exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=parent) as folder:
-            yield Path(folder)
+        remove_abandoned(parent)
+        with tempfile.TemporaryDirectory(dir=parent, ignore_cleanup_errors=True) as folder:
+            with open(Path(folder) / OWNER_LOCK, "a+b") as owner:
+                fcntl.flock(owner, fcntl.LOCK_EX)
+                yield Path(folder)
 
     def __contains__(self, key: ArtifactKey) -> bool:
         """Whether a readable entry is stored for `key` (a refused or unreadable one is not)."""

@@ -1,5 +1,7 @@
 """The content-addressed store: keys, round trips without pickle, hits and misses."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,35 @@ def test_mapped_transpose_of_a_memory_mapped_layer_reads_its_file(tmp_path):
     by_unit = Store(tmp_path / "store").mapped_transpose(
         ArtifactKey("activations-by-unit", "d", "s", "w", "hidden", 2, ""), lambda: mapped, rows_at_once=7)
     np.testing.assert_array_equal(by_unit, np.asarray(mapped).T)
+
+
+def test_the_scratch_folder_of_a_killed_process_is_removed_by_the_next_one_and_a_live_one_kept(tmp_path):
+    """A capture killed inside its scratch folder leaves its spilled files; the next scratch
+    folder made in the store removes them, and never a folder another live process is using."""
+    import signal
+    import subprocess
+    import sys
+
+    def holder() -> tuple[subprocess.Popen, str]:
+        script = (f"import time\nfrom nnvis.workspace.store import Store\n"
+                  f"with Store({str(tmp_path)!r}).scratch() as folder:\n"
+                  f"    (folder / 'layer.npy').write_bytes(b'0' * 4096)\n"
+                  f"    print(folder, flush=True)\n    time.sleep(120)\n")
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        return process, process.stdout.readline().strip()
+
+    killed, killed_folder = holder()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert (Path(killed_folder) / "layer.npy").stat().st_size == 4096  # left behind by the kill
+    alive, alive_folder = holder()
+    try:
+        assert not Path(killed_folder).exists()  # removed when the next folder was made
+        with Store(tmp_path).scratch() as mine:
+            left = {p.name for p in (tmp_path / "scratch").iterdir()}
+            assert left == {mine.name, Path(alive_folder).name}  # the live one is kept, whole
+            assert (Path(alive_folder) / "layer.npy").stat().st_size == 4096
+        assert not mine.exists()
+    finally:
+        alive.kill()
+        alive.wait()
