@@ -155,8 +155,13 @@ class Analysis(StoredWorkspace):
 
     def subset_image(self, index: int) -> np.ndarray:
         """One image of the subset, read alone from the stored subset where it is memory-mapped."""
+        return np.asarray(self.subset_images()[index])
+
+    def subset_images(self) -> np.ndarray:
+        """The subset's images, memory-mapped from the store's file where it keeps them in one (a
+        capture then reads a batch at a time, and the data set is not loaded); else as `subset`."""
         mapped = self.store.mapped_member(keys.subset(self), "images")
-        return np.asarray(mapped[index]) if mapped is not None else self.subset()["images"][index]
+        return mapped if mapped is not None else self.subset()["images"]
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -212,7 +217,7 @@ class Analysis(StoredWorkspace):
             if found is not None:
                 return found
             with self.store.scratch() as scratch:  # layers over SPILL_BYTES: .npy files there, streamed
-                acts, probabilities = capture(self.model(epoch), self.subset()["images"], self.layers,
+                acts, probabilities = capture(self.model(epoch), self.subset_images(), self.layers,
                                               device=self.device, precision=self.config.precision,
                                               progress=self.progress, tokens=self.config.tokens,
                                               layouts=parse_layouts(self.config.layout), spill_to=scratch,
