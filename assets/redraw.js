@@ -24,8 +24,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       let note = "";
       const length = sel ? encodeURIComponent(sel).length : 0;  // as the address writes it: "," is "%2C"
       if (length > LINK_SELECTION_CHARS) {
-        note = "The link leaves out the selection: its " + new Set(ids).size + " observations take " + length +
-          " characters, more than an address can carry (" + LINK_SELECTION_CHARS + ").";
+        note = "Link without the selection: its " + new Set(ids).size + " observations take " + length +
+          " characters (an address carries " + LINK_SELECTION_CHARS + ").";
         sel = null;
       }
       return [setAddress({ws: ws, layer: layer, epoch: epoch, method: method, color: color, neuron: neuron,
