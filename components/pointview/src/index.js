@@ -215,6 +215,18 @@ function PointView(props) {
     canvas.addEventListener('mouseleave', onLeave);
     plot.subscribe('view', () => mark(-1));
     plot.subscribe('lassoStart', () => { s.lasso = true; });
+    // A lasso closed where it began ends in a click there (its mouse-up within regl-scatterplot's
+    // lassoMinDist of its mouse-down), which regl-scatterplot answers by selecting the point under
+    // it alone, in place of the lasso's points: that click is swallowed.
+    plot.subscribe('lassoEnd', () => { s.lassoEnded = true; });
+    const onDown = () => { s.lassoEnded = false; };
+    const onClick = (event) => {
+      if (!s.lassoEnded) return;
+      s.lassoEnded = false;
+      event.stopImmediatePropagation();
+    };
+    canvas.addEventListener('mousedown', onDown, true);
+    canvas.addEventListener('click', onClick, true);
     plot.subscribe('select', ({ points }) => {
       const lasso = s.lasso;
       s.lasso = false;
@@ -239,6 +251,8 @@ function PointView(props) {
       resize.disconnect();
       canvas.removeEventListener('mousemove', onMove);
       canvas.removeEventListener('mouseleave', onLeave);
+      canvas.removeEventListener('mousedown', onDown, true);
+      canvas.removeEventListener('click', onClick, true);
       plot.destroy();
       s.plot = null;
     };
