@@ -255,16 +255,21 @@ def app_timings(browser, workspace: Path, points: int) -> dict:
         for centre in (np.median(screen, axis=0), np.percentile(screen, 35, axis=0)):
             low, high = box_around(screen, centre, 0.10)
             lasso(page, low, high)
-            page.evaluate("() => { document.querySelector('#neuron-ranking').innerHTML = ''; }")
+            before = page.inner_text("#neuron-ranking")  # (the page's own DOM is left alone: React keeps it)
             start = time.perf_counter()
             page.mouse.up()
             page.keyboard.up("Shift")
-            page.wait_for_function("() => document.querySelector('#neuron-ranking').innerText"
-                                   ".includes('Top neurons for')", timeout=WAIT_MS)
+            page.wait_for_function("before => { const text = document.querySelector('#neuron-ranking').innerText;"
+                                   " return text.includes('Top neurons for') && text !== before; }", arg=before,
+                                   timeout=WAIT_MS)
             seconds = time.perf_counter() - start
             text = page.inner_text("#neuron-ranking")
-            lassos.append({"seconds": seconds, "selected": int(text.split("Top neurons for ")[1].split(" ")[0])})
-            print(f"  (b) lasso of {lassos[-1]['selected']:,} points to its ranking: {seconds:.2f} s", flush=True)
+            shown = page.evaluate("() => document.getElementById('obs-points').scatterplot"
+                                  ".get('selectedPoints').length")
+            lassos.append({"seconds": seconds, "selected": int(text.split("Top neurons for ")[1].split(" ")[0]),
+                           "selected_in_view": shown})
+            print(f"  (b) lasso of {lassos[-1]['selected']:,} points to its ranking: {seconds:.2f} s "
+                  f"({shown:,} selected in the view)", flush=True)
         result["lassos"] = lassos
         page.keyboard.press("Escape")
         page.wait_for_load_state("networkidle", timeout=WAIT_MS)
