@@ -21,6 +21,8 @@ SCREEN = """n => { const plot = document.getElementById('obs-points').scatterplo
   const box = document.querySelector('#obs-points canvas').getBoundingClientRect();
   return Array.from({length: n}, (_, i) => { const [x, y] = plot.getScreenPosition(i);
                                              return [box.left + x, box.top + y]; }); }"""
+LASSO_LINE_DRAWN = """(() => { const c = document.querySelector('#obs-points .points-lasso');
+  return c.width > 0 && c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some(v => v > 0); })()"""
 VALUES = "() => document.getElementById('obs-points').scatterplot.get('points').map(p => p[2])"
 NEURON_PIXEL = """i => { const gd = document.querySelector('#neuron-map .js-plotly-plot');
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
@@ -63,7 +65,7 @@ def test_the_large_view_is_drawn_as_webgl_points_in_place_of_the_graph(page, poi
     open_points(page, points_dashboard)
     # the view drawn with no selection clears no ranking: the neuron map is drawn once
     assert sum("neuron-map.figure" in output for output in asked) == 1
-    assert page.is_visible("#obs-points canvas") and not page.is_visible("#obs-projection")
+    assert page.is_visible("#obs-points canvas:not(.points-lasso)") and not page.is_visible("#obs-projection")
     assert page.get_attribute("#obs-points", "data-indexed") == "1"
     assert page.get_attribute("#obs-points", "data-renders") == "1"  # the first frame: the points drawn once
     assert len(page.evaluate(VALUES)) == 300
@@ -102,11 +104,15 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     page.on("requestfinished", lambda r: answers.append(r.response().text()) if "selection-ranking.data" in (
         json.loads(r.post_data or "{}").get("output", "") if "_dash-update-component" in r.url else "") else None)
     page.mouse.move(*corners[0])
+    renders = page.get_attribute("#obs-points", "data-renders")
     page.keyboard.down("Shift")
     page.mouse.down()
     for start, end in zip(corners, corners[1:]):
         for t in np.linspace(0, 1, 8)[1:]:
             page.mouse.move(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
+    # the drag drew the lasso's line over the points, and the points not once
+    page.wait_for_function(f"() => {LASSO_LINE_DRAWN}", timeout=120_000)
+    assert page.get_attribute("#obs-points", "data-renders") == renders
     page.mouse.up()
     page.keyboard.up("Shift")
     page.wait_for_function("() => document.querySelector('#neuron-ranking').innerText.includes('Top neurons for')",
@@ -116,6 +122,8 @@ def test_a_lasso_ranks_the_neurons_of_the_points_inside_it(page, points_dashboar
     assert len(inside) <= count <= len(border) and count > 10
     selected = page.evaluate("() => document.getElementById('obs-points').scatterplot.get('selectedPoints')")
     assert len(selected) == count and set(inside) <= set(selected)
+    assert int(page.get_attribute("#obs-points", "data-renders")) > int(renders)  # the selection drawn
+    assert not page.evaluate(f"() => {LASSO_LINE_DRAWN}")  # the line is gone
     analysis = Analysis(Workspace(digits_workspace.path))
     assert leading_neurons(text) == top_three(analysis, 2, selected)  # the exact ranking's leaders
     # the answer is the ranking alone (the selection is not sent back); the page keeps the

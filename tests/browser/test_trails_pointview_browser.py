@@ -47,7 +47,7 @@ def test_trails_are_drawn_as_point_connections_filtered_by_class_and_hovered(pag
     page.goto(trails_dashboard + VIEW)
     drawn(page, 1)
     page.wait_for_load_state("networkidle")
-    assert page.is_visible("#trail-points canvas") and not page.is_visible("#trails-graph")
+    assert page.is_visible("#trail-points canvas:not(.points-lasso)") and not page.is_visible("#trails-graph")
     # one line an observation through its frames: 300 trails of n_frames points, drawn as curves
     assert attribute(page, "data-lines") == 300 and attribute(page, "data-points") == 300 * n_frames
     assert attribute(page, "data-connection-draws") >= 1
@@ -140,7 +140,8 @@ def test_a_trail_that_turns_back_draws_no_spike_beyond_its_points(page, hairpin_
     page.wait_for_function("() => Number(document.getElementById('trail-points')"
                            ".getAttribute('data-connection-draws')) >= 1")  # the lines are drawn
     assert attribute(page, "data-lines") == 16
-    image = np.asarray(Image.open(io.BytesIO(page.locator("#trail-points canvas").screenshot())).convert("L"), float)
+    shot = page.locator("#trail-points canvas:not(.points-lasso)").screenshot()
+    image = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), float)
     height, width = image.shape
     y, x = np.mgrid[0:height, 0:width]
     radius = np.hypot((x - width / 2) / (width / 2), (y - height / 2) / (height / 2))  # 1: the view's edge

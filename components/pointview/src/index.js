@@ -19,20 +19,53 @@
 // when it changed. Each draw renders the million points once (in software WebGL a render of
 // 1,000,000 points takes most of a second): nothing else asks regl-scatterplot to redraw (a
 // resize only when the size changed), and hovering does not redraw at all: the point under the
-// pointer is found in the same KDBush index and marked by an element over the canvas.
+// pointer is found in the same KDBush index and marked by an element over the canvas; a lasso's
+// drag does not redraw either: its line is drawn on a canvas over the points (.points-lasso), and
+// the points once, with their selection, after the mouse-up.
 // The element says what it did: data-drawn (draws finished), data-indexed (indexes built),
 // data-draw-ms (the last draw, to its next frame), data-renders (renders of the points),
 // data-timings (JSON: the first draw's parts in ms since navigation), data-points (points drawn),
 // data-lines (lines drawn through them: 0 without trails), data-shown (points shown, after
 // `shownOrder`), data-connection-draws (times the lines' curves were drawn); its `scatterplot`
 // property is the regl-scatterplot instance.
-import createScatterplot from 'regl-scatterplot';
+import createScatterplot, { createRenderer } from 'regl-scatterplot';
 import createKDBushClass from 'regl-scatterplot/src/kdbush-class';
 
 const React = window.React;
 
 const KDBush = createKDBushClass();
 const HOVER_PX = 6; // the pointer finds the nearest point within this many pixels
+const LASSO_LINE = '#333333';
+
+// A renderer whose frames are skipped while `held()`: regl-scatterplot draws every point again
+// at each move of a lasso (its line is drawn with them), most of a second each for a million
+// points in software WebGL; held during the drag, the line is drawn over the canvas instead
+// (drawPath), and a frame skipped is drawn at the first frame after.
+function heldRenderer(held) {
+  const renderer = createRenderer();
+  return new Proxy(renderer, {
+    get(target, key) {
+      if (key === 'onFrame') return (draw) => target.onFrame(() => { if (!held()) draw(); });
+      return target[key];
+    },
+  });
+}
+
+// The lasso's path so far (canvas pixels) on the overlay canvas; an empty path clears it.
+function drawPath(overlay, path) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.round(overlay.clientWidth * ratio);
+  const height = Math.round(overlay.clientHeight * ratio);
+  if (overlay.width !== width || overlay.height !== height) Object.assign(overlay, { width, height });
+  const context = overlay.getContext('2d');
+  context.clearRect(0, 0, width, height);
+  if (path.length < 2) return;
+  context.strokeStyle = LASSO_LINE;
+  context.lineWidth = 1.5 * ratio;
+  context.beginPath();
+  path.forEach(([x, y], i) => (i ? context.lineTo(x * ratio, y * ratio) : context.moveTo(x * ratio, y * ratio)));
+  context.stroke();
+}
 
 function decode(base64, Type) {
   let bytes;
@@ -162,6 +195,7 @@ function PointView(props) {
   const canvasRef = React.useRef(null);
   const boxRef = React.useRef(null);
   const markRef = React.useRef(null);
+  const overlayRef = React.useRef(null);
   const state = React.useRef({ plot: null, points: null, coordinates: null, index: null, kd: null, anchors: null,
     palette: null, drawing: Promise.resolve(), lasso: false, emitted: null, revision: 0, renders: 0, hovered: -1 });
 
@@ -171,8 +205,9 @@ function PointView(props) {
     const { width, height } = box.getBoundingClientRect();
     const s = state.current;
     s.size = [Math.max(width, 1), Math.max(height, 1)];
+    s.renderer = heldRenderer(() => s.lassoing);
     const plot = createScatterplot({
-      canvas, width: s.size[0], height: s.size[1],
+      canvas, renderer: s.renderer, width: s.size[0], height: s.size[1],
       pointSize: pointSize || 2, pointSizeSelected: 1, opacity: 0.8, performanceMode: !!props.performanceMode, colorBy: 'valueA',
       spatialIndexUseWorker: false, lassoColor: [0.2, 0.2, 0.2, 1], deselectOnEscape: true, deselectOnDblClick: true,
       // events as they happen: a lasso's points go to the server before the render that shows
@@ -200,7 +235,15 @@ function PointView(props) {
     // moves with no button held stop here (its handler listens on the window) and are answered
     // from the spatial index; a drag (pan, lasso) goes on to it.
     const onMove = (event) => {
-      if (event.buttons !== 0) { mark(-1); return; }
+      if (event.buttons !== 0) {
+        mark(-1);
+        if (s.lassoing) {
+          const r = canvas.getBoundingClientRect();
+          s.path.push([event.clientX - r.left, event.clientY - r.top]);
+          drawPath(overlayRef.current, s.path);
+        }
+        return;
+      }
       event.stopPropagation();
       const r = canvas.getBoundingClientRect();
       const i = nearest(s, event.clientX - r.left, event.clientY - r.top);
@@ -214,12 +257,27 @@ function PointView(props) {
     canvas.addEventListener('mousemove', onMove);
     canvas.addEventListener('mouseleave', onLeave);
     plot.subscribe('view', () => mark(-1));
-    plot.subscribe('lassoStart', () => { s.lasso = true; });
+    plot.subscribe('lassoStart', () => {
+      s.lasso = true;
+      s.lassoing = true; // no render of the points until the mouse-up (heldRenderer)
+      s.path = s.downAt ? [s.downAt] : [];
+    });
+    const release = () => { // capture phase: before regl-scatterplot's own mouse-up ends the lasso
+      if (!s.lassoing) return;
+      s.lassoing = false;
+      s.path = [];
+      drawPath(overlayRef.current, s.path);
+    };
+    window.addEventListener('mouseup', release, true);
     // A lasso closed where it began ends in a click there (its mouse-up within regl-scatterplot's
     // lassoMinDist of its mouse-down), which regl-scatterplot answers by selecting the point under
     // it alone, in place of the lasso's points: that click is swallowed.
     plot.subscribe('lassoEnd', () => { s.lassoEnded = true; });
-    const onDown = () => { s.lassoEnded = false; };
+    const onDown = (event) => {
+      s.lassoEnded = false;
+      const r = canvas.getBoundingClientRect();
+      s.downAt = [event.clientX - r.left, event.clientY - r.top];
+    };
     const onClick = (event) => {
       if (!s.lassoEnded) return;
       s.lassoEnded = false;
@@ -252,8 +310,10 @@ function PointView(props) {
       canvas.removeEventListener('mousemove', onMove);
       canvas.removeEventListener('mouseleave', onLeave);
       canvas.removeEventListener('mousedown', onDown, true);
+      window.removeEventListener('mouseup', release, true);
       canvas.removeEventListener('click', onClick, true);
       plot.destroy();
+      s.renderer.destroy(); // a renderer passed in is its maker's to destroy
       s.plot = null;
     };
   }, []);
@@ -358,6 +418,8 @@ function PointView(props) {
 
   return React.createElement('div', { id, className, style: { position: 'relative', ...style }, ref: boxRef },
     React.createElement('canvas', { ref: canvasRef, style: { width: '100%', height: '100%', display: 'block' } }),
+    React.createElement('canvas', { ref: overlayRef, className: 'points-lasso',
+      style: { position: 'absolute', left: 0, top: 0, width: '100%', height: '100%', pointerEvents: 'none' } }),
     React.createElement('div', { ref: markRef, className: 'points-hover-mark',
       style: { display: 'none', position: 'absolute', width: '8px', height: '8px', borderRadius: '50%',
         border: '1px solid #111', pointerEvents: 'none' } }));
