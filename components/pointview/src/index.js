@@ -205,7 +205,7 @@ function PointView(props) {
     const { width, height } = box.getBoundingClientRect();
     const s = state.current;
     s.size = [Math.max(width, 1), Math.max(height, 1)];
-    s.renderer = heldRenderer(() => s.lassoing);
+    s.renderer = heldRenderer(() => s.lassoing || s.recolouring);
     const plot = createScatterplot({
       canvas, renderer: s.renderer, width: s.size[0], height: s.size[1],
       pointSize: pointSize || 2, pointSizeSelected: 1, opacity: 0.8, performanceMode: !!props.performanceMode, colorBy: 'valueA',
@@ -337,7 +337,7 @@ function PointView(props) {
       // awaited (nothing is drawn by it; regl-scatterplot's own set() at its creation has its
       // frame first too), with the element's size where it changed (a view shown in a box that was
       // hidden: its observer would otherwise set it once more after the first render); on a
-      // recolour it goes with the draw (one render shows both; a palette change costs one more).
+      // recolour it goes with the draw (one render shows both, frames held between them).
       // showPointConnections only where it changes: set on drawn points, regl-scatterplot computes
       // their curves again from its own copy of the points, which lacks their lines
       const show = !!lineIds === plot.get('showPointConnections') ? {} : { showPointConnections: !!lineIds };
@@ -358,7 +358,14 @@ function PointView(props) {
         }
         setValues(s.points, values, continuous);
         timings.decoded = Math.round(window.performance.now());
-        if (!fresh && recoloured) plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) });
+        if (!fresh && recoloured) {
+          // the new palette and the new values in one render: frames are held until the draw
+          // below has taken its points (promises, done before the next task), else set() renders
+          // the old values in the new palette first
+          s.recolouring = true;
+          window.setTimeout(() => { s.recolouring = false; }, 0);
+          plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) });
+        }
         const options = { zDataType: continuous ? 'continuous' : 'categorical' };
         if (s.lines) options.wDataType = 'categorical'; // 1: a shown point (markShown)
         if (s.lines) box.setAttribute('data-shown', String(markShown(s, s.order)));
