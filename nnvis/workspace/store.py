@@ -169,7 +169,6 @@ def not_stored(key: ArtifactKey) -> NotInStore:
                       "computed already. Pick a computed view, or ask the workspace's owner to compute this one.")
 
 
-
 OWNER_LOCK = ".owner.lock"  # in a scratch folder: locked by the process using it
 
 
@@ -188,6 +187,7 @@ def remove_abandoned(parent: Path) -> list[Path]:
     if removed:
         LOG.info("removed %d abandoned scratch folder(s) under %s", len(removed), parent)
     return removed
+
 
 class Store:
     """Artifacts on disk, shared by every process that opens the same directory. A `read_only`
