@@ -358,24 +358,29 @@ function PointView(props) {
         }
         setValues(s.points, values, continuous);
         timings.decoded = Math.round(window.performance.now());
-        if (!fresh && recoloured) {
-          // the new palette and the new values in one render: frames are held until the draw
-          // below has taken its points (promises, done before the next task), else set() renders
-          // the old values in the new palette first
-          s.recolouring = true;
-          window.setTimeout(() => { s.recolouring = false; }, 0);
-          plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) });
-        }
-        const options = { zDataType: continuous ? 'continuous' : 'categorical' };
-        if (s.lines) options.wDataType = 'categorical'; // 1: a shown point (markShown)
-        if (s.lines) box.setAttribute('data-shown', String(markShown(s, s.order)));
-        if (!fresh && s.index) {
-          options.spatialIndex = s.index; // a recolour: the index of the same points
-          options.preventFilterReset = true;
-        }
-        const selected = selectedIndices && selectedIndices.length ? selectedIndices : undefined;
-        if (selected) options.select = selected;
-        return plot.draw(s.points, options);
+        // a recolour that changes the palette: one render of the new values in the new palette.
+        // regl-scatterplot's set() marks a redraw at its next animation frame, so frames are held
+        // from the set() until the draw below has taken its points (promises, done before the next
+        // task), else a frame shows the old values in the new palette or draws the points twice
+        const recolour = !fresh && recoloured;
+        if (recolour) s.recolouring = true;
+        const paletteSet = recolour
+          ? plot.set({ pointColor: colours, ...(s.lines ? { pointConnectionColor: colours } : {}) })
+          : Promise.resolve();
+        return paletteSet.then(() => {
+          const options = { zDataType: continuous ? 'continuous' : 'categorical' };
+          if (s.lines) options.wDataType = 'categorical'; // 1: a shown point (markShown)
+          if (s.lines) box.setAttribute('data-shown', String(markShown(s, s.order)));
+          if (!fresh && s.index) {
+            options.spatialIndex = s.index; // a recolour: the index of the same points
+            options.preventFilterReset = true;
+          }
+          const selected = selectedIndices && selectedIndices.length ? selectedIndices : undefined;
+          if (selected) options.select = selected;
+          const drawn = plot.draw(s.points, options);
+          if (recolour) window.setTimeout(() => { s.recolouring = false; }, 0);
+          return drawn;
+        });
       }).then(() => {
         timings.drawn = Math.round(window.performance.now());
         if (fresh) {
