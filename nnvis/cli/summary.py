@@ -9,8 +9,8 @@ A complete summary is also kept beside the manifest (summary.json, with the sha2
 workspace.json it was read under): while the manifest is the same, `nnvis summary` prints it
 without importing torch (the figures are those of the weights and settings the manifest names;
 a new run rewrites the manifest, so it is read from the store again), and with the projection
-path it was read under (`nnvis.projection.knn.GRAPH_PATH`): one kept by a path before is not
-printed as this one's."""
+path it was read under (`nnvis.projection.methods.PROJECTION_PATH`: the neighbour graph, t-SNE's
+stop, UMAP's epochs): one kept by a path before is not printed as this one's."""
 
 from __future__ import annotations
 
@@ -64,10 +64,10 @@ def cached_summary(workspace: str | Path) -> dict | None:
     """The summary kept under the workspace's current manifest, or None (none kept, another
     manifest, unreadable)."""
     try:
-        from nnvis.projection.knn import GRAPH_PATH
+        from nnvis.projection.methods import PROJECTION_PATH
 
         kept = json.loads((Path(workspace) / CACHE).read_text())
-        same = kept["manifest_sha256"] == manifest_digest(workspace) and kept.get("graph_path") == GRAPH_PATH
+        same = kept["manifest_sha256"] == manifest_digest(workspace) and kept.get("projection_path") == PROJECTION_PATH
         return kept["figures"] if same else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -80,9 +80,9 @@ def keep_summary(workspace: str | Path, figures: dict) -> None:
     path = Path(workspace) / CACHE
     tmp = path.with_name(f".{CACHE}.{os.getpid()}.tmp")
     try:
-        from nnvis.projection.knn import GRAPH_PATH
+        from nnvis.projection.methods import PROJECTION_PATH
 
-        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "graph_path": GRAPH_PATH,
+        tmp.write_text(json.dumps({"manifest_sha256": manifest_digest(workspace), "projection_path": PROJECTION_PATH,
                                    "figures": figures}))
         os.replace(tmp, path)
     except OSError:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from nnvis.models.names import INPUT_LAYER
 from nnvis.projection.gpu import uses_gpu_engine
 from nnvis.projection.knn import GRAPH_PATH
-from nnvis.projection.methods import TSNE_STOP, check_method
+from nnvis.projection.methods import TSNE_STOP, UMAP_SCHEDULE, check_method
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING, check_scoring
 from nnvis.projection.trails import (
@@ -109,10 +109,11 @@ def projection(analysis: Analysis, layer: str, epoch: int, method: str | None = 
 def graph_path(method: str) -> dict[str, str]:
     """`graph=GRAPH_PATH` for the methods that run on the shared neighbour graph on the CPU
     (t-SNE and UMAP: whole projections, aligned frames, pairs), and for t-SNE its stop once the
-    neighborhood hit has settled (`tsne_stop=TSNE_STOP`); nothing for PCA, unchanged."""
+    neighborhood hit has settled (`tsne_stop=TSNE_STOP`), for UMAP its epochs on large sets
+    (`umap_epochs=UMAP_SCHEDULE`); nothing for PCA, unchanged."""
     if method == "tsne":
         return {"graph": GRAPH_PATH, "tsne_stop": TSNE_STOP}
-    return {"graph": GRAPH_PATH} if method == "umap" else {}
+    return {"graph": GRAPH_PATH, "umap_epochs": UMAP_SCHEDULE} if method == "umap" else {}
 
 
 def patch_projection(analysis: Analysis, layer: str, epoch: int, method: str | None, sample: int) -> ArtifactKey:

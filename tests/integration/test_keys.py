@@ -11,7 +11,7 @@ import pytest
 
 from nnvis.models.layers import INPUT_LAYER
 from nnvis.projection.knn import GRAPH_PATH
-from nnvis.projection.methods import TSNE_STOP
+from nnvis.projection.methods import TSNE_STOP, UMAP_SCHEDULE
 from nnvis.projection.metrics import FAITHFULNESS_KS
 from nnvis.projection.neurons import DEFAULT_SCORING
 from nnvis.projection.trails import ALIGNED_TSNE_ITERATIONS, COHERENCE, NH_ALLOWANCE, TIE_NEIGHBOURS, check_coherence
@@ -85,7 +85,8 @@ def on_graph(key):
     schedule = {"schedule": "ee{}-main{}-nh{}".format(*ALIGNED_TSNE_ITERATIONS, NH_ALLOWANCE)} \
         if key.kind in ("sequence", "bundled-trails") and key.method == "tsne" and \
         dict(key.params).get("coherence") != "independent" else {}
-    stop = {"tsne_stop": TSNE_STOP} if (key.method or dict(key.params).get("method")) == "tsne" else {}
+    method = key.method or dict(key.params).get("method")
+    stop = {"tsne_stop": TSNE_STOP} if method == "tsne" else {"umap_epochs": UMAP_SCHEDULE} if method == "umap" else {}
     return key.with_params(**dict(key.params), graph=GRAPH_PATH, **schedule, **stop)
 
 

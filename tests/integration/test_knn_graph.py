@@ -87,12 +87,14 @@ def test_a_projection_stored_by_the_path_before_is_recomputed_not_served(digits_
 
 
 def test_a_summary_kept_by_the_path_before_is_not_printed(tmp_path):
-    """summary.json kept under the same manifest by the code before the shared graph (its NH
-    were the old path's): read from the store again; one kept by this path is printed."""
+    """summary.json kept under the same manifest by the code before the shared graph, or by the
+    graph's code before t-SNE's stop and UMAP's epochs (its NH were that path's): read from the
+    store again; one kept by this path is printed."""
     import json
 
     from nnvis.cli.summary import CACHE, cached_summary, manifest_digest
     from nnvis.projection.knn import GRAPH_PATH
+    from nnvis.projection.methods import PROJECTION_PATH
 
     (tmp_path / "workspace.json").write_text('{"epochs": [0]}')
     figures = {"nh": {"input": {"0": 0.8661}}, "missing": []}
@@ -100,6 +102,8 @@ def test_a_summary_kept_by_the_path_before_is_not_printed(tmp_path):
     (tmp_path / CACHE).write_text(json.dumps(kept))
     assert cached_summary(tmp_path) is None
     (tmp_path / CACHE).write_text(json.dumps({**kept, "graph_path": GRAPH_PATH}))
+    assert cached_summary(tmp_path) is None
+    (tmp_path / CACHE).write_text(json.dumps({**kept, "projection_path": PROJECTION_PATH}))
     assert cached_summary(tmp_path) == figures
 
 

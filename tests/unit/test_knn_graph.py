@@ -83,6 +83,23 @@ def test_umap_on_the_shared_graph_keeps_the_neighborhood_hit(digits):
     assert new > 0.95 and abs(new - old) < 0.01
 
 
+def test_umap_above_umap_large_runs_its_fewer_epochs_and_keeps_the_neighborhood_hit(digits, monkeypatch):
+    """Above UMAP_LARGE observations umap-learn runs UMAP_LARGE_EPOCHS epochs; at or below it
+    its own number (500 up to 10,000 observations). The threshold is lowered here to the digits."""
+    from nnvis.projection import methods
+
+    x, labels = digits
+    graph = knn_graph(x)
+    heard = {"own": [], "fewer": []}
+    own = project(x, "umap", graph=graph, steps=lambda done, total: heard["own"].append((done, total)))
+    monkeypatch.setattr(methods, "UMAP_LARGE", len(x) - 1)
+    fewer = project(x, "umap", graph=graph, steps=lambda done, total: heard["fewer"].append((done, total)))
+    assert heard["own"][-1] == (500, 500)
+    assert heard["fewer"][-1] == (methods.UMAP_LARGE_EPOCHS, methods.UMAP_LARGE_EPOCHS)
+    nh_own, nh_fewer = (neighborhood_hit(p, labels).mean() for p in (own, fewer))
+    assert nh_fewer > 0.95 and abs(nh_own - nh_fewer) < 0.01
+
+
 def test_tsne_with_labels_stops_once_its_neighborhood_hit_has_settled(digits):
     from nnvis.projection.methods import NH_FIRST, NH_SETTLED, TSNE_ITERATIONS
     from nnvis.projection.metrics import faithfulness
