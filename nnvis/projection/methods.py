@@ -11,8 +11,8 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
-from nnvis.projection.knn import first as knn_first
 from nnvis.projection.knn import GRAPH_PATH, graph_k, graph_space, knn_graph
+from nnvis.projection.knn import first as knn_first
 from nnvis.projection.knn import with_self as knn_with_self
 from nnvis.projection.metrics import neighborhood_hit, seeded_sample
 from nnvis.validation import one_of
