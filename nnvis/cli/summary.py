@@ -97,7 +97,7 @@ def stored_summary(analysis) -> dict:
     nnvis.workspace.stored.StoredWorkspace (or an Analysis)."""
     from nnvis.models.names import INPUT_LAYER
     from nnvis.projection.gpu import uses_gpu_engine
-    from nnvis.projection.knn import path_note
+    from nnvis.projection.methods import projection_note
     from nnvis.workspace import keys
 
     config, store, missing = analysis.config, analysis.store, []
@@ -132,7 +132,8 @@ def stored_summary(analysis) -> dict:
     return {"dataset": config.dataset, "model": config.model, "observations": config.observations,
             "subset": config.subset, "projection": config.projection, "hidden_layers": analysis.layers,
             "epochs": analysis.epochs, "accuracy": accuracy, "nh": nh, **faithful,
-            "projection_path": path_note(config.projection, gpu=uses_gpu_engine(config.projection, analysis.device)),
+            "projection_path": projection_note(config.projection,
+                                               gpu=uses_gpu_engine(config.projection, analysis.device)),
             "faithfulness_observations": used, "missing": missing}
 
 

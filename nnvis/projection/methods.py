@@ -11,7 +11,7 @@ import numpy as np
 
 from nnvis.errors import NNVisError
 from nnvis.projection.gpu import torchdr_project, uses_gpu_engine
-from nnvis.projection.knn import GRAPH_PATH, graph_k, graph_space, knn_graph
+from nnvis.projection.knn import GRAPH_PATH, graph_k, graph_space, knn_graph, path_note
 from nnvis.projection.knn import first as knn_first
 from nnvis.projection.knn import with_self as knn_with_self
 from nnvis.projection.metrics import neighborhood_hit, seeded_sample
@@ -44,6 +44,19 @@ def check_method(method: str) -> str:
 def default_jobs() -> int:
     """Threads for CPU projections: NNVIS_THREADS, else every core."""
     return int(os.environ.get("NNVIS_THREADS", os.cpu_count() or 1))
+
+
+def projection_note(method: str, *, gpu: bool = False) -> str:
+    """One line saying how `method`'s projections are made, for where their NH is shown: the
+    PCA-50 step and the shared graph (`nnvis.projection.knn.path_note`), then t-SNE's stop or
+    UMAP's epochs on large sets (on the CPU); "" for the others."""
+    note = path_note(method, gpu=gpu)
+    if not note:
+        return ""
+    if method == "tsne":
+        return (f"{note}; the main phase stops once NH has settled (it changed by less than {NH_SETTLED} "
+                f"over {NH_EVERY} iterations)")
+    return f"{note}; above {UMAP_LARGE:,} observations {UMAP_LARGE_EPOCHS} epochs (umap-learn: 200)"
 
 
 def project(x: np.ndarray, method: str, *, seed: int = 0, n_jobs: int | None = None,

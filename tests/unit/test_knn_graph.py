@@ -119,3 +119,13 @@ def test_tsne_with_labels_stops_once_its_neighborhood_hit_has_settled(digits):
     f_full, f_stopped = faithfulness(x, full), faithfulness(x, stopped)
     for measure in ("trustworthiness", "continuity"):
         np.testing.assert_allclose(f_stopped[measure], f_full[measure], atol=0.01)
+
+
+def test_the_projection_note_names_the_graph_and_each_methods_schedule():
+    """What `nnvis summary` says of how its NH were made: t-SNE's stop and UMAP's epochs too."""
+    from nnvis.projection.methods import projection_note
+
+    tsne, umap = projection_note("tsne"), projection_note("umap")
+    assert "(PCA-50)" in tsne and "(k = 90)" in tsne and "stops once NH has settled" in tsne
+    assert "(PCA-50)" in umap and "above 50,000 observations 120 epochs (umap-learn: 200)" in umap
+    assert projection_note("pca") == "" and projection_note("tsne", gpu=True) == ""
