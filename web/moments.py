@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnvis.data.npy import open_npz
 from nnvis.projection.selection import unit_moments
 from nnvis.workspace.analysis import Analysis
 from web.context import current_settings, workspace_identity
@@ -37,7 +38,7 @@ def layer_moments(analysis: Analysis, layer: str, epoch: int, path: Path | None 
     if key not in MOMENTS:
         path = path or moments_file(analysis, layer, epoch)
         try:
-            with np.load(path, allow_pickle=False) as kept:
+            with open_npz(path) as kept:
                 moments = {"sum": kept["sum"], "squares": kept["squares"], "n": int(kept["n"])}
         except (OSError, KeyError, ValueError):
             moments = unit_moments(analysis.mapped_activations(layer, epoch))

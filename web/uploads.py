@@ -19,6 +19,7 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
+from nnvis.data.npy import load_npy
 from nnvis.errors import NNVisError
 from nnvis.workspace.store import DECODE_ERRORS, pack, unpack
 from web.context import current_settings
@@ -138,7 +139,7 @@ def store_image(image: np.ndarray, folder: Path | None = None) -> str:
 
 def load_image(path: Path, digest: str) -> np.ndarray | None:
     """The uint8 image in file `path`, or None when it is not the image of `digest`."""
-    image = np.load(path, allow_pickle=False)
+    image = load_npy(path)
     return image if image.dtype == np.uint8 and image_digest(image) == digest else None
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnvis.data.npy import open_npz
 from nnvis.errors import NNVisError
 
 DATASETS: tuple[str, ...] = (
@@ -292,7 +293,7 @@ def _optional_train(load) -> tuple[np.ndarray | None, np.ndarray | None]:
 def _read_npz(path: Path, wanted: tuple[str, ...]) -> tuple[dict[str, np.ndarray], list[str]]:
     """The `wanted` arrays present in an .npz file (no pickle), and all its array names."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_npz(path) as npz:
             return {k: npz[k] for k in wanted if k in npz.files}, sorted(npz.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise NNVisError(f"cannot read {path} as an .npz file without pickle: {exc}") from exc

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from nnvis.data.npy import load_npy
+
 
 def cache_name(paths: list[str], size: int | None) -> str:
     """The file name for `paths` decoded at `size`: a hash of what the pixels depend on."""
@@ -38,4 +40,4 @@ def decoded(paths: list[str], load: Callable[[str], np.ndarray], size: int | Non
         out.flush()
         del out
         os.replace(tmp, path)
-    return np.load(path, mmap_mode="r")
+    return load_npy(path, mmap_mode="r")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnvis.data.npy import start_npy
+from nnvis.data.npy import load_npy, start_npy
 from nnvis.errors import NNVisError
 from nnvis.models.hooks import eval_mode, forward_hooks
 from nnvis.models.layout import CHANNELS_FIRST, Layout, layout_of
@@ -129,7 +129,7 @@ class NpyRows:
 
     def mapped(self) -> np.ndarray:
         """The array, memory-mapped read-only."""
-        return np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return load_npy(self.path, mmap_mode="r")
 
 
 @torch.no_grad()

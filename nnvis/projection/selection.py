@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnvis.data.npy import read_npy_header
 from nnvis.errors import NNVisError
 
 CHUNK = 16_384  # rows read at once by a pass over the layer (32 MB of float16 at 1000 units, 64 MB as float32)
@@ -43,9 +44,7 @@ def stored_npy_map(path: str | Path, member: str = "x.npy") -> tuple[np.dtype, t
                 return None
             names, extra = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
             handle.seek(info.header_offset + 30 + names + extra)
-            version = np.lib.format.read_magic(handle)
-            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = header(handle)
+            shape, fortran, dtype = read_npy_header(handle)
             if fortran or dtype.hasobject:
                 return None
             return dtype, shape, handle.tell()

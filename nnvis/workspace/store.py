@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 import diskcache
 import numpy as np
 
-from nnvis.data.npy import start_npy
+from nnvis.data.npy import load_npy, open_npz, start_npy
 from nnvis.errors import NotInStore
 from nnvis.projection.selection import CHUNK, row_chunks, stored_npy_map
 from nnvis.workspace.safe_disk import PlainDisk
@@ -72,15 +72,9 @@ def pack(arrays: Arrays) -> bytes:
     return buffer.getvalue()
 
 
-# numpy parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError:
-# AST constructor recursion depth mismatch" when several threads do it at once (gh-106905, seen
-# here on simultaneous thumbnail requests): one parse at a time per process.
-NPY_HEADERS = threading.Lock()
-
-
 def unpack(blob: bytes) -> Arrays:
     """Inverse of `pack`; refuses object arrays."""
-    with NPY_HEADERS, np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+    with open_npz(io.BytesIO(blob)) as npz:  # one header parse at a time (nnvis.data.npy)
         return {name: npz[name] for name in npz.files}
 
 
@@ -107,8 +101,7 @@ def decodes(blob) -> bool:
 
 def load_mapped(path: Path) -> np.ndarray:
     """A read-only memory map of the .npy file at `path`."""
-    with NPY_HEADERS:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+    return load_npy(path, mmap_mode="r")
 
 
 def open_read_only(path: Path) -> sqlite3.Connection:
